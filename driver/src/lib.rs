@@ -1,0 +1,1 @@
+//! Picket minifilter (placeholder until the driver lands).

@@ -1,0 +1,508 @@
+//! The encoder the driver uses: writes into caller-provided buffers, never allocates, never
+//! panics (checked by the `prove-no-panic` build), and says so with an error when a record
+//! does not fit.
+
+use crate::bytes::{align_up, write_bytes, write_u128, write_u16, write_u32, write_u64, zero};
+use crate::layout;
+use crate::record::{BatchFlags, Body, FileRef, Name, Record, RecordFlags, RecordKind};
+use crate::{
+    BATCH_HEADER_LEN, BATCH_MAGIC, MAX_NAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR, RECORD_ALIGN,
+    RECORD_HEADER_LEN,
+};
+
+/// Why a record or batch could not be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The output buffer is too small.
+    BufferTooSmall {
+        /// Bytes the record or header needs.
+        needed: usize,
+        /// Bytes left in the buffer.
+        available: usize,
+    },
+    /// `Body::Unknown` carried the tag of a kind this version encodes itself.
+    KnownKindAsUnknown(u16),
+    /// `Body::Unknown` carried a fixed part that is not a multiple of 8 bytes or too long, or a
+    /// name over [`MAX_NAME_BYTES`].
+    MalformedUnknown,
+    /// A UTF-16 batch was given a name of odd byte length.
+    OddUtf16Name,
+    /// Sequence numbers must increase within a batch.
+    SequenceNotIncreasing {
+        /// The previous record's sequence number.
+        previous: u64,
+        /// The offending one.
+        seq: u64,
+    },
+    /// `push_encoded` was given bytes that are not one well-formed record.
+    MalformedRecord,
+    /// The batch would exceed `u32::MAX` bytes or records.
+    BatchTooLong,
+}
+
+impl core::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BufferTooSmall { needed, available } => {
+                write!(f, "buffer too small: need {needed} bytes, {available} left")
+            }
+            Self::KnownKindAsUnknown(kind) => {
+                write!(
+                    f,
+                    "kind {kind:#06x} is known and cannot be encoded as unknown"
+                )
+            }
+            Self::MalformedUnknown => f.write_str("malformed unknown record"),
+            Self::OddUtf16Name => f.write_str("UTF-16 name of odd byte length"),
+            Self::SequenceNotIncreasing { previous, seq } => {
+                write!(f, "sequence {seq} does not follow {previous}")
+            }
+            Self::MalformedRecord => f.write_str("not a well-formed encoded record"),
+            Self::BatchTooLong => f.write_str("batch too long"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for EncodeError {}
+
+/// Cuts a name to [`MAX_NAME_BYTES`] (an even length, so UTF-16 stays whole code units).
+fn cut<'a>(name: &Name<'a>) -> (&'a [u8], bool) {
+    match name.bytes.get(..MAX_NAME_BYTES) {
+        Some(head) if name.bytes.len() > MAX_NAME_BYTES => (head, true),
+        _ => (name.bytes, name.truncated),
+    }
+}
+
+/// What a body puts on the wire besides its fixed fields.
+struct Shape<'a> {
+    kind: u16,
+    flags: u16,
+    fixed_len: usize,
+    name: &'a [u8],
+    new_name: &'a [u8],
+}
+
+fn file_flags(file: &FileRef) -> u16 {
+    let mut flags = 0;
+    if file.name_normalized {
+        flags |= RecordFlags::NAME_NORMALIZED;
+    }
+    if file.is_directory {
+        flags |= RecordFlags::DIRECTORY;
+    }
+    flags
+}
+
+fn file_shape<'a>(
+    kind: RecordKind,
+    file: &FileRef,
+    fixed_len: usize,
+    name: &Name<'a>,
+) -> Shape<'a> {
+    let (name, truncated) = cut(name);
+    let mut flags = file_flags(file);
+    if truncated {
+        flags |= RecordFlags::NAME_TRUNCATED;
+    }
+    Shape {
+        kind: kind as u16,
+        flags,
+        fixed_len,
+        name,
+        new_name: &[],
+    }
+}
+
+fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
+    use layout::{create, delete, file_op, hello, link, loss, set_attributes, set_size, stats};
+    Ok(match body {
+        Body::FileCreate(b) => file_shape(RecordKind::FileCreate, &b.file, create::LEN, &b.name),
+        Body::FirstWrite(b) => file_shape(RecordKind::FirstWrite, &b.file, file_op::LEN, &b.name),
+        Body::CloseModified(b) => {
+            file_shape(RecordKind::CloseModified, &b.file, file_op::LEN, &b.name)
+        }
+        Body::Rename(b) | Body::HardLink(b) => {
+            let kind = if matches!(body, Body::Rename(_)) {
+                RecordKind::Rename
+            } else {
+                RecordKind::HardLink
+            };
+            let mut shape = file_shape(kind, &b.file, link::LEN, &b.name);
+            let (new_name, truncated) = cut(&b.new_name);
+            if truncated {
+                shape.flags |= RecordFlags::NEW_NAME_TRUNCATED;
+            }
+            shape.new_name = new_name;
+            shape
+        }
+        Body::Delete(b) => file_shape(RecordKind::Delete, &b.file, delete::LEN, &b.name),
+        Body::SetSize(b) => file_shape(RecordKind::SetSize, &b.file, set_size::LEN, &b.name),
+        Body::SetAttributes(b) => file_shape(
+            RecordKind::SetAttributes,
+            &b.file,
+            set_attributes::LEN,
+            &b.name,
+        ),
+        Body::DriverHello(_) => control_shape(RecordKind::DriverHello, hello::LEN),
+        Body::Stats(_) => control_shape(RecordKind::Stats, stats::LEN),
+        Body::Loss(_) => control_shape(RecordKind::Loss, loss::LEN),
+        Body::Unknown {
+            kind,
+            flags,
+            fixed,
+            name,
+            new_name,
+        } => {
+            if RecordKind::from_raw(*kind).is_some_and(RecordKind::is_implemented) {
+                return Err(EncodeError::KnownKindAsUnknown(*kind));
+            }
+            let malformed = fixed.len() % RECORD_ALIGN != 0
+                || fixed.len() > usize::from(u16::MAX)
+                || name.len() > MAX_NAME_BYTES
+                || new_name.len() > MAX_NAME_BYTES;
+            if malformed {
+                return Err(EncodeError::MalformedUnknown);
+            }
+            Shape {
+                kind: *kind,
+                flags: *flags,
+                fixed_len: fixed.len(),
+                name,
+                new_name,
+            }
+        }
+    })
+}
+
+const fn control_shape<'a>(kind: RecordKind, fixed_len: usize) -> Shape<'a> {
+    Shape {
+        kind: kind as u16,
+        flags: 0,
+        fixed_len,
+        name: &[],
+        new_name: &[],
+    }
+}
+
+/// Total bytes the shape takes on the wire, padding included.
+fn shape_len(shape: &Shape<'_>) -> Option<usize> {
+    let unpadded = RECORD_HEADER_LEN
+        .checked_add(shape.fixed_len)?
+        .checked_add(shape.name.len())?
+        .checked_add(shape.new_name.len())?;
+    align_up(unpadded)
+}
+
+/// Bytes `record` takes when encoded (names cut to [`MAX_NAME_BYTES`]); `None` for a
+/// record that cannot be encoded at all.
+#[must_use]
+pub fn encoded_len(record: &Record<'_>) -> Option<usize> {
+    shape(&record.body).ok().as_ref().and_then(shape_len)
+}
+
+fn write_file(fixed: &mut [u8], file: &FileRef) -> Option<()> {
+    write_u64(fixed, layout::file::HANDLE_ID, file.handle_id)?;
+    write_u128(fixed, layout::file::FILE_ID, file.file_id)
+}
+
+/// Writes the kind's fixed fields into `fixed` (already zeroed, exactly `fixed_len` long).
+fn write_fixed(fixed: &mut [u8], body: &Body<'_>) -> Option<()> {
+    use layout::{create, delete, hello, link, loss, set_attributes, set_size, stats};
+    match body {
+        Body::FileCreate(b) => {
+            write_file(fixed, &b.file)?;
+            write_u32(fixed, create::DISPOSITION, b.disposition.raw())?;
+            write_u32(fixed, create::CREATE_OPTIONS, b.create_options)?;
+            write_u32(fixed, create::DESIRED_ACCESS, b.desired_access)?;
+            write_u32(fixed, create::RESULT, b.result.raw())
+        }
+        Body::FirstWrite(b) | Body::CloseModified(b) => write_file(fixed, &b.file),
+        Body::Rename(b) | Body::HardLink(b) => {
+            write_file(fixed, &b.file)?;
+            write_u32(fixed, link::FLAGS, b.flags)
+        }
+        Body::Delete(b) => {
+            write_file(fixed, &b.file)?;
+            write_u32(fixed, delete::METHOD, b.method.raw())
+        }
+        Body::SetSize(b) => {
+            write_file(fixed, &b.file)?;
+            write_u64(fixed, set_size::NEW_SIZE, b.new_size)?;
+            write_u32(fixed, set_size::KIND, b.kind.raw())
+        }
+        Body::SetAttributes(b) => {
+            write_file(fixed, &b.file)?;
+            write_u32(fixed, set_attributes::ATTRIBUTES, b.attributes)
+        }
+        Body::DriverHello(h) => {
+            let [major, minor, patch] = h.driver_version;
+            write_u16(fixed, hello::DRIVER_VERSION, major)?;
+            write_u16(fixed, hello::DRIVER_VERSION.checked_add(2)?, minor)?;
+            write_u16(fixed, hello::DRIVER_VERSION.checked_add(4)?, patch)?;
+            write_u16(fixed, hello::PROTOCOL_MAJOR, h.protocol_major)?;
+            write_u16(fixed, hello::PROTOCOL_MINOR, h.protocol_minor)?;
+            write_u64(fixed, hello::CAPABILITIES, h.capabilities)?;
+            write_u32(fixed, hello::RING_CAPACITY, h.ring_capacity)?;
+            write_u32(fixed, hello::MAX_BATCH_BYTES, h.max_batch_bytes)?;
+            write_u32(fixed, hello::SEND_TIMEOUT_MS, h.send_timeout_ms)
+        }
+        Body::Stats(s) => {
+            write_u64(fixed, stats::EVENTS_SEEN, s.events_seen)?;
+            write_u64(fixed, stats::EVENTS_SENT, s.events_sent)?;
+            write_u64(fixed, stats::EVENTS_DROPPED, s.events_dropped)?;
+            write_u64(fixed, stats::BATCHES_SENT, s.batches_sent)?;
+            write_u64(fixed, stats::SEND_FAILURES, s.send_failures)?;
+            write_u32(fixed, stats::RING_HIGH_WATER, s.ring_high_water)?;
+            write_u32(fixed, stats::RING_CAPACITY, s.ring_capacity)
+        }
+        Body::Loss(l) => {
+            write_u64(fixed, loss::FIRST_LOST_SEQ, l.first_lost_seq)?;
+            write_u64(fixed, loss::LAST_LOST_SEQ, l.last_lost_seq)?;
+            write_u64(fixed, loss::COUNT, l.count)?;
+            write_u32(fixed, loss::REASON, l.reason.raw())
+        }
+        Body::Unknown { fixed: raw, .. } => write_bytes(fixed, 0, raw),
+    }
+}
+
+/// Encodes one record at the start of `out` and returns its length (a multiple of 8).
+///
+/// Names longer than [`MAX_NAME_BYTES`] are cut and flagged truncated. Nothing past the
+/// returned length is touched; on error `out` may hold partial bytes but nothing claims them.
+///
+/// # Errors
+/// [`EncodeError::BufferTooSmall`] when `out` is too short, and the `Body::Unknown` errors.
+#[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+pub fn encode_record(record: &Record<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
+    let shape = shape(&record.body)?;
+    let too_small = EncodeError::BufferTooSmall {
+        needed: shape_len(&shape).unwrap_or(usize::MAX),
+        available: out.len(),
+    };
+    let len = shape_len(&shape).ok_or(too_small)?;
+    let out = out.get_mut(..len).ok_or(too_small)?;
+    write_record(out, record, &shape).ok_or(too_small)?;
+    Ok(len)
+}
+
+/// Writes header, fixed part, names and padding into `out`, which is exactly the record's
+/// length.
+fn write_record(out: &mut [u8], record: &Record<'_>, shape: &Shape<'_>) -> Option<()> {
+    use layout::record as r;
+    zero(out, 0, out.len())?;
+    let h = &record.header;
+    write_u32(out, r::LEN, u32::try_from(out.len()).ok()?)?;
+    write_u16(out, r::KIND, shape.kind)?;
+    write_u16(out, r::FLAGS, shape.flags)?;
+    write_u64(out, r::SEQ, h.seq)?;
+    write_u64(out, r::TIMESTAMP, h.timestamp)?;
+    write_u32(out, r::PID, h.pid)?;
+    write_u32(out, r::TID, h.tid)?;
+    write_u64(out, r::PROCESS_START_KEY, h.process_start_key)?;
+    write_u16(out, r::FIXED_LEN, u16::try_from(shape.fixed_len).ok()?)?;
+    write_u16(out, r::NAME_LEN, u16::try_from(shape.name.len()).ok()?)?;
+    write_u16(
+        out,
+        r::NEW_NAME_LEN,
+        u16::try_from(shape.new_name.len()).ok()?,
+    )?;
+    let fixed_end = RECORD_HEADER_LEN.checked_add(shape.fixed_len)?;
+    write_fixed(out.get_mut(RECORD_HEADER_LEN..fixed_end)?, &record.body)?;
+    write_bytes(out, fixed_end, shape.name)?;
+    write_bytes(
+        out,
+        fixed_end.checked_add(shape.name.len())?,
+        shape.new_name,
+    )
+}
+
+/// Builds one batch (one `FltSendMessage` payload) in a caller-provided buffer.
+///
+/// The header is written by [`BatchWriter::finish`]; records go in with [`push`] (encode
+/// here) or [`push_encoded`] (copy a record encoded earlier, e.g. from the driver's ring).
+/// A failed push leaves the batch as it was.
+///
+/// [`push`]: BatchWriter::push
+/// [`push_encoded`]: BatchWriter::push_encoded
+#[derive(Debug)]
+pub struct BatchWriter<'b> {
+    out: &'b mut [u8],
+    flags: BatchFlags,
+    lost_since_previous: u64,
+    len: usize,
+    count: u32,
+    first_seq: u64,
+    last_seq: Option<u64>,
+}
+
+impl<'b> BatchWriter<'b> {
+    /// Starts a batch in `out`, reporting `lost_since_previous` records lost since the last
+    /// batch was delivered.
+    ///
+    /// # Errors
+    /// [`EncodeError::BufferTooSmall`] when `out` cannot hold the batch header.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+    pub fn new(
+        out: &'b mut [u8],
+        flags: BatchFlags,
+        lost_since_previous: u64,
+    ) -> Result<Self, EncodeError> {
+        if out.len() < BATCH_HEADER_LEN {
+            return Err(EncodeError::BufferTooSmall {
+                needed: BATCH_HEADER_LEN,
+                available: out.len(),
+            });
+        }
+        Ok(Self {
+            out,
+            flags,
+            lost_since_previous,
+            len: BATCH_HEADER_LEN,
+            count: 0,
+            first_seq: 0,
+            last_seq: None,
+        })
+    }
+
+    /// Bytes the batch holds so far, header included.
+    #[must_use]
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no record was pushed yet.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Records pushed so far.
+    #[must_use]
+    pub const fn record_count(&self) -> u32 {
+        self.count
+    }
+
+    /// Bytes still free for records.
+    #[must_use]
+    pub fn remaining(&self) -> usize {
+        self.capacity().saturating_sub(self.len)
+    }
+
+    fn capacity(&self) -> usize {
+        self.out.len().min(u32::MAX as usize)
+    }
+
+    fn check_seq(&self, seq: u64) -> Result<(), EncodeError> {
+        match self.last_seq {
+            Some(previous) if seq <= previous => {
+                Err(EncodeError::SequenceNotIncreasing { previous, seq })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn commit(&mut self, len: usize, seq: u64) -> Result<(), EncodeError> {
+        let count = self.count.checked_add(1).ok_or(EncodeError::BatchTooLong)?;
+        let new_len = self.len.checked_add(len).ok_or(EncodeError::BatchTooLong)?;
+        if self.last_seq.is_none() {
+            self.first_seq = seq;
+        }
+        self.last_seq = Some(seq);
+        self.count = count;
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// Encodes `record` at the end of the batch.
+    ///
+    /// # Errors
+    /// [`EncodeError::BufferTooSmall`] when it does not fit (the batch is unchanged: send it
+    /// and start the next one), [`EncodeError::SequenceNotIncreasing`],
+    /// [`EncodeError::OddUtf16Name`] in a UTF-16 batch, and [`encode_record`]'s errors.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+    pub fn push(&mut self, record: &Record<'_>) -> Result<(), EncodeError> {
+        self.check_seq(record.header.seq)?;
+        if !self.flags.posix_names() {
+            let shape = shape(&record.body)?;
+            if shape.name.len() % 2 != 0 || shape.new_name.len() % 2 != 0 {
+                return Err(EncodeError::OddUtf16Name);
+            }
+        }
+        let capacity = self.capacity();
+        let available = capacity.saturating_sub(self.len);
+        let region = self
+            .out
+            .get_mut(self.len..capacity)
+            .ok_or(EncodeError::BufferTooSmall {
+                needed: RECORD_HEADER_LEN,
+                available,
+            })?;
+        let len = encode_record(record, region)?;
+        self.commit(len, record.header.seq)
+    }
+
+    /// Copies a record encoded earlier by [`encode_record`] to the end of the batch. Only
+    /// the framing is checked (length, alignment, sequence, name lengths), not the body.
+    ///
+    /// # Errors
+    /// [`EncodeError::MalformedRecord`] when the bytes are not one framed record, and as
+    /// [`BatchWriter::push`].
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+    pub fn push_encoded(&mut self, record: &[u8]) -> Result<(), EncodeError> {
+        use crate::bytes::{read_u16, read_u32, read_u64};
+        use layout::record as r;
+        let declared = read_u32(record, r::LEN).ok_or(EncodeError::MalformedRecord)?;
+        let framed = usize::try_from(declared).is_ok_and(|len| len == record.len())
+            && record.len() >= RECORD_HEADER_LEN
+            && record.len().is_multiple_of(RECORD_ALIGN);
+        if !framed {
+            return Err(EncodeError::MalformedRecord);
+        }
+        let seq = read_u64(record, r::SEQ).ok_or(EncodeError::MalformedRecord)?;
+        self.check_seq(seq)?;
+        if !self.flags.posix_names() {
+            let name = read_u16(record, r::NAME_LEN).ok_or(EncodeError::MalformedRecord)?;
+            let new_name = read_u16(record, r::NEW_NAME_LEN).ok_or(EncodeError::MalformedRecord)?;
+            if name % 2 != 0 || new_name % 2 != 0 {
+                return Err(EncodeError::OddUtf16Name);
+            }
+        }
+        let available = self.remaining();
+        let end = self.len.checked_add(record.len());
+        let fits = end.is_some_and(|end| end <= self.capacity());
+        let too_small = EncodeError::BufferTooSmall {
+            needed: record.len(),
+            available,
+        };
+        let end = end.filter(|_| fits).ok_or(too_small)?;
+        self.out
+            .get_mut(self.len..end)
+            .ok_or(too_small)?
+            .copy_from_slice(record);
+        self.commit(record.len(), seq)
+    }
+
+    /// Writes the batch header and returns the batch's length: `out[..len]` is the message.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+    #[must_use]
+    pub fn finish(self) -> usize {
+        use layout::batch as b;
+        let out = &mut *self.out;
+        // The header fits: `new` checked that `out` holds at least BATCH_HEADER_LEN bytes,
+        // and `len` never exceeds `u32::MAX` (capacity is capped). A failed write here would
+        // leave a header the decoder rejects, never a panic.
+        let total = u32::try_from(self.len).unwrap_or(u32::MAX);
+        let _ = write_u32(out, b::MAGIC, BATCH_MAGIC)
+            .and_then(|()| write_u16(out, b::MAJOR, PROTOCOL_MAJOR))
+            .and_then(|()| write_u16(out, b::MINOR, PROTOCOL_MINOR))
+            .and_then(|()| write_u16(out, b::HEADER_LEN, crate::constants::BATCH_HEADER_LEN_U16))
+            .and_then(|()| write_u16(out, b::FLAGS, self.flags.bits()))
+            .and_then(|()| write_u32(out, b::RECORD_COUNT, self.count))
+            .and_then(|()| write_u32(out, b::TOTAL_LEN, total))
+            .and_then(|()| write_u32(out, b::RESERVED, 0))
+            .and_then(|()| write_u64(out, b::FIRST_SEQ, self.first_seq))
+            .and_then(|()| write_u64(out, b::LOST_SINCE_PREVIOUS, self.lost_since_previous));
+        self.len
+    }
+}
