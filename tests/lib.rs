@@ -1,1 +1,3 @@
 //! Shared helpers for Picket's integration tests.
+
+pub mod workload;
