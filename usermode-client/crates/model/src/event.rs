@@ -1,0 +1,264 @@
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FilePath, Host, ProcessInfo, Timestamp};
+
+/// What happened to the file, in plain words. The snake-case names are the stable vocabulary
+/// of the JSON output (`unmapped.picket.operation`) and of `tests/data/workload.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// A new file was created (or superseded / overwritten into existence).
+    Create,
+    /// An existing file was opened.
+    Open,
+    /// First write through a handle (Windows) / a modification (Linux `FAN_MODIFY`).
+    FirstWrite,
+    /// A handle that modified the file was closed.
+    CloseModified,
+    /// Renamed: `source` is the old path, `target` the new one.
+    Rename,
+    /// New hard link: `source` is the existing path, `target` the new link.
+    #[serde(rename = "hardlink")]
+    HardLink,
+    /// Deleted (confirmed).
+    Delete,
+    /// Size set: truncate or end-of-file.
+    Truncate,
+    /// Attributes changed.
+    SetAttributes,
+}
+
+impl Operation {
+    /// Every operation, in declaration order.
+    pub const ALL: [Self; 9] = [
+        Self::Create,
+        Self::Open,
+        Self::FirstWrite,
+        Self::CloseModified,
+        Self::Rename,
+        Self::HardLink,
+        Self::Delete,
+        Self::Truncate,
+        Self::SetAttributes,
+    ];
+
+    /// The stable snake-case name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Open => "open",
+            Self::FirstWrite => "first_write",
+            Self::CloseModified => "close_modified",
+            Self::Rename => "rename",
+            Self::HardLink => "hardlink",
+            Self::Delete => "delete",
+            Self::Truncate => "truncate",
+            Self::SetAttributes => "set_attributes",
+        }
+    }
+
+    /// Parses the stable name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The create request, as the kernel saw it (raw Windows values; Linux fills what it can).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CreateDetails {
+    /// `CreateDisposition` (`FILE_SUPERSEDE` = 0 … `FILE_OVERWRITE_IF` = 5).
+    pub disposition: u32,
+    /// `CreateOptions`.
+    pub options: u32,
+    /// `DesiredAccess`.
+    pub desired_access: u32,
+    /// `IoStatus.Information` (`FILE_SUPERSEDED` = 0 … `FILE_DOES_NOT_EXIST` = 5).
+    pub result: u32,
+}
+
+/// Operation-specific facts that are not paths or processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Details {
+    /// Per-driver handle id (0 where none).
+    pub handle_id: u64,
+    /// File id / inode (0 where unknown).
+    pub file_id: u128,
+    /// For creates and opens.
+    pub create: Option<CreateDetails>,
+    /// For deletes: how it was requested (`disposition`, `disposition_ex`,
+    /// `delete_on_close`, `unlink`).
+    pub delete_method: Option<&'static str>,
+    /// For truncates: the new size, where known.
+    pub new_size: Option<u64>,
+    /// For attribute changes: the new attribute bits, where known.
+    pub attributes: Option<u32>,
+    /// For renames and links: the flags requested (`ReplaceIfExists`…).
+    pub link_flags: Option<u32>,
+}
+
+/// One file event, fully parsed and enriched.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileEvent {
+    /// Per-source sequence number.
+    pub seq: u64,
+    /// When the kernel saw it.
+    pub time: Timestamp,
+    /// Where it comes from.
+    pub host: Host,
+    /// What happened.
+    pub operation: Operation,
+    /// Who did it (shared between the events of one process).
+    pub process: Arc<ProcessInfo>,
+    /// Thread id (0 where unknown).
+    pub thread_id: u32,
+    /// The file (Sysmon `TargetFilename`): for a rename or link, the new name.
+    pub target: FilePath,
+    /// For a rename or link, the old / existing name (Sysmon `SourceFilename`).
+    pub source: Option<FilePath>,
+    /// Operation-specific facts.
+    pub details: Details,
+    /// Shannon entropy (bits per byte, 0–8) of the file's first bytes, when content sampling
+    /// is on and the file could be read.
+    pub entropy: Option<f64>,
+}
+
+/// A field value, borrowed from the event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FieldValue<'a> {
+    /// Text.
+    Str(&'a str),
+    /// Integer.
+    Int(i64),
+    /// Floating point.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl FileEvent {
+    /// The Sysmon/Sigma field names this model answers to, for rule validation and docs.
+    pub const FIELDS: [&'static str; 15] = [
+        "TargetFilename",
+        "SourceFilename",
+        "Image",
+        "CommandLine",
+        "User",
+        "ProcessId",
+        "ThreadId",
+        "ProcessStartKey",
+        "Operation",
+        "FileName",
+        "FileDirectory",
+        "FileExtension",
+        "IsDirectory",
+        "Entropy",
+        "Host",
+    ];
+
+    /// Looks a field up by its Sysmon/Sigma name, without copying.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        let int = |value: u64| FieldValue::Int(i64::try_from(value).unwrap_or(i64::MAX));
+        Some(match name {
+            "TargetFilename" => FieldValue::Str(&self.target.path),
+            "SourceFilename" => FieldValue::Str(&self.source.as_ref()?.path),
+            "Image" => FieldValue::Str(self.process.image.as_deref()?),
+            "CommandLine" => FieldValue::Str(self.process.command_line.as_deref()?),
+            "User" => FieldValue::Str(self.process.user.as_deref()?),
+            "ProcessId" => int(u64::from(self.process.key.pid)),
+            "ThreadId" => int(u64::from(self.thread_id)),
+            "ProcessStartKey" => int(self.process.key.start_key),
+            "Operation" => FieldValue::Str(self.operation.as_str()),
+            "FileName" => FieldValue::Str(&self.target.name),
+            "FileDirectory" => FieldValue::Str(&self.target.directory),
+            "FileExtension" => FieldValue::Str(self.target.extension.as_deref()?),
+            "IsDirectory" => FieldValue::Bool(self.target.is_directory),
+            "Entropy" => FieldValue::Float(self.entropy?),
+            "Host" => FieldValue::Str(match self.host {
+                Host::Windows => "windows",
+                Host::Linux => "linux",
+            }),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ProcessKey;
+
+    fn event() -> FileEvent {
+        FileEvent {
+            seq: 7,
+            time: Timestamp(0),
+            host: Host::Windows,
+            operation: Operation::Rename,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 42,
+                    start_key: 9,
+                },
+                image: Some(r"C:\Windows\System32\cmd.exe".into()),
+                ..ProcessInfo::default()
+            }),
+            thread_id: 3,
+            target: FilePath {
+                path: r"C:\a\b.locked".into(),
+                name: "b.locked".into(),
+                extension: Some("locked".into()),
+                ..FilePath::default()
+            },
+            source: Some(FilePath {
+                path: r"C:\a\b.docx".into(),
+                ..FilePath::default()
+            }),
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
+    #[test]
+    fn answers_sysmon_field_names() {
+        let e = event();
+        assert_eq!(
+            e.field("TargetFilename"),
+            Some(FieldValue::Str(r"C:\a\b.locked"))
+        );
+        assert_eq!(
+            e.field("SourceFilename"),
+            Some(FieldValue::Str(r"C:\a\b.docx"))
+        );
+        assert_eq!(
+            e.field("Image"),
+            Some(FieldValue::Str(r"C:\Windows\System32\cmd.exe"))
+        );
+        assert_eq!(e.field("ProcessId"), Some(FieldValue::Int(42)));
+        assert_eq!(e.field("FileExtension"), Some(FieldValue::Str("locked")));
+        assert_eq!(e.field("Operation"), Some(FieldValue::Str("rename")));
+        assert_eq!(e.field("CommandLine"), None, "unknown stays unknown");
+        assert_eq!(e.field("NoSuchField"), None);
+        for name in FileEvent::FIELDS {
+            let _ = e.field(name);
+        }
+    }
+
+    #[test]
+    fn operation_names_round_trip() {
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_name(op.as_str()), Some(op));
+            assert_eq!(op.to_string(), op.as_str());
+        }
+        assert_eq!(Operation::from_name("hard_link"), None);
+    }
+}
