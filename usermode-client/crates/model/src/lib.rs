@@ -6,6 +6,7 @@
 //! Windows (driver) and Linux (fanotify) events have the same shape; only [`Host`] and the
 //! path syntax tell them apart.
 
+mod alert;
 mod event;
 mod notice;
 mod path;
@@ -13,6 +14,7 @@ mod process;
 mod source;
 mod time;
 
+pub use alert::{Alert, CorrelationContext, Detector, Level};
 pub use event::{CreateDetails, Details, FieldValue, FileEvent, Operation};
 pub use notice::{LossCause, Notice};
 pub use path::FilePath;

@@ -1,0 +1,75 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{FileEvent, Timestamp};
+
+/// Severity of a rule (Sigma `level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// `informational`
+    Informational,
+    /// `low`
+    Low,
+    /// `medium`
+    Medium,
+    /// `high`
+    High,
+    /// `critical`
+    Critical,
+}
+
+/// What a correlation rule counted when it fired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CorrelationContext {
+    /// `event_count`, `value_count`, `temporal` or `temporal_ordered`.
+    pub kind: String,
+    /// The group-by fields and their values for the group that fired.
+    pub group: Vec<(String, String)>,
+    /// The count (events or distinct values) that crossed the threshold.
+    pub count: u64,
+    /// The window, in seconds.
+    pub window_secs: u64,
+    /// Ids of the rules the correlation is built on.
+    pub rules: Vec<String>,
+}
+
+/// A detection: one rule matched one event, or a correlation fired over several.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    /// Rule id (Sigma `id`).
+    pub rule_id: String,
+    /// Rule title.
+    pub title: String,
+    /// Rule level.
+    pub level: Level,
+    /// Rule tags (`attack.t1486`…).
+    pub tags: Vec<String>,
+    /// Rule description, if any.
+    pub description: Option<String>,
+    /// Staged rollout: the rule is in `shadow` mode, the alert is not actionable.
+    pub shadow: bool,
+    /// When it fired (the time of the last matched event).
+    pub time: Timestamp,
+    /// The matched event(s), in order; for correlations a bounded sample, newest last.
+    pub events: Vec<FileEvent>,
+    /// For correlation rules: what was counted.
+    pub correlation: Option<CorrelationContext>,
+}
+
+/// Detection as the pipeline sees it: events in, alerts out. Implemented by the Sigma engine.
+pub trait Detector {
+    /// Adds facts detection needs before the event is matched and emitted (e.g. content
+    /// entropy sampled in user space). The default adds nothing.
+    fn prepare(&mut self, event: &mut FileEvent) {
+        let _ = event;
+    }
+
+    /// Matches one event; pushes any alerts it causes.
+    fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>);
+
+    /// Called when the stream is idle, with the current time: expire windows, fire
+    /// time-based correlations. The default does nothing.
+    fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
+        let _ = (now, alerts);
+    }
+}
