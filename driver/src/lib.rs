@@ -1,1 +1,42 @@
-//! Picket minifilter (placeholder until the driver lands).
+//! Picket minifilter: captures file events in the kernel and forwards them, nothing more.
+//!
+//! The crate has two layers (see `docs/ARCHITECTURE.md`):
+//! - plain Rust that builds and is unit-tested on Linux: the event ring ([`ring`]), loss
+//!   accounting ([`loss`]), batching ([`batch`]), skip rules ([`skip`]), record building
+//!   ([`records`]), registry configuration bounds ([`config`]), the connect-hello check
+//!   ([`connection`]) and the unload state machine ([`lifecycle`]);
+//! - the WDK shell (`kernel` module, behind the `kernel` feature): Filter Manager bindings,
+//!   callbacks, the communication port, the sender thread and `DriverEntry`. It only moves
+//!   values between Filter Manager and the plain-Rust layer.
+#![cfg_attr(all(feature = "kernel", not(test)), no_std)]
+// A panic or an overflow in the kernel is a blue screen: none may be reachable.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::undocumented_unsafe_blocks,
+        clippy::multiple_unsafe_ops_per_block,
+        clippy::float_arithmetic
+    )
+)]
+#![warn(clippy::pedantic, missing_docs)]
+#![allow(clippy::module_name_repetitions)]
+
+#[cfg(all(feature = "kernel", not(test)))]
+extern crate wdk_panic;
+
+#[cfg(all(feature = "kernel", not(test)))]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+
+pub mod config;
+pub mod loss;
+pub mod ring;
+pub mod sync;
+
+#[cfg(feature = "kernel")]
+mod kernel;
