@@ -1,0 +1,42 @@
+//! Flags shared by the commands that run the pipeline.
+
+use std::path::PathBuf;
+
+/// Output format of the JSON lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// OCSF File System Activity (1001) and Detection Finding (2004).
+    #[default]
+    Ocsf,
+    /// Elastic Common Schema.
+    Ecs,
+}
+
+/// Where and how events are written.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Write JSON lines to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output schema.
+    #[arg(long, value_enum, default_value_t = Format::Ocsf)]
+    pub format: Format,
+    /// No progress and no summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Which events are kept (applied before detection and output).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Keep only events whose path (or rename/link target) starts with PREFIX (repeatable).
+    #[arg(long = "path-prefix", value_name = "PREFIX")]
+    pub path_prefixes: Vec<String>,
+    /// Keep only events of this process id (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Keep only events whose process image path ends with IMAGE, case-insensitively
+    /// (e.g. `powershell.exe`; repeatable).
+    #[arg(long = "image", value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
