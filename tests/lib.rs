@@ -1,3 +1,4 @@
 //! Shared helpers for Picket's integration tests.
 
+pub mod inf;
 pub mod workload;
