@@ -103,8 +103,11 @@ impl DriverConfig {
     /// The send timeout as an NT relative time (negative, in 100 ns units).
     #[must_use]
     pub const fn send_timeout_relative_100ns(&self) -> i64 {
-        // At most 30_000 ms * 10_000 = 3e8: no overflow.
-        -(self.send_timeout_ms as i64 * 10_000)
+        // At most 30_000 ms * 10_000 = 3e8: saturation never happens, it only proves it.
+        #[allow(clippy::cast_lossless)] // `i64::from` is not `const`
+        (self.send_timeout_ms as i64)
+            .saturating_mul(10_000)
+            .saturating_neg()
     }
 }
 

@@ -25,6 +25,17 @@
 )]
 #![warn(clippy::pedantic, missing_docs)]
 #![allow(clippy::module_name_repetitions)]
+// Tests may panic, index and cast freely: they run on Linux, never in the kernel.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_possible_truncation,
+        clippy::similar_names,
+        clippy::needless_range_loop,
+        clippy::manual_is_multiple_of,
+        clippy::cast_possible_wrap
+    )
+)]
 
 #[cfg(all(feature = "kernel", not(test)))]
 extern crate wdk_panic;
@@ -33,9 +44,14 @@ extern crate wdk_panic;
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 
+pub mod batch;
 pub mod config;
+pub mod connection;
+pub mod lifecycle;
 pub mod loss;
+pub mod records;
 pub mod ring;
+pub mod skip;
 pub mod sync;
 
 #[cfg(feature = "kernel")]

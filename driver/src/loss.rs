@@ -133,12 +133,14 @@ mod tests {
         book.note(5, LossReason::NoClient);
         let first = book.take_next().unwrap();
         let second = book.take_next().unwrap();
+        assert_eq!((first.reason, first.count), (LossReason::NoClient, 1));
         assert_eq!(
-            (first.reason, first.count),
-            (LossReason::NoClient, 1)
-        );
-        assert_eq!(
-            (second.reason, second.first_lost_seq, second.last_lost_seq, second.count),
+            (
+                second.reason,
+                second.first_lost_seq,
+                second.last_lost_seq,
+                second.count
+            ),
             (LossReason::SendFailed, 20, 29, 10)
         );
         assert_eq!(book.take_next(), None);

@@ -78,6 +78,8 @@ struct Shared {
 pub struct Ring<'a, P: NoPreempt> {
     words: NonNull<u64>,
     capacity: u64,
+    /// `capacity - 1`: positions are reduced to indexes with it.
+    mask: u64,
     shared: SpinLock<Shared, P>,
     /// Consumer position (monotonic); written only by the consumer.
     tail: AtomicU64,
@@ -118,6 +120,7 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
         Ok(Self {
             words: NonNull::from(storage).cast(),
             capacity: len as u64,
+            mask: (len as u64).wrapping_sub(1),
             shared: SpinLock::new(Shared {
                 next_seq: first_seq,
                 ..Shared::default()
@@ -151,7 +154,7 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
             Some(need) if need <= self.capacity / 2 => match self.claim(&mut shared, need) {
                 Some(claim) => {
                     drop(shared);
-                    return Ok(self.finish_claim(claim, seq, need));
+                    return Ok(self.finish_claim(&claim, seq, need));
                 }
                 None => LossReason::RingFull,
             },
@@ -191,14 +194,12 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
     ) -> Option<(Reservation<'_, 'a, P>, T)> {
         let need = Self::frame_words(len).filter(|n| *n <= self.capacity / 2)?;
         let mut shared = self.shared.lock();
-        if self.free_words_for(&shared, need).is_none() {
-            return None;
-        }
+        self.free_words_for(&shared, need)?;
         let body = take(&mut shared.losses)?;
         let seq = Self::take_seq(&mut shared);
         let claim = self.claim(&mut shared, need)?;
         drop(shared);
-        Some((self.finish_claim(claim, seq, need), body))
+        Some((self.finish_claim(&claim, seq, need), body))
     }
 
     /// Statistics so far.
@@ -243,7 +244,7 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
     fn free_words_for(&self, shared: &Shared, need: u64) -> Option<(u64, u64)> {
         let tail = self.tail.load(Ordering::Acquire);
         let used = shared.head.checked_sub(tail)?;
-        let index = shared.head & (self.capacity - 1);
+        let index = shared.head & self.mask;
         let to_end = self.capacity.checked_sub(index)?;
         let pad = if need <= to_end { 0 } else { to_end };
         let total = pad.checked_add(need)?;
@@ -260,7 +261,7 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
         Some(Claim { pad_at, pad, start })
     }
 
-    fn finish_claim(&self, claim: Claim, seq: u64, need: u64) -> Reservation<'_, 'a, P> {
+    fn finish_claim(&self, claim: &Claim, seq: u64, need: u64) -> Reservation<'_, 'a, P> {
         if claim.pad != 0 {
             // The padding frame is reserved by this thread alone (I3); publish it at once.
             self.header(claim.pad_at)
@@ -283,7 +284,7 @@ impl<'a, P: NoPreempt> Ring<'a, P> {
     fn word_ptr(&self, pos: u64) -> *mut u64 {
         // `capacity` is a power of two no larger than the buffer length (a `usize`): the
         // masked index is in bounds and fits `usize`.
-        let index = usize::try_from(pos & (self.capacity - 1)).unwrap_or(0);
+        let index = usize::try_from(pos & self.mask).unwrap_or(0);
         self.words.as_ptr().wrapping_add(index)
     }
 
@@ -325,7 +326,9 @@ impl<P: NoPreempt> Reservation<'_, '_, P> {
     pub fn payload(&mut self) -> &mut [u8] {
         let words = self.frame_words.saturating_sub(FRAME_OVERHEAD_WORDS);
         let bytes = usize::try_from(words.saturating_mul(WORD_BYTES)).unwrap_or(0);
-        let first = self.ring.word_ptr(self.start.wrapping_add(FRAME_OVERHEAD_WORDS));
+        let first = self
+            .ring
+            .word_ptr(self.start.wrapping_add(FRAME_OVERHEAD_WORDS));
         // SAFETY: the frame does not wrap (I2), so `words` words from `first` are inside the
         // buffer; they belong to this reservation alone until it is published (I3), and
         // `&mut self` ties the slice to that exclusive borrow. The words are initialised
@@ -341,7 +344,7 @@ impl<P: NoPreempt> Reservation<'_, '_, P> {
             .saturating_sub(FRAME_OVERHEAD_WORDS)
             .saturating_mul(WORD_BYTES);
         let len = u64::try_from(len).unwrap_or(u64::MAX);
-        self.publish(if len <= max && len <= u64::from(u32::MAX) {
+        self.publish(if len <= max && u32::try_from(len).is_ok() {
             len
         } else {
             0
@@ -350,9 +353,10 @@ impl<P: NoPreempt> Reservation<'_, '_, P> {
 
     fn publish(&mut self, len: u64) {
         self.published = true;
-        self.ring
-            .header(self.start)
-            .store(PUBLISHED | (self.frame_words << 32) | len, Ordering::Release);
+        self.ring.header(self.start).store(
+            PUBLISHED | (self.frame_words << 32) | len,
+            Ordering::Release,
+        );
     }
 }
 
@@ -408,7 +412,8 @@ impl<P: NoPreempt> Consumer<'_, '_, P> {
             // SAFETY: `len` is at most the frame's payload (checked at commit); the frame
             // does not wrap (I2) and, once published, is read only by this consumer until
             // `pop` frees it (I3). The slice borrows `self`, so `pop` cannot run meanwhile.
-            let bytes = unsafe { core::slice::from_raw_parts(first.cast::<u8>().cast_const(), len) };
+            let bytes =
+                unsafe { core::slice::from_raw_parts(first.cast::<u8>().cast_const(), len) };
             return Some(Front { seq, bytes });
         }
     }

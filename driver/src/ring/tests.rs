@@ -31,10 +31,16 @@ fn take(consumer: &mut super::Consumer<'_, '_, Preemptible>) -> Option<(u64, Vec
 #[test]
 fn rejects_buffers_it_cannot_use() {
     let mut odd = vec![0u64; 100];
-    assert_eq!(TestRing::new(&mut odd, 0).err(), Some(RingError::BadCapacity));
+    assert_eq!(
+        TestRing::new(&mut odd, 0).err(),
+        Some(RingError::BadCapacity)
+    );
     let mut dirty = vec![0u64; 64];
     dirty[3] = 1;
-    assert_eq!(TestRing::new(&mut dirty, 0).err(), Some(RingError::NotZeroed));
+    assert_eq!(
+        TestRing::new(&mut dirty, 0).err(),
+        Some(RingError::NotZeroed)
+    );
 }
 
 #[test]
@@ -72,7 +78,11 @@ fn a_full_ring_drops_counts_and_consumes_the_sequence_number() {
         })
     );
     assert_eq!(take(&mut consumer).map(|r| r.0), Some(0));
-    assert_eq!(put(&ring, &[2u8; 112]), Ok(5), "space freed by the consumer is reused");
+    assert_eq!(
+        put(&ring, &[2u8; 112]),
+        Ok(5),
+        "space freed by the consumer is reused"
+    );
     let stats = ring.stats();
     assert_eq!((stats.events_seen, stats.events_dropped), (6, 1));
     assert_eq!(stats.high_water_bytes, 64 * 8);
@@ -85,7 +95,9 @@ fn a_record_larger_than_half_the_ring_is_refused_as_unencodable() {
     assert_eq!(ring.max_payload_bytes(), 30 * 8);
     assert!(ring.reserve(ring.max_payload_bytes()).is_ok());
     assert_eq!(
-        ring.reserve(ring.max_payload_bytes() + 1).err().map(|d| d.reason),
+        ring.reserve(ring.max_payload_bytes() + 1)
+            .err()
+            .map(|d| d.reason),
         Some(LossReason::EncodeFailed)
     );
 }
@@ -144,15 +156,25 @@ fn drops_without_storage_and_lost_ranges_reach_the_loss_book() {
     let ring = TestRing::new(&mut storage, 10).unwrap();
     assert_eq!(ring.drop_event(LossReason::NoClient), 10);
     ring.note_lost(3, 5, 3, LossReason::SendFailed);
-    let (reservation, loss) = ring
-        .reserve_control(56, picket_protocol_take_next)
-        .unwrap();
-    assert_eq!(reservation.seq(), 11, "control records take the next number");
-    assert_eq!((loss.reason, loss.count, loss.first_lost_seq), (LossReason::NoClient, 1, 10));
+    let (reservation, loss) = ring.reserve_control(56, picket_protocol_take_next).unwrap();
+    assert_eq!(
+        reservation.seq(),
+        11,
+        "control records take the next number"
+    );
+    assert_eq!(
+        (loss.reason, loss.count, loss.first_lost_seq),
+        (LossReason::NoClient, 1, 10)
+    );
     drop(reservation);
     let (_, loss) = ring.reserve_control(56, picket_protocol_take_next).unwrap();
-    assert_eq!((loss.reason, loss.first_lost_seq, loss.last_lost_seq), (LossReason::SendFailed, 3, 5));
-    assert!(ring.reserve_control(56, picket_protocol_take_next).is_none());
+    assert_eq!(
+        (loss.reason, loss.first_lost_seq, loss.last_lost_seq),
+        (LossReason::SendFailed, 3, 5)
+    );
+    assert!(ring
+        .reserve_control(56, picket_protocol_take_next)
+        .is_none());
     assert_eq!(ring.stats().events_dropped, 4);
 }
 
@@ -168,11 +190,17 @@ fn a_control_record_that_does_not_fit_takes_nothing() {
         put(&ring, &[0u8; 112]).unwrap();
     }
     ring.drop_event(LossReason::RingFull);
-    assert!(ring.reserve_control(56, picket_protocol_take_next).is_none());
+    assert!(ring
+        .reserve_control(56, picket_protocol_take_next)
+        .is_none());
     let mut consumer = ring.consumer().unwrap();
     take(&mut consumer).unwrap();
     let (reservation, loss) = ring.reserve_control(56, picket_protocol_take_next).unwrap();
-    assert_eq!((loss.first_lost_seq, loss.count), (4, 1), "the window survived the refusal");
+    assert_eq!(
+        (loss.first_lost_seq, loss.count),
+        (4, 1),
+        "the window survived the refusal"
+    );
     assert_eq!(reservation.seq(), 5);
 }
 
@@ -239,7 +267,10 @@ fn model_check_against_a_plain_queue() {
             } else {
                 assert_eq!(
                     result.err(),
-                    Some(Dropped { seq, reason: LossReason::RingFull }),
+                    Some(Dropped {
+                        seq,
+                        reason: LossReason::RingFull
+                    }),
                     "seed {seed}"
                 );
                 dropped += 1;
@@ -248,7 +279,10 @@ fn model_check_against_a_plain_queue() {
         }
         assert_eq!(ring.stats().events_dropped, dropped, "seed {seed}");
         assert_eq!(ring.stats().events_seen, seq, "seed {seed}");
-        assert!(dropped > 0, "seed {seed}: the model check must exercise a full ring");
+        assert!(
+            dropped > 0,
+            "seed {seed}: the model check must exercise a full ring"
+        );
     }
 }
 

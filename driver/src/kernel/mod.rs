@@ -1,0 +1,1 @@
+//! The WDK shell (built only with the `kernel` feature).

@@ -1,0 +1,165 @@
+//! The driver's life, as a state machine the kernel shell must walk in order.
+//!
+//! Unload order matters: stop storing records first (callbacks still run but store
+//! nothing), close the server port before `FltUnregisterFilter` (so no new client can
+//! connect to a filter that is going away, and the connected client's port is closed),
+//! unregister (Filter Manager waits for in-flight callbacks and frees our contexts), stop
+//! and join the sender thread (it may still be in `FltSendMessage` until its timeout), and
+//! only then free the ring it reads. Each step is allowed only after the one before it.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Where the driver is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Stage {
+    /// `DriverEntry` is setting things up.
+    Starting = 0,
+    /// Filtering has started; records flow.
+    Running = 1,
+    /// Unloading: callbacks store nothing any more.
+    Stopping = 2,
+    /// The server port (and any client port) is closed.
+    PortClosed = 3,
+    /// `FltUnregisterFilter` returned: no callback runs or will run.
+    Unregistered = 4,
+    /// The sender thread has exited and been joined.
+    SenderStopped = 5,
+    /// The ring and every other allocation are freed.
+    Freed = 6,
+}
+
+impl Stage {
+    const fn from_raw(raw: u8) -> Self {
+        match raw {
+            0 => Self::Starting,
+            1 => Self::Running,
+            2 => Self::Stopping,
+            3 => Self::PortClosed,
+            4 => Self::Unregistered,
+            5 => Self::SenderStopped,
+            _ => Self::Freed,
+        }
+    }
+}
+
+/// A step was attempted out of order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfOrder {
+    /// The stage the driver was in.
+    pub current: Stage,
+    /// The stage asked for.
+    pub requested: Stage,
+}
+
+/// The driver's current stage, shared by the callbacks and the unload routine.
+#[derive(Debug, Default)]
+pub struct Lifecycle(AtomicU8);
+
+impl Lifecycle {
+    /// A driver that is starting.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(AtomicU8::new(Stage::Starting as u8))
+    }
+
+    /// The current stage.
+    #[must_use]
+    pub fn stage(&self) -> Stage {
+        Stage::from_raw(self.0.load(Ordering::Acquire))
+    }
+
+    /// Whether callbacks may store records.
+    #[must_use]
+    pub fn accepting(&self) -> bool {
+        self.stage() == Stage::Running
+    }
+
+    /// Moves to `next`, which must directly follow the current stage — except that a
+    /// failed start may go from `Starting` straight to `Stopping` and unwind from there.
+    ///
+    /// # Errors
+    /// [`OutOfOrder`] when `next` does not follow; nothing changes then.
+    pub fn advance(&self, next: Stage) -> Result<(), OutOfOrder> {
+        let current = self.stage();
+        let allowed = (next as u8) == (current as u8).saturating_add(1)
+            || (current == Stage::Starting && next == Stage::Stopping);
+        if !allowed {
+            return Err(OutOfOrder {
+                current,
+                requested: next,
+            });
+        }
+        self.0
+            .compare_exchange(
+                current as u8,
+                next as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(|_| ())
+            .map_err(|raw| OutOfOrder {
+                current: Stage::from_raw(raw),
+                requested: next,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORDER: [Stage; 6] = [
+        Stage::Running,
+        Stage::Stopping,
+        Stage::PortClosed,
+        Stage::Unregistered,
+        Stage::SenderStopped,
+        Stage::Freed,
+    ];
+
+    #[test]
+    fn the_full_life_in_order() {
+        let life = Lifecycle::new();
+        assert!(!life.accepting());
+        for stage in ORDER {
+            life.advance(stage).unwrap();
+            assert_eq!(life.stage(), stage);
+            assert_eq!(life.accepting(), stage == Stage::Running);
+        }
+    }
+
+    #[test]
+    fn steps_cannot_be_skipped_or_repeated() {
+        let life = Lifecycle::new();
+        life.advance(Stage::Running).unwrap();
+        assert_eq!(
+            life.advance(Stage::Unregistered),
+            Err(OutOfOrder {
+                current: Stage::Running,
+                requested: Stage::Unregistered
+            }),
+            "the port must close before the filter unregisters"
+        );
+        life.advance(Stage::Stopping).unwrap();
+        assert!(life.advance(Stage::Stopping).is_err());
+        life.advance(Stage::PortClosed).unwrap();
+        life.advance(Stage::Unregistered).unwrap();
+        assert!(
+            life.advance(Stage::Freed).is_err(),
+            "the sender thread must stop first"
+        );
+        assert_eq!(life.stage(), Stage::Unregistered);
+    }
+
+    #[test]
+    fn a_failed_start_unwinds_through_the_same_steps() {
+        let life = Lifecycle::new();
+        life.advance(Stage::Stopping).unwrap();
+        for stage in &ORDER[2..] {
+            life.advance(*stage).unwrap();
+        }
+        assert_eq!(life.stage(), Stage::Freed);
+        assert!(!life.accepting());
+    }
+}

@@ -1,0 +1,257 @@
+//! Record building: turns the raw values Filter Manager hands the callbacks into protocol
+//! records, and stores them in the ring. No parsing: names are copied as given, numbers are
+//! split only where the I/O manager packs two fields into one (create options).
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use picket_protocol::{
+    encode_record, encoded_len, CreateDisposition, CreateResult, DeleteMethod, LossReason, Record,
+    SizeKind,
+};
+
+use crate::ring::{Dropped, Ring};
+use crate::sync::NoPreempt;
+
+/// `FILE_DELETE_ON_CLOSE` in the create options.
+pub const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
+/// `FILE_DIRECTORY_FILE` in the create options.
+pub const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
+const FILE_DISPOSITION_DELETE: u32 = 0x1;
+const FILE_DISPOSITION_ON_CLOSE: u32 = 0x8;
+
+/// The create disposition: the high byte of `Parameters.Create.Options`.
+#[must_use]
+pub const fn create_disposition(options: u32) -> CreateDisposition {
+    CreateDisposition::from_raw(options >> 24)
+}
+
+/// The create options proper: the low 24 bits of `Parameters.Create.Options`.
+#[must_use]
+pub const fn create_options(options: u32) -> u32 {
+    options & 0x00ff_ffff
+}
+
+/// What a successful create did, from `IoStatus.Information` (`FILE_OPENED`, …).
+#[must_use]
+pub fn create_result(information: usize) -> CreateResult {
+    CreateResult::from_raw(u32::try_from(information).unwrap_or(u32::MAX))
+}
+
+/// `FILE_INFORMATION_CLASS` values the driver watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetInfo {
+    /// `FileRenameInformation[Ex][BypassAccessCheck]`.
+    Rename,
+    /// `FileLinkInformation[Ex][BypassAccessCheck]`.
+    Link,
+    /// `FileDispositionInformation`.
+    Disposition,
+    /// `FileDispositionInformationEx`.
+    DispositionEx,
+    /// `FileEndOfFileInformation`.
+    EndOfFile,
+    /// `FileAllocationInformation`.
+    Allocation,
+    /// `FileBasicInformation` (attributes, times).
+    Basic,
+}
+
+impl SetInfo {
+    /// Classifies a `FILE_INFORMATION_CLASS`; `None` for classes the driver ignores.
+    #[must_use]
+    pub const fn classify(class: u32) -> Option<Self> {
+        Some(match class {
+            4 => Self::Basic,
+            10 | 56 | 65 | 66 => Self::Rename,
+            11 | 57 | 72 | 73 => Self::Link,
+            13 => Self::Disposition,
+            64 => Self::DispositionEx,
+            19 => Self::Allocation,
+            20 => Self::EndOfFile,
+            _ => return None,
+        })
+    }
+
+    /// The size kind for a set-size class.
+    #[must_use]
+    pub const fn size_kind(self) -> Option<SizeKind> {
+        match self {
+            Self::EndOfFile => Some(SizeKind::EndOfFile),
+            Self::Allocation => Some(SizeKind::Allocation),
+            _ => None,
+        }
+    }
+}
+
+/// What a disposition request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteIntent {
+    /// Delete when the last handle closes.
+    Set(DeleteMethod),
+    /// Undo an earlier request.
+    Clear,
+}
+
+/// `FILE_DISPOSITION_INFORMATION.DeleteFile`.
+#[must_use]
+pub const fn disposition_intent(delete_file: bool) -> DeleteIntent {
+    if delete_file {
+        DeleteIntent::Set(DeleteMethod::Disposition)
+    } else {
+        DeleteIntent::Clear
+    }
+}
+
+/// `FILE_DISPOSITION_INFORMATION_EX.Flags`: `DELETE` marks for deletion (with `ON_CLOSE`:
+/// sets delete-on-close); no `DELETE` clears the mark (with `ON_CLOSE`: clears
+/// delete-on-close).
+#[must_use]
+pub const fn disposition_ex_intent(flags: u32) -> DeleteIntent {
+    if flags & FILE_DISPOSITION_DELETE == 0 {
+        DeleteIntent::Clear
+    } else if flags & FILE_DISPOSITION_ON_CLOSE != 0 {
+        DeleteIntent::Set(DeleteMethod::DeleteOnClose)
+    } else {
+        DeleteIntent::Set(DeleteMethod::DispositionEx)
+    }
+}
+
+/// Per-driver counter that names handles on the wire instead of their kernel addresses.
+#[derive(Debug)]
+pub struct HandleIds(AtomicU64);
+
+impl HandleIds {
+    /// Starts at 1 (0 means "no handle" in control records).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(1))
+    }
+
+    /// A fresh identifier.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Default for HandleIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the post-cleanup query found about a file whose deletion was requested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileProbe {
+    /// The query failed with `STATUS_FILE_DELETED`: the file is gone.
+    Deleted,
+    /// The file still exists (delete pending on another handle, or undone).
+    Exists,
+    /// The query failed otherwise: nothing can be confirmed.
+    Unknown,
+}
+
+/// What cleanup of a handle reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Emit a "closed after modification" record.
+    pub close_modified: bool,
+    /// Emit a delete record with this method.
+    pub deleted: Option<DeleteMethod>,
+}
+
+/// The flags kept in each stream-handle context. Atomic: I/O on one handle can run on
+/// several CPUs at once.
+#[derive(Debug, Default)]
+pub struct HandleFlags(AtomicU32);
+
+const WRITTEN: u32 = 1 << 0;
+const MODIFIED: u32 = 1 << 1;
+const DELETE_SHIFT: u32 = 8;
+const DELETE_MASK: u32 = 0xff << DELETE_SHIFT;
+
+impl HandleFlags {
+    /// Flags for a new handle; `delete_on_close` from the create options.
+    #[must_use]
+    pub const fn new(delete_on_close: bool) -> Self {
+        let bits = if delete_on_close {
+            DeleteMethod::DeleteOnClose.raw() << DELETE_SHIFT
+        } else {
+            0
+        };
+        Self(AtomicU32::new(bits))
+    }
+
+    /// Marks a write; `true` only for the first write through the handle.
+    pub fn note_write(&self) -> bool {
+        self.0.fetch_or(WRITTEN | MODIFIED, Ordering::AcqRel) & WRITTEN == 0
+    }
+
+    /// Marks a change other than a write (size, attributes, rename target contents).
+    pub fn note_modified(&self) {
+        self.0.fetch_or(MODIFIED, Ordering::AcqRel);
+    }
+
+    /// Applies a successful disposition request.
+    pub fn note_delete_intent(&self, intent: DeleteIntent) {
+        let method = match intent {
+            DeleteIntent::Set(method) => method.raw() & 0xff,
+            DeleteIntent::Clear => 0,
+        };
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                Some((bits & !DELETE_MASK) | (method << DELETE_SHIFT))
+            });
+    }
+
+    /// The delete requested through this handle, if any is in force.
+    #[must_use]
+    pub fn delete_intent(&self) -> Option<DeleteMethod> {
+        let method = (self.0.load(Ordering::Acquire) & DELETE_MASK) >> DELETE_SHIFT;
+        (method != 0).then(|| DeleteMethod::from_raw(method))
+    }
+
+    /// What to report at cleanup, given the probe the shell made (only when
+    /// [`HandleFlags::delete_intent`] is set; `Unknown` otherwise). A deleted file gets
+    /// a delete record only: there is nothing left to have been modified.
+    #[must_use]
+    pub fn at_cleanup(&self, probe: FileProbe) -> CleanupReport {
+        let bits = self.0.load(Ordering::Acquire);
+        match (self.delete_intent(), probe) {
+            (Some(method), FileProbe::Deleted) => CleanupReport {
+                close_modified: false,
+                deleted: Some(method),
+            },
+            _ => CleanupReport {
+                close_modified: bits & MODIFIED != 0,
+                deleted: None,
+            },
+        }
+    }
+}
+
+/// Encodes `record` straight into a ring frame, under the sequence number the ring
+/// assigns (the header's `seq` is overwritten). Returns that number.
+///
+/// # Errors
+/// [`Dropped`] when the ring refused the record or the encoder did (the loss is counted
+/// either way, with the record's sequence number).
+pub fn store<P: NoPreempt>(ring: &Ring<'_, P>, mut record: Record<'_>) -> Result<u64, Dropped> {
+    let len = encoded_len(&record).unwrap_or(usize::MAX);
+    let mut reservation = ring.reserve(len)?;
+    let seq = reservation.seq();
+    record.header.seq = seq;
+    if let Ok(written) = encode_record(&record, reservation.payload()) {
+        reservation.commit(written);
+        return Ok(seq);
+    }
+    drop(reservation);
+    ring.note_lost(seq, seq, 1, LossReason::EncodeFailed);
+    Err(Dropped {
+        seq,
+        reason: LossReason::EncodeFailed,
+    })
+}
+
+#[cfg(test)]
+mod tests;

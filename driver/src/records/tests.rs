@@ -1,0 +1,214 @@
+use picket_protocol::{
+    decode_batch, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult, DeleteMethod,
+    FileCreate, FileRef, LossReason, Name, Record, RecordHeader, SizeKind, MAX_NAME_BYTES,
+};
+
+use super::*;
+use crate::ring::Ring;
+use crate::sync::Preemptible;
+
+#[test]
+fn create_options_split_into_disposition_and_options() {
+    // FILE_OVERWRITE_IF (5) << 24 | FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE
+    let raw = (5 << 24) | 0x40 | FILE_DELETE_ON_CLOSE;
+    assert_eq!(create_disposition(raw), CreateDisposition::OverwriteIf);
+    assert_eq!(create_options(raw), 0x40 | FILE_DELETE_ON_CLOSE);
+    assert_eq!(create_disposition(9 << 24), CreateDisposition::Other(9));
+}
+
+#[test]
+fn create_results_map_from_io_status_information() {
+    assert_eq!(create_result(0), CreateResult::Superseded);
+    assert_eq!(create_result(1), CreateResult::Opened);
+    assert_eq!(create_result(2), CreateResult::Created);
+    assert_eq!(create_result(3), CreateResult::Overwritten);
+    assert_eq!(create_result(usize::MAX), CreateResult::Other(u32::MAX));
+}
+
+#[test]
+fn set_information_classes_are_classified() {
+    for class in [10, 56, 65, 66] {
+        assert_eq!(SetInfo::classify(class), Some(SetInfo::Rename), "{class}");
+    }
+    for class in [11, 57, 72, 73] {
+        assert_eq!(SetInfo::classify(class), Some(SetInfo::Link), "{class}");
+    }
+    assert_eq!(SetInfo::classify(13), Some(SetInfo::Disposition));
+    assert_eq!(SetInfo::classify(64), Some(SetInfo::DispositionEx));
+    assert_eq!(
+        SetInfo::classify(20).and_then(SetInfo::size_kind),
+        Some(SizeKind::EndOfFile)
+    );
+    assert_eq!(
+        SetInfo::classify(19).and_then(SetInfo::size_kind),
+        Some(SizeKind::Allocation)
+    );
+    assert_eq!(SetInfo::classify(4), Some(SetInfo::Basic));
+    assert_eq!(
+        SetInfo::classify(14),
+        None,
+        "FilePositionInformation is ignored"
+    );
+}
+
+#[test]
+fn disposition_flags_map_to_intents() {
+    assert_eq!(
+        disposition_intent(true),
+        DeleteIntent::Set(DeleteMethod::Disposition)
+    );
+    assert_eq!(disposition_intent(false), DeleteIntent::Clear);
+    assert_eq!(
+        disposition_ex_intent(0x1),
+        DeleteIntent::Set(DeleteMethod::DispositionEx)
+    );
+    assert_eq!(
+        disposition_ex_intent(0x1 | 0x2),
+        DeleteIntent::Set(DeleteMethod::DispositionEx)
+    );
+    assert_eq!(
+        disposition_ex_intent(0x1 | 0x8),
+        DeleteIntent::Set(DeleteMethod::DeleteOnClose)
+    );
+    assert_eq!(disposition_ex_intent(0x8), DeleteIntent::Clear);
+    assert_eq!(disposition_ex_intent(0), DeleteIntent::Clear);
+}
+
+#[test]
+fn only_the_first_write_through_a_handle_is_reported() {
+    let flags = HandleFlags::new(false);
+    assert!(flags.note_write());
+    assert!(!flags.note_write());
+    assert_eq!(
+        flags.at_cleanup(FileProbe::Unknown),
+        CleanupReport {
+            close_modified: true,
+            deleted: None
+        }
+    );
+}
+
+#[test]
+fn an_untouched_handle_reports_nothing_at_cleanup() {
+    let flags = HandleFlags::new(false);
+    assert_eq!(
+        flags.at_cleanup(FileProbe::Exists),
+        CleanupReport::default()
+    );
+    assert_eq!(flags.delete_intent(), None);
+}
+
+#[test]
+fn delete_is_reported_only_when_confirmed() {
+    let flags = HandleFlags::new(false);
+    flags.note_write();
+    flags.note_delete_intent(DeleteIntent::Set(DeleteMethod::Disposition));
+    assert_eq!(
+        flags.at_cleanup(FileProbe::Deleted),
+        CleanupReport {
+            close_modified: false,
+            deleted: Some(DeleteMethod::Disposition)
+        }
+    );
+    assert_eq!(
+        flags.at_cleanup(FileProbe::Exists),
+        CleanupReport {
+            close_modified: true,
+            deleted: None
+        },
+        "still there (another handle open, or undone): not a delete"
+    );
+}
+
+#[test]
+fn delete_on_close_from_create_and_undo() {
+    let flags = HandleFlags::new(true);
+    assert_eq!(flags.delete_intent(), Some(DeleteMethod::DeleteOnClose));
+    flags.note_delete_intent(DeleteIntent::Clear);
+    assert_eq!(flags.delete_intent(), None);
+    assert_eq!(flags.at_cleanup(FileProbe::Deleted).deleted, None);
+}
+
+#[test]
+fn handle_ids_are_distinct_and_never_zero() {
+    let ids = HandleIds::new();
+    let (a, b) = (ids.next(), ids.next());
+    assert!(a != 0 && b != 0 && a != b);
+}
+
+fn create_record(name: &[u8]) -> Record<'_> {
+    Record {
+        header: RecordHeader {
+            seq: 999, // replaced by the ring's number
+            timestamp: 133_000_000_000_000_000,
+            pid: 4242,
+            tid: 77,
+            process_start_key: 0x1234,
+        },
+        body: Body::FileCreate(FileCreate {
+            file: FileRef {
+                handle_id: 5,
+                file_id: 0xabc,
+                is_directory: false,
+                name_normalized: true,
+            },
+            disposition: CreateDisposition::Create,
+            create_options: 0x40,
+            desired_access: 0x0012_0116,
+            result: CreateResult::Created,
+            name: Name::new(name),
+        }),
+    }
+}
+
+#[test]
+fn a_stored_record_decodes_from_a_batch_with_the_ring_sequence_number() {
+    let mut storage = vec![0u64; 4096];
+    let ring = Ring::<Preemptible>::new(&mut storage, 40).unwrap();
+    let name: Vec<u8> = "\\Device\\HarddiskVolume3\\x.txt"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_eq!(store(&ring, create_record(&name)), Ok(40));
+    let mut consumer = ring.consumer().unwrap();
+    let front = consumer.front().unwrap();
+    let mut out = vec![0u8; 4096];
+    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
+    batch.push_encoded(front.bytes).unwrap();
+    let len = batch.finish();
+    let decoded = decode_batch(&out[..len]).unwrap();
+    let record = decoded.records().next().unwrap();
+    let mut expected = create_record(&name);
+    expected.header.seq = 40;
+    assert_eq!(record, expected);
+}
+
+#[test]
+fn an_overlong_name_is_cut_and_flagged_not_dropped() {
+    let mut storage = vec![0u64; 4096];
+    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let name = vec![b'a'; MAX_NAME_BYTES + 100];
+    store(&ring, create_record(&name)).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let front = consumer.front().unwrap();
+    let mut out = vec![0u8; 8192];
+    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
+    batch.push_encoded(front.bytes).unwrap();
+    let len = batch.finish();
+    let decoded = decode_batch(&out[..len]).unwrap();
+    let Body::FileCreate(create) = decoded.records().next().unwrap().body else {
+        panic!("not a create")
+    };
+    assert_eq!(create.name.bytes.len(), MAX_NAME_BYTES);
+    assert!(create.name.truncated);
+}
+
+#[test]
+fn a_record_the_ring_cannot_hold_is_counted_as_lost() {
+    let mut storage = vec![0u64; 64];
+    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let name = vec![b'a'; 1024];
+    let dropped = store(&ring, create_record(&name)).unwrap_err();
+    assert_eq!(dropped.reason, LossReason::EncodeFailed);
+    assert_eq!(ring.stats().events_dropped, 1);
+}
