@@ -220,6 +220,7 @@ const fn err(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError { offset, kind }
 }
 
+#[inline]
 fn truncated(bytes: &[u8], offset: usize, needed: usize) -> DecodeError {
     err(
         offset,
@@ -333,6 +334,7 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch<'_>, DecodeError> {
 }
 
 /// Parses and validates the record at `start`; returns it and the next record's offset.
+#[inline]
 fn parse_record(
     bytes: &[u8],
     start: usize,
@@ -426,11 +428,13 @@ struct Parts<'a> {
 }
 
 impl<'a> Parts<'a> {
+    #[inline]
     fn error(&self, at: usize, kind: DecodeErrorKind) -> DecodeError {
         err(self.start.saturating_add(at), kind)
     }
 
     /// Fixed part long enough for `needed` bytes.
+    #[inline]
     fn require_fixed(&self, needed: usize) -> Result<(), DecodeError> {
         if self.fixed.len() < needed {
             let kind = DecodeErrorKind::FixedPartTooShort {
@@ -444,6 +448,7 @@ impl<'a> Parts<'a> {
     }
 
     /// Flags limited to `allowed`.
+    #[inline]
     fn require_flags(&self, allowed: u16) -> Result<(), DecodeError> {
         if self.flags.bits() & !allowed != 0 {
             let kind = DecodeErrorKind::ReservedBitsSet {
@@ -455,6 +460,7 @@ impl<'a> Parts<'a> {
     }
 
     /// A `u32` reserved field inside the fixed part must be zero.
+    #[inline]
     fn require_zero_u32(&self, at: usize) -> Result<(), DecodeError> {
         if read_u32(self.fixed, at) != Some(0) {
             let kind = DecodeErrorKind::ReservedBitsSet {
@@ -467,6 +473,7 @@ impl<'a> Parts<'a> {
 
     /// Names the kind cannot have must be empty. A name it can have may still be empty:
     /// the driver reports an event whose name query failed rather than drop it.
+    #[inline]
     fn require_names(&self, name: bool, new_name: bool) -> Result<(), DecodeError> {
         if (name || self.name.is_empty()) && (new_name || self.new_name.is_empty()) {
             return Ok(());
@@ -475,23 +482,28 @@ impl<'a> Parts<'a> {
         Err(self.error(layout::record::NAME_LEN, kind))
     }
 
+    #[inline]
     fn u32_at(&self, at: usize) -> Result<u32, DecodeError> {
         read_u32(self.fixed, at).ok_or_else(|| self.short(at))
     }
 
+    #[inline]
     fn u64_at(&self, at: usize) -> Result<u64, DecodeError> {
         read_u64(self.fixed, at).ok_or_else(|| self.short(at))
     }
 
+    #[inline]
     fn u16_at(&self, at: usize) -> Result<u16, DecodeError> {
         read_u16(self.fixed, at).ok_or_else(|| self.short(at))
     }
 
+    #[inline]
     fn short(&self, at: usize) -> DecodeError {
         truncated(self.fixed, at, 8)
     }
 
     /// A file record: its `FileRef` and first name, after the shared checks.
+    #[inline]
     fn file(
         &self,
         fixed_len: usize,
@@ -519,6 +531,7 @@ impl<'a> Parts<'a> {
         Ok((file, name))
     }
 
+    #[inline]
     fn new_name(&self) -> Name<'a> {
         Name {
             bytes: self.new_name,
@@ -527,6 +540,7 @@ impl<'a> Parts<'a> {
     }
 
     /// A control record: no flags, no names.
+    #[inline]
     fn control(&self, fixed_len: usize) -> Result<(), DecodeError> {
         self.require_flags(0)?;
         self.require_fixed(fixed_len)?;
@@ -535,6 +549,7 @@ impl<'a> Parts<'a> {
 }
 
 #[allow(clippy::too_many_lines)] // one arm per kind, each a handful of field reads
+#[inline]
 fn parse_body<'a>(p: &Parts<'a>) -> Result<Body<'a>, DecodeError> {
     use layout::{create, delete, file_op, hello, link, loss, set_attributes, set_size, stats};
     let kind = RecordKind::from_raw(p.kind).filter(|kind| kind.is_implemented());

@@ -67,6 +67,7 @@ impl core::fmt::Display for EncodeError {
 impl std::error::Error for EncodeError {}
 
 /// Cuts a name to [`MAX_NAME_BYTES`] (an even length, so UTF-16 stays whole code units).
+#[inline]
 fn cut<'a>(name: &Name<'a>) -> (&'a [u8], bool) {
     match name.bytes.get(..MAX_NAME_BYTES) {
         Some(head) if name.bytes.len() > MAX_NAME_BYTES => (head, true),
@@ -83,6 +84,7 @@ struct Shape<'a> {
     new_name: &'a [u8],
 }
 
+#[inline]
 fn file_flags(file: &FileRef) -> u16 {
     let mut flags = 0;
     if file.name_normalized {
@@ -94,6 +96,7 @@ fn file_flags(file: &FileRef) -> u16 {
     flags
 }
 
+#[inline]
 fn file_shape<'a>(
     kind: RecordKind,
     file: &FileRef,
@@ -114,6 +117,7 @@ fn file_shape<'a>(
     }
 }
 
+#[inline]
 fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
     use layout::{create, delete, file_op, hello, link, loss, set_attributes, set_size, stats};
     Ok(match body {
@@ -186,6 +190,7 @@ const fn control_shape<'a>(kind: RecordKind, fixed_len: usize) -> Shape<'a> {
 }
 
 /// Total bytes the shape takes on the wire, padding included.
+#[inline]
 fn shape_len(shape: &Shape<'_>) -> Option<usize> {
     let unpadded = RECORD_HEADER_LEN
         .checked_add(shape.fixed_len)?
@@ -196,17 +201,20 @@ fn shape_len(shape: &Shape<'_>) -> Option<usize> {
 
 /// Bytes `record` takes when encoded (names cut to [`MAX_NAME_BYTES`]); `None` for a
 /// record that cannot be encoded at all.
+#[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
 #[must_use]
 pub fn encoded_len(record: &Record<'_>) -> Option<usize> {
     shape(&record.body).ok().as_ref().and_then(shape_len)
 }
 
+#[inline]
 fn write_file(fixed: &mut [u8], file: &FileRef) -> Option<()> {
     write_u64(fixed, layout::file::HANDLE_ID, file.handle_id)?;
     write_u128(fixed, layout::file::FILE_ID, file.file_id)
 }
 
 /// Writes the kind's fixed fields into `fixed` (already zeroed, exactly `fixed_len` long).
+#[inline]
 fn write_fixed(fixed: &mut [u8], body: &Body<'_>) -> Option<()> {
     use layout::{create, delete, hello, link, loss, set_attributes, set_size, stats};
     match body {
@@ -288,6 +296,7 @@ pub fn encode_record(record: &Record<'_>, out: &mut [u8]) -> Result<usize, Encod
 
 /// Writes header, fixed part, names and padding into `out`, which is exactly the record's
 /// length.
+#[inline]
 fn write_record(out: &mut [u8], record: &Record<'_>, shape: &Shape<'_>) -> Option<()> {
     use layout::record as r;
     zero(out, 0, out.len())?;
@@ -384,15 +393,18 @@ impl<'b> BatchWriter<'b> {
     }
 
     /// Bytes still free for records.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     #[must_use]
     pub fn remaining(&self) -> usize {
         self.capacity().saturating_sub(self.len)
     }
 
+    #[inline]
     fn capacity(&self) -> usize {
         self.out.len().min(u32::MAX as usize)
     }
 
+    #[inline]
     fn check_seq(&self, seq: u64) -> Result<(), EncodeError> {
         match self.last_seq {
             Some(previous) if seq <= previous => {
@@ -402,6 +414,7 @@ impl<'b> BatchWriter<'b> {
         }
     }
 
+    #[inline]
     fn commit(&mut self, len: usize, seq: u64) -> Result<(), EncodeError> {
         let count = self.count.checked_add(1).ok_or(EncodeError::BatchTooLong)?;
         let new_len = self.len.checked_add(len).ok_or(EncodeError::BatchTooLong)?;

@@ -52,6 +52,7 @@ impl core::fmt::Display for HelloError {
 impl std::error::Error for HelloError {}
 
 /// Checks the exact length of a user-mode message and returns it as a fixed array.
+#[inline]
 fn exact<const N: usize>(bytes: &[u8]) -> Result<[u8; N], HelloError> {
     <[u8; N]>::try_from(bytes).map_err(|_| HelloError::WrongSize {
         expected: N,
@@ -83,6 +84,7 @@ impl ClientHello {
     const SIZE_FIELD: u16 = 16;
 
     /// The bytes to pass as the connection context.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     #[must_use]
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
@@ -157,6 +159,7 @@ impl VerdictReply {
     const SIZE_FIELD: u16 = 24;
 
     /// The bytes to send.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     #[must_use]
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];

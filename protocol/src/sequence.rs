@@ -52,6 +52,7 @@ impl SequenceTracker {
     }
 
     /// Records `seq` and says whether anything was skipped before it.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     pub fn observe(&mut self, seq: u64) -> SequenceCheck {
         let check = match self.next {
             None => SequenceCheck::InOrder,
