@@ -1,0 +1,244 @@
+//! Opening the notification group: probe what this kernel offers, newest first, and fall
+//! back step by step, so the source runs on any kernel with `FAN_REPORT_DFID_NAME` (5.9+)
+//! and says precisely what is missing on older ones.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use crate::error::FanotifyError;
+use crate::mask;
+use crate::sys;
+
+/// Which object the mark is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// The whole file system holding the path (`FAN_MARK_FILESYSTEM`).
+    Filesystem,
+    /// The mount holding the path (`FAN_MARK_MOUNT`), where a file system mark is refused.
+    Mount,
+}
+
+/// What the kernel granted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The `fanotify_init` flags in effect.
+    pub init_flags: u32,
+    /// The event mask of the mark.
+    pub event_mask: u64,
+    /// Where the mark is.
+    pub mark: MarkKind,
+    /// `FAN_RENAME` (one event with both names) rather than `MOVED_FROM`/`MOVED_TO` halves.
+    pub rename_event: bool,
+    /// `FAN_REPORT_TARGET_FID`: the child's handle comes with entry events.
+    pub target_fid: bool,
+    /// `FAN_REPORT_FID`: the object's own handle (its inode) comes with every event.
+    pub object_fid: bool,
+    /// `FAN_REPORT_PIDFD`: a pidfd with every event (tells an exited process apart).
+    pub pidfd: bool,
+    /// The kernel queue's limit in events (`/proc/sys/fs/fanotify/max_queued_events`),
+    /// 0 when unreadable.
+    pub queue_limit: u32,
+}
+
+impl Capabilities {
+    /// One line for humans: what the source watches and how.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut parts = vec![match self.mark {
+            MarkKind::Filesystem => "filesystem mark",
+            MarkKind::Mount => "mount mark",
+        }];
+        parts.push(if self.rename_event {
+            "FAN_RENAME"
+        } else {
+            "MOVED_FROM/MOVED_TO pairs"
+        });
+        if self.target_fid {
+            parts.push("target FID");
+        }
+        if self.pidfd {
+            parts.push("pidfd");
+        }
+        format!(
+            "fanotify ({}, queue limit {} events)",
+            parts.join(", "),
+            self.queue_limit
+        )
+    }
+}
+
+const BASE_INIT: u32 = libc::FAN_CLASS_NOTIF | libc::FAN_CLOEXEC | libc::FAN_NONBLOCK;
+
+/// `fanotify_init` flag sets to try, richest first.
+const INIT_CHOICES: [u32; 4] = [
+    libc::FAN_REPORT_DFID_NAME_TARGET | libc::FAN_REPORT_PIDFD,
+    libc::FAN_REPORT_DFID_NAME_TARGET,
+    libc::FAN_REPORT_DFID_NAME | libc::FAN_REPORT_FID,
+    libc::FAN_REPORT_DFID_NAME,
+];
+
+/// The events every configuration asks for.
+const COMMON_MASK: u64 =
+    mask::CREATE | mask::MODIFY | mask::ATTRIB | mask::CLOSE_WRITE | mask::DELETE | mask::ONDIR;
+
+/// An open notification group with its mark.
+#[derive(Debug)]
+pub struct Group {
+    fd: OwnedFd,
+    caps: Capabilities,
+}
+
+impl Group {
+    /// Opens a group and marks the file system holding `path`. `want_pidfd` false skips
+    /// `FAN_REPORT_PIDFD` even where the kernel has it.
+    ///
+    /// # Errors
+    /// [`FanotifyError::MissingPrivilege`] without `CAP_SYS_ADMIN`,
+    /// [`FanotifyError::Unsupported`] when the kernel or file system cannot report what we
+    /// need, [`FanotifyError::Io`] otherwise.
+    pub fn open(path: &Path, want_pidfd: bool) -> Result<Self, FanotifyError> {
+        let (fd, init_flags) = init(want_pidfd)?;
+        let (mark, event_mask) = mark(fd.as_fd(), path)?;
+        let caps = Capabilities {
+            init_flags,
+            event_mask,
+            mark,
+            rename_event: event_mask & mask::RENAME != 0,
+            target_fid: init_flags & libc::FAN_REPORT_TARGET_FID != 0,
+            object_fid: init_flags & libc::FAN_REPORT_FID != 0,
+            pidfd: init_flags & libc::FAN_REPORT_PIDFD != 0,
+            queue_limit: queue_limit(),
+        };
+        Ok(Self { fd, caps })
+    }
+
+    /// What the kernel granted.
+    #[must_use]
+    pub const fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    /// The group's descriptor.
+    #[must_use]
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Waits up to `timeout_ms` for events; `true` when some are queued.
+    ///
+    /// # Errors
+    /// The `poll` failure.
+    pub fn wait(&self, timeout_ms: i32) -> io::Result<bool> {
+        sys::poll_readable(self.fd.as_fd(), timeout_ms)
+    }
+
+    /// Reads queued events into `buf`; 0 when none are queued.
+    ///
+    /// # Errors
+    /// The `read` failure (`EINVAL` when `buf` cannot hold one event).
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match sys::read(self.fd.as_fd(), buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            other => other,
+        }
+    }
+}
+
+fn init(want_pidfd: bool) -> Result<(OwnedFd, u32), FanotifyError> {
+    let event_f_flags =
+        u32::try_from(libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC).unwrap_or_default();
+    let mut last = None;
+    for report in INIT_CHOICES {
+        if !want_pidfd && report & libc::FAN_REPORT_PIDFD != 0 {
+            continue;
+        }
+        let flags = BASE_INIT | report;
+        match sys::fanotify_init(flags, event_f_flags) {
+            Ok(fd) => return Ok((fd, flags)),
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                return Err(FanotifyError::MissingPrivilege {
+                    capability: "CAP_SYS_ADMIN",
+                    call: "fanotify_init",
+                })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                return Err(FanotifyError::Unsupported {
+                    path: String::new(),
+                    reason: "this kernel has no fanotify (CONFIG_FANOTIFY is off)".into(),
+                })
+            }
+            // EINVAL: a flag this kernel does not know; try the next, poorer set.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(FanotifyError::io("fanotify_init", e)),
+        }
+    }
+    Err(FanotifyError::Unsupported {
+        path: String::new(),
+        reason: format!(
+            "the kernel refuses FAN_REPORT_DFID_NAME (needs Linux 5.9 or later): {}",
+            last.map_or_else(String::new, |e| e.to_string())
+        ),
+    })
+}
+
+fn mark(group: BorrowedFd<'_>, path: &Path) -> Result<(MarkKind, u64), FanotifyError> {
+    let choices = [
+        (MarkKind::Filesystem, COMMON_MASK | mask::RENAME),
+        (
+            MarkKind::Filesystem,
+            COMMON_MASK | mask::MOVED_FROM | mask::MOVED_TO,
+        ),
+        (MarkKind::Mount, COMMON_MASK | mask::RENAME),
+        (
+            MarkKind::Mount,
+            COMMON_MASK | mask::MOVED_FROM | mask::MOVED_TO,
+        ),
+    ];
+    let mut last = None;
+    for (kind, event_mask) in choices {
+        let flags = libc::FAN_MARK_ADD
+            | match kind {
+                MarkKind::Filesystem => libc::FAN_MARK_FILESYSTEM,
+                MarkKind::Mount => libc::FAN_MARK_MOUNT,
+            };
+        match sys::fanotify_mark(group, flags, event_mask, path) {
+            Ok(()) => return Ok((kind, event_mask)),
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                return Err(FanotifyError::MissingPrivilege {
+                    capability: "CAP_SYS_ADMIN",
+                    call: "fanotify_mark",
+                })
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOENT)
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                return Err(FanotifyError::io(
+                    format!("cannot watch {}", path.display()),
+                    e,
+                ))
+            }
+            // EINVAL: event or mark type unknown here; EXDEV / ENODEV / EOPNOTSUPP: this
+            // file system (or subvolume) cannot report file handles for this mark type.
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(FanotifyError::Unsupported {
+        path: path.display().to_string(),
+        reason: format!(
+            "neither a file system nor a mount mark with directory entry events is accepted \
+             (the file system may not support file handles, e.g. some network or FUSE \
+             file systems): {}",
+            last.map_or_else(String::new, |e| e.to_string())
+        ),
+    })
+}
+
+fn queue_limit() -> u32 {
+    std::fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,78 @@
+//! Picket's live Linux source: a fanotify notification group whose events are translated
+//! into the same protocol batches the Windows minifilter sends (`BatchFlags::POSIX_NAMES`,
+//! names = raw path bytes), so the Linux path runs exactly the client's decode → parse →
+//! enrich → detect → emit pipeline, and `picket record` captures work the same.
+//!
+//! # The group
+//! `FAN_CLASS_NOTIF` with `FAN_REPORT_DFID_NAME`, plus `FAN_REPORT_FID`,
+//! `FAN_REPORT_TARGET_FID` and `FAN_REPORT_PIDFD` where the kernel has them (probed newest
+//! first, see [`group`]), on a file system mark (a mount mark where that is refused) for
+//! `FAN_CREATE`, `FAN_MODIFY`, `FAN_ATTRIB`, `FAN_CLOSE_WRITE`, `FAN_DELETE` and `FAN_RENAME`
+//! (or `FAN_MOVED_FROM`/`FAN_MOVED_TO` before Linux 5.17), directories included
+//! (`FAN_ONDIR`). Permission events (`FAN_CLASS_CONTENT`, `FAN_OPEN_PERM`) cannot share a group
+//! with FID reporting: prevention will open a second group beside this one.
+//!
+//! The kernel has no subtree mark, so the whole file system holding the watched path is
+//! marked and events outside the path are dropped here (counted in
+//! [`translate::Counters::out_of_scope`]).
+//!
+//! # The mapping
+//! | fanotify                              | record                                             |
+//! |---------------------------------------|----------------------------------------------------|
+//! | `FAN_CREATE` (`FAN_ONDIR`: directory) | `FileCreate`: disposition Create, result Created, `FILE_DIRECTORY_FILE` for a directory |
+//! | `FAN_CREATE` of a hard link's name    | `FileCreate` of the new name (see below)           |
+//! | first `FAN_MODIFY` since the last close | `FirstWrite` (later ones are folded into it)     |
+//! | `FAN_CLOSE_WRITE` after a `FAN_MODIFY`| `CloseModified` (a close without a write: nothing, as on Windows) |
+//! | `FAN_RENAME`, or `MOVED_FROM`+`MOVED_TO` | `Rename`: name = old full path, new name = new full path |
+//! | `FAN_DELETE`                          | `Delete`, method `Unlink`                          |
+//! | `FAN_ATTRIB`                          | `SetAttributes`, attributes 0 (fanotify does not say which) |
+//! | `FAN_Q_OVERFLOW`                      | `Loss`, reason `QueueOverflow`, count 1, in a batch of its own whose header says 1 lost |
+//!
+//! Where the kernel forces a difference from the Windows driver:
+//! - **Hard links**: `link(2)` raises `FAN_CREATE` for the new name exactly like a new file;
+//!   the existing name is not in the event. The record is a `FileCreate` of the new name, as
+//!   `tests/data/workload.json` expects on Linux.
+//! - **Truncate**: `truncate`/`ftruncate`/`O_TRUNC` raise `FAN_MODIFY`, the same bit as a
+//!   write, with no size: it is reported as `FirstWrite` (and `CloseModified` at the close).
+//!   No `SetSize` record is produced.
+//! - **Loss counts**: `FAN_Q_OVERFLOW` says neither how many events were dropped nor which,
+//!   so the loss record's count is 1, meaning "at least one", with an unknown range. What
+//!   holds exactly: without a loss record, every event of the watched tree was delivered.
+//! - **Times**: fanotify events carry no time; the timestamp is when the event was read.
+//! - **Threads**: `tid` is 0 (`FAN_REPORT_TID` and `FAN_REPORT_PIDFD` exclude each other).
+//! - **Merged events**: the kernel merges queued events of one process about one object
+//!   (bits OR-ed); they are replayed in the order a process causes them: create, write,
+//!   attribute change, close, delete.
+//! - **Paths** are looked up when the event is read, from the directory's file handle
+//!   ([`paths`]); a directory created while watched is remembered at its creation, so its
+//!   entries keep their names even after it is gone. An event whose directory can no longer
+//!   be reopened and was never seen is dropped and counted
+//!   ([`translate::Counters::unresolved`]).
+//!
+//! # Records
+//! Sequence numbers come from this source's own counter, one per record (folded writes and
+//! excluded events get none, so a gap never appears without a loss record). The timestamp is
+//! 100 ns units since 1601; `pid` is the acting process (thread group), `process_start_key`
+//! field 22 of `/proc/<pid>/stat` (0 when the process is gone — with a pidfd the kernel tells
+//! us, so a reused pid is never given the old process's key). A `DriverHello` opens the
+//! stream: protocol version, capability bits, the kernel queue limit as the ring capacity.
+//! Events caused by the client's own process are dropped.
+//!
+//! # Safety
+//! Every system call lives in `sys`, one small safe function each with a `SAFETY:` comment;
+//! the event parser ([`parse`]) has no unsafe code and turns every inconsistent length into
+//! an error.
+
+mod error;
+pub mod group;
+mod mask;
+pub mod parse;
+pub mod paths;
+pub mod process;
+mod source;
+mod sys;
+pub mod translate;
+
+pub use error::FanotifyError;
+pub use group::{Capabilities, Group, MarkKind};
+pub use source::{FanotifySource, SourceConfig, SourceCounters};

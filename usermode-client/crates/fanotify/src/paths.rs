@@ -1,0 +1,284 @@
+//! Full paths from fanotify's directory file handles.
+//!
+//! fanotify names an entry by (directory handle, name). The directory's path comes from
+//! reopening the handle (`open_by_handle_at` on a mount descriptor) and asking the kernel
+//! for the descriptor's path; that costs three system calls, so paths are cached by handle.
+//! The cache learns a new directory's path when its creation is reported (the child handle
+//! comes with `FAN_REPORT_TARGET_FID`), which also keeps names for directories that are gone
+//! by the time their events are read; it follows directory renames (every cached path under
+//! the old name is rewritten). It is bounded: when full it is
+//! emptied and refilled on demand.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+
+use crate::parse::{DirEntry, FileHandle};
+use crate::sys;
+
+/// Turns a file handle into the object's current path.
+pub trait Resolve {
+    /// The path of the object the handle names, now; `None` when it cannot be reopened
+    /// (deleted and gone, or a handle from another file system).
+    fn resolve(&mut self, handle: &FileHandle<'_>) -> Option<Vec<u8>>;
+}
+
+/// [`Resolve`] through `open_by_handle_at` on a descriptor of the watched file system.
+#[derive(Debug)]
+pub struct MountResolver {
+    mount: OwnedFd,
+}
+
+impl MountResolver {
+    /// Resolves handles of the file system `mount` is on.
+    #[must_use]
+    pub fn new(mount: OwnedFd) -> Self {
+        Self { mount }
+    }
+}
+
+/// What the kernel appends to the path of an unlinked object.
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+impl Resolve for MountResolver {
+    fn resolve(&mut self, handle: &FileHandle<'_>) -> Option<Vec<u8>> {
+        let fd = sys::open_by_handle(self.mount.as_fd(), handle.handle_type, handle.bytes).ok()?;
+        let mut path = sys::fd_path(fd.as_fd()).ok()?;
+        // An unlinked directory still answers with its last path: that is where its entries
+        // were, which is what an event about them needs.
+        if path.ends_with(DELETED_SUFFIX) {
+            path.truncate(path.len() - DELETED_SUFFIX.len());
+        }
+        // Only absolute paths are paths on this file system (not "anon_inode:..." etc.).
+        path.starts_with(b"/").then_some(path)
+    }
+}
+
+/// A handle as a map key: type and bytes (the fsid is the same for every handle of the one
+/// file system the group watches).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HandleKey(Vec<u8>);
+
+impl HandleKey {
+    /// The key of `handle`.
+    #[must_use]
+    pub fn of(handle: &FileHandle<'_>) -> Self {
+        let mut key = Vec::with_capacity(4 + handle.bytes.len());
+        key.extend_from_slice(&handle.handle_type.to_ne_bytes());
+        key.extend_from_slice(handle.bytes);
+        Self(key)
+    }
+
+    /// A key for a file known only by its path (no handle reported); the `-1` type prefix
+    /// is no valid handle type, so it never collides with a handle's key.
+    #[must_use]
+    pub fn of_path(path: &[u8]) -> Self {
+        let mut key = Vec::with_capacity(4 + path.len());
+        key.extend_from_slice(&(-1i32).to_ne_bytes());
+        key.extend_from_slice(path);
+        Self(key)
+    }
+}
+
+/// Directory handle → path, bounded, kept in step with directory renames and deletes.
+#[derive(Debug)]
+pub struct DirCache {
+    paths: HashMap<HandleKey, Vec<u8>>,
+    capacity: usize,
+    resolved: u64,
+}
+
+impl DirCache {
+    /// An empty cache holding at most `capacity` directories.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            paths: HashMap::new(),
+            capacity: capacity.max(1),
+            resolved: 0,
+        }
+    }
+
+    /// Cached directories.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether nothing is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// How many times a handle had to be reopened (cache misses that resolved).
+    #[must_use]
+    pub const fn resolved(&self) -> u64 {
+        self.resolved
+    }
+
+    /// The path of directory `dir`, from the cache or through `resolver`.
+    pub fn dir_path(
+        &mut self,
+        dir: &FileHandle<'_>,
+        resolver: &mut dyn Resolve,
+    ) -> Option<Vec<u8>> {
+        let key = HandleKey::of(dir);
+        if let Some(path) = self.paths.get(&key) {
+            return Some(path.clone());
+        }
+        let path = resolver.resolve(dir)?;
+        self.resolved = self.resolved.saturating_add(1);
+        self.insert_key(key, path.clone());
+        Some(path)
+    }
+
+    /// The full path of an entry: its directory's path and its name (`.` or an empty name
+    /// is the directory itself).
+    pub fn entry_path(
+        &mut self,
+        entry: &DirEntry<'_>,
+        resolver: &mut dyn Resolve,
+    ) -> Option<Vec<u8>> {
+        let dir = self.dir_path(&entry.dir, resolver)?;
+        Some(join(&dir, entry.name))
+    }
+
+    /// Records that directory `handle` is at `path` (a directory was created or moved).
+    pub fn insert(&mut self, handle: &FileHandle<'_>, path: Vec<u8>) {
+        self.insert_key(HandleKey::of(handle), path);
+    }
+
+    fn insert_key(&mut self, key: HandleKey, path: Vec<u8>) {
+        if self.paths.len() >= self.capacity && !self.paths.contains_key(&key) {
+            self.paths.clear();
+        }
+        self.paths.insert(key, path);
+    }
+
+    /// A directory moved from `old` to `new`: every cached path at or under `old` now lies
+    /// under `new`.
+    pub fn rename_tree(&mut self, old: &[u8], new: &[u8]) {
+        for path in self.paths.values_mut() {
+            if let Some(rest) = under(path, old) {
+                let mut moved = new.to_vec();
+                moved.extend_from_slice(rest);
+                *path = moved;
+            }
+        }
+    }
+
+    /// Forgets everything (after events were lost, the cache may be stale).
+    pub fn clear(&mut self) {
+        self.paths.clear();
+    }
+}
+
+/// `dir` + `/` + `name`; `.` or an empty name is `dir` itself.
+#[must_use]
+pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if name.is_empty() || name == b"." {
+        return dir.to_vec();
+    }
+    let mut path = Vec::with_capacity(dir.len() + 1 + name.len());
+    path.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    path
+}
+
+/// If `path` is `root` or lies under it, what follows `root` (empty, or starting with `/`).
+#[must_use]
+pub fn under<'p>(path: &'p [u8], root: &[u8]) -> Option<&'p [u8]> {
+    let rest = path.strip_prefix(root)?;
+    if rest.is_empty() || rest.starts_with(b"/") || root.ends_with(b"/") {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves handles from a table and counts calls.
+    #[derive(Default)]
+    struct Table {
+        paths: HashMap<Vec<u8>, Vec<u8>>,
+        calls: usize,
+    }
+
+    impl Resolve for Table {
+        fn resolve(&mut self, handle: &FileHandle<'_>) -> Option<Vec<u8>> {
+            self.calls += 1;
+            self.paths.get(handle.bytes).cloned()
+        }
+    }
+
+    fn fh(bytes: &[u8]) -> FileHandle<'_> {
+        FileHandle {
+            fsid: [0; 8],
+            handle_type: 1,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn joins_names_and_treats_dot_as_the_directory() {
+        assert_eq!(join(b"/a", b"b"), b"/a/b");
+        assert_eq!(join(b"/", b"b"), b"/b");
+        assert_eq!(join(b"/a", b"."), b"/a");
+        assert_eq!(join(b"/a", b""), b"/a");
+    }
+
+    #[test]
+    fn under_matches_whole_components_only() {
+        assert_eq!(under(b"/a/b", b"/a"), Some(&b"/b"[..]));
+        assert_eq!(under(b"/a", b"/a"), Some(&b""[..]));
+        assert_eq!(under(b"/ab", b"/a"), None);
+        assert_eq!(under(b"/x/y", b"/"), Some(&b"x/y"[..]));
+    }
+
+    #[test]
+    fn resolves_once_then_serves_from_the_cache() {
+        let mut table = Table::default();
+        table.paths.insert(b"d1".to_vec(), b"/w/d1".to_vec());
+        let mut cache = DirCache::new(8);
+        let entry = DirEntry {
+            dir: fh(b"d1"),
+            name: b"f",
+        };
+        assert_eq!(cache.entry_path(&entry, &mut table).unwrap(), b"/w/d1/f");
+        assert_eq!(cache.entry_path(&entry, &mut table).unwrap(), b"/w/d1/f");
+        assert_eq!(table.calls, 1);
+        assert_eq!(cache.resolved(), 1);
+        assert_eq!(cache.dir_path(&fh(b"gone"), &mut table), None);
+    }
+
+    #[test]
+    fn follows_a_directory_rename() {
+        let mut table = Table::default();
+        let mut cache = DirCache::new(8);
+        cache.insert(&fh(b"a"), b"/w/a".to_vec());
+        cache.insert(&fh(b"b"), b"/w/a/b".to_vec());
+        cache.insert(&fh(b"c"), b"/w/ab".to_vec());
+        cache.rename_tree(b"/w/a", b"/w/z");
+        assert_eq!(cache.dir_path(&fh(b"a"), &mut table).unwrap(), b"/w/z");
+        assert_eq!(cache.dir_path(&fh(b"b"), &mut table).unwrap(), b"/w/z/b");
+        assert_eq!(cache.dir_path(&fh(b"c"), &mut table).unwrap(), b"/w/ab");
+        assert_eq!(table.calls, 0);
+    }
+
+    #[test]
+    fn stays_within_its_capacity() {
+        let mut cache = DirCache::new(2);
+        cache.insert(&fh(b"1"), b"/1".to_vec());
+        cache.insert(&fh(b"2"), b"/2".to_vec());
+        cache.insert(&fh(b"3"), b"/3".to_vec());
+        assert!(cache.len() <= 2);
+        cache.clear();
+        assert!(cache.is_empty());
+    }
+}

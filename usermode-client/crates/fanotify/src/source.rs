@@ -1,0 +1,351 @@
+//! [`FanotifySource`]: the [`BatchSource`] the client reads on Linux. Each call waits for
+//! events (up to the poll interval), reads what the kernel queued, translates it and hands
+//! back one protocol batch; records that do not fit wait for the next call, and nothing new
+//! is read until they are out, so memory stays bounded by one read's worth of records.
+
+use std::collections::VecDeque;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use picket_model::{BatchSource, Pull, SourceError, Timestamp};
+use picket_protocol::{
+    BatchFlags, BatchWriter, DriverHello, EncodeError, Loss, LossReason, MAX_BATCH_LEN,
+    PROTOCOL_MAJOR, PROTOCOL_MINOR,
+};
+
+use crate::error::FanotifyError;
+use crate::group::{Capabilities, Group};
+use crate::parse;
+use crate::paths::MountResolver;
+use crate::process::StartKeys;
+use crate::sys;
+use crate::translate::{Actor, Counters, Limits, Pending, PendingBody, Translator};
+
+/// How to open the source.
+#[derive(Clone, Debug)]
+pub struct SourceConfig {
+    /// Events at or under this path are reported; the whole file system holding it is
+    /// marked (the kernel has no subtree mark).
+    pub path: PathBuf,
+    /// Drop events caused by this process (the client's own output and lookups). Tests that
+    /// drive the source and the file operations from one process turn it off.
+    pub exclude_self: bool,
+    /// Ask for `FAN_REPORT_PIDFD` where the kernel has it.
+    pub pidfd: bool,
+    /// How long [`BatchSource::next_batch`] waits before answering [`Pull::Idle`].
+    pub poll_interval: Duration,
+    /// Bounds of the translator's caches.
+    pub limits: Limits,
+}
+
+impl SourceConfig {
+    /// Defaults for watching `path`: own events excluded, pidfd on, 200 ms poll.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            exclude_self: true,
+            pidfd: true,
+            poll_interval: Duration::from_millis(200),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Counters for the summary and for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceCounters {
+    /// What the translator did.
+    pub translated: Counters,
+    /// `read` calls that returned events.
+    pub reads: u64,
+    /// Reads whose bytes could not all be parsed (the rest of that read is lost and a loss
+    /// record says so).
+    pub parse_errors: u64,
+    /// Batches handed out.
+    pub batches: u64,
+    /// Directory handles reopened (path cache misses).
+    pub dirs_resolved: u64,
+}
+
+/// Bytes per read: small enough that the pidfds of one read (one per event) stay well
+/// under the default limit of 1024 open descriptors.
+const READ_BUF_LEN: usize = 64 * 1024;
+
+/// The live Linux source.
+#[derive(Debug)]
+pub struct FanotifySource {
+    group: Group,
+    resolver: MountResolver,
+    translator: Translator,
+    keys: StartKeys,
+    exclude_pid: Option<u32>,
+    read_buf: Vec<u8>,
+    pending: VecDeque<Pending>,
+    poll_ms: i32,
+    scope: PathBuf,
+    reads: u64,
+    parse_errors: u64,
+    batches: u64,
+}
+
+impl FanotifySource {
+    /// Opens a group on the file system holding `config.path`.
+    ///
+    /// # Errors
+    /// [`FanotifyError::MissingPrivilege`] naming `CAP_SYS_ADMIN` or `CAP_DAC_READ_SEARCH`,
+    /// [`FanotifyError::Unsupported`] for a kernel or file system that cannot do it, and
+    /// [`FanotifyError::Io`] for a path that does not exist.
+    pub fn open(config: &SourceConfig) -> Result<Self, FanotifyError> {
+        let scope = std::fs::canonicalize(&config.path)
+            .map_err(|e| FanotifyError::io(format!("cannot watch {}", config.path.display()), e))?;
+        let mount_dir = if scope.is_dir() {
+            scope.clone()
+        } else {
+            scope.parent().unwrap_or(Path::new("/")).to_path_buf()
+        };
+        let group = Group::open(&scope, config.pidfd)?;
+        let mount = sys::open_dir(&mount_dir)
+            .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
+        check_handles(&mount_dir, &mount)?;
+        raise_fd_limit();
+        let exclude_pid = config.exclude_self.then(sys::getpid);
+        let mut translator = Translator::new(
+            scope.as_os_str().as_bytes().to_vec(),
+            exclude_pid,
+            config.limits,
+        );
+        let mut pending = VecDeque::new();
+        translator.hello(hello(&group.capabilities()), now(), &mut pending);
+        Ok(Self {
+            group,
+            resolver: MountResolver::new(mount),
+            translator,
+            keys: StartKeys::default(),
+            exclude_pid,
+            read_buf: vec![0; READ_BUF_LEN],
+            pending,
+            poll_ms: i32::try_from(config.poll_interval.as_millis()).unwrap_or(i32::MAX),
+            scope,
+            reads: 0,
+            parse_errors: 0,
+            batches: 0,
+        })
+    }
+
+    /// What the kernel granted.
+    #[must_use]
+    pub fn capabilities(&self) -> Capabilities {
+        self.group.capabilities()
+    }
+
+    /// The watched tree (canonical).
+    #[must_use]
+    pub fn scope(&self) -> &Path {
+        &self.scope
+    }
+
+    /// One line for humans: what is watched and how.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on the file system holding {}, reporting events under it",
+            self.capabilities().describe(),
+            self.scope.display()
+        )
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub fn counters(&self) -> SourceCounters {
+        SourceCounters {
+            translated: self.translator.counters(),
+            reads: self.reads,
+            parse_errors: self.parse_errors,
+            batches: self.batches,
+            dirs_resolved: self.translator.dirs_resolved(),
+        }
+    }
+
+    /// Waits for events and translates one read of them into `pending`.
+    fn fill(&mut self) -> Result<(), FanotifyError> {
+        if !self
+            .group
+            .wait(self.poll_ms)
+            .map_err(|e| FanotifyError::io("poll on the fanotify group", e))?
+        {
+            return Ok(());
+        }
+        let n = self
+            .group
+            .read(&mut self.read_buf)
+            .map_err(|e| FanotifyError::io("read from the fanotify group", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        self.reads = self.reads.saturating_add(1);
+        let timestamp = now();
+        self.keys.clear();
+        let bytes = self.read_buf.get(..n).unwrap_or_default();
+        for event in parse::events(bytes) {
+            let event = match event {
+                Ok(event) => event,
+                Err(err) => {
+                    // The rest of this read cannot be framed: say events were lost.
+                    self.parse_errors = self.parse_errors.saturating_add(1);
+                    eprintln!("picket-fanotify: {err}; the rest of this read is dropped");
+                    let loss = Loss {
+                        first_lost_seq: 0,
+                        last_lost_seq: 0,
+                        count: 1,
+                        reason: LossReason::EncodeFailed,
+                    };
+                    self.translator.loss(loss, timestamp, &mut self.pending);
+                    break;
+                }
+            };
+            // Adopt the descriptors the kernel opened for us so they are closed whatever
+            // happens to the event.
+            let _pidfd = event.pidfd.and_then(sys::adopt_fd);
+            let _event_fd = sys::adopt_fd(event.fd);
+            let pid = u32::try_from(event.pid).unwrap_or(0);
+            let start_key = if self.exclude_pid == Some(pid) {
+                0
+            } else {
+                self.keys.get(pid, event.pidfd == Some(libc::FAN_EPIDFD))
+            };
+            let actor = Actor {
+                pid,
+                start_key,
+                timestamp,
+            };
+            self.translator
+                .translate(&event, actor, &mut self.resolver, &mut self.pending);
+        }
+        Ok(())
+    }
+
+    /// Encodes pending records into one batch in `buf`. A loss record always opens its own
+    /// batch, whose header carries the loss count, as the driver's do.
+    fn encode(&mut self, buf: &mut Vec<u8>) -> Result<(), SourceError> {
+        let lost = match self.pending.front().map(|p| &p.body) {
+            Some(PendingBody::Loss(loss)) => loss.count,
+            _ => 0,
+        };
+        buf.clear();
+        buf.resize(MAX_BATCH_LEN, 0);
+        let mut writer =
+            BatchWriter::new(buf, BatchFlags::POSIX_NAMES, lost).map_err(encode_error)?;
+        while let Some(pending) = self.pending.front() {
+            let is_loss = matches!(pending.body, PendingBody::Loss(_));
+            if is_loss && writer.record_count() > 0 {
+                break;
+            }
+            match writer.push(&pending.record()) {
+                Ok(()) => {
+                    self.pending.pop_front();
+                }
+                Err(EncodeError::BufferTooSmall { .. }) if writer.record_count() > 0 => break,
+                Err(err) => return Err(encode_error(err)),
+            }
+        }
+        let len = writer.finish();
+        buf.truncate(len);
+        self.batches = self.batches.saturating_add(1);
+        Ok(())
+    }
+}
+
+impl BatchSource for FanotifySource {
+    fn next_batch(&mut self, buf: &mut Vec<u8>) -> Result<Pull, SourceError> {
+        if self.pending.is_empty() {
+            self.fill()?;
+        }
+        if self.pending.is_empty() {
+            return Ok(Pull::Idle);
+        }
+        self.encode(buf)?;
+        Ok(Pull::Batch)
+    }
+}
+
+fn encode_error(err: EncodeError) -> SourceError {
+    SourceError::Malformed(format!("cannot encode a fanotify record: {err}"))
+}
+
+/// Proves at start that handles of this file system can be reopened: without
+/// `CAP_DAC_READ_SEARCH`, or on a file system without handle support, no path could ever be
+/// resolved, and that must be an error now, not silence later.
+fn check_handles(dir: &Path, mount: &std::os::fd::OwnedFd) -> Result<(), FanotifyError> {
+    let (handle_type, bytes) =
+        sys::name_to_handle(dir).map_err(|e| FanotifyError::Unsupported {
+            path: dir.display().to_string(),
+            reason: format!("the file system gives no file handles: {e}"),
+        })?;
+    match sys::open_by_handle(mount.as_fd(), handle_type, &bytes) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(FanotifyError::MissingPrivilege {
+            capability: "CAP_DAC_READ_SEARCH",
+            call: "open_by_handle_at",
+        }),
+        Err(e) => Err(FanotifyError::Unsupported {
+            path: dir.display().to_string(),
+            reason: format!("file handles cannot be reopened: {e}"),
+        }),
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one: each event of a read carries a pidfd
+/// until it is translated.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, exclusively borrowed rlimit for the kernel to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } == 0
+        && limit.rlim_cur < limit.rlim_max
+    {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit the kernel only reads; failure is harmless (the
+        // read buffer is sized for the default limit).
+        let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    }
+}
+
+/// Now, in the protocol's clock (100 ns since 1601).
+fn now() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    Timestamp::from_unix_nanos(nanos).0
+}
+
+/// The hello record describing this source.
+fn hello(caps: &Capabilities) -> DriverHello {
+    let version = |s: &str| s.parse().unwrap_or(0);
+    let mut capabilities = DriverHello::CAP_CREATE
+        | DriverHello::CAP_FIRST_WRITE
+        | DriverHello::CAP_CLOSE_MODIFIED
+        | DriverHello::CAP_RENAME_LINK
+        | DriverHello::CAP_DELETE
+        | DriverHello::CAP_SET_INFO;
+    if caps.object_fid {
+        capabilities |= DriverHello::CAP_FILE_IDS;
+    }
+    DriverHello {
+        driver_version: [
+            version(env!("CARGO_PKG_VERSION_MAJOR")),
+            version(env!("CARGO_PKG_VERSION_MINOR")),
+            version(env!("CARGO_PKG_VERSION_PATCH")),
+        ],
+        protocol_major: PROTOCOL_MAJOR,
+        protocol_minor: PROTOCOL_MINOR,
+        capabilities,
+        ring_capacity: caps.queue_limit,
+        max_batch_bytes: u32::try_from(MAX_BATCH_LEN).unwrap_or(u32::MAX),
+        send_timeout_ms: 0,
+    }
+}

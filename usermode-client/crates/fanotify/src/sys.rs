@@ -1,0 +1,186 @@
+//! The only place this crate talks to the kernel. Each function wraps one system call, owns
+//! the file descriptors it returns (`OwnedFd`, closed on drop) and turns `-1` into an
+//! `io::Error`, so no caller ever handles a raw return value or a raw pointer.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `fanotify_init(2)`: a new notification group.
+pub fn fanotify_init(flags: u32, event_f_flags: u32) -> io::Result<OwnedFd> {
+    // SAFETY: fanotify_init takes two integers and touches no memory of ours.
+    let fd = unsafe { libc::fanotify_init(flags, event_f_flags) };
+    owned(fd)
+}
+
+/// `fanotify_mark(2)` on the object named by `path`.
+pub fn fanotify_mark(group: BorrowedFd<'_>, flags: u32, mask: u64, path: &Path) -> io::Result<()> {
+    let path = cstring(path)?;
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call; the group fd is
+    // borrowed, so it is open for the duration of the call.
+    let rc = unsafe {
+        libc::fanotify_mark(
+            group.as_raw_fd(),
+            flags,
+            mask,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `read(2)` into `buf`; `Ok(0)` is end of file, `WouldBlock` means nothing is queued.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe `buf`, which we borrow mutably for the call.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// `poll(2)` for readability; `Ok(true)` when `fd` has data before `timeout_ms` passes.
+pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid, exclusively borrowed pollfd, and nfds = 1.
+    let rc = unsafe { libc::poll(&raw mut pfd, 1, timeout_ms) };
+    match rc {
+        -1 => {
+            let err = io::Error::last_os_error();
+            // A signal (Ctrl-C) is not an error: the caller's loop checks its flags.
+            if err.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(pfd.revents & libc::POLLIN != 0),
+    }
+}
+
+/// Opens a directory (the mount fd `open_by_handle_at` needs).
+pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    let path = cstring(path)?;
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    owned(fd)
+}
+
+/// `open_by_handle_at(2)` with `O_PATH`: a descriptor for the object a file handle names
+/// (needs `CAP_DAC_READ_SEARCH`). `handle` is the `f_handle` bytes, `handle_type` the
+/// file system's handle type, both exactly as fanotify reported them.
+pub fn open_by_handle(
+    mount: BorrowedFd<'_>,
+    handle_type: i32,
+    handle: &[u8],
+) -> io::Result<OwnedFd> {
+    let handle_bytes = u32::try_from(handle.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file handle too long"))?;
+    // `struct file_handle` is a u32 length, an i32 type and the bytes: build it in a u32
+    // buffer so the header fields are aligned, packing the handle bytes in native order.
+    let mut storage = Vec::with_capacity(2 + handle.len().div_ceil(4));
+    storage.push(handle_bytes);
+    storage.push(u32::from_ne_bytes(handle_type.to_ne_bytes()));
+    storage.extend(handle.chunks(4).map(|chunk| {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        u32::from_ne_bytes(word)
+    }));
+    // SAFETY: `storage` is a 4-byte aligned buffer holding a complete `file_handle` whose
+    // `handle_bytes` matches the bytes that follow; the kernel only reads it.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            storage.as_mut_ptr().cast::<libc::file_handle>(),
+            libc::O_PATH | libc::O_CLOEXEC,
+        )
+    };
+    owned(fd)
+}
+
+/// The path the kernel has for an open descriptor (`readlink /proc/self/fd/N`).
+pub fn fd_path(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    Ok(std::fs::read_link(link)?
+        .into_os_string()
+        .as_bytes()
+        .to_vec())
+}
+
+/// Takes ownership of a descriptor the kernel handed us inside an event (a pidfd), so it
+/// is closed exactly once. Negative values (`FAN_NOPIDFD`, `FAN_EPIDFD`) are not descriptors.
+pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fanotify created this descriptor for us in the read that returned it and
+    // nobody else knows its number; adopting it once makes `OwnedFd` its only owner.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// This process's id.
+pub fn getpid() -> u32 {
+    std::process::id()
+}
+
+fn owned(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the system call just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn cstring(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// `name_to_handle_at(2)`: the file handle of `path`, as (handle type, bytes). Used once at
+/// start to prove that handles of this file system can be reopened.
+pub fn name_to_handle(path: &Path) -> io::Result<(i32, Vec<u8>)> {
+    const MAX_HANDLE_SZ: usize = 128;
+    let path = cstring(path)?;
+    // Header (u32 handle_bytes, i32 handle_type) and room for the largest handle, in u32
+    // words so the header is aligned.
+    let mut storage = [0u32; 2 + MAX_HANDLE_SZ / 4];
+    storage[0] = MAX_HANDLE_SZ as u32;
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: `storage` is an aligned `file_handle` whose `handle_bytes` (MAX_HANDLE_SZ)
+    // matches the room after its header; `mount_id` is a valid out-pointer; `path` is
+    // NUL-terminated and outlives the call.
+    let rc = unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            storage.as_mut_ptr().cast::<libc::file_handle>(),
+            &raw mut mount_id,
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = (storage[0] as usize).min(MAX_HANDLE_SZ);
+    let handle_type = i32::from_ne_bytes(storage[1].to_ne_bytes());
+    let bytes: Vec<u8> = storage[2..]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .take(len)
+        .collect();
+    Ok((handle_type, bytes))
+}

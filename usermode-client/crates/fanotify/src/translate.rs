@@ -1,0 +1,575 @@
+//! fanotify events → protocol records: the mapping documented in the crate docs, in one place.
+//!
+//! The translator keeps the little state the mapping needs: the directory path cache, the
+//! set of files modified since their last close (so a burst of `FAN_MODIFY` becomes one
+//! `FirstWrite`, and `FAN_CLOSE_WRITE` becomes `CloseModified` only after a modification, as
+//! on Windows), the first half of a rename on kernels without `FAN_RENAME`, and the sequence
+//! counter. Every piece of state is bounded.
+
+use std::collections::{HashSet, VecDeque};
+
+use picket_protocol::{
+    Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp,
+    FileRef, LinkChange, Loss, LossReason, Name, Record, RecordHeader, SetAttributes,
+};
+
+use crate::mask;
+use crate::parse::{FileHandle, RawEvent};
+use crate::paths::{under, DirCache, HandleKey, Resolve};
+
+/// `FILE_DIRECTORY_FILE`: the create options bit Windows sets for a directory, so a Linux
+/// `mkdir` reads like a Windows one.
+const FILE_DIRECTORY_FILE: u32 = 0x1;
+
+/// The kind-specific part of a record waiting to be encoded, with owned names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingBody {
+    /// `FAN_CREATE`.
+    Create,
+    /// First `FAN_MODIFY` since the last close.
+    FirstWrite,
+    /// `FAN_CLOSE_WRITE` after a modification.
+    CloseModified,
+    /// `FAN_RENAME` or a `MOVED_FROM`/`MOVED_TO` pair.
+    Rename,
+    /// `FAN_DELETE`.
+    Delete,
+    /// `FAN_ATTRIB`.
+    SetAttributes,
+    /// The source introduces itself.
+    Hello(DriverHello),
+    /// Events were lost.
+    Loss(Loss),
+}
+
+/// A record waiting to be put in a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Common fields.
+    pub header: RecordHeader,
+    /// What kind.
+    pub body: PendingBody,
+    /// The file.
+    pub file: FileRef,
+    /// Its path (rename: the old path).
+    pub name: Vec<u8>,
+    /// Rename: the new path.
+    pub new_name: Vec<u8>,
+}
+
+impl Pending {
+    /// The protocol record, borrowing the names.
+    #[must_use]
+    pub fn record(&self) -> Record<'_> {
+        let file = self.file;
+        let name = Name::new(&self.name);
+        let body = match &self.body {
+            PendingBody::Create => Body::FileCreate(FileCreate {
+                file,
+                disposition: CreateDisposition::Create,
+                create_options: if file.is_directory {
+                    FILE_DIRECTORY_FILE
+                } else {
+                    0
+                },
+                desired_access: 0,
+                result: CreateResult::Created,
+                name,
+            }),
+            PendingBody::FirstWrite => Body::FirstWrite(FileOp { file, name }),
+            PendingBody::CloseModified => Body::CloseModified(FileOp { file, name }),
+            PendingBody::Rename => Body::Rename(LinkChange {
+                file,
+                flags: 0,
+                name,
+                new_name: Name::new(&self.new_name),
+            }),
+            PendingBody::Delete => Body::Delete(Delete {
+                file,
+                method: DeleteMethod::Unlink,
+                name,
+            }),
+            PendingBody::SetAttributes => Body::SetAttributes(SetAttributes {
+                file,
+                attributes: 0,
+                name,
+            }),
+            PendingBody::Hello(hello) => Body::DriverHello(*hello),
+            PendingBody::Loss(loss) => Body::Loss(*loss),
+        };
+        Record {
+            header: self.header,
+            body,
+        }
+    }
+}
+
+/// Who did it and when, for the records of one event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// Thread group id.
+    pub pid: u32,
+    /// `/proc/<pid>/stat` field 22, 0 when unknown.
+    pub start_key: u64,
+    /// When the event was read (fanotify carries no time), 100 ns since 1601.
+    pub timestamp: u64,
+}
+
+/// Counters of what the translator did with events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// fanotify events translated (overflow events included).
+    pub events: u64,
+    /// Records produced (hello and loss included).
+    pub records: u64,
+    /// `FAN_Q_OVERFLOW` events.
+    pub overflows: u64,
+    /// Events caused by this process, dropped.
+    pub own_events: u64,
+    /// Events outside the watched tree, dropped.
+    pub out_of_scope: u64,
+    /// Events whose path could not be found (directory gone before the event was read and
+    /// never seen created), dropped and counted.
+    pub unresolved: u64,
+    /// `FAN_MODIFY` events folded into an earlier `FirstWrite`.
+    pub coalesced_writes: u64,
+}
+
+/// Bounds of the translator's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Directories whose path is cached.
+    pub dir_cache: usize,
+    /// Files remembered as modified-and-not-yet-closed.
+    pub dirty_files: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            dir_cache: 16 * 1024,
+            dirty_files: 64 * 1024,
+        }
+    }
+}
+
+/// A `MOVED_FROM` waiting for its `MOVED_TO`.
+#[derive(Clone, Debug)]
+struct MoveHalf {
+    actor: Actor,
+    object: Option<HandleKey>,
+    path: Vec<u8>,
+    file: FileRef,
+}
+
+/// Turns parsed events into pending records.
+#[derive(Debug)]
+pub struct Translator {
+    scope: Vec<u8>,
+    exclude_pid: Option<u32>,
+    dirs: DirCache,
+    dirty: HashSet<HandleKey>,
+    limits: Limits,
+    move_from: Option<MoveHalf>,
+    next_seq: u64,
+    counters: Counters,
+}
+
+impl Translator {
+    /// Reports events at or under `scope` (an absolute path), ignoring those of
+    /// `exclude_pid`.
+    #[must_use]
+    pub fn new(scope: Vec<u8>, exclude_pid: Option<u32>, limits: Limits) -> Self {
+        Self {
+            scope,
+            exclude_pid,
+            dirs: DirCache::new(limits.dir_cache),
+            dirty: HashSet::new(),
+            limits,
+            move_from: None,
+            next_seq: 1,
+            counters: Counters::default(),
+        }
+    }
+
+    /// What happened so far.
+    #[must_use]
+    pub const fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Directory handles reopened so far (path cache misses).
+    #[must_use]
+    pub const fn dirs_resolved(&self) -> u64 {
+        self.dirs.resolved()
+    }
+
+    fn seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        seq
+    }
+
+    fn push(
+        &mut self,
+        out: &mut VecDeque<Pending>,
+        actor: Actor,
+        body: PendingBody,
+        file: FileRef,
+        name: Vec<u8>,
+        new_name: Vec<u8>,
+    ) {
+        let header = RecordHeader {
+            seq: self.seq(),
+            timestamp: actor.timestamp,
+            pid: actor.pid,
+            tid: 0,
+            process_start_key: actor.start_key,
+        };
+        self.counters.records = self.counters.records.saturating_add(1);
+        out.push_back(Pending {
+            header,
+            body,
+            file,
+            name,
+            new_name,
+        });
+    }
+
+    /// The hello record that opens the stream.
+    pub fn hello(&mut self, hello: DriverHello, timestamp: u64, out: &mut VecDeque<Pending>) {
+        let actor = Actor {
+            timestamp,
+            ..Actor::default()
+        };
+        self.push(
+            out,
+            actor,
+            PendingBody::Hello(hello),
+            FileRef::default(),
+            Vec::new(),
+            Vec::new(),
+        );
+    }
+
+    /// A loss the kernel reported (`FAN_Q_OVERFLOW`): it says neither how many events nor
+    /// which, so the record says "at least one" (`count` 1, range 0..0). Every cache may now be
+    /// stale (a directory rename may be among the lost events), so all are dropped.
+    pub fn overflow(&mut self, timestamp: u64, out: &mut VecDeque<Pending>) {
+        self.counters.overflows = self.counters.overflows.saturating_add(1);
+        let loss = Loss {
+            first_lost_seq: 0,
+            last_lost_seq: 0,
+            count: 1,
+            reason: LossReason::QueueOverflow,
+        };
+        self.loss(loss, timestamp, out);
+    }
+
+    /// Events were lost (`loss` says why and how many at least): a loss record, and every
+    /// cache dropped, since a directory rename may be among the lost events.
+    pub fn loss(&mut self, loss: Loss, timestamp: u64, out: &mut VecDeque<Pending>) {
+        self.flush_move(out);
+        self.dirs.clear();
+        self.dirty.clear();
+        let actor = Actor {
+            timestamp,
+            ..Actor::default()
+        };
+        self.push(
+            out,
+            actor,
+            PendingBody::Loss(loss),
+            FileRef::default(),
+            Vec::new(),
+            Vec::new(),
+        );
+    }
+
+    fn in_scope(&self, path: &[u8]) -> bool {
+        under(path, &self.scope).is_some()
+    }
+
+    /// Translates one event. `actor` describes the process (already looked up).
+    pub fn translate(
+        &mut self,
+        event: &RawEvent<'_>,
+        actor: Actor,
+        resolver: &mut dyn Resolve,
+        out: &mut VecDeque<Pending>,
+    ) {
+        self.counters.events = self.counters.events.saturating_add(1);
+        if event.mask & mask::Q_OVERFLOW != 0 {
+            self.overflow(actor.timestamp, out);
+            return;
+        }
+        let own = self.exclude_pid == Some(actor.pid);
+        if own {
+            self.counters.own_events = self.counters.own_events.saturating_add(1);
+        }
+        let is_dir = event.mask & mask::ONDIR != 0;
+        let file = FileRef {
+            handle_id: 0,
+            file_id: event.object.as_ref().map_or(0, FileHandle::inode),
+            is_directory: is_dir,
+            name_normalized: true,
+        };
+
+        if event.mask & mask::RENAME != 0 {
+            self.rename(event, actor, file, own, resolver, out);
+        }
+        if event.mask & (mask::MOVED_FROM | mask::MOVED_TO) != 0 {
+            self.move_half(event, actor, file, own, resolver, out);
+        }
+        let simple = mask::CREATE | mask::MODIFY | mask::ATTRIB | mask::CLOSE_WRITE | mask::DELETE;
+        if event.mask & simple == 0 {
+            return;
+        }
+        // A MOVED_FROM is followed at once by its MOVED_TO: anything else first means the
+        // other half will never come.
+        self.flush_move(out);
+        let Some(path) = self.event_path(event, resolver) else {
+            self.counters.unresolved = self.counters.unresolved.saturating_add(1);
+            return;
+        };
+        self.maintain_dirs(event, &path);
+        if own {
+            return;
+        }
+        if !self.in_scope(&path) {
+            self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
+            return;
+        }
+        let dirty_key = event
+            .object
+            .as_ref()
+            .map_or_else(|| HandleKey::of_path(&path), HandleKey::of);
+        // Merged events keep no order: replay the bits in the order one process can cause
+        // them (create, write, attribute change, close, delete).
+        if event.mask & mask::CREATE != 0 {
+            self.push(
+                out,
+                actor,
+                PendingBody::Create,
+                file,
+                path.clone(),
+                Vec::new(),
+            );
+        }
+        if event.mask & mask::MODIFY != 0 {
+            if self.dirty.contains(&dirty_key) {
+                self.counters.coalesced_writes = self.counters.coalesced_writes.saturating_add(1);
+            } else {
+                if self.dirty.len() >= self.limits.dirty_files {
+                    // Forgetting costs at most one extra FirstWrite or a missed
+                    // CloseModified per file still open for writing.
+                    self.dirty.clear();
+                }
+                self.dirty.insert(dirty_key.clone());
+                self.push(
+                    out,
+                    actor,
+                    PendingBody::FirstWrite,
+                    file,
+                    path.clone(),
+                    Vec::new(),
+                );
+            }
+        }
+        if event.mask & mask::ATTRIB != 0 {
+            self.push(
+                out,
+                actor,
+                PendingBody::SetAttributes,
+                file,
+                path.clone(),
+                Vec::new(),
+            );
+        }
+        if event.mask & mask::CLOSE_WRITE != 0 && self.dirty.remove(&dirty_key) {
+            self.push(
+                out,
+                actor,
+                PendingBody::CloseModified,
+                file,
+                path.clone(),
+                Vec::new(),
+            );
+        }
+        if event.mask & mask::DELETE != 0 {
+            self.dirty.remove(&dirty_key);
+            self.push(out, actor, PendingBody::Delete, file, path, Vec::new());
+        }
+    }
+
+    /// The path an event is about: its directory entry, else the parent directory alone
+    /// (events on a directory itself), else the object itself (`FAN_ATTRIB` for a link count
+    /// change carries only the file's handle).
+    fn event_path(&mut self, event: &RawEvent<'_>, resolver: &mut dyn Resolve) -> Option<Vec<u8>> {
+        if let Some(entry) = &event.entry {
+            return self.dirs.entry_path(entry, resolver);
+        }
+        if let Some(dir) = &event.dir {
+            return self.dirs.dir_path(dir, resolver);
+        }
+        event
+            .object
+            .as_ref()
+            .and_then(|object| resolver.resolve(object))
+    }
+
+    /// Remembers a new directory's path under its handle. Deleted directories are not
+    /// forgotten: the kernel merges a directory's queued create and delete into the create's
+    /// place in the queue, so events about its entries may still follow; a handle names one
+    /// directory for its whole life (the generation makes it unique), so the entry is never
+    /// wrong, and the cache's bound evicts it eventually.
+    fn maintain_dirs(&mut self, event: &RawEvent<'_>, path: &[u8]) {
+        if event.mask & mask::ONDIR != 0 && event.mask & mask::CREATE != 0 {
+            if let Some(child) = &event.object {
+                self.dirs.insert(child, path.to_vec());
+            }
+        }
+    }
+
+    fn rename(
+        &mut self,
+        event: &RawEvent<'_>,
+        actor: Actor,
+        file: FileRef,
+        own: bool,
+        resolver: &mut dyn Resolve,
+        out: &mut VecDeque<Pending>,
+    ) {
+        self.flush_move(out);
+        let (Some(old), Some(new)) = (&event.old_entry, &event.new_entry) else {
+            self.counters.unresolved = self.counters.unresolved.saturating_add(1);
+            return;
+        };
+        let old_path = self.dirs.entry_path(old, resolver);
+        let new_path = self.dirs.entry_path(new, resolver);
+        let (Some(old_path), Some(new_path)) = (old_path, new_path) else {
+            self.counters.unresolved = self.counters.unresolved.saturating_add(1);
+            return;
+        };
+        self.finish_rename(
+            event.object.as_ref(),
+            actor,
+            file,
+            own,
+            old_path,
+            new_path,
+            out,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_rename(
+        &mut self,
+        object: Option<&FileHandle<'_>>,
+        actor: Actor,
+        file: FileRef,
+        own: bool,
+        old_path: Vec<u8>,
+        new_path: Vec<u8>,
+        out: &mut VecDeque<Pending>,
+    ) {
+        if file.is_directory {
+            self.dirs.rename_tree(&old_path, &new_path);
+            if let Some(child) = object {
+                self.dirs.insert(child, new_path.clone());
+            }
+        }
+        if own {
+            return;
+        }
+        if !self.in_scope(&old_path) && !self.in_scope(&new_path) {
+            self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
+            return;
+        }
+        self.push(out, actor, PendingBody::Rename, file, old_path, new_path);
+    }
+
+    /// Pairs `MOVED_FROM` with the `MOVED_TO` that follows it (kernels without `FAN_RENAME`):
+    /// the kernel queues the two halves of one rename back to back, from the same process,
+    /// about the same object.
+    fn move_half(
+        &mut self,
+        event: &RawEvent<'_>,
+        actor: Actor,
+        file: FileRef,
+        own: bool,
+        resolver: &mut dyn Resolve,
+        out: &mut VecDeque<Pending>,
+    ) {
+        let Some(path) = event
+            .entry
+            .as_ref()
+            .and_then(|e| self.dirs.entry_path(e, resolver))
+        else {
+            self.counters.unresolved = self.counters.unresolved.saturating_add(1);
+            return;
+        };
+        let object = event.object.as_ref().map(HandleKey::of);
+        if event.mask & mask::MOVED_FROM != 0 {
+            self.flush_move(out);
+            self.move_from = Some(MoveHalf {
+                actor,
+                object,
+                path,
+                file,
+            });
+            return;
+        }
+        match self.move_from.take() {
+            Some(from)
+                if from.actor.pid == actor.pid
+                    && (from.object.is_none() || from.object == object) =>
+            {
+                self.finish_rename(
+                    event.object.as_ref(),
+                    actor,
+                    from.file,
+                    own,
+                    from.path,
+                    path,
+                    out,
+                );
+            }
+            other => {
+                self.move_from = other;
+                self.flush_move(out);
+                // A lone MOVED_TO: the name appeared; say where it came from is unknown.
+                self.finish_rename(
+                    event.object.as_ref(),
+                    actor,
+                    file,
+                    own,
+                    Vec::new(),
+                    path,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// A `MOVED_FROM` whose `MOVED_TO` never came (moved out of the watched file system
+    /// cannot happen with a file system mark, so this is defensive): reported as a rename
+    /// with no new name rather than dropped.
+    fn flush_move(&mut self, out: &mut VecDeque<Pending>) {
+        if let Some(from) = self.move_from.take() {
+            if self.exclude_pid != Some(from.actor.pid) && self.in_scope(&from.path) {
+                self.push(
+                    out,
+                    from.actor,
+                    PendingBody::Rename,
+                    from.file,
+                    from.path,
+                    Vec::new(),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
