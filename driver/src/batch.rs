@@ -10,7 +10,7 @@ use picket_protocol::{
 };
 
 use crate::ring::{Consumer, Ring};
-use crate::sync::NoPreempt;
+use crate::sync::RawSpin;
 
 /// A batch ready to send: `out[..len]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Sender {
     /// with a sequence number below `first_wanted` (left from before the current client
     /// connected) are discarded and counted as lost for lack of a client. `None` when there
     /// is nothing to send.
-    pub fn build<P: NoPreempt>(
+    pub fn build<P: RawSpin>(
         &mut self,
         ring: &Ring<'_, P>,
         consumer: &mut Consumer<'_, '_, P>,
@@ -98,7 +98,7 @@ impl Sender {
     }
 
     /// The batch could not be delivered (timeout, client gone): its records are lost.
-    pub fn failed<P: NoPreempt>(&mut self, ring: &Ring<'_, P>, built: &Built) {
+    pub fn failed<P: RawSpin>(&mut self, ring: &Ring<'_, P>, built: &Built) {
         self.send_failures = self.send_failures.saturating_add(1);
         ring.note_lost(
             built.first_seq,
@@ -110,7 +110,7 @@ impl Sender {
 
     /// The stats record body for the current counters.
     #[must_use]
-    pub fn stats<P: NoPreempt>(&self, ring: &Ring<'_, P>) -> Stats {
+    pub fn stats<P: RawSpin>(&self, ring: &Ring<'_, P>) -> Stats {
         let ring_stats = ring.stats();
         Stats {
             events_seen: ring_stats.events_seen,
@@ -125,11 +125,11 @@ impl Sender {
 }
 
 /// Discards every published record (no client to send it to), counting it lost.
-pub fn discard_all<P: NoPreempt>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>) {
+pub fn discard_all<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>) {
     discard_below(ring, consumer, u64::MAX);
 }
 
-fn discard_below<P: NoPreempt>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>, below: u64) {
+fn discard_below<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>, below: u64) {
     let mut range: Option<(u64, u64, u64)> = None;
     while let Some(front) = consumer.front() {
         if front.seq >= below {
@@ -160,7 +160,7 @@ const fn control_header(timestamp: u64) -> RecordHeader {
 
 /// Stores a control record whose body `take` produces under the ring lock; `None` when the
 /// ring has no room or `take` has nothing.
-fn store_control<P: NoPreempt, T>(
+fn store_control<P: RawSpin, T>(
     ring: &Ring<'_, P>,
     timestamp: u64,
     template: Body<'static>,
@@ -186,7 +186,7 @@ fn store_control<P: NoPreempt, T>(
 }
 
 /// Stores the driver hello; returns its sequence number, the first the new client wants.
-pub fn store_hello<P: NoPreempt>(
+pub fn store_hello<P: RawSpin>(
     ring: &Ring<'_, P>,
     timestamp: u64,
     hello: DriverHello,
@@ -202,7 +202,7 @@ pub fn store_hello<P: NoPreempt>(
 
 /// Stores one loss record per pending reason; returns how many were stored. Windows that
 /// do not fit stay pending for the next call.
-pub fn store_losses<P: NoPreempt>(ring: &Ring<'_, P>, timestamp: u64) -> usize {
+pub fn store_losses<P: RawSpin>(ring: &Ring<'_, P>, timestamp: u64) -> usize {
     let mut stored = 0usize;
     while store_control(
         ring,
@@ -219,7 +219,7 @@ pub fn store_losses<P: NoPreempt>(ring: &Ring<'_, P>, timestamp: u64) -> usize {
 }
 
 /// Stores a stats record.
-pub fn store_stats<P: NoPreempt>(ring: &Ring<'_, P>, timestamp: u64, stats: Stats) -> Option<u64> {
+pub fn store_stats<P: RawSpin>(ring: &Ring<'_, P>, timestamp: u64, stats: Stats) -> Option<u64> {
     store_control(
         ring,
         timestamp,

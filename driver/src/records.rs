@@ -10,7 +10,7 @@ use picket_protocol::{
 };
 
 use crate::ring::{Dropped, Ring};
-use crate::sync::NoPreempt;
+use crate::sync::RawSpin;
 
 /// `FILE_DELETE_ON_CLOSE` in the create options.
 pub const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
@@ -236,7 +236,7 @@ impl HandleFlags {
 /// # Errors
 /// [`Dropped`] when the ring refused the record or the encoder did (the loss is counted
 /// either way, with the record's sequence number).
-pub fn store<P: NoPreempt>(ring: &Ring<'_, P>, mut record: Record<'_>) -> Result<u64, Dropped> {
+pub fn store<P: RawSpin>(ring: &Ring<'_, P>, mut record: Record<'_>) -> Result<u64, Dropped> {
     let len = encoded_len(&record).unwrap_or(usize::MAX);
     let mut reservation = ring.reserve(len)?;
     let seq = reservation.seq();

@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use picket_protocol::LossReason;
 
 use crate::loss::LossBook;
-use crate::sync::{NoPreempt, SpinLock};
+use crate::sync::{RawSpin, SpinLock};
 
 const PUBLISHED: u64 = 1 << 63;
 /// Words of framing before the payload: header and sequence number.
@@ -75,7 +75,7 @@ struct Shared {
 }
 
 /// The ring over a caller-provided, zeroed, power-of-two-sized word buffer.
-pub struct Ring<'a, P: NoPreempt> {
+pub struct Ring<'a, P: RawSpin> {
     words: NonNull<u64>,
     capacity: u64,
     /// `capacity - 1`: positions are reduced to indexes with it.
@@ -90,9 +90,9 @@ pub struct Ring<'a, P: NoPreempt> {
 // SAFETY: the ring owns exclusive access to its buffer for `'a` (it holds the `&mut` it was
 // built from); all shared access to the buffer follows invariants I1–I3, which hand each
 // word to one thread at a time, with the atomics ordering the hand-overs.
-unsafe impl<P: NoPreempt> Sync for Ring<'_, P> {}
+unsafe impl<P: RawSpin> Sync for Ring<'_, P> {}
 // SAFETY: as above; nothing in the ring is tied to the creating thread.
-unsafe impl<P: NoPreempt> Send for Ring<'_, P> {}
+unsafe impl<P: RawSpin> Send for Ring<'_, P> {}
 
 /// The ring could not be built over the buffer given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub enum RingError {
     NotZeroed,
 }
 
-impl<'a, P: NoPreempt> Ring<'a, P> {
+impl<'a, P: RawSpin> Ring<'a, P> {
     /// Builds a ring over `storage`, which must be zeroed (I1) and a power of two of at
     /// least 64 words long. Sequence numbers start at `first_seq`.
     ///
@@ -307,7 +307,7 @@ struct Claim {
 
 /// A frame reserved for one record. Publish it with [`Reservation::commit`]; dropped
 /// unpublished, it becomes a skip frame, so the consumer is never stuck behind it.
-pub struct Reservation<'r, 'a, P: NoPreempt> {
+pub struct Reservation<'r, 'a, P: RawSpin> {
     ring: &'r Ring<'a, P>,
     start: u64,
     frame_words: u64,
@@ -315,7 +315,7 @@ pub struct Reservation<'r, 'a, P: NoPreempt> {
     published: bool,
 }
 
-impl<P: NoPreempt> Reservation<'_, '_, P> {
+impl<P: RawSpin> Reservation<'_, '_, P> {
     /// The record's sequence number.
     #[must_use]
     pub const fn seq(&self) -> u64 {
@@ -360,7 +360,7 @@ impl<P: NoPreempt> Reservation<'_, '_, P> {
     }
 }
 
-impl<P: NoPreempt> Drop for Reservation<'_, '_, P> {
+impl<P: RawSpin> Drop for Reservation<'_, '_, P> {
     fn drop(&mut self) {
         if !self.published {
             self.publish(0);
@@ -369,7 +369,7 @@ impl<P: NoPreempt> Drop for Reservation<'_, '_, P> {
 }
 
 /// The consumer side, taken once with [`Ring::consumer`].
-pub struct Consumer<'r, 'a, P: NoPreempt> {
+pub struct Consumer<'r, 'a, P: RawSpin> {
     ring: &'r Ring<'a, P>,
     /// Equal to `ring.tail` (only this handle moves it).
     pos: u64,
@@ -384,7 +384,7 @@ pub struct Front<'c> {
     pub bytes: &'c [u8],
 }
 
-impl<P: NoPreempt> Consumer<'_, '_, P> {
+impl<P: RawSpin> Consumer<'_, '_, P> {
     /// The oldest published record, skipping (and freeing) skip frames. `None` when the
     /// ring is empty or the oldest reservation is not yet published (records leave in
     /// sequence order, so a later one waits for it).

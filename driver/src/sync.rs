@@ -1,91 +1,93 @@
-//! A spin lock whose holder cannot be preempted.
+//! A spin lock over a raw lock supplied by the platform.
 //!
 //! The ring's reservation (sequence number + space) must be one atomic step taken from I/O
-//! callbacks at `PASSIVE_LEVEL`..`DISPATCH_LEVEL`. A spin lock is the kernel's tool for that,
-//! but a spin lock held at `PASSIVE_LEVEL` can be preempted, leaving every other CPU spinning.
-//! So acquiring first raises the IRQL through [`NoPreempt`] (the kernel shell raises to
-//! `DISPATCH_LEVEL`, exactly what `KeAcquireSpinLock` does); on Linux tests it is a no-op.
-//! The critical sections are a handful of integer operations and touch only non-paged memory.
+//! callbacks at `PASSIVE_LEVEL`..`DISPATCH_LEVEL`. In the kernel the raw lock is a
+//! `KSPIN_LOCK` taken with `KeAcquireSpinLockRaiseToDpc`, so its holder cannot be preempted
+//! and the critical section (a handful of integer operations on non-paged memory) is legal
+//! at any of those IRQLs. On Linux tests it is a plain atomic spin. Callers never touch the
+//! raw lock: [`SpinLock`] hands out a guard, as Rust-for-Linux's `Lock` does.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
-use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// Disables preemption for as long as the returned guard lives.
-pub trait NoPreempt {
-    /// Restores the previous state when dropped.
-    type Guard;
-    /// Disables preemption on this CPU.
-    fn disable() -> Self::Guard;
+/// A raw mutual-exclusion primitive.
+pub trait RawSpin: Default + Sync {
+    /// What `acquire` returns and `release` needs back (the kernel's previous IRQL).
+    type Token;
+    /// Spins until this thread holds the lock.
+    fn acquire(&self) -> Self::Token;
+    /// Releases a lock this thread holds, with the token its `acquire` returned.
+    fn release(&self, token: Self::Token);
 }
 
-/// For user-mode tests: threads may be preempted while holding the lock, which only costs
-/// time, never correctness.
-#[derive(Debug)]
-pub struct Preemptible;
+/// Test-and-test-and-set spin lock for user-mode tests: a preempted holder only costs time.
+#[derive(Debug, Default)]
+pub struct TestSpin(AtomicBool);
 
-impl NoPreempt for Preemptible {
-    type Guard = ();
-    fn disable() {}
-}
+impl RawSpin for TestSpin {
+    type Token = ();
 
-/// A test-and-test-and-set spin lock over `T`.
-///
-/// # Invariants
-/// `value` is accessed only through a [`SpinGuard`], and at most one guard exists at a time
-/// (`locked` is `true` exactly while one exists).
-pub struct SpinLock<T, P: NoPreempt> {
-    locked: AtomicBool,
-    value: UnsafeCell<T>,
-    _preempt: PhantomData<P>,
-}
-
-// SAFETY: the lock hands out `&mut T` to one holder at a time (type invariant), so sharing
-// the lock between threads is sound whenever `T` may be sent between threads.
-unsafe impl<T: Send, P: NoPreempt> Sync for SpinLock<T, P> {}
-
-impl<T, P: NoPreempt> SpinLock<T, P> {
-    /// A new, unlocked lock.
-    pub const fn new(value: T) -> Self {
-        Self {
-            locked: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-            _preempt: PhantomData,
-        }
-    }
-
-    /// Disables preemption, then spins until the lock is free.
-    pub fn lock(&self) -> SpinGuard<'_, T, P> {
-        let preempt = P::disable();
-        loop {
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                break;
-            }
-            while self.locked.load(Ordering::Relaxed) {
+    fn acquire(&self) {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while self.0.load(Ordering::Relaxed) {
                 spin_loop();
             }
         }
+    }
+
+    fn release(&self, (): ()) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// `T` behind a raw spin lock.
+///
+/// # Invariants
+/// `value` is accessed only through a [`SpinGuard`], and a guard exists only while its
+/// thread holds `raw`.
+pub struct SpinLock<T, R: RawSpin> {
+    raw: R,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out `&mut T` to one holder at a time (type invariant), so sharing
+// it between threads is sound whenever `T` may be sent between threads.
+unsafe impl<T: Send, R: RawSpin> Sync for SpinLock<T, R> {}
+
+impl<T, R: RawSpin> SpinLock<T, R> {
+    /// A new, unlocked lock.
+    pub fn new(value: T) -> Self {
+        Self {
+            raw: R::default(),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Spins until the lock is held; it is released when the guard drops.
+    pub fn lock(&self) -> SpinGuard<'_, T, R> {
+        let token = self.raw.acquire();
+        // INVARIANT: this thread now holds `raw`; the guard is the only access path.
         SpinGuard {
             lock: self,
-            _preempt: preempt,
+            token: Some(token),
         }
     }
 }
 
-/// Exclusive access to the value of a [`SpinLock`]; unlocks, then restores preemption, when
-/// dropped (fields drop in declaration order after `Drop::drop`).
-pub struct SpinGuard<'a, T, P: NoPreempt> {
-    lock: &'a SpinLock<T, P>,
-    _preempt: P::Guard,
+/// Exclusive access to the value of a [`SpinLock`].
+pub struct SpinGuard<'a, T, R: RawSpin> {
+    lock: &'a SpinLock<T, R>,
+    /// Always `Some` until `drop` takes it back to `release`.
+    token: Option<R::Token>,
 }
 
-impl<T, P: NoPreempt> Deref for SpinGuard<'_, T, P> {
+impl<T, R: RawSpin> Deref for SpinGuard<'_, T, R> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: a guard exists, so this thread holds the lock (type invariant): no other
@@ -94,17 +96,18 @@ impl<T, P: NoPreempt> Deref for SpinGuard<'_, T, P> {
     }
 }
 
-impl<T, P: NoPreempt> DerefMut for SpinGuard<'_, T, P> {
+impl<T, R: RawSpin> DerefMut for SpinGuard<'_, T, R> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; `&mut self` makes this the only borrow through the guard.
         unsafe { &mut *self.lock.value.get() }
     }
 }
 
-impl<T, P: NoPreempt> Drop for SpinGuard<'_, T, P> {
+impl<T, R: RawSpin> Drop for SpinGuard<'_, T, R> {
     fn drop(&mut self) {
-        // INVARIANT: the guard is going away, so the lock becomes free.
-        self.lock.locked.store(false, Ordering::Release);
+        if let Some(token) = self.token.take() {
+            self.lock.raw.release(token);
+        }
     }
 }
 
@@ -116,7 +119,7 @@ mod tests {
 
     #[test]
     fn lock_serialises_increments_from_many_threads() {
-        let lock = Arc::new(SpinLock::<u64, Preemptible>::new(0));
+        let lock = Arc::new(SpinLock::<u64, TestSpin>::new(0));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let lock = Arc::clone(&lock);
@@ -137,29 +140,33 @@ mod tests {
     }
 
     #[test]
-    fn guard_drop_restores_preemption_after_unlocking() {
-        use std::cell::Cell;
-        thread_local!(static DEPTH: Cell<i32> = const { Cell::new(0) });
-        struct Counting;
-        struct Restore;
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                DEPTH.with(|d| d.set(d.get() - 1));
-            }
+    fn the_guard_gives_the_token_back_on_drop() {
+        use std::sync::atomic::AtomicU32;
+        /// Counts acquisitions and checks each release gets its own acquisition's token.
+        #[derive(Default)]
+        struct Counting {
+            held: AtomicBool,
+            taken: AtomicU32,
         }
-        impl NoPreempt for Counting {
-            type Guard = Restore;
-            fn disable() -> Restore {
-                DEPTH.with(|d| d.set(d.get() + 1));
-                Restore
+        impl RawSpin for Counting {
+            type Token = u32;
+            fn acquire(&self) -> u32 {
+                assert!(!self.held.swap(true, Ordering::AcqRel));
+                self.taken.fetch_add(1, Ordering::AcqRel) + 100
+            }
+            fn release(&self, token: u32) {
+                assert_eq!(token, self.taken.load(Ordering::Acquire) + 99);
+                self.held.store(false, Ordering::Release);
             }
         }
         let lock = SpinLock::<u8, Counting>::new(0);
         {
-            let _guard = lock.lock();
-            assert_eq!(DEPTH.with(Cell::get), 1);
+            let mut guard = lock.lock();
+            *guard = 5;
+            assert!(lock.raw.held.load(Ordering::Acquire));
         }
-        assert_eq!(DEPTH.with(Cell::get), 0);
-        assert!(!lock.locked.load(Ordering::Relaxed));
+        assert!(!lock.raw.held.load(Ordering::Acquire));
+        assert_eq!(*lock.lock(), 5);
+        assert_eq!(lock.raw.taken.load(Ordering::Acquire), 2);
     }
 }

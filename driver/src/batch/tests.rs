@@ -6,7 +6,7 @@ use picket_protocol::{
 use super::*;
 use crate::records::store;
 use crate::ring::Ring;
-use crate::sync::Preemptible;
+use crate::sync::TestSpin;
 
 fn event(name: &[u8]) -> Record<'_> {
     Record {
@@ -39,7 +39,7 @@ fn decode(bytes: &[u8]) -> (u64, Vec<(u64, Body<'_>)>) {
 #[test]
 fn nothing_to_send_builds_nothing() {
     let mut storage = vec![0u64; 1024];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     let mut out = vec![0u8; 4096];
     assert_eq!(
@@ -51,7 +51,7 @@ fn nothing_to_send_builds_nothing() {
 #[test]
 fn records_are_split_across_batches_in_sequence_order() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     let name = [b'n', 0].repeat(50);
     for _ in 0..10 {
@@ -81,7 +81,7 @@ fn records_are_split_across_batches_in_sequence_order() {
 #[test]
 fn a_failed_send_is_reported_as_a_loss_in_the_next_batch() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     let mut sender = Sender::default();
     let mut out = vec![0u8; 8192];
@@ -122,7 +122,7 @@ fn a_failed_send_is_reported_as_a_loss_in_the_next_batch() {
 #[test]
 fn records_from_before_the_client_are_discarded_and_counted() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     store(&ring, event(b"o1")).unwrap();
     store(&ring, event(b"o2")).unwrap();
@@ -155,7 +155,7 @@ fn records_from_before_the_client_are_discarded_and_counted() {
 #[test]
 fn without_a_client_everything_is_discarded_and_reported_later() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     store(&ring, event(b"x\0")).unwrap();
     ring.drop_event(LossReason::NoClient);
@@ -183,7 +183,7 @@ fn without_a_client_everything_is_discarded_and_reported_later() {
 #[test]
 fn stats_records_carry_the_counters() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     let mut sender = Sender::default();
     store(&ring, event(b"x\0")).unwrap();
@@ -207,7 +207,7 @@ fn stats_records_carry_the_counters() {
 #[test]
 fn a_record_the_batch_refuses_is_counted_not_sent() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let mut consumer = ring.consumer().unwrap();
     // An odd-length name cannot be UTF-16: the batch writer refuses it.
     store(&ring, event(b"odd")).unwrap();

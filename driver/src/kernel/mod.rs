@@ -1,1 +1,3 @@
 //! The WDK shell (built only with the `kernel` feature).
+
+pub mod flt;

@@ -5,7 +5,7 @@ use picket_protocol::{
 
 use super::*;
 use crate::ring::Ring;
-use crate::sync::Preemptible;
+use crate::sync::TestSpin;
 
 #[test]
 fn create_options_split_into_disposition_and_options() {
@@ -164,7 +164,7 @@ fn create_record(name: &[u8]) -> Record<'_> {
 #[test]
 fn a_stored_record_decodes_from_a_batch_with_the_ring_sequence_number() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 40).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 40).unwrap();
     let name: Vec<u8> = "\\Device\\HarddiskVolume3\\x.txt"
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
@@ -186,7 +186,7 @@ fn a_stored_record_decodes_from_a_batch_with_the_ring_sequence_number() {
 #[test]
 fn an_overlong_name_is_cut_and_flagged_not_dropped() {
     let mut storage = vec![0u64; 4096];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let name = vec![b'a'; MAX_NAME_BYTES + 100];
     store(&ring, create_record(&name)).unwrap();
     let mut consumer = ring.consumer().unwrap();
@@ -206,7 +206,7 @@ fn an_overlong_name_is_cut_and_flagged_not_dropped() {
 #[test]
 fn a_record_the_ring_cannot_hold_is_counted_as_lost() {
     let mut storage = vec![0u64; 64];
-    let ring = Ring::<Preemptible>::new(&mut storage, 0).unwrap();
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let name = vec![b'a'; 1024];
     let dropped = store(&ring, create_record(&name)).unwrap_err();
     assert_eq!(dropped.reason, LossReason::EncodeFailed);

@@ -9,9 +9,9 @@ use std::thread;
 use picket_protocol::LossReason;
 
 use super::{Dropped, Ring, RingError};
-use crate::sync::Preemptible;
+use crate::sync::TestSpin;
 
-type TestRing<'a> = Ring<'a, Preemptible>;
+type TestRing<'a> = Ring<'a, TestSpin>;
 
 fn put(ring: &TestRing<'_>, bytes: &[u8]) -> Result<u64, Dropped> {
     let mut reservation = ring.reserve(bytes.len())?;
@@ -21,7 +21,7 @@ fn put(ring: &TestRing<'_>, bytes: &[u8]) -> Result<u64, Dropped> {
     Ok(seq)
 }
 
-fn take(consumer: &mut super::Consumer<'_, '_, Preemptible>) -> Option<(u64, Vec<u8>)> {
+fn take(consumer: &mut super::Consumer<'_, '_, TestSpin>) -> Option<(u64, Vec<u8>)> {
     let front = consumer.front()?;
     let out = (front.seq, front.bytes.to_vec());
     consumer.pop();
