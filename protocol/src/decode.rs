@@ -383,10 +383,11 @@ fn parse_record(
         }
     }
     if usize::from(fixed_len) % RECORD_ALIGN != 0 {
+        // `needed` is the next multiple of 8: the shortest fixed part that would be valid.
         let kind = K::FixedPartTooShort {
             kind,
             fixed_len,
-            needed: usize::from(fixed_len).saturating_add(RECORD_ALIGN),
+            needed: align_up(usize::from(fixed_len)).unwrap_or(usize::MAX),
         };
         return Err(err(start.saturating_add(r::FIXED_LEN), kind));
     }
@@ -475,11 +476,16 @@ impl<'a> Parts<'a> {
     /// the driver reports an event whose name query failed rather than drop it.
     #[inline]
     fn require_names(&self, name: bool, new_name: bool) -> Result<(), DecodeError> {
-        if (name || self.name.is_empty()) && (new_name || self.new_name.is_empty()) {
+        // The offset names the length field of the name that should not be there.
+        let at = if !name && !self.name.is_empty() {
+            layout::record::NAME_LEN
+        } else if !new_name && !self.new_name.is_empty() {
+            layout::record::NEW_NAME_LEN
+        } else {
             return Ok(());
-        }
+        };
         let kind = DecodeErrorKind::UnexpectedName { kind: self.kind };
-        Err(self.error(layout::record::NAME_LEN, kind))
+        Err(self.error(at, kind))
     }
 
     #[inline]
@@ -498,8 +504,14 @@ impl<'a> Parts<'a> {
     }
 
     #[inline]
+    /// Unreachable after `require_fixed`, but reported at the field's offset in the batch
+    /// (not in the fixed part) should it ever happen.
     fn short(&self, at: usize) -> DecodeError {
-        truncated(self.fixed, at, 8)
+        let kind = DecodeErrorKind::Truncated {
+            needed: 8,
+            available: self.fixed.len().saturating_sub(at),
+        };
+        self.error(RECORD_HEADER_LEN.saturating_add(at), kind)
     }
 
     /// A file record: its `FileRef` and first name, after the shared checks.

@@ -456,7 +456,10 @@ impl<'b> BatchWriter<'b> {
     }
 
     /// Copies a record encoded earlier by [`encode_record`] to the end of the batch. Only
-    /// the framing is checked (length, alignment, sequence, name lengths), not the body.
+    /// the framing is checked (length, alignment, sequence, the fixed and name lengths adding
+    /// up to the length with zero padding, names within [`MAX_NAME_BYTES`], the reserved header
+    /// field), not the body: a record that passes cannot make the decoder reject the batch
+    /// for its framing.
     ///
     /// # Errors
     /// [`EncodeError::MalformedRecord`] when the bytes are not one framed record, and as
@@ -474,12 +477,31 @@ impl<'b> BatchWriter<'b> {
         }
         let seq = read_u64(record, r::SEQ).ok_or(EncodeError::MalformedRecord)?;
         self.check_seq(seq)?;
-        if !self.flags.posix_names() {
-            let name = read_u16(record, r::NAME_LEN).ok_or(EncodeError::MalformedRecord)?;
-            let new_name = read_u16(record, r::NEW_NAME_LEN).ok_or(EncodeError::MalformedRecord)?;
-            if name % 2 != 0 || new_name % 2 != 0 {
-                return Err(EncodeError::OddUtf16Name);
-            }
+        let field = |at| read_u16(record, at).ok_or(EncodeError::MalformedRecord);
+        let (fixed_len, name, new_name) = (
+            field(r::FIXED_LEN)?,
+            field(r::NAME_LEN)?,
+            field(r::NEW_NAME_LEN)?,
+        );
+        let names_fit =
+            usize::from(name) <= MAX_NAME_BYTES && usize::from(new_name) <= MAX_NAME_BYTES;
+        let unpadded = RECORD_HEADER_LEN
+            .checked_add(usize::from(fixed_len))
+            .and_then(|len| len.checked_add(usize::from(name)))
+            .and_then(|len| len.checked_add(usize::from(new_name)));
+        let padding_zero = unpadded
+            .and_then(|start| record.get(start..))
+            .is_some_and(|padding| padding.iter().all(|&byte| byte == 0));
+        let laid_out = names_fit
+            && usize::from(fixed_len).is_multiple_of(RECORD_ALIGN)
+            && unpadded.and_then(align_up) == Some(record.len())
+            && padding_zero
+            && field(r::RESERVED)? == 0;
+        if !laid_out {
+            return Err(EncodeError::MalformedRecord);
+        }
+        if !self.flags.posix_names() && (name % 2 != 0 || new_name % 2 != 0) {
+            return Err(EncodeError::OddUtf16Name);
         }
         let available = self.remaining();
         let end = self.len.checked_add(record.len());
