@@ -1,0 +1,243 @@
+//! The source on a real fanotify group: real file operations in a temporary folder, and the
+//! exact records they must produce. These need root (CI runs as root); without fanotify they
+//! fail at `open`, loudly.
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{drain, open, triples, Seen};
+use picket_fanotify::FanotifySource;
+use picket_protocol::LossReason;
+
+const QUIET: Duration = Duration::from_millis(40);
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn t(kind: &str, path: &str, new_path: &str) -> (String, String, String) {
+    (kind.to_owned(), path.to_owned(), new_path.to_owned())
+}
+
+/// Runs each step, then reads what it caused before the next one: a reader that keeps up,
+/// as the client does. (Unread events about one object are merged by the kernel.)
+fn run_steps(source: &mut FanotifySource, root: &Path, steps: &[&dyn Fn()]) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    for step in steps {
+        step();
+        seen.extend(drain(source, root, QUIET, LIMIT).records);
+    }
+    seen
+}
+
+fn write_new(path: &Path, size: usize) {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .unwrap();
+    f.write_all(&vec![7u8; size]).unwrap();
+}
+
+#[test]
+fn reports_each_operation_with_its_paths_process_and_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut source = open(d, false);
+    let first = drain(&mut source, d, QUIET, LIMIT);
+    assert!(first.hello, "the stream opens with a hello record");
+
+    let seen = run_steps(
+        &mut source,
+        d,
+        &[
+            &|| fs::create_dir(d.join("sub")).unwrap(),
+            &|| write_new(&d.join("alpha.txt"), 4096),
+            &|| {
+                let mut f = OpenOptions::new()
+                    .append(true)
+                    .open(d.join("alpha.txt"))
+                    .unwrap();
+                f.write_all(&[1; 1024]).unwrap();
+            },
+            &|| fs::rename(d.join("alpha.txt"), d.join("sub/beta.txt")).unwrap(),
+            &|| fs::hard_link(d.join("sub/beta.txt"), d.join("gamma.txt")).unwrap(),
+            &|| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(d.join("gamma.txt"))
+                    .unwrap()
+                    .set_len(1000)
+                    .unwrap();
+            },
+            &|| fs::remove_file(d.join("gamma.txt")).unwrap(),
+            &|| {
+                let open = File::open(d.join("sub/beta.txt")).unwrap();
+                fs::remove_file(d.join("sub/beta.txt")).unwrap();
+                drop(open);
+            },
+            &|| fs::remove_dir(d.join("sub")).unwrap(),
+        ],
+    );
+    // link(2) and unlink(2) also change the link count (FAN_ATTRIB); checked separately.
+    let files: Vec<Seen> = seen
+        .iter()
+        .filter(|s| s.kind != "set_attributes")
+        .cloned()
+        .collect();
+    assert_eq!(
+        triples(&files),
+        vec![
+            t("create", "sub", ""),
+            t("create", "alpha.txt", ""),
+            t("first_write", "alpha.txt", ""),
+            t("close_modified", "alpha.txt", ""),
+            t("first_write", "alpha.txt", ""),
+            t("close_modified", "alpha.txt", ""),
+            t("rename", "alpha.txt", "sub/beta.txt"),
+            t("create", "gamma.txt", ""),
+            t("first_write", "gamma.txt", ""),
+            t("close_modified", "gamma.txt", ""),
+            t("delete", "gamma.txt", ""),
+            t("delete", "sub/beta.txt", ""),
+            t("delete", "sub", ""),
+        ]
+    );
+    let me = std::process::id();
+    let my_key = picket_fanotify::process::read_start_key(me);
+    assert_ne!(my_key, 0);
+    for s in &seen {
+        assert_eq!(s.pid, me, "{s:?}");
+        assert_eq!(s.start_key, my_key, "{s:?}");
+    }
+    assert!(
+        files[0].dir && files[12].dir,
+        "mkdir and rmdir are directory records"
+    );
+    assert!(files[1..12].iter().all(|s| !s.dir));
+    // One inode throughout: alpha, beta and its link gamma.
+    let inode = files[1].file_id;
+    assert_ne!(inode, 0);
+    assert!(files[1..12].iter().all(|s| s.file_id == inode));
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+#[test]
+fn excludes_the_readers_own_events_but_not_a_childs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut source = open(d, true);
+    drain(&mut source, d, QUIET, LIMIT);
+    write_new(&d.join("mine.txt"), 10);
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("echo hello > child.txt")
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    let child_pid = status.id();
+    let mut status = status;
+    assert!(status.wait().unwrap().success());
+    let seen = drain(&mut source, d, QUIET, LIMIT).records;
+    assert_eq!(
+        triples(&seen),
+        vec![
+            t("create", "child.txt", ""),
+            t("first_write", "child.txt", ""),
+            t("close_modified", "child.txt", ""),
+        ]
+    );
+    assert!(seen.iter().all(|s| s.pid == child_pid));
+    if source.capabilities().pidfd {
+        // The shell had exited (and was reaped) before its events were read: the kernel
+        // says so with FAN_EPIDFD, and the key is unknown rather than read from whatever
+        // process holds that pid now.
+        assert!(seen.iter().all(|s| s.start_key == 0), "{seen:?}");
+    }
+    assert!(source.counters().translated.own_events >= 1);
+}
+
+#[test]
+fn ignores_events_outside_the_watched_tree() {
+    let watched = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let mut source = open(watched.path(), false);
+    drain(&mut source, watched.path(), QUIET, LIMIT);
+    write_new(&other.path().join("elsewhere.txt"), 1);
+    fs::create_dir(watched.path().join("inside")).unwrap();
+    let seen = drain(&mut source, watched.path(), QUIET, LIMIT).records;
+    assert_eq!(triples(&seen), vec![t("create", "inside", "")]);
+    assert!(source.counters().translated.out_of_scope >= 1);
+}
+
+#[test]
+fn follows_renamed_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut source = open(d, false);
+    drain(&mut source, d, QUIET, LIMIT);
+    let seen = run_steps(
+        &mut source,
+        d,
+        &[
+            &|| fs::create_dir_all(d.join("a/b")).unwrap(),
+            &|| fs::rename(d.join("a"), d.join("z")).unwrap(),
+            &|| write_new(&d.join("z/b/f"), 1),
+            &|| fs::rename(d.join("z/b/f"), d.join("z/g")).unwrap(),
+            &|| fs::set_permissions(d.join("z/g"), fs::Permissions::from_mode(0o600)).unwrap(),
+        ],
+    );
+    assert_eq!(
+        triples(&seen),
+        vec![
+            t("create", "a", ""),
+            t("create", "a/b", ""),
+            t("rename", "a", "z"),
+            t("create", "z/b/f", ""),
+            t("first_write", "z/b/f", ""),
+            t("close_modified", "z/b/f", ""),
+            t("rename", "z/b/f", "z/g"),
+            t("set_attributes", "z/g", ""),
+        ]
+    );
+    assert!(seen[2].dir, "a directory rename says so");
+}
+
+#[test]
+fn a_queue_overflow_becomes_a_loss_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut source = open(d, false);
+    drain(&mut source, d, QUIET, LIMIT);
+    let limit = usize::try_from(source.capabilities().queue_limit).unwrap();
+    assert!(limit > 0, "the queue limit is known");
+    // Nobody reads while this runs: the queue must overflow. Distinct names, so the
+    // kernel cannot merge the events.
+    let files = limit + limit / 4;
+    for i in 0..files {
+        File::create(d.join(format!("f{i}"))).unwrap();
+    }
+    let out = drain(
+        &mut source,
+        d,
+        Duration::from_millis(200),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.losses.contains(&(1, LossReason::QueueOverflow)),
+        "losses: {:?}",
+        out.losses
+    );
+    assert_eq!(
+        out.header_lost,
+        out.losses.len() as u64,
+        "the batch headers carry the loss"
+    );
+    let creates = out.records.iter().filter(|s| s.kind == "create").count();
+    assert!(creates < files, "{creates} creates seen of {files}");
+    assert!(creates > 0);
+    assert!(source.counters().translated.overflows >= 1);
+}
