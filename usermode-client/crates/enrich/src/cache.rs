@@ -1,0 +1,282 @@
+//! The bounded process cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use picket_model::{ProcessInfo, ProcessKey, Timestamp};
+
+use crate::ProcessInspector;
+
+/// Counters for the summary and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that asked the inspector.
+    pub misses: u64,
+    /// Entries dropped to stay under capacity.
+    pub evicted: u64,
+    /// Entries dropped because their process ended.
+    pub ended: u64,
+}
+
+struct Entry {
+    info: Arc<ProcessInfo>,
+    last_used: u64,
+}
+
+/// (pid, start key) → shared [`ProcessInfo`], at most `capacity` entries.
+///
+/// Entries whose process has ended are dropped by [`ProcessCache::sweep`] (the pipeline calls
+/// [`ProcessCache::maybe_sweep`] at least every `sweep_every`). Entries with an unknown start
+/// key (0) cannot be told apart from a later process with the same pid, so every sweep drops
+/// them whatever their state.
+pub struct ProcessCache {
+    inspector: Box<dyn ProcessInspector>,
+    entries: HashMap<ProcessKey, Entry>,
+    capacity: usize,
+    clock: u64,
+    sweep_every: Duration,
+    last_sweep: Instant,
+    stats: CacheStats,
+}
+
+impl std::fmt::Debug for ProcessCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessCache")
+            .field("len", &self.entries.len())
+            .field("capacity", &self.capacity)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProcessCache {
+    /// Default capacity: far more processes than a machine runs at once, a few MiB at most.
+    pub const DEFAULT_CAPACITY: usize = 8192;
+
+    /// A cache in front of `inspector`.
+    #[must_use]
+    pub fn new(inspector: Box<dyn ProcessInspector>, capacity: usize) -> Self {
+        Self {
+            inspector,
+            entries: HashMap::with_capacity(capacity.min(1024)),
+            capacity: capacity.max(1),
+            clock: 0,
+            sweep_every: Duration::from_secs(1),
+            last_sweep: Instant::now(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// Sets the sweep interval.
+    #[must_use]
+    pub const fn with_sweep_interval(mut self, every: Duration) -> Self {
+        self.sweep_every = every;
+        self
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub const fn stats(&self) -> CacheStats {
+        self.stats
+    }
+
+    /// Entries held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The process behind `key`, from the cache or the inspector.
+    pub fn get(&mut self, key: ProcessKey, seen_at: Timestamp) -> Arc<ProcessInfo> {
+        self.clock += 1;
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.last_used = self.clock;
+            self.stats.hits += 1;
+            return Arc::clone(&entry.info);
+        }
+        self.stats.misses += 1;
+        if self.entries.len() >= self.capacity {
+            self.evict();
+        }
+        let mut info = self.inspector.inspect(key, seen_at);
+        // The inspector describes the key it was asked about, whatever it returns.
+        info.key = key;
+        let info = Arc::new(info);
+        self.entries.insert(
+            key,
+            Entry {
+                info: Arc::clone(&info),
+                last_used: self.clock,
+            },
+        );
+        info
+    }
+
+    /// Drops the least recently used eighth (at least one entry): amortised O(1) per miss.
+    fn evict(&mut self) {
+        let mut ages: Vec<u64> = self.entries.values().map(|e| e.last_used).collect();
+        let drop = (ages.len() / 8).max(1);
+        let (_, cutoff, _) = ages.select_nth_unstable(drop - 1);
+        let cutoff = *cutoff;
+        let old: Vec<ProcessKey> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.last_used <= cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in old {
+            self.entries.remove(&key);
+            self.inspector.forget(key);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Sweeps if `sweep_every` has passed since the last sweep.
+    pub fn maybe_sweep(&mut self) {
+        if self.last_sweep.elapsed() >= self.sweep_every {
+            self.sweep();
+        }
+    }
+
+    /// Drops the entries whose process has ended (and those with an unknown start key).
+    pub fn sweep(&mut self) {
+        self.last_sweep = Instant::now();
+        let keys: Vec<ProcessKey> = self.entries.keys().copied().collect();
+        for key in keys {
+            if key.start_key == 0 || !self.inspector.is_alive(key) {
+                self.entries.remove(&key);
+                self.inspector.forget(key);
+                self.stats.ended += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    /// A fake system: pid → (start key, image) of the process running now.
+    #[derive(Clone, Default)]
+    struct FakeSystem {
+        running: Rc<RefCell<BTreeMap<u32, (u64, String)>>>,
+        inspections: Rc<RefCell<u32>>,
+        forgotten: Rc<RefCell<Vec<ProcessKey>>>,
+    }
+
+    impl ProcessInspector for FakeSystem {
+        fn inspect(&mut self, key: ProcessKey, _seen_at: Timestamp) -> ProcessInfo {
+            *self.inspections.borrow_mut() += 1;
+            let running = self.running.borrow();
+            match running.get(&key.pid) {
+                Some((start, image)) if key.start_key == 0 || *start == key.start_key => {
+                    ProcessInfo {
+                        key,
+                        image: Some(image.clone()),
+                        ..ProcessInfo::default()
+                    }
+                }
+                _ => ProcessInfo {
+                    key,
+                    ..ProcessInfo::default()
+                },
+            }
+        }
+
+        fn is_alive(&mut self, key: ProcessKey) -> bool {
+            self.running
+                .borrow()
+                .get(&key.pid)
+                .is_some_and(|(start, _)| *start == key.start_key)
+        }
+
+        fn forget(&mut self, key: ProcessKey) {
+            self.forgotten.borrow_mut().push(key);
+        }
+    }
+
+    fn key(pid: u32, start_key: u64) -> ProcessKey {
+        ProcessKey { pid, start_key }
+    }
+
+    #[test]
+    fn pid_reuse_never_attributes_an_event_to_the_wrong_process() {
+        let system = FakeSystem::default();
+        system
+            .running
+            .borrow_mut()
+            .insert(100, (1, "/usr/bin/victim".into()));
+        let mut cache = ProcessCache::new(Box::new(system.clone()), 16);
+        let first = cache.get(key(100, 1), Timestamp(0));
+        assert_eq!(first.image.as_deref(), Some("/usr/bin/victim"));
+
+        // The process exits and pid 100 is reused by another program.
+        system
+            .running
+            .borrow_mut()
+            .insert(100, (2, "/tmp/attacker".into()));
+        let second = cache.get(key(100, 2), Timestamp(0));
+        assert_eq!(second.image.as_deref(), Some("/tmp/attacker"));
+        // A late event of the first process still names the first process.
+        let late = cache.get(key(100, 1), Timestamp(0));
+        assert_eq!(late.image.as_deref(), Some("/usr/bin/victim"));
+
+        // The first process's entry goes when its end is noticed; an event of it seen
+        // afterwards is not attributed to the new owner of pid 100.
+        cache.sweep();
+        assert_eq!(cache.stats().ended, 1);
+        assert_eq!(*system.forgotten.borrow(), vec![key(100, 1)]);
+        let after = cache.get(key(100, 1), Timestamp(0));
+        assert_eq!(after.image, None, "unknown, not the attacker");
+        assert_eq!(after.key, key(100, 1));
+    }
+
+    #[test]
+    fn hits_do_not_inspect_again_and_capacity_is_a_hard_bound() {
+        let system = FakeSystem::default();
+        for pid in 0..100 {
+            system
+                .running
+                .borrow_mut()
+                .insert(pid, (7, format!("p{pid}")));
+        }
+        let mut cache = ProcessCache::new(Box::new(system.clone()), 10);
+        for _ in 0..3 {
+            cache.get(key(1, 7), Timestamp(0));
+        }
+        assert_eq!(*system.inspections.borrow(), 1);
+        assert_eq!(cache.stats().hits, 2);
+        for pid in 0..100 {
+            cache.get(key(pid, 7), Timestamp(0));
+            assert!(cache.len() <= 10);
+        }
+        assert!(cache.stats().evicted >= 90);
+        assert_eq!(
+            system.forgotten.borrow().len() as u64,
+            cache.stats().evicted,
+            "every evicted entry's resources are released"
+        );
+    }
+
+    #[test]
+    fn unknown_start_keys_do_not_outlive_a_sweep() {
+        let system = FakeSystem::default();
+        system.running.borrow_mut().insert(5, (3, "a".into()));
+        let mut cache = ProcessCache::new(Box::new(system.clone()), 10);
+        cache.get(key(5, 0), Timestamp(0));
+        cache.sweep();
+        assert!(cache.is_empty());
+    }
+}
