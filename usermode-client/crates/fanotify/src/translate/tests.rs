@@ -1,1 +1,282 @@
+//! The mapping on hand-built events, with a table standing in for `open_by_handle_at`:
+//! merged masks, coalesced writes, rename halves, overflow, exclusion and scope.
 
+use std::collections::{HashMap, VecDeque};
+
+use super::*;
+use crate::parse::DirEntry;
+
+#[derive(Default)]
+struct Table(HashMap<Vec<u8>, Vec<u8>>);
+
+impl Resolve for Table {
+    fn resolve(&mut self, handle: &FileHandle<'_>) -> Option<Vec<u8>> {
+        self.0.get(handle.bytes).cloned()
+    }
+}
+
+fn fh(bytes: &'static [u8]) -> FileHandle<'static> {
+    FileHandle {
+        fsid: [0; 8],
+        handle_type: 1,
+        bytes,
+    }
+}
+
+fn entry(dir: &'static [u8], name: &'static [u8]) -> DirEntry<'static> {
+    DirEntry { dir: fh(dir), name }
+}
+
+fn ev(
+    mask: u64,
+    dir: &'static [u8],
+    name: &'static [u8],
+    object: &'static [u8],
+) -> RawEvent<'static> {
+    RawEvent {
+        mask,
+        fd: -1,
+        pid: 10,
+        entry: Some(entry(dir, name)),
+        object: Some(fh(object)),
+        ..RawEvent::default()
+    }
+}
+
+const ACTOR: Actor = Actor {
+    pid: 10,
+    start_key: 99,
+    timestamp: 5,
+};
+
+struct Fixture {
+    tr: Translator,
+    table: Table,
+    out: VecDeque<Pending>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let mut table = Table::default();
+        table.0.insert(b"root".to_vec(), b"/w".to_vec());
+        table.0.insert(b"outside".to_vec(), b"/elsewhere".to_vec());
+        Self {
+            tr: Translator::new(b"/w".to_vec(), Some(666), Limits::default()),
+            table,
+            out: VecDeque::new(),
+        }
+    }
+
+    fn feed(&mut self, event: &RawEvent<'_>) {
+        self.feed_as(event, ACTOR);
+    }
+
+    fn feed_as(&mut self, event: &RawEvent<'_>, actor: Actor) {
+        self.tr
+            .translate(event, actor, &mut self.table, &mut self.out);
+    }
+
+    fn take(&mut self) -> Vec<(PendingBody, String, String)> {
+        self.out
+            .drain(..)
+            .map(|p| {
+                (
+                    p.body,
+                    String::from_utf8(p.name).unwrap(),
+                    String::from_utf8(p.new_name).unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn rec(body: PendingBody, name: &str, new_name: &str) -> (PendingBody, String, String) {
+    (body, name.to_owned(), new_name.to_owned())
+}
+
+#[test]
+fn a_merged_create_write_close_is_replayed_in_order() {
+    let mut f = Fixture::new();
+    f.feed(&ev(
+        mask::CREATE | mask::MODIFY | mask::CLOSE_WRITE,
+        b"root",
+        b"a",
+        b"ia",
+    ));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/a", ""),
+            rec(PendingBody::FirstWrite, "/w/a", ""),
+            rec(PendingBody::CloseModified, "/w/a", ""),
+        ]
+    );
+}
+
+#[test]
+fn writes_are_folded_until_the_close_and_a_clean_close_says_nothing() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::CLOSE_WRITE, b"root", b"a", b"ia"));
+    assert!(
+        f.take().is_empty(),
+        "closing without writing is not a modification"
+    );
+    for _ in 0..3 {
+        f.feed(&ev(mask::MODIFY, b"root", b"a", b"ia"));
+    }
+    f.feed(&ev(mask::CLOSE_WRITE, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::MODIFY, b"root", b"a", b"ia"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::FirstWrite, "/w/a", ""),
+            rec(PendingBody::CloseModified, "/w/a", ""),
+            rec(PendingBody::FirstWrite, "/w/a", ""),
+        ]
+    );
+    assert_eq!(f.tr.counters().coalesced_writes, 2);
+}
+
+#[test]
+fn records_carry_the_actor_and_increasing_sequence_numbers() {
+    let mut f = Fixture::new();
+    f.tr.hello(DriverHello::default(), 1, &mut f.out);
+    f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::DELETE, b"root", b"a", b"ia"));
+    let seqs: Vec<u64> = f.out.iter().map(|p| p.header.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let last = f.out.back().unwrap();
+    assert_eq!(
+        (
+            last.header.pid,
+            last.header.process_start_key,
+            last.header.timestamp,
+            last.header.tid
+        ),
+        (10, 99, 5, 0)
+    );
+    assert!(matches!(last.record().body, Body::Delete(d) if d.method == DeleteMethod::Unlink));
+    assert_eq!(last.file.file_id, 0, "opaque test handle: inode unknown");
+}
+
+#[test]
+fn a_rename_event_carries_both_full_paths() {
+    let mut f = Fixture::new();
+    f.table.0.insert(b"sub".to_vec(), b"/w/sub".to_vec());
+    let rename = RawEvent {
+        mask: mask::RENAME,
+        pid: 10,
+        old_entry: Some(entry(b"root", b"a")),
+        new_entry: Some(entry(b"sub", b"b")),
+        object: Some(fh(b"ia")),
+        ..RawEvent::default()
+    };
+    f.feed(&rename);
+    assert_eq!(f.take(), vec![rec(PendingBody::Rename, "/w/a", "/w/sub/b")]);
+}
+
+#[test]
+fn a_new_directory_is_remembered_and_followed_through_renames() {
+    let mut f = Fixture::new();
+    // mkdir /w/d: the child handle "d" is learnt from the event, never resolved.
+    f.feed(&ev(mask::CREATE | mask::ONDIR, b"root", b"d", b"d"));
+    let rename = RawEvent {
+        mask: mask::RENAME | mask::ONDIR,
+        pid: 10,
+        old_entry: Some(entry(b"root", b"d")),
+        new_entry: Some(entry(b"root", b"e")),
+        object: Some(fh(b"d")),
+        ..RawEvent::default()
+    };
+    f.feed(&rename);
+    f.feed(&ev(mask::CREATE, b"d", b"x", b"ix"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/d", ""),
+            rec(PendingBody::Rename, "/w/d", "/w/e"),
+            rec(PendingBody::Create, "/w/e/x", ""),
+        ]
+    );
+}
+
+#[test]
+fn rename_halves_are_paired_and_a_lone_half_is_still_reported() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::MOVED_FROM, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::MOVED_TO, b"root", b"b", b"ia"));
+    f.feed(&ev(mask::MOVED_FROM, b"root", b"c", b"ic"));
+    f.feed(&ev(mask::CREATE, b"root", b"n", b"in"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Rename, "/w/a", "/w/b"),
+            rec(PendingBody::Rename, "/w/c", ""),
+            rec(PendingBody::Create, "/w/n", ""),
+        ]
+    );
+}
+
+#[test]
+fn an_overflow_is_a_loss_record_and_empties_the_caches() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::MODIFY, b"root", b"a", b"ia"));
+    f.take();
+    f.feed(&RawEvent {
+        mask: mask::Q_OVERFLOW,
+        ..RawEvent::default()
+    });
+    let out = f.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].0,
+        PendingBody::Loss(Loss {
+            first_lost_seq: 0,
+            last_lost_seq: 0,
+            count: 1,
+            reason: LossReason::QueueOverflow
+        })
+    );
+    // The write state was dropped: the next write is a first write again.
+    f.feed(&ev(mask::MODIFY, b"root", b"a", b"ia"));
+    assert_eq!(f.take(), vec![rec(PendingBody::FirstWrite, "/w/a", "")]);
+    assert_eq!(f.tr.counters().overflows, 1);
+}
+
+#[test]
+fn own_events_outside_scope_and_unresolvable_ones_are_dropped_and_counted() {
+    let mut f = Fixture::new();
+    f.feed_as(
+        &ev(mask::CREATE, b"root", b"a", b"ia"),
+        Actor { pid: 666, ..ACTOR },
+    );
+    f.feed(&ev(mask::CREATE, b"outside", b"a", b"ia"));
+    f.feed(&ev(mask::CREATE, b"gone", b"a", b"ia"));
+    assert!(f.take().is_empty());
+    let c = f.tr.counters();
+    assert_eq!(
+        (c.own_events, c.out_of_scope, c.unresolved, c.events),
+        (1, 1, 1, 3)
+    );
+}
+
+#[test]
+fn an_attribute_change_without_a_name_uses_the_objects_own_path() {
+    let mut f = Fixture::new();
+    f.table.0.insert(b"ia".to_vec(), b"/w/a".to_vec());
+    f.feed(&RawEvent {
+        mask: mask::ATTRIB,
+        pid: 10,
+        object: Some(fh(b"ia")),
+        ..RawEvent::default()
+    });
+    assert_eq!(f.take(), vec![rec(PendingBody::SetAttributes, "/w/a", "")]);
+}
+
+#[test]
+fn the_scope_matches_whole_path_components() {
+    let mut f = Fixture::new();
+    f.table.0.insert(b"wx".to_vec(), b"/wx".to_vec());
+    f.feed(&ev(mask::CREATE, b"wx", b"a", b"ia"));
+    assert!(f.take().is_empty(), "/wx is not under /w");
+}
