@@ -1,0 +1,118 @@
+//! The human one-line form of an alert (stderr).
+
+use std::fmt::Write as _;
+
+use picket_model::{Alert, Level};
+
+const fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Informational => "INFO",
+        Level::Low => "LOW",
+        Level::Medium => "MEDIUM",
+        Level::High => "HIGH",
+        Level::Critical => "CRITICAL",
+    }
+}
+
+/// Control characters (a Linux file name may hold a newline) must not break the line.
+fn clean(text: &str, out: &mut String) {
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// `ALERT HIGH [shadow] Title (rule id): pid 42 C:\x\evil.exe -> C:\Users\a\doc.lock [value_count 12 in 30s; ProcessId=42]`
+#[must_use]
+pub fn one_line(alert: &Alert) -> String {
+    let mut out = String::with_capacity(160);
+    out.push_str("ALERT ");
+    out.push_str(level_name(alert.level));
+    if alert.shadow {
+        out.push_str(" [shadow]");
+    }
+    out.push(' ');
+    clean(&alert.title, &mut out);
+    out.push_str(" (");
+    clean(&alert.rule_id, &mut out);
+    out.push(')');
+    if let Some(event) = alert.events.last() {
+        let _ = write!(out, ": pid {} ", event.process.key.pid);
+        clean(event.process.image.as_deref().unwrap_or("?"), &mut out);
+        let _ = write!(out, " {} ", event.operation);
+        if let Some(source) = &event.source {
+            clean(&source.path, &mut out);
+            out.push_str(" -> ");
+        }
+        clean(&event.target.path, &mut out);
+    }
+    if let Some(c) = &alert.correlation {
+        let _ = write!(out, " [{} {} in {}s", c.kind, c.count, c.window_secs);
+        for (field, value) in &c.group {
+            out.push_str("; ");
+            clean(field, &mut out);
+            out.push('=');
+            clean(value, &mut out);
+        }
+        out.push(']');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use picket_model::{CorrelationContext, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
+
+    use super::*;
+    use crate::ruletest::file_path;
+
+    #[test]
+    fn one_line_carries_the_essentials_and_no_newline() {
+        let event = picket_model::FileEvent {
+            seq: 1,
+            time: Timestamp(0),
+            host: Host::Linux,
+            operation: Operation::Rename,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 42,
+                    start_key: 1,
+                },
+                image: Some("/tmp/x".into()),
+                ..ProcessInfo::default()
+            }),
+            thread_id: 0,
+            target: file_path("/home/a/doc\n.lock", Host::Linux),
+            source: Some(file_path("/home/a/doc", Host::Linux)),
+            details: picket_model::Details::default(),
+            entropy: None,
+        };
+        let alert = Alert {
+            rule_id: "r-1".into(),
+            title: "Mass rename".into(),
+            level: Level::High,
+            tags: vec![],
+            description: None,
+            shadow: true,
+            time: Timestamp(0),
+            events: vec![event],
+            correlation: Some(CorrelationContext {
+                kind: "value_count".into(),
+                group: vec![("ProcessId".into(), "42".into())],
+                count: 12,
+                window_secs: 30,
+                rules: vec![],
+            }),
+        };
+        let line = one_line(&alert);
+        assert_eq!(
+            line,
+            "ALERT HIGH [shadow] Mass rename (r-1): pid 42 /tmp/x rename /home/a/doc -> /home/a/doc\\n.lock [value_count 12 in 30s; ProcessId=42]"
+        );
+    }
+}

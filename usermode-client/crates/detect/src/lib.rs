@@ -1,0 +1,52 @@
+//! Picket's detection engine, entirely in user space: Sigma rules and correlations over file
+//! events, with content updates that can never take the sensor down.
+//!
+//! - [`event`]: our [`picket_model::FileEvent`] seen through the Sigma engine's event trait
+//!   (borrowed, no copying) and the operation → logsource category mapping.
+//! - [`parse`], [`ruletest`], [`ruleset`]: rule files → validated, compiled, *tested* sets;
+//!   every problem carries file, line and rule id; loading is all or nothing.
+//! - [`prefilter`]: logsource routing plus one Aho-Corasick automaton per field.
+//! - [`runtime`]: evaluation under a guard (a failing or slow rule is disabled, never fatal),
+//!   bounded correlation state, alerts.
+//! - [`detector`], [`reload`], [`store`]: the pipeline's [`picket_model::Detector`], hot
+//!   reload, and the last good set kept on disk.
+//! - [`entropy`]: optional content sampling after `close_modified`.
+//!
+//! The built-in pack lives in `rules/` (embedded; see `rules/README.md`).
+
+pub mod detector;
+pub mod entropy;
+pub mod event;
+mod format;
+pub mod parse;
+pub mod prefilter;
+pub mod problem;
+pub mod reload;
+pub mod ruleset;
+pub mod ruletest;
+pub mod runtime;
+mod selftest;
+pub mod source;
+pub mod store;
+#[doc(hidden)]
+pub mod synth;
+
+pub use detector::{DetectorOptions, SigmaDetector, StartError, StartedWith};
+pub use format::one_line;
+pub use problem::{Problem, Rejected, Severity};
+pub use ruleset::RuleSet;
+pub use runtime::{Canaries, Evaluator, RuntimeConfig};
+pub use source::{builtin_files, read_dir, RuleFile};
+
+/// Checks a rule directory: parse, validate, compile and run its tests. Returns every problem
+/// (empty = the set would load).
+///
+/// # Errors
+/// When the directory cannot be read.
+pub fn check_dir(dir: &std::path::Path) -> Result<Vec<Problem>, source::ReadError> {
+    let files = read_dir(dir)?;
+    Ok(match RuleSet::load(files) {
+        Ok(set) => set.warnings().to_vec(),
+        Err(rejected) => rejected.problems,
+    })
+}

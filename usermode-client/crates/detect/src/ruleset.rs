@@ -1,0 +1,733 @@
+//! A validated, compiled rule set: immutable once built, swapped in whole.
+
+use std::collections::{HashMap, HashSet};
+
+use picket_model::{Host, Level};
+use rsigma_eval::{CompiledRule, CorrelationConfig, CorrelationEngine, EvaluationResult};
+use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
+
+use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
+use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
+use crate::prefilter::{witness, Needle, Prefilter, Scratch};
+use crate::problem::{Problem, Rejected, Severity};
+use crate::ruletest::{parse_tests, TestCase};
+use crate::source::RuleFile;
+
+/// Longest correlation window accepted: state must expire (one day).
+pub const MAX_TIMESPAN_SECS: u64 = 86_400;
+
+/// What every alert of a rule carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Sigma `id`.
+    pub id: String,
+    /// Sigma `name`, if any (correlations may reference rules by it).
+    pub name: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Level (`medium` when the rule says none).
+    pub level: Level,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Staged rollout: alerts are flagged not actionable (`shadow: true` in the rule).
+    pub shadow: bool,
+}
+
+/// One detection rule.
+#[derive(Debug)]
+pub struct DetectionRule {
+    /// Metadata.
+    pub meta: RuleMeta,
+    /// The compiled matcher.
+    pub compiled: CompiledRule,
+    /// Which (host, category) routes it is on.
+    routes: [[bool; 5]; 2],
+    /// It emits its own alerts (false for rules used only by correlations).
+    pub emits: bool,
+    /// Some correlation counts its matches.
+    pub correlated: bool,
+    /// Where it is defined.
+    pub origin: Origin,
+}
+
+/// One correlation rule.
+#[derive(Debug)]
+pub struct Correlation {
+    /// Metadata.
+    pub meta: RuleMeta,
+    /// The rule in the form given to the correlation engine (see [`engine_form`]).
+    pub rule: CorrelationRule,
+    /// The window as written, in seconds.
+    pub window_secs: u64,
+    /// Ids of the detection rules it rests on, directly or through other correlations.
+    pub base_rules: Vec<String>,
+    /// Where it is defined.
+    pub origin: Origin,
+}
+
+/// A validated, compiled, tested rule set.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<DetectionRule>,
+    pub(crate) correlations: Vec<Correlation>,
+    correlated_sigma: Vec<SigmaRule>,
+    routes: Vec<Prefilter>,
+    pub(crate) tests: Vec<TestCase>,
+    files: Vec<RuleFile>,
+    warnings: Vec<Problem>,
+}
+
+impl RuleSet {
+    /// Parses, validates and compiles `files`, then runs their rule tests: the only way to
+    /// get a rule set, so a running set has always passed its tests.
+    ///
+    /// # Errors
+    /// Every problem found, if any is an error.
+    pub fn load(files: Vec<RuleFile>) -> Result<Self, Rejected> {
+        let set = Self::compile(files)?;
+        let (set, failures) = crate::selftest::run(set);
+        if failures.is_empty() {
+            Ok(set)
+        } else {
+            Err(reject(failures, set.warnings))
+        }
+    }
+
+    /// The built-in pack.
+    ///
+    /// # Errors
+    /// Only if the embedded pack is broken (its own tests catch that in CI).
+    pub fn builtin() -> Result<Self, Rejected> {
+        Self::load(crate::source::builtin_files())
+    }
+
+    /// Parses, validates and compiles, without running the rule tests.
+    ///
+    /// # Errors
+    /// Every problem found, if any is an error.
+    pub fn compile(files: Vec<RuleFile>) -> Result<Self, Rejected> {
+        let mut problems = Vec::new();
+        let parsed = parse_files(&files, &mut problems);
+        let tests = parse_tests(&files, &mut problems);
+        let set = build(
+            parsed.rules,
+            parsed.correlations,
+            tests,
+            files,
+            &mut problems,
+        );
+        if problems.iter().any(|p| p.severity == Severity::Error) {
+            return Err(reject(problems, Vec::new()));
+        }
+        let mut set = set;
+        set.warnings = problems;
+        Ok(set)
+    }
+
+    /// Compiles a synthetic set without tests (benchmarks and the equal-matches test).
+    ///
+    /// # Errors
+    /// As [`RuleSet::compile`], minus the missing-test errors.
+    #[doc(hidden)]
+    pub fn compile_untested(rules: Vec<SigmaRule>) -> Result<Self, Rejected> {
+        let mut problems = Vec::new();
+        let origin = Origin {
+            file: "synthetic".into(),
+            line: 1,
+            text: String::new(),
+        };
+        let rules = rules
+            .into_iter()
+            .map(|rule| ParsedRule {
+                rule,
+                origin: origin.clone(),
+            })
+            .collect();
+        let set = build(rules, Vec::new(), Vec::new(), Vec::new(), &mut problems);
+        problems.retain(|p| !p.message.contains("no test"));
+        if problems.iter().any(|p| p.severity == Severity::Error) {
+            return Err(reject(problems, Vec::new()));
+        }
+        Ok(set)
+    }
+
+    /// The files the set was built from (what "last good" saves).
+    #[must_use]
+    pub fn files(&self) -> &[RuleFile] {
+        &self.files
+    }
+
+    /// Warnings (skipped rules) found while loading.
+    #[must_use]
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
+    }
+
+    /// Number of detection rules.
+    #[must_use]
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Number of correlation rules.
+    #[must_use]
+    pub fn correlation_count(&self) -> usize {
+        self.correlations.len()
+    }
+
+    /// Number of rule tests.
+    #[must_use]
+    pub fn test_count(&self) -> usize {
+        self.tests.len()
+    }
+
+    /// Detection rule metadata by index.
+    #[must_use]
+    pub fn rule_meta(&self, index: usize) -> &RuleMeta {
+        &self.rules[index].meta
+    }
+
+    fn route(&self, host: Host, category: Category) -> &Prefilter {
+        &self.routes[host_index(host) * 5 + category.index()]
+    }
+
+    /// Optimised candidate selection: logsource route, then the per-field prefilter.
+    pub fn candidates(&self, event: &SigmaEvent<'_>, scratch: &mut Scratch, out: &mut Vec<u32>) {
+        let e = event.event();
+        self.route(e.host, Category::of(e.operation)).candidates(
+            event,
+            self.rules.len(),
+            scratch,
+            out,
+        );
+    }
+
+    /// Fully evaluates one rule.
+    #[must_use]
+    pub fn evaluate_rule(&self, index: usize, event: &SigmaEvent<'_>) -> Option<EvaluationResult> {
+        rsigma_eval::evaluate_rule(&self.rules[index].compiled, event)
+    }
+
+    /// Matching rules, optimised path (ascending indices).
+    #[must_use]
+    pub fn matches(&self, event: &SigmaEvent<'_>, scratch: &mut Scratch) -> Vec<usize> {
+        let mut candidates = Vec::new();
+        self.candidates(event, scratch, &mut candidates);
+        candidates
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|&i| self.evaluate_rule(i, event).is_some())
+            .collect()
+    }
+
+    /// Matching rules, plain path: every rule whose logsource accepts the event, fully
+    /// evaluated (the reference the optimised path must equal).
+    #[must_use]
+    pub fn matches_plain(&self, event: &SigmaEvent<'_>) -> Vec<usize> {
+        let e = event.event();
+        let (h, c) = (host_index(e.host), Category::of(e.operation).index());
+        (0..self.rules.len())
+            .filter(|&i| self.rules[i].routes[h][c])
+            .filter(|&i| self.evaluate_rule(i, event).is_some())
+            .collect()
+    }
+
+    /// A fresh correlation engine for this set's correlations (state is per detector).
+    ///
+    /// # Errors
+    /// When a correlation does not compile (checked once at load time).
+    pub fn correlation_engine(
+        &self,
+        config: CorrelationConfig,
+    ) -> rsigma_eval::Result<CorrelationEngine> {
+        let mut engine = CorrelationEngine::new(config);
+        for rule in &self.correlated_sigma {
+            engine.add_rule(rule)?;
+        }
+        for c in &self.correlations {
+            engine.add_correlation(&c.rule)?;
+        }
+        Ok(engine)
+    }
+}
+
+fn reject(mut problems: Vec<Problem>, warnings: Vec<Problem>) -> Rejected {
+    problems.extend(warnings);
+    problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    Rejected { problems }
+}
+
+fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
+    match level {
+        Some(rsigma_parser::Level::Informational) => Level::Informational,
+        Some(rsigma_parser::Level::Low) => Level::Low,
+        None | Some(rsigma_parser::Level::Medium) => Level::Medium,
+        Some(rsigma_parser::Level::High) => Level::High,
+        Some(rsigma_parser::Level::Critical) => Level::Critical,
+    }
+}
+
+fn shadow_flag(
+    attrs: &HashMap<String, yaml_serde::Value>,
+    origin: &Origin,
+    id: &str,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match attrs.get("shadow") {
+        None => false,
+        Some(yaml_serde::Value::Bool(b)) => *b,
+        Some(_) => {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line_of("shadow:"),
+                Some(id),
+                "'shadow' must be true or false",
+            ));
+            false
+        }
+    }
+}
+
+/// The (host, category) routes a logsource accepts, or why it can never fire.
+fn routes(logsource: &rsigma_parser::LogSource) -> Result<[[bool; 5]; 2], String> {
+    if let Some(service) = &logsource.service {
+        return Err(format!(
+            "logsource service '{service}' is not a file-event source; the rule can never fire"
+        ));
+    }
+    let category = match logsource.category.as_deref() {
+        None => None,
+        Some(name) => Some(Category::from_name(name).ok_or_else(|| {
+            format!("logsource category '{name}' is not a file category (file_event, file_change, file_rename, file_delete, file_access); the rule can never fire")
+        })?),
+    };
+    let mut out = [[false; 5]; 2];
+    let mut any = false;
+    for host in [Host::Windows, Host::Linux] {
+        if logsource
+            .product
+            .as_deref()
+            .is_some_and(|p| p != product(host))
+        {
+            continue;
+        }
+        for c in Category::ALL {
+            if category.is_none_or(|want| want == c) {
+                out[host_index(host)][c.index()] = true;
+                any = true;
+            }
+        }
+    }
+    if any {
+        Ok(out)
+    } else {
+        Err(format!(
+            "logsource product '{}' is neither windows nor linux; the rule can never fire",
+            logsource.product.as_deref().unwrap_or_default()
+        ))
+    }
+}
+
+fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Result<(), String> {
+    match detection {
+        Detection::AllOf(items) => {
+            out.extend(items.iter().filter_map(|i| i.field.name.as_deref()));
+        }
+        Detection::AnyOf(parts) | Detection::And(parts) => {
+            for p in parts {
+                detection_fields(p, out)?;
+            }
+        }
+        Detection::Keywords(_) => {}
+        Detection::ArrayMatch { field, .. } => {
+            return Err(format!(
+                "array matching on '{field}': Picket events have no array fields"
+            ))
+        }
+        Detection::Conditional { named, .. } => {
+            for p in named.values() {
+                detection_fields(p, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_lines)]
+fn build(
+    parsed_rules: Vec<ParsedRule>,
+    parsed_correlations: Vec<ParsedCorrelation>,
+    tests: Vec<TestCase>,
+    files: Vec<RuleFile>,
+    problems: &mut Vec<Problem>,
+) -> RuleSet {
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut rules: Vec<DetectionRule> = Vec::new();
+    let mut sigma_by_id: HashMap<String, SigmaRule> = HashMap::new();
+    let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
+
+    for ParsedRule { rule, origin } in parsed_rules {
+        let label = rule.id.clone().unwrap_or_else(|| rule.title.clone());
+        let Some(id) = rule.id.clone() else {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line,
+                Some(&label),
+                "rule has no 'id': Picket names alerts, tests and correlations by it",
+            ));
+            continue;
+        };
+        if !seen_ids.insert(id.clone()) {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line_of(&id),
+                Some(&id),
+                "duplicate rule id",
+            ));
+            continue;
+        }
+        let routes = match routes(&rule.logsource) {
+            Ok(r) => r,
+            Err(message) => {
+                problems.push(Problem::warning(
+                    &origin.file,
+                    origin.line_of("logsource"),
+                    Some(&id),
+                    format!("{message}; skipped"),
+                ));
+                continue;
+            }
+        };
+        let mut fields = Vec::new();
+        let mut bad = false;
+        for detection in rule.detection.named.values() {
+            if let Err(message) = detection_fields(detection, &mut fields) {
+                problems.push(Problem::error(
+                    &origin.file,
+                    origin.line_of("detection"),
+                    Some(&id),
+                    message,
+                ));
+                bad = true;
+            }
+        }
+        fields.sort_unstable();
+        fields.dedup();
+        for field in fields.into_iter().filter(|f| !is_known_field(f)) {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line_of(field),
+                Some(&id),
+                format!(
+                    "unknown field '{field}' (Picket events have: {}, {})",
+                    picket_model::FileEvent::FIELDS.join(", "),
+                    crate::event::CANARY_FIELD
+                ),
+            ));
+            bad = true;
+        }
+        let compiled = match rsigma_eval::compile_rule(&rule) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(Problem::error(
+                    &origin.file,
+                    origin.line_of("detection"),
+                    Some(&id),
+                    format!("does not compile: {e}"),
+                ));
+                continue;
+            }
+        };
+        let shadow = shadow_flag(&rule.custom_attributes, &origin, &id, problems);
+        if bad {
+            continue;
+        }
+        witnesses.push(witness(&rule));
+        let meta = RuleMeta {
+            id: id.clone(),
+            name: rule.name.clone(),
+            title: rule.title.clone(),
+            level: convert_level(rule.level),
+            tags: rule.tags.clone(),
+            description: rule.description.clone(),
+            shadow,
+        };
+        sigma_by_id.insert(id, rule);
+        rules.push(DetectionRule {
+            meta,
+            compiled,
+            routes,
+            emits: true,
+            correlated: false,
+            origin,
+        });
+    }
+
+    // Names and ids that correlations may reference.
+    let mut detection_refs: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        detection_refs.insert(r.meta.id.clone(), i);
+        if let Some(name) = &r.meta.name {
+            detection_refs.insert(name.clone(), i);
+        }
+    }
+    let mut correlation_refs: HashMap<String, usize> = HashMap::new();
+    for (i, c) in parsed_correlations.iter().enumerate() {
+        if let Some(id) = &c.rule.id {
+            correlation_refs.insert(id.clone(), i);
+        }
+        if let Some(name) = &c.rule.name {
+            correlation_refs.insert(name.clone(), i);
+        }
+    }
+
+    let mut correlations = Vec::new();
+    for (index, ParsedCorrelation { rule, origin }) in parsed_correlations.iter().enumerate() {
+        let label = rule.id.clone().unwrap_or_else(|| rule.title.clone());
+        let Some(id) = rule.id.clone() else {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line,
+                Some(&label),
+                "correlation has no 'id'",
+            ));
+            continue;
+        };
+        if !seen_ids.insert(id.clone()) {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line_of(&id),
+                Some(&id),
+                "duplicate rule id",
+            ));
+            continue;
+        }
+        let mut ok = true;
+        for reference in &rule.rules {
+            if !detection_refs.contains_key(reference) && !correlation_refs.contains_key(reference)
+            {
+                problems.push(Problem::error(
+                    &origin.file,
+                    origin.line_of(reference),
+                    Some(&id),
+                    format!("references unknown rule '{reference}'"),
+                ));
+                ok = false;
+            }
+        }
+        let aliases: HashSet<&str> = rule.aliases.iter().map(|a| a.alias.as_str()).collect();
+        for field in &rule.group_by {
+            if !is_known_field(field) && !aliases.contains(field.as_str()) {
+                problems.push(Problem::error(
+                    &origin.file,
+                    origin.line_of(field),
+                    Some(&id),
+                    format!("group-by field '{field}' is not a Picket event field"),
+                ));
+                ok = false;
+            }
+        }
+        if let rsigma_parser::CorrelationCondition::Threshold {
+            field: Some(fields),
+            ..
+        } = &rule.condition
+        {
+            for field in fields.iter().filter(|f| !is_known_field(f)) {
+                problems.push(Problem::error(
+                    &origin.file,
+                    origin.line_of(field),
+                    Some(&id),
+                    format!("condition field '{field}' is not a Picket event field"),
+                ));
+                ok = false;
+            }
+        }
+        if rule.timespan.seconds == 0 || rule.timespan.seconds > MAX_TIMESPAN_SECS {
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line_of("timespan"),
+                Some(&id),
+                format!(
+                    "timespan {} is outside 1s..=24h: correlation state must expire",
+                    rule.timespan.original
+                ),
+            ));
+            ok = false;
+        }
+        if !ok {
+            continue;
+        }
+        // Transitive base rules (cycles are refused by the engine; `seen` stops us looping).
+        let mut base = Vec::new();
+        let mut stack: Vec<&String> = rule.rules.iter().collect();
+        let mut seen = HashSet::new();
+        seen.insert(index);
+        while let Some(reference) = stack.pop() {
+            if let Some(&d) = detection_refs.get(reference) {
+                base.push(rules[d].meta.id.clone());
+            } else if let Some(&c) = correlation_refs.get(reference) {
+                if seen.insert(c) {
+                    stack.extend(parsed_correlations[c].rule.rules.iter());
+                }
+            }
+        }
+        base.sort();
+        base.dedup();
+        for reference in &rule.rules {
+            if let Some(&d) = detection_refs.get(reference) {
+                rules[d].correlated = true;
+                if !rule.generate {
+                    rules[d].emits = false;
+                }
+            }
+        }
+        let shadow = shadow_flag(&rule.custom_attributes, origin, &id, problems);
+        let engine_rule = engine_form(rule, origin);
+        correlations.push(Correlation {
+            meta: RuleMeta {
+                id,
+                name: rule.name.clone(),
+                title: rule.title.clone(),
+                level: convert_level(rule.level),
+                tags: rule.tags.clone(),
+                description: rule.description.clone(),
+                shadow,
+            },
+            rule: engine_rule,
+            window_secs: rule.timespan.seconds,
+            base_rules: base,
+            origin: origin.clone(),
+        });
+    }
+
+    let correlated_sigma: Vec<SigmaRule> = rules
+        .iter()
+        .filter(|r| r.correlated)
+        .filter_map(|r| sigma_by_id.get(&r.meta.id).cloned())
+        .collect();
+
+    let mut routes_out = Vec::with_capacity(10);
+    for host in [Host::Windows, Host::Linux] {
+        for c in Category::ALL {
+            let on_route: Vec<(u32, Option<&[Needle]>)> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.routes[host_index(host)][c.index()])
+                .map(|(i, _)| {
+                    (
+                        u32::try_from(i).unwrap_or(u32::MAX),
+                        witnesses[i].as_deref(),
+                    )
+                })
+                .collect();
+            routes_out.push(Prefilter::build(&on_route));
+        }
+    }
+
+    let set = RuleSet {
+        rules,
+        correlations,
+        correlated_sigma,
+        routes: routes_out,
+        tests,
+        files,
+        warnings: Vec::new(),
+    };
+
+    // The correlations must compile in the engine, with their rules.
+    if let Err(e) = set.correlation_engine(CorrelationConfig::default()) {
+        problems.push(Problem::error(
+            set.correlations
+                .first()
+                .map_or("rules", |c| c.origin.file.as_str()),
+            set.correlations.first().map_or(1, |c| c.origin.line),
+            None,
+            format!("correlations do not compile: {e}"),
+        ));
+    }
+
+    check_test_coverage(&set, problems);
+    set
+}
+
+/// The correlation engine's clock ticks in milliseconds in Picket (timestamps are fed as
+/// Unix milliseconds), so windows are scaled here. Two rsigma 0.23.0 limits are worked around:
+/// its correlation clock is whole seconds (a ransomware run fits in one second, so
+/// `temporal_ordered` could not tell order), and a `temporal` correlation without a
+/// `condition` defaults to "at least one rule fired" although Sigma means "all rules".
+pub(crate) fn engine_form(rule: &CorrelationRule, origin: &Origin) -> CorrelationRule {
+    let mut out = rule.clone();
+    out.timespan.seconds = out.timespan.seconds.saturating_mul(1000);
+    if let Some(gap) = out.gap.as_mut() {
+        gap.seconds = gap.seconds.saturating_mul(1000);
+    }
+    let temporal = matches!(
+        rule.correlation_type,
+        rsigma_parser::CorrelationType::Temporal | rsigma_parser::CorrelationType::TemporalOrdered
+    );
+    let explicit_condition = yaml_serde::from_str::<yaml_serde::Value>(&origin.text)
+        .ok()
+        .and_then(|v| v.get("correlation").map(|c| c.get("condition").is_some()))
+        .unwrap_or(true);
+    if temporal && !explicit_condition {
+        out.condition = rsigma_parser::CorrelationCondition::Threshold {
+            predicates: vec![(
+                rsigma_parser::ConditionOperator::Gte,
+                u64::try_from(rule.rules.len()).unwrap_or(u64::MAX),
+            )],
+            field: None,
+            percentile: None,
+        };
+    }
+    out
+}
+
+/// Every rule needs a positive and a negative test; every test must name a rule of the set.
+fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
+    let mut coverage: HashMap<&str, (bool, bool)> = HashMap::new();
+    let ids: HashSet<&str> = set
+        .rules
+        .iter()
+        .map(|r| r.meta.id.as_str())
+        .chain(set.correlations.iter().map(|c| c.meta.id.as_str()))
+        .collect();
+    for test in &set.tests {
+        if !ids.contains(test.rule.as_str()) {
+            problems.push(Problem::error(
+                &test.file,
+                test.line,
+                Some(&test.rule),
+                format!("test '{}' names a rule that is not in the set", test.name),
+            ));
+            continue;
+        }
+        let entry = coverage.entry(test.rule.as_str()).or_default();
+        match test.expect {
+            crate::ruletest::Expect::Match => entry.0 = true,
+            crate::ruletest::Expect::NoMatch => entry.1 = true,
+        }
+    }
+    let all = set
+        .rules
+        .iter()
+        .map(|r| (&r.meta.id, &r.origin))
+        .chain(set.correlations.iter().map(|c| (&c.meta.id, &c.origin)));
+    for (id, origin) in all {
+        let (pos, neg) = coverage.get(id.as_str()).copied().unwrap_or_default();
+        if !pos || !neg {
+            let missing = match (pos, neg) {
+                (false, false) => "a positive and a negative",
+                (false, true) => "a positive",
+                _ => "a negative",
+            };
+            problems.push(Problem::error(
+                &origin.file,
+                origin.line,
+                Some(id),
+                format!("no test: the rule needs {missing} test (expect: match / no_match) in a .tests.yml file"),
+            ));
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Running a rule set over events: candidate selection, full evaluation under a guard,
+//! correlation state, and alerts.
+//!
+//! The guard is the "a bad rule never stops the pipeline" promise: a rule whose evaluation
+//! panics is disabled at once; a rule whose sampled evaluation time exceeds the budget
+//! `strikes` times in a row is disabled too. Both are reported (tracing + [`Evaluator::take_reports`]).
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use picket_model::{Alert, CorrelationContext, FileEvent, Host, Timestamp};
+use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, Event};
+
+use crate::event::SigmaEvent;
+use crate::prefilter::Scratch;
+use crate::ruleset::{RuleMeta, RuleSet};
+
+/// Bounds and budgets of the runtime.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// One event in `sample_every` has each candidate rule timed.
+    pub sample_every: u64,
+    /// A sampled evaluation slower than this is a strike.
+    pub slow_budget: Duration,
+    /// Consecutive strikes that disable a rule.
+    pub strikes: u32,
+    /// Correlation state entries, all correlations and groups together.
+    pub max_state_entries: usize,
+    /// Entries kept per group window (oldest dropped first).
+    pub max_group_entries: usize,
+    /// After a correlation fires for a group, it stays quiet this long for that group.
+    pub suppress_secs: u64,
+    /// Recent correlated events kept to attach to correlation alerts.
+    pub recent_events: usize,
+    /// Events attached to one correlation alert.
+    pub events_per_alert: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            sample_every: 1024,
+            slow_budget: Duration::from_millis(5),
+            strikes: 3,
+            max_state_entries: 20_000,
+            max_group_entries: 1_000,
+            suppress_secs: 60,
+            recent_events: 512,
+            events_per_alert: 10,
+        }
+    }
+}
+
+/// User-configured canary paths (files, or directories whose contents are canaries).
+#[derive(Clone, Debug, Default)]
+pub struct Canaries {
+    paths: Vec<String>,
+}
+
+impl Canaries {
+    /// From paths as the user wrote them (trailing separators ignored).
+    #[must_use]
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            paths: paths
+                .into_iter()
+                .map(|p| p.trim_end_matches(['/', '\\']).to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Does the event touch a canary (target or rename/link source)?
+    #[must_use]
+    pub fn touches(&self, event: &FileEvent) -> bool {
+        if self.paths.is_empty() {
+            return false;
+        }
+        let hit = |path: &str| self.paths.iter().any(|c| covers(c, path, event.host));
+        hit(&event.target.path) || event.source.as_ref().is_some_and(|s| hit(&s.path))
+    }
+}
+
+fn covers(canary: &str, path: &str, host: Host) -> bool {
+    let (sep, same): (char, fn(&str, &str) -> bool) = match host {
+        // Windows paths are case-insensitive.
+        Host::Windows => ('\\', |a, b| a.eq_ignore_ascii_case(b)),
+        Host::Linux => ('/', |a, b| a == b),
+    };
+    if path.len() < canary.len() || !path.is_char_boundary(canary.len()) {
+        return false;
+    }
+    let (head, tail) = path.split_at(canary.len());
+    same(head, canary) && (tail.is_empty() || tail.starts_with(sep))
+}
+
+struct Recent {
+    event: FileEvent,
+    rules: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Health {
+    disabled: bool,
+    strikes: u32,
+}
+
+/// A rule set in operation, with its state.
+pub struct Evaluator {
+    set: Arc<RuleSet>,
+    config: RuntimeConfig,
+    correlation: Option<CorrelationEngine>,
+    scratch: Scratch,
+    candidates: Vec<u32>,
+    health: Vec<Health>,
+    canaries: Canaries,
+    recent: VecDeque<Recent>,
+    events_seen: u64,
+    matched: Vec<usize>,
+    fired: Vec<String>,
+    reports: Vec<String>,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("rules", &self.set.rule_count())
+            .field("correlations", &self.set.correlation_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Evaluator {
+    /// Puts `set` to work.
+    #[must_use]
+    pub fn new(set: Arc<RuleSet>, canaries: Canaries, config: RuntimeConfig) -> Self {
+        let mut reports = Vec::new();
+        let correlation = if set.correlation_count() == 0 {
+            None
+        } else {
+            let engine_config = CorrelationConfig {
+                max_state_entries: config.max_state_entries,
+                max_group_entries: Some(config.max_group_entries),
+                suppress: Some(config.suppress_secs.saturating_mul(1000)),
+                timestamp_fallback: rsigma_eval::TimestampFallback::Skip,
+                ..CorrelationConfig::default()
+            };
+            match set.correlation_engine(engine_config) {
+                Ok(engine) => Some(engine),
+                Err(e) => {
+                    // Checked at load time; if it still fails, detection goes on without them.
+                    reports.push(format!("correlations disabled: {e}"));
+                    None
+                }
+            }
+        };
+        let health = vec![Health::default(); set.rule_count()];
+        Self {
+            set,
+            config,
+            correlation,
+            scratch: Scratch::default(),
+            candidates: Vec::new(),
+            health,
+            canaries,
+            recent: VecDeque::new(),
+            events_seen: 0,
+            matched: Vec::new(),
+            fired: Vec::new(),
+            reports,
+        }
+    }
+
+    /// The set in use.
+    #[must_use]
+    pub fn rule_set(&self) -> &Arc<RuleSet> {
+        &self.set
+    }
+
+    /// Rules disabled at run time (ids).
+    #[must_use]
+    pub fn disabled_rules(&self) -> Vec<&str> {
+        self.health
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.disabled)
+            .map(|(i, _)| self.set.rule_meta(i).id.as_str())
+            .collect()
+    }
+
+    /// Reports since the last call (rules disabled, correlations failing).
+    pub fn take_reports(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.reports)
+    }
+
+    /// Detection rules that matched the last event (indices), alerting or not.
+    #[must_use]
+    pub fn last_matched(&self) -> &[usize] {
+        &self.matched
+    }
+
+    /// Correlations that fired on the last event (ids), alerting or not.
+    #[must_use]
+    pub fn last_fired(&self) -> &[String] {
+        &self.fired
+    }
+
+    fn report(&mut self, message: String) {
+        tracing::error!(target: "picket_detect", "{message}");
+        self.reports.push(message);
+    }
+
+    /// Matches one event; pushes its alerts.
+    pub fn process(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
+        self.events_seen = self.events_seen.wrapping_add(1);
+        self.matched.clear();
+        self.fired.clear();
+        let view = SigmaEvent::new(event, self.canaries.touches(event));
+        let set = Arc::clone(&self.set);
+        set.candidates(&view, &mut self.scratch, &mut self.candidates);
+        let timed = self.events_seen % self.config.sample_every.max(1) == 0;
+        let mut correlated: Vec<EvaluationResult> = Vec::new();
+        let candidates = std::mem::take(&mut self.candidates);
+        for &index in &candidates {
+            let i = index as usize;
+            if self.health[i].disabled {
+                continue;
+            }
+            let started = timed.then(Instant::now);
+            let outcome = catch_unwind(AssertUnwindSafe(|| set.evaluate_rule(i, &view)));
+            if let Some(started) = started {
+                self.check_time(i, started.elapsed());
+            }
+            let result = match outcome {
+                Ok(result) => result,
+                Err(panic) => {
+                    self.health[i].disabled = true;
+                    let why = panic_message(panic.as_ref());
+                    let id = set.rule_meta(i).id.clone();
+                    self.report(format!("rule {id} disabled: it failed at run time ({why})"));
+                    continue;
+                }
+            };
+            let Some(result) = result else { continue };
+            self.matched.push(i);
+            let rule = &set.rules[i];
+            if rule.emits {
+                alerts.push(single_alert(&rule.meta, event));
+            }
+            if rule.correlated {
+                correlated.push(result);
+            }
+        }
+        self.candidates = candidates;
+        if !correlated.is_empty() {
+            self.correlate(&view, correlated, alerts);
+        }
+    }
+
+    fn check_time(&mut self, rule: usize, elapsed: Duration) {
+        let health = &mut self.health[rule];
+        if elapsed <= self.config.slow_budget {
+            health.strikes = 0;
+            return;
+        }
+        health.strikes += 1;
+        if health.strikes >= self.config.strikes {
+            health.disabled = true;
+            let id = self.set.rule_meta(rule).id.clone();
+            self.report(format!(
+                "rule {id} disabled: {} consecutive sampled evaluations over the {:?} budget (last {elapsed:?})",
+                self.config.strikes, self.config.slow_budget
+            ));
+        }
+    }
+
+    fn correlate(
+        &mut self,
+        view: &SigmaEvent<'_>,
+        detections: Vec<EvaluationResult>,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let event = view.event();
+        let rules: Vec<u32> = self
+            .matched
+            .iter()
+            .filter(|&&i| self.set.rules[i].correlated)
+            .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        self.recent.push_back(Recent {
+            event: event.clone(),
+            rules,
+        });
+        while self.recent.len() > self.config.recent_events {
+            self.recent.pop_front();
+        }
+        let Some(engine) = self.correlation.as_mut() else {
+            return;
+        };
+        let now_ms = unix_millis(event.time);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            engine.process_with_detections(view, detections, now_ms)
+        }));
+        let results = match outcome {
+            Ok(results) => results,
+            Err(panic) => {
+                self.correlation = None;
+                let why = panic_message(panic.as_ref());
+                self.report(format!(
+                    "correlations disabled: the correlation engine failed ({why})"
+                ));
+                return;
+            }
+        };
+        for result in results {
+            let Some(body) = result.as_correlation() else {
+                continue;
+            };
+            let Some(id) = result.header.rule_id.clone() else {
+                continue;
+            };
+            let Some(correlation) = self.set.correlations.iter().find(|c| c.meta.id == id) else {
+                continue;
+            };
+            self.fired.push(id.clone());
+            if !self.emits_correlation(&id) {
+                continue;
+            }
+            let events = self.sample_events(
+                &correlation.base_rules,
+                &body.group_key,
+                now_ms,
+                correlation.window_secs,
+            );
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = body.aggregated_value.max(0.0) as u64;
+            alerts.push(Alert {
+                rule_id: id,
+                title: correlation.meta.title.clone(),
+                level: correlation.meta.level,
+                tags: correlation.meta.tags.clone(),
+                description: correlation.meta.description.clone(),
+                shadow: correlation.meta.shadow,
+                time: event.time,
+                events,
+                correlation: Some(CorrelationContext {
+                    kind: body.correlation_type.as_str().to_owned(),
+                    group: body.group_key.clone(),
+                    count,
+                    window_secs: correlation.window_secs,
+                    rules: correlation.rule.rules.clone(),
+                }),
+            });
+        }
+    }
+
+    /// A correlation referenced by another one with `generate: false` only feeds it.
+    fn emits_correlation(&self, id: &str) -> bool {
+        let name = self
+            .set
+            .correlations
+            .iter()
+            .find(|c| c.meta.id == id)
+            .and_then(|c| c.meta.name.clone());
+        !self.set.correlations.iter().any(|parent| {
+            !parent.rule.generate
+                && parent
+                    .rule
+                    .rules
+                    .iter()
+                    .any(|r| r == id || Some(r) == name.as_ref())
+        })
+    }
+
+    /// The most recent events behind a firing: they matched one of its base rules, belong
+    /// to its group and fall inside its window. Oldest first, at most `events_per_alert`.
+    fn sample_events(
+        &self,
+        base_rules: &[String],
+        group: &[(String, String)],
+        now_ms: i64,
+        window_secs: u64,
+    ) -> Vec<FileEvent> {
+        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let since = now_ms.saturating_sub(window_ms);
+        let mut out: Vec<FileEvent> = self
+            .recent
+            .iter()
+            .rev()
+            .filter(|r| unix_millis(r.event.time) >= since)
+            .filter(|r| {
+                r.rules
+                    .iter()
+                    .any(|&i| base_rules.contains(&self.set.rule_meta(i as usize).id))
+            })
+            .filter(|r| {
+                let view = SigmaEvent::new(&r.event, false);
+                group.iter().all(|(field, value)| {
+                    view.get_field(field)
+                        .and_then(|v| v.as_str().map(|s| s.into_owned()))
+                        .is_none_or(|v| v == *value)
+                })
+            })
+            .take(self.config.events_per_alert)
+            .map(|r| r.event.clone())
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// The stream is idle: expire correlation windows and old samples.
+    pub fn idle(&mut self, now: Timestamp) {
+        let now_ms = unix_millis(now);
+        if let Some(engine) = self.correlation.as_mut() {
+            let outcome = catch_unwind(AssertUnwindSafe(|| engine.evict_expired(now_ms)));
+            if outcome.is_err() {
+                self.correlation = None;
+                self.report("correlations disabled: eviction failed".to_owned());
+            }
+        }
+        let keep = i64::try_from(crate::ruleset::MAX_TIMESPAN_SECS * 1000).unwrap_or(i64::MAX);
+        while self
+            .recent
+            .front()
+            .is_some_and(|r| unix_millis(r.event.time) < now_ms.saturating_sub(keep))
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Correlation state entries held (for flood tests and stats).
+    #[must_use]
+    pub fn correlation_state(&self) -> usize {
+        self.correlation
+            .as_ref()
+            .map_or(0, CorrelationEngine::state_count)
+    }
+}
+
+/// The correlation engine's clock: Unix milliseconds (see `ruleset::engine_form`).
+fn unix_millis(t: Timestamp) -> i64 {
+    i64::try_from(t.unix_millis()).unwrap_or(i64::MAX)
+}
+
+fn single_alert(meta: &RuleMeta, event: &FileEvent) -> Alert {
+    Alert {
+        rule_id: meta.id.clone(),
+        title: meta.title.clone(),
+        level: meta.level,
+        tags: meta.tags.clone(),
+        description: meta.description.clone(),
+        shadow: meta.shadow,
+        time: event.time,
+        events: vec![event.clone()],
+        correlation: None,
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canaries_cover_files_and_directories_per_host_rules() {
+        assert!(covers(r"C:\Bait", r"c:\bait\x.docx", Host::Windows));
+        assert!(covers(r"C:\Bait\x.docx", r"C:\BAIT\X.DOCX", Host::Windows));
+        assert!(!covers(r"C:\Bait", r"C:\Baits\x.docx", Host::Windows));
+        assert!(covers("/srv/bait", "/srv/bait/a", Host::Linux));
+        assert!(!covers("/srv/bait", "/SRV/bait/a", Host::Linux));
+    }
+}
