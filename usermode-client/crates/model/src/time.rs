@@ -16,6 +16,15 @@ impl Timestamp {
         Self(Self::UNIX_EPOCH_TICKS.saturating_add(nanos / 100))
     }
 
+    /// The current wall-clock time.
+    #[must_use]
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::from_unix_nanos(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))
+    }
+
     /// Milliseconds since the Unix epoch (OCSF `time`); 0 for times before 1970.
     #[must_use]
     pub const fn unix_millis(self) -> u64 {
@@ -41,5 +50,6 @@ mod tests {
         assert_eq!(t.unix_millis(), 1_700_000_000_123);
         assert_eq!(t.unix_nanos(), 1_700_000_000_123_456_700);
         assert_eq!(Timestamp(5).unix_millis(), 0);
+        assert!(Timestamp::now().unix_millis() > 1_700_000_000_000);
     }
 }

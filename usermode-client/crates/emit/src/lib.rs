@@ -1,0 +1,288 @@
+//! The emit stage: one JSON object per line for every event, notice and alert.
+//!
+//! - Events: OCSF File System Activity (`class_uid` 1001) by default ([`ocsf`]), or Elastic
+//!   Common Schema with [`Format::Ecs`] ([`ecs`]).
+//! - Alerts: OCSF Detection Finding (`class_uid` 2004), or an ECS `event.kind: alert`.
+//! - Notices (events lost, malformed batch, driver hello/stats, source restarted): a line
+//!   with **no** `class_uid` and a `picket_notice` field naming the kind, plus `time` (ms since
+//!   the Unix epoch, when the client noticed) and the notice's own fields ([`notice`]).
+//!
+//! Serialisation goes through borrowed `serde` structs straight into the writer: no
+//! intermediate JSON tree per event.
+
+pub mod ecs;
+pub mod human;
+pub mod notice;
+pub mod ocsf;
+mod time;
+
+use std::io::Write;
+
+use picket_model::{Alert, FileEvent, Notice};
+
+pub use time::iso8601;
+
+/// Output schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// OCSF 1001 / 2004.
+    #[default]
+    Ocsf,
+    /// Elastic Common Schema.
+    Ecs,
+}
+
+/// Facts about the sensor's host that are not in each event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Host name (live: this machine's; replay: the recording machine's).
+    pub hostname: Option<String>,
+}
+
+/// What has been written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmitCounts {
+    /// Event lines.
+    pub events: u64,
+    /// Notice lines.
+    pub notices: u64,
+    /// Alert lines.
+    pub alerts: u64,
+    /// Sum of the counts of `events_lost` notices.
+    pub lost: u64,
+    /// Malformed batches reported.
+    pub malformed: u64,
+}
+
+/// Writes JSON lines in one format.
+#[derive(Debug)]
+pub struct Emitter<W: Write> {
+    out: W,
+    format: Format,
+    host: HostInfo,
+    counts: EmitCounts,
+}
+
+impl<W: Write> Emitter<W> {
+    /// An emitter writing to `out` (wrap files and stdout in a `BufWriter`).
+    pub const fn new(out: W, format: Format, host: HostInfo) -> Self {
+        Self {
+            out,
+            format,
+            host,
+            counts: EmitCounts {
+                events: 0,
+                notices: 0,
+                alerts: 0,
+                lost: 0,
+                malformed: 0,
+            },
+        }
+    }
+
+    /// Lines written so far.
+    #[must_use]
+    pub const fn counts(&self) -> EmitCounts {
+        self.counts
+    }
+
+    /// One event line.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn event(&mut self, event: &FileEvent) -> std::io::Result<()> {
+        match self.format {
+            Format::Ocsf => {
+                serde_json::to_writer(&mut self.out, &ocsf::FileActivity::new(event, &self.host))
+            }
+            Format::Ecs => {
+                serde_json::to_writer(&mut self.out, &ecs::EcsEvent::new(event, &self.host))
+            }
+        }
+        .map_err(std::io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        self.counts.events += 1;
+        Ok(())
+    }
+
+    /// One alert line.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn alert(&mut self, alert: &Alert) -> std::io::Result<()> {
+        match self.format {
+            Format::Ocsf => serde_json::to_writer(
+                &mut self.out,
+                &ocsf::DetectionFinding::new(alert, &self.host),
+            ),
+            Format::Ecs => {
+                serde_json::to_writer(&mut self.out, &ecs::EcsAlert::new(alert, &self.host))
+            }
+        }
+        .map_err(std::io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        self.counts.alerts += 1;
+        Ok(())
+    }
+
+    /// One notice line.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn notice(&mut self, notice: &Notice) -> std::io::Result<()> {
+        notice::write(&mut self.out, notice, picket_model::Timestamp::now())?;
+        self.out.write_all(b"\n")?;
+        self.counts.notices += 1;
+        match notice {
+            Notice::EventsLost { count, .. } => self.counts.lost += count,
+            Notice::MalformedBatch { .. } => self.counts.malformed += 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Flushes the output.
+    ///
+    /// # Errors
+    /// When flushing fails.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The output.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::{Details, FilePath, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    fn rename() -> FileEvent {
+        let path = |p: &str, name: &str, ext: &str| FilePath {
+            path: p.into(),
+            original: format!(r"\Device\HarddiskVolume3{}", &p[2..]),
+            directory: r"C:\u".into(),
+            name: name.into(),
+            extension: Some(ext.into()),
+            ..FilePath::default()
+        };
+        FileEvent {
+            seq: 9,
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+            host: Host::Windows,
+            operation: Operation::Rename,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 4,
+                    start_key: 8,
+                },
+                image: Some(r"C:\w\x.exe".into()),
+                command_line: Some("x.exe /q".into()),
+                user: Some(r"HOST\a".into()),
+                ..ProcessInfo::default()
+            }),
+            thread_id: 0,
+            target: path(r"C:\u\d.locked", "d.locked", "locked"),
+            source: Some(path(r"C:\u\d.docx", "d.docx", "docx")),
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
+    fn lines(format: Format, event: &FileEvent) -> Value {
+        let mut emitter = Emitter::new(Vec::new(), format, HostInfo::default());
+        emitter.event(event).unwrap();
+        assert_eq!(emitter.counts().events, 1);
+        let out = emitter.into_inner();
+        assert_eq!(out.last(), Some(&b'\n'));
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn ocsf_rename_puts_the_source_in_file_and_the_target_in_file_result() {
+        let v = lines(Format::Ocsf, &rename());
+        assert_eq!(v["class_uid"], 1001);
+        assert_eq!(v["activity_id"], 5);
+        assert_eq!(v["activity_name"], "Rename");
+        assert_eq!(v["type_uid"], 100_105);
+        assert_eq!(v["time"], 1_700_000_000_000u64);
+        assert_eq!(v["file"]["path"], r"C:\u\d.docx");
+        assert_eq!(v["file"]["ext"], "docx");
+        assert_eq!(v["file_result"]["path"], r"C:\u\d.locked");
+        assert_eq!(v["actor"]["process"]["pid"], 4);
+        assert_eq!(v["actor"]["process"]["file"]["path"], r"C:\w\x.exe");
+        assert_eq!(v["actor"]["process"]["file"]["name"], "x.exe");
+        assert_eq!(v["actor"]["process"]["cmd_line"], "x.exe /q");
+        assert_eq!(v["actor"]["user"]["name"], r"HOST\a");
+        assert_eq!(v["device"]["os"]["type"], "windows");
+        assert_eq!(v["metadata"]["sequence"], 9);
+        assert_eq!(v["unmapped"]["picket"]["operation"], "rename");
+        assert_eq!(
+            v["unmapped"]["picket"]["original_new_path"],
+            r"\Device\HarddiskVolume3\u\d.locked"
+        );
+    }
+
+    #[test]
+    fn ecs_rename_keeps_the_old_name_in_ext_original() {
+        let v = lines(Format::Ecs, &rename());
+        assert_eq!(v["@timestamp"], "2023-11-14T22:13:20.0000000Z");
+        assert_eq!(v["event"]["action"], "rename");
+        assert_eq!(v["event"]["type"][0], "change");
+        assert_eq!(v["file"]["path"], r"C:\u\d.locked");
+        assert_eq!(v["file"]["Ext"]["original"]["path"], r"C:\u\d.docx");
+        assert_eq!(v["process"]["executable"], r"C:\w\x.exe");
+        assert_eq!(v["host"]["os"]["type"], "windows");
+    }
+
+    #[test]
+    fn unknown_process_facts_are_null_not_guessed() {
+        let mut event = rename();
+        event.process = Arc::new(ProcessInfo {
+            key: ProcessKey {
+                pid: 4,
+                start_key: 8,
+            },
+            ..ProcessInfo::default()
+        });
+        let v = lines(Format::Ocsf, &event);
+        assert_eq!(v["actor"]["process"]["file"]["path"], Value::Null);
+        assert!(v["actor"]["process"]
+            .as_object()
+            .unwrap()
+            .contains_key("cmd_line"));
+        assert_eq!(v["actor"]["user"]["name"], Value::Null);
+    }
+
+    #[test]
+    fn alerts_are_detection_findings() {
+        let alert = Alert {
+            rule_id: "r-1".into(),
+            title: "Ransom".into(),
+            level: picket_model::Level::High,
+            tags: vec!["attack.t1486".into(), "attack.impact".into()],
+            description: None,
+            shadow: true,
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+            events: vec![rename()],
+            correlation: None,
+        };
+        let mut emitter = Emitter::new(Vec::new(), Format::Ocsf, HostInfo::default());
+        emitter.alert(&alert).unwrap();
+        let v: Value = serde_json::from_slice(&emitter.into_inner()).unwrap();
+        assert_eq!(v["class_uid"], 2004);
+        assert_eq!(v["severity_id"], 4);
+        assert_eq!(v["finding_info"]["analytic"]["uid"], "r-1");
+        assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1486");
+        assert_eq!(v["unmapped"]["picket"]["shadow"], true);
+        assert_eq!(v["unmapped"]["picket"]["events"][0]["class_uid"], 1001);
+        assert!(
+            human::alert_line(&alert).starts_with("ALERT (shadow) [high] Ransom (rule r-1) pid 4")
+        );
+    }
+}

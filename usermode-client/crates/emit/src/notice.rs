@@ -1,0 +1,59 @@
+//! Notice lines: `{"picket_notice": "<kind>", "time": <ms>, ...the notice's fields}`.
+//!
+//! Kinds: `events_lost` (`count`, `first_seq`, `last_seq`, `cause`), `malformed_batch`
+//! (`batch_index`, `offset`, `error`), `source_restarted` (`expected`, `got`),
+//! `driver_hello`, `driver_stats`. They carry no `class_uid`, so an OCSF consumer never
+//! mistakes them for events.
+
+use std::io::Write;
+
+use picket_model::{Notice, Timestamp};
+
+/// Writes one notice as a JSON object (no newline).
+///
+/// # Errors
+/// When writing fails.
+pub fn write<W: Write>(out: &mut W, notice: &Notice, now: Timestamp) -> std::io::Result<()> {
+    // Notices are rare: a JSON tree is fine here.
+    let mut fields = match serde_json::to_value(notice)? {
+        serde_json::Value::Object(fields) => fields,
+        other => {
+            let mut fields = serde_json::Map::new();
+            fields.insert("value".into(), other);
+            fields
+        }
+    };
+    let kind = fields.remove("notice").unwrap_or_default();
+    let mut line = serde_json::Map::new();
+    line.insert("picket_notice".into(), kind);
+    line.insert("time".into(), now.unix_millis().into());
+    line.extend(fields);
+    serde_json::to_writer(out, &line)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::LossCause;
+
+    #[test]
+    fn a_loss_is_a_line_without_class_uid() {
+        let mut out = Vec::new();
+        let notice = Notice::EventsLost {
+            count: 3,
+            first_seq: Some(10),
+            last_seq: Some(12),
+            cause: LossCause::RingFull,
+        };
+        write(&mut out, &notice, Timestamp::from_unix_nanos(5_000_000)).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "picket_notice": "events_lost", "time": 5, "count": 3,
+                "first_seq": 10, "last_seq": 12, "cause": "ring_full"
+            })
+        );
+    }
+}
