@@ -183,6 +183,11 @@ impl RuleSet {
         self.tests.len()
     }
 
+    /// Correlation rule metadata.
+    pub fn correlation_metas(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.correlations.iter().map(|c| &c.meta)
+    }
+
     /// Detection rule metadata by index.
     #[must_use]
     pub fn rule_meta(&self, index: usize) -> &RuleMeta {
