@@ -1,0 +1,236 @@
+//! [`run`]: a source, the pipeline and an emitter, with a bounded queue to the emitter
+//! thread.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use picket_emit::{human, EmitCounts, Emitter};
+use picket_model::{BatchSource, Pull, SourceError};
+
+use crate::pipeline::{Output, Pipeline, PipelineCounts};
+
+/// Batches of output in flight between the pipeline and the emitter. With batches of at
+/// most 64 KiB (a few hundred events) this bounds the backlog to a few MiB.
+const QUEUE_DEPTH: usize = 16;
+
+/// Counters for a progress line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Pipeline counters.
+    pub counts: PipelineCounts,
+    /// Batches read.
+    pub batches: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+/// A progress callback.
+pub type ProgressFn<'a> = Box<dyn FnMut(&Progress) + 'a>;
+
+/// How [`run`] behaves.
+pub struct RunOptions<'a> {
+    /// Set (e.g. by a Ctrl-C handler) to stop after the current batch.
+    pub stop: &'a AtomicBool,
+    /// Called about every `progress_every` with the counters (human progress on stderr).
+    pub progress: Option<ProgressFn<'a>>,
+    /// How often to call `progress`.
+    pub progress_every: Duration,
+    /// Print each alert's one-line form on stderr.
+    pub alerts_on_stderr: bool,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("stop", &self.stop)
+            .field("progress_every", &self.progress_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Pipeline counters.
+    pub counts: PipelineCounts,
+    /// What the emitter wrote.
+    pub emitted: EmitCounts,
+    /// Batches read.
+    pub batches: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Stopped by the stop flag rather than the end of the stream.
+    pub interrupted: bool,
+    /// The reader of the output went away (e.g. `| head`): a clean stop.
+    pub output_closed: bool,
+}
+
+/// Why a run failed. Everything produced before the failure has been written.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The source failed.
+    #[error("source: {error}")]
+    Source {
+        /// The error.
+        #[source]
+        error: SourceError,
+        /// What had been done until then.
+        summary: Box<RunSummary>,
+    },
+    /// Writing the output failed.
+    #[error("writing the output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+fn emitter_thread<W: Write>(
+    mut emitter: Emitter<W>,
+    rx: &Receiver<Vec<Output>>,
+    recycle: &SyncSender<Vec<Output>>,
+    alerts_on_stderr: bool,
+) -> (Emitter<W>, Option<std::io::Error>) {
+    loop {
+        let mut chunk = match rx.try_recv() {
+            Ok(chunk) => chunk,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                // Queue drained: push what we have to the reader (tail -f, jq) before
+                // waiting for more.
+                if let Err(error) = emitter.flush() {
+                    return (emitter, Some(error));
+                }
+                match rx.recv() {
+                    Ok(chunk) => chunk,
+                    Err(_) => break,
+                }
+            }
+        };
+        for output in chunk.drain(..) {
+            let written = match &output {
+                Output::Event(event) => emitter.event(event),
+                Output::Notice(notice) => {
+                    tracing::info!(?notice, "notice");
+                    emitter.notice(notice)
+                }
+                Output::Alert(alert) => {
+                    if alerts_on_stderr {
+                        eprintln!("{}", human::alert_line(alert));
+                    }
+                    emitter.alert(alert)
+                }
+            };
+            if let Err(error) = written {
+                return (emitter, Some(error));
+            }
+        }
+        // Hand the allocation back; if the pool is full it is simply dropped.
+        let _ = recycle.try_send(chunk);
+    }
+    let flushed = emitter.flush().err();
+    (emitter, flushed)
+}
+
+/// Reads `source` to its end (or until `options.stop`), runs every batch through
+/// `pipeline`, and writes the outputs with `emitter` on a second thread.
+///
+/// # Errors
+/// A [`RunError`] when the source or the output fails; all output produced until then has
+/// been written and flushed.
+pub fn run<S, W>(
+    source: &mut S,
+    pipeline: &mut Pipeline,
+    emitter: Emitter<W>,
+    mut options: RunOptions<'_>,
+) -> Result<RunSummary, RunError>
+where
+    S: BatchSource + ?Sized,
+    W: Write + Send,
+{
+    let start = Instant::now();
+    let (tx, rx) = sync_channel::<Vec<Output>>(QUEUE_DEPTH);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<Output>>(QUEUE_DEPTH);
+    let alerts_on_stderr = options.alerts_on_stderr;
+    std::thread::scope(|scope| {
+        let writer =
+            scope.spawn(move || emitter_thread(emitter, &rx, &recycle_tx, alerts_on_stderr));
+        let mut buf = Vec::with_capacity(picket_protocol::MAX_BATCH_LEN);
+        let (mut batches, mut bytes) = (0u64, 0u64);
+        let mut last_progress = Instant::now();
+        let mut interrupted = false;
+        let mut output_closed = false;
+        let mut source_error = None;
+        let send = |chunk: Vec<Output>| tx.send(chunk).is_ok();
+        loop {
+            if options.stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            let mut chunk = recycle_rx.try_recv().unwrap_or_default();
+            match source.next_batch(&mut buf) {
+                Ok(Pull::Batch) => {
+                    batches += 1;
+                    bytes += buf.len() as u64;
+                    pipeline.process_batch(&buf, &mut chunk);
+                }
+                Ok(Pull::Idle) => pipeline.on_idle(&mut chunk),
+                Ok(Pull::End) => break,
+                Err(error) => {
+                    source_error = Some(error);
+                    break;
+                }
+            }
+            if !chunk.is_empty() && !send(chunk) {
+                // The emitter stopped: its error is collected below.
+                output_closed = true;
+                break;
+            }
+            if let Some(progress) = options.progress.as_mut() {
+                if last_progress.elapsed() >= options.progress_every {
+                    last_progress = Instant::now();
+                    progress(&Progress {
+                        counts: pipeline.counts(),
+                        batches,
+                        bytes,
+                        elapsed: start.elapsed(),
+                    });
+                }
+            }
+        }
+        let mut tail = Vec::new();
+        pipeline.finish(&mut tail);
+        if !tail.is_empty() {
+            let _ = send(tail);
+        }
+        drop(tx);
+        let (emitter, write_error) = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let summary = RunSummary {
+            counts: pipeline.counts(),
+            emitted: emitter.counts(),
+            batches,
+            bytes,
+            elapsed: start.elapsed(),
+            interrupted,
+            output_closed: output_closed
+                || write_error
+                    .as_ref()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe),
+        };
+        match (write_error, source_error) {
+            (Some(error), _) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(RunError::Output(error))
+            }
+            (_, Some(error)) => Err(RunError::Source {
+                error,
+                summary: Box::new(summary),
+            }),
+            _ => Ok(summary),
+        }
+    })
+}

@@ -1,0 +1,228 @@
+//! The pipeline end to end on synthetic batches: enrichment, filters, detection order,
+//! notices, the emitter thread.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use picket_emit::{Emitter, Format, HostInfo};
+use picket_enrich::{ProcessCache, RecordedProcesses};
+use picket_model::{
+    Alert, BatchSource, Detector, FileEvent, Level, Operation, ProcessInfo, ProcessKey, Pull,
+    SourceError,
+};
+use picket_parse::{Parser, VolumeMap};
+use picket_pipeline::{run, EventFilter, Output, Pipeline, RunOptions};
+use picket_protocol::{BatchFlags, Record};
+use picket_synth::{batch, created, file, header, rename, utf16};
+
+fn batches() -> Vec<Vec<u8>> {
+    let a = utf16(r"\Device\HarddiskVolume3\data\a.txt");
+    let b = utf16(r"\Device\HarddiskVolume3\data\a.locked");
+    let other = utf16(r"\Device\HarddiskVolume3\Windows\x.log");
+    vec![
+        batch(
+            BatchFlags::UTF16_NAMES,
+            0,
+            &[
+                Record {
+                    header: header(1, 133_000_000_000_000_000, 100, 5),
+                    body: created(file(1, 9), &a),
+                },
+                Record {
+                    header: header(2, 133_000_000_000_000_001, 200, 6),
+                    body: created(file(2, 10), &other),
+                },
+            ],
+        )
+        .unwrap(),
+        batch(
+            BatchFlags::UTF16_NAMES,
+            0,
+            &[Record {
+                header: header(4, 133_000_000_000_000_002, 100, 5),
+                body: rename(file(1, 9), &a, &b),
+            }],
+        )
+        .unwrap(),
+    ]
+}
+
+fn pipeline(filter: EventFilter, detector: Option<Box<dyn Detector>>) -> Pipeline {
+    let processes = RecordedProcesses::new(16);
+    processes.insert(ProcessInfo {
+        key: ProcessKey {
+            pid: 100,
+            start_key: 5,
+        },
+        image: Some(r"C:\tools\crypt.exe".into()),
+        ..ProcessInfo::default()
+    });
+    Pipeline::new(
+        Parser::new(VolumeMap::fixed(vec![(
+            r"\Device\HarddiskVolume3".into(),
+            "C:".into(),
+        )])),
+        ProcessCache::new(Box::new(processes), 64),
+        filter,
+        detector,
+    )
+}
+
+/// Alerts on every rename; counts idle calls.
+struct RenameDetector;
+
+impl Detector for RenameDetector {
+    fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
+        if event.operation == Operation::Rename {
+            alerts.push(Alert {
+                rule_id: "test-rename".into(),
+                title: "rename seen".into(),
+                level: Level::Low,
+                tags: vec![],
+                description: None,
+                shadow: false,
+                time: event.time,
+                events: vec![event.clone()],
+                correlation: None,
+            });
+        }
+    }
+}
+
+#[test]
+fn events_are_enriched_filtered_and_followed_by_their_alerts() {
+    let mut p = pipeline(
+        EventFilter::new(vec![r"c:\DATA\".into()], vec![], vec![]),
+        Some(Box::new(RenameDetector)),
+    );
+    let mut out = Vec::new();
+    for b in batches() {
+        p.process_batch(&b, &mut out);
+    }
+    p.finish(&mut out);
+    let kinds: Vec<&str> = out
+        .iter()
+        .map(|o| match o {
+            Output::Event(_) => "event",
+            Output::Notice(_) => "notice",
+            Output::Alert(_) => "alert",
+        })
+        .collect();
+    // create a.txt, rename (+ its alert), then the gap (seq 3) reported at the end.
+    assert_eq!(kinds, ["event", "event", "alert", "notice"]);
+    let Output::Event(created) = &out[0] else {
+        unreachable!()
+    };
+    assert_eq!(created.target.path, r"C:\data\a.txt");
+    assert_eq!(
+        created.process.image.as_deref(),
+        Some(r"C:\tools\crypt.exe")
+    );
+    let Output::Event(renamed) = &out[1] else {
+        unreachable!()
+    };
+    assert_eq!(renamed.source.as_ref().unwrap().path, r"C:\data\a.txt");
+    assert_eq!(renamed.target.path, r"C:\data\a.locked");
+    assert_eq!(
+        p.counts().filtered,
+        1,
+        r"C:\Windows\x.log is outside the prefix"
+    );
+    assert_eq!(p.counts().lost, 1);
+    assert_eq!(p.counts().alerts, 1);
+}
+
+#[test]
+fn filters_by_pid_and_image() {
+    let mut out = Vec::new();
+    let mut p = pipeline(EventFilter::new(vec![], vec![200], vec![]), None);
+    for b in batches() {
+        p.process_batch(&b, &mut out);
+    }
+    assert_eq!(p.counts().events, 1);
+    let mut p = pipeline(
+        EventFilter::new(vec![], vec![], vec!["CRYPT.EXE".into()]),
+        None,
+    );
+    for b in batches() {
+        p.process_batch(&b, &mut out);
+    }
+    assert_eq!(p.counts().events, 2, "pid 200 has no known image: not kept");
+}
+
+struct VecSource(std::vec::IntoIter<Result<Vec<u8>, ()>>);
+
+impl BatchSource for VecSource {
+    fn next_batch(&mut self, buf: &mut Vec<u8>) -> Result<Pull, SourceError> {
+        match self.0.next() {
+            Some(Ok(bytes)) => {
+                *buf = bytes;
+                Ok(Pull::Batch)
+            }
+            Some(Err(())) => Err(SourceError::Malformed("broken source".into())),
+            None => Ok(Pull::End),
+        }
+    }
+}
+
+#[test]
+fn run_writes_every_line_and_reports_a_source_error_after_writing_what_came_before() {
+    let mut items: Vec<Result<Vec<u8>, ()>> = batches().into_iter().map(Ok).collect();
+    items.push(Err(()));
+    let mut source = VecSource(items.into_iter());
+    let mut p = pipeline(EventFilter::default(), Some(Box::new(RenameDetector)));
+    let stop = AtomicBool::new(false);
+    let mut out = Vec::new();
+    let emitter = Emitter::new(&mut out, Format::Ocsf, HostInfo::default());
+    let options = RunOptions {
+        stop: &stop,
+        progress: None,
+        progress_every: Duration::from_secs(1),
+        alerts_on_stderr: false,
+    };
+    let err = run(&mut source, &mut p, emitter, options).unwrap_err();
+    let picket_pipeline::RunError::Source { summary, .. } = err else {
+        panic!("expected a source error");
+    };
+    assert_eq!(summary.batches, 2);
+    assert_eq!(summary.emitted.events, 3);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let classes: Vec<Option<u64>> = lines.iter().map(|l| l["class_uid"].as_u64()).collect();
+    assert_eq!(
+        classes,
+        [Some(1001), Some(1001), Some(1001), Some(2004), None]
+    );
+    assert_eq!(lines[4]["picket_notice"], "events_lost");
+    assert_eq!(lines[2]["unmapped"]["picket"]["operation"], "rename");
+}
+
+#[test]
+fn stop_flag_ends_the_run_cleanly() {
+    let mut source = VecSource(
+        batches()
+            .into_iter()
+            .map(Ok)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
+    let mut p = pipeline(EventFilter::default(), None);
+    let stop = AtomicBool::new(true);
+    let summary = run(
+        &mut source,
+        &mut p,
+        Emitter::new(std::io::sink(), Format::Ecs, HostInfo::default()),
+        RunOptions {
+            stop: &stop,
+            progress: None,
+            progress_every: Duration::from_secs(1),
+            alerts_on_stderr: false,
+        },
+    )
+    .unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.batches, 0);
+}
