@@ -1,0 +1,52 @@
+<#
+.SYNOPSIS
+    Turns test signing on, so Windows loads Picket's test-signed driver. Needs a reboot.
+
+.DESCRIPTION
+    Runs `bcdedit /set testsigning on` for the current boot entry. Windows refuses this while
+    Secure Boot is on: turn Secure Boot off in the VM's firmware settings first (Hyper-V: VM
+    Settings > Security > clear "Enable Secure Boot"). The setting takes effect at the next boot;
+    the desktop then shows "Test Mode" in a corner.
+
+    Use a disposable test VM: test signing lowers the machine's protection against malicious
+    drivers. Undo with `bcdedit /set testsigning off` and a reboot.
+
+.PARAMETER Reboot
+    Restart the machine right away when a change was made.
+
+.EXAMPLE
+    .\Enable-TestSigning.ps1 -Reboot
+#>
+[CmdletBinding()]
+param([switch]$Reboot)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot 'PicketVm.psm1') -Force
+
+try {
+    Assert-Administrator
+    if (Test-TestSigningOn) {
+        Write-Host 'Test signing is already on in this boot. Nothing to do.'
+        exit 0
+    }
+    if (Test-SecureBootOn) {
+        throw ('Secure Boot is on, and Windows does not allow test signing with it. Turn Secure Boot ' +
+            'off in the VM firmware settings (Hyper-V: VM Settings > Security > clear "Enable Secure Boot"), ' +
+            'boot, and run this script again.')
+    }
+    Write-Step 'Enabling test signing (bcdedit /set testsigning on)'
+    Invoke-Native -FilePath 'bcdedit.exe' -ArgumentList @('/set', 'testsigning', 'on') | Out-Null
+    Write-Host ''
+    Write-Warning 'A REBOOT IS NEEDED: test signing takes effect at the next boot.'
+    if ($Reboot) {
+        Write-Host 'Rebooting now.'
+        Restart-Computer -Force
+    } else {
+        Write-Host 'Reboot with: Restart-Computer   (or run this script with -Reboot)'
+    }
+    exit 0
+} catch {
+    Write-Host "FAILED: $($_.Exception.Message)" -ForegroundColor Red
+    exit 2
+}
