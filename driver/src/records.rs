@@ -204,6 +204,12 @@ impl HandleFlags {
             });
     }
 
+    /// Whether cleanup of this handle may have something to report.
+    #[must_use]
+    pub fn anything_to_report(&self) -> bool {
+        self.0.load(Ordering::Acquire) & (MODIFIED | DELETE_MASK) != 0
+    }
+
     /// The delete requested through this handle, if any is in force.
     #[must_use]
     pub fn delete_intent(&self) -> Option<DeleteMethod> {

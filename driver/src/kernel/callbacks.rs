@@ -1,0 +1,620 @@
+//! The I/O callbacks. They read what Filter Manager gives them, ask the plain-Rust layer
+//! what to do, and store at most a record or two; they never wait for user mode.
+//!
+//! | callback | IRQL | why it is safe |
+//! |---|---|---|
+//! | post-create | `PASSIVE_LEVEL` (create post-ops always are) | name query, context allocation |
+//! | pre-write | `<= APC_LEVEL` (paging I/O is not registered) | name query, context lookup |
+//! | pre-set-information | `<= APC_LEVEL` | name queries, reading the system buffer |
+//! | post-set-information | `<= APC_LEVEL`: synchronized (`FLT_PREOP_SYNCHRONIZE`) | record with names |
+//! | pre-cleanup | `<= APC_LEVEL` | name query (before cleanup, while it is allowed) |
+//! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` to confirm a delete |
+
+use picket_protocol::{
+    Body, Delete, FileCreate, FileOp, LinkChange, Name, SetAttributes, SetSize, SizeKind,
+};
+use wdk_sys::{
+    ntddk::FsRtlIsPagingFile,
+    _FILE_INFORMATION_CLASS::{FileInternalInformation, FileStandardInformation},
+    FILE_ALLOCATION_INFORMATION, FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION,
+    FILE_DISPOSITION_INFORMATION_EX, FILE_END_OF_FILE_INFORMATION, FILE_INTERNAL_INFORMATION,
+    FILE_RENAME_INFORMATION, FILE_STANDARD_INFORMATION, FO_VOLUME_OPEN, NTSTATUS, PVOID,
+    SL_OPEN_PAGING_FILE, STATUS_FILE_DELETED,
+};
+
+use super::emit::emit;
+use super::flt::{
+    flag_on, nt_success, size_u32, FltFindExtraCreateParameter,
+    FltGetDestinationFileNameInformation, FltGetEcpListFromCallbackData, FltIsDirectory,
+    FltIsEcpFromUserMode, FltQueryInformationFile,
+    _FLT_POSTOP_CALLBACK_STATUS::FLT_POSTOP_FINISHED_PROCESSING,
+    _FLT_PREOP_CALLBACK_STATUS::{FLT_PREOP_SUCCESS_NO_CALLBACK, FLT_PREOP_SYNCHRONIZE},
+    FLTFL_POST_OPERATION_DRAINING, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
+    GUID_ECP_PREFETCH_OPEN, NAME_NORMALIZED, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
+};
+use super::io::{ContextRef, FileName, HandleContext, Op};
+use super::pool::{PoolBox, TAG_OP};
+use super::state::{driver, Driver, LIFE};
+use crate::records::{
+    create_disposition, create_options, create_result, disposition_ex_intent, disposition_intent,
+    DeleteIntent, FileProbe, HandleFlags, SetInfo, FILE_DELETE_ON_CLOSE,
+};
+use crate::skip::{create_succeeded, IoFacts};
+
+/// The driver state when records are being stored, `None` before start and during unload.
+fn running() -> Option<&'static Driver> {
+    if LIFE.accepting() {
+        driver()
+    } else {
+        None
+    }
+}
+
+/// `IoStatus.Status` of the operation.
+fn status_of(op: &Op<'_>) -> NTSTATUS {
+    // SAFETY: `Status` is the member of the IO_STATUS_BLOCK union Filter Manager fills
+    // for a completed operation.
+    unsafe { op.data.IoStatus.__bindgen_anon_1.Status }
+}
+
+/// Whether the create carries the prefetcher's ECP (kernel-originated, so a user-mode
+/// program cannot hide behind it). `PASSIVE_LEVEL`.
+fn is_prefetcher(op: &Op<'_>) -> bool {
+    let mut list = core::ptr::null_mut();
+    // SAFETY: our filter and the running create's callback data; `list` is an out-pointer.
+    let status = unsafe { FltGetEcpListFromCallbackData(op.objects.Filter, op.raw, &raw mut list) };
+    if !nt_success(status) || list.is_null() {
+        return false;
+    }
+    let mut context: PVOID = core::ptr::null_mut();
+    // SAFETY: a valid ECP list of this create; the GUID is a static; out-pointers are valid.
+    let status = unsafe {
+        FltFindExtraCreateParameter(
+            op.objects.Filter,
+            list,
+            &GUID_ECP_PREFETCH_OPEN,
+            &raw mut context,
+            core::ptr::null_mut(),
+        )
+    };
+    if !nt_success(status) || context.is_null() {
+        return false;
+    }
+    // SAFETY: `context` is an ECP context returned by Filter Manager for this create.
+    unsafe { FltIsEcpFromUserMode(op.objects.Filter, context) == 0 }
+}
+
+/// The file's id (`FileInternalInformation`), 0 if the file system has none. `PASSIVE_LEVEL`.
+fn file_id(op: &Op<'_>) -> u128 {
+    let mut info = FILE_INTERNAL_INFORMATION::default();
+    // SAFETY: valid instance and file object of a successful create; `info` is a local of
+    // the size passed.
+    let status = unsafe {
+        FltQueryInformationFile(
+            op.objects.Instance,
+            op.objects.FileObject,
+            core::ptr::addr_of_mut!(info).cast(),
+            size_u32::<FILE_INTERNAL_INFORMATION>(),
+            FileInternalInformation,
+            core::ptr::null_mut(),
+        )
+    };
+    if !nt_success(status) {
+        return 0;
+    }
+    // SAFETY: reading the QuadPart view of a LARGE_INTEGER the file system filled.
+    let index = unsafe { info.IndexNumber.QuadPart };
+    u128::from(index.cast_unsigned())
+}
+
+/// Post-create. IRQL: `PASSIVE_LEVEL`.
+pub unsafe extern "C" fn post_create(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    _context: PVOID,
+    flags: u32,
+) -> FLT_POSTOP_CALLBACK_STATUS {
+    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    let Some(driver) = running() else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    if !create_succeeded(status_of(&op)) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    let Some(file) = op.file_object() else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    let facts = IoFacts {
+        paging_io: false,
+        volume_open: flag_on(file.Flags, FO_VOLUME_OPEN),
+        prefetcher: is_prefetcher(&op),
+        paging_file: flag_on(u32::from(op.iopb.OperationFlags), SL_OPEN_PAGING_FILE)
+            // SAFETY: a valid file object of a successful create.
+            || unsafe { FsRtlIsPagingFile(op.objects.FileObject) } != 0,
+        from_client: driver.is_client(op.requestor()),
+    };
+    if facts.skip().is_some() {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    // SAFETY: `Create` is the member of the parameter union for IRP_MJ_CREATE.
+    let create = unsafe { op.iopb.Parameters.Create };
+    // SAFETY: a create's security context is valid kernel memory for the operation.
+    let desired_access = unsafe { create.SecurityContext.as_ref() }.map_or(0, |s| s.DesiredAccess);
+    let mut is_directory = 0u8;
+    // SAFETY: valid file object and instance; `is_directory` is an out-pointer.
+    let status = unsafe {
+        FltIsDirectory(
+            op.objects.FileObject,
+            op.objects.Instance,
+            &raw mut is_directory,
+        )
+    };
+    let is_directory = nt_success(status) && is_directory != 0;
+    let context = HandleContext::attach(
+        &op,
+        HandleContext {
+            handle_id: driver.handle_ids.next(),
+            file_id: file_id(&op),
+            is_directory,
+            flags: HandleFlags::new(flag_on(create.Options, FILE_DELETE_ON_CLOSE)),
+        },
+    );
+    let name = op.name();
+    let (name_bytes, normalized) = name
+        .as_ref()
+        .map_or((&[][..], false), |n| (n.bytes(), n.normalized()));
+    let file_ref = context.as_ref().map_or_else(
+        || picket_protocol::FileRef {
+            is_directory,
+            name_normalized: normalized,
+            ..picket_protocol::FileRef::default()
+        },
+        |c| c.file_ref(normalized),
+    );
+    emit(
+        driver,
+        &op,
+        Body::FileCreate(FileCreate {
+            file: file_ref,
+            disposition: create_disposition(create.Options),
+            create_options: create_options(create.Options),
+            desired_access,
+            result: create_result(
+                usize::try_from(op.data.IoStatus.Information).unwrap_or(usize::MAX),
+            ),
+            name: Name::new(name_bytes),
+        }),
+    );
+    FLT_POSTOP_FINISHED_PROCESSING
+}
+
+/// Pre-write: the first write through a handle. IRQL: `<= APC_LEVEL`.
+pub unsafe extern "C" fn pre_write(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    _context: *mut PVOID,
+) -> FLT_PREOP_CALLBACK_STATUS {
+    let Some(driver) = running() else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    if op.is_paging_io() || driver.is_client(op.requestor()) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    // No context: the handle was opened before Picket attached. Nothing to track.
+    let Some(context) = op.handle_context() else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    if context.flags.note_write() {
+        let name = op.name();
+        let normalized = name.as_ref().is_some_and(FileName::normalized);
+        emit(
+            driver,
+            &op,
+            Body::FirstWrite(FileOp {
+                file: context.file_ref(normalized),
+                name: name.as_ref().map_or(Name::new(&[]), FileName::record_name),
+            }),
+        );
+    }
+    FLT_PREOP_SUCCESS_NO_CALLBACK
+}
+
+/// What a pre-operation callback hands its (synchronized) post-operation callback.
+struct Pending {
+    context: Option<ContextRef>,
+    name: Option<FileName>,
+    new_name: Option<FileName>,
+    what: PendingOp,
+}
+
+enum PendingOp {
+    Link { rename: bool, flags: u32 },
+    Delete(DeleteIntent),
+    Size(SizeKind, u64),
+    Attributes(u32),
+    Cleanup,
+}
+
+/// Reads a fixed-size structure from the set-information system buffer.
+///
+/// # Safety
+/// `op` is a pre-set-information operation.
+unsafe fn info_buffer<T: Copy>(op: &Op<'_>) -> Option<T> {
+    // SAFETY: `SetFileInformation` is the member of the parameter union for this major
+    // function (guaranteed by the caller).
+    let params = unsafe { op.iopb.Parameters.SetFileInformation };
+    if (params.Length as usize) < core::mem::size_of::<T>() || params.InfoBuffer.is_null() {
+        return None;
+    }
+    // SAFETY: the I/O manager buffered the caller's data into this system buffer (kernel
+    // memory) of `Length` bytes, checked above to hold a `T`; it may be unaligned.
+    Some(unsafe { params.InfoBuffer.cast::<T>().read_unaligned() })
+}
+
+/// Destination name of a rename or hard link. `<= APC_LEVEL`, pre-operation only.
+///
+/// # Safety
+/// `op` is a pre-set-information operation for a rename or link class.
+unsafe fn destination(op: &Op<'_>) -> Option<FileName> {
+    // SAFETY: caller's guarantee; FILE_LINK_INFORMATION has the same layout up to FileName.
+    let params = unsafe { op.iopb.Parameters.SetFileInformation };
+    let header = core::mem::offset_of!(FILE_RENAME_INFORMATION, FileName);
+    // SAFETY: as in `info_buffer`.
+    let info: FILE_RENAME_INFORMATION = unsafe { info_buffer(op) }?;
+    let needed = header.checked_add(info.FileNameLength as usize)?;
+    if (params.Length as usize) < needed {
+        return None;
+    }
+    let file_name = params
+        .InfoBuffer
+        .cast::<FILE_RENAME_INFORMATION>()
+        .wrapping_byte_add(header)
+        .cast::<u16>();
+    let mut out = core::ptr::null_mut();
+    // SAFETY: valid instance and file object; the root handle and name come from the
+    // system buffer, whose length was checked to hold the whole name; `out` is valid.
+    let status = unsafe {
+        FltGetDestinationFileNameInformation(
+            op.objects.Instance,
+            op.objects.FileObject,
+            info.RootDirectory,
+            file_name,
+            info.FileNameLength,
+            NAME_NORMALIZED,
+            &raw mut out,
+        )
+    };
+    if !nt_success(status) {
+        return None;
+    }
+    // SAFETY: a referenced name information we now own.
+    unsafe { FileName::from_raw(out) }
+}
+
+/// Hands `pending` to the post-operation callback, which then runs synchronized.
+fn synchronize(pending: Pending, completion: *mut PVOID) -> FLT_PREOP_CALLBACK_STATUS {
+    let Some(boxed) = PoolBox::new(pending, TAG_OP) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    // SAFETY: Filter Manager passes a valid completion-context out-pointer.
+    unsafe { completion.write(boxed.into_raw().cast()) };
+    FLT_PREOP_SYNCHRONIZE
+}
+
+/// Pre-set-information. IRQL: `<= APC_LEVEL`.
+pub unsafe extern "C" fn pre_set_information(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: *mut PVOID,
+) -> FLT_PREOP_CALLBACK_STATUS {
+    let Some(driver) = running() else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    if op.is_paging_io() || driver.is_client(op.requestor()) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    // SAFETY: `SetFileInformation` is the parameter member for IRP_MJ_SET_INFORMATION.
+    let class = unsafe { op.iopb.Parameters.SetFileInformation.FileInformationClass };
+    let class = u32::try_from(class).unwrap_or(u32::MAX);
+    let Some(kind) = SetInfo::classify(class) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    let what = match kind {
+        SetInfo::Rename | SetInfo::Link => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let Some(info) = (unsafe { info_buffer::<FILE_RENAME_INFORMATION>(&op) }) else {
+                return FLT_PREOP_SUCCESS_NO_CALLBACK;
+            };
+            // FILE_RENAME_INFORMATION_EX classes carry `Flags`; the others a BOOLEAN
+            // `ReplaceIfExists`, which is FILE_RENAME_REPLACE_IF_EXISTS (1) when set.
+            let flags = if matches!(class, 65 | 66 | 72 | 73) {
+                // SAFETY: reading the union member the class defines.
+                unsafe { info.__bindgen_anon_1.Flags }
+            } else {
+                // SAFETY: reading the union member the class defines.
+                u32::from(unsafe { info.__bindgen_anon_1.ReplaceIfExists } != 0)
+            };
+            PendingOp::Link {
+                rename: kind == SetInfo::Rename,
+                flags,
+            }
+        }
+        SetInfo::Disposition => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION>(&op) };
+            match info {
+                Some(info) => PendingOp::Delete(disposition_intent(info.DeleteFile != 0)),
+                None => return FLT_PREOP_SUCCESS_NO_CALLBACK,
+            }
+        }
+        SetInfo::DispositionEx => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION_EX>(&op) };
+            match info {
+                Some(info) => PendingOp::Delete(disposition_ex_intent(info.Flags)),
+                None => return FLT_PREOP_SUCCESS_NO_CALLBACK,
+            }
+        }
+        SetInfo::EndOfFile => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_END_OF_FILE_INFORMATION>(&op) };
+            let Some(info) = info else {
+                return FLT_PREOP_SUCCESS_NO_CALLBACK;
+            };
+            // SAFETY: QuadPart view of a LARGE_INTEGER.
+            let size = unsafe { info.EndOfFile.QuadPart };
+            PendingOp::Size(SizeKind::EndOfFile, size.cast_unsigned())
+        }
+        SetInfo::Allocation => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_ALLOCATION_INFORMATION>(&op) };
+            let Some(info) = info else {
+                return FLT_PREOP_SUCCESS_NO_CALLBACK;
+            };
+            // SAFETY: QuadPart view of a LARGE_INTEGER.
+            let size = unsafe { info.AllocationSize.QuadPart };
+            PendingOp::Size(SizeKind::Allocation, size.cast_unsigned())
+        }
+        SetInfo::Basic => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_BASIC_INFORMATION>(&op) };
+            match info {
+                // 0 leaves the attributes unchanged: only times change, not reported.
+                Some(info) if info.FileAttributes != 0 => {
+                    PendingOp::Attributes(info.FileAttributes)
+                }
+                _ => return FLT_PREOP_SUCCESS_NO_CALLBACK,
+            }
+        }
+    };
+    let (name, new_name) = match what {
+        // SAFETY: `op` is pre-set-information for a rename or link class.
+        PendingOp::Link { .. } => (op.name(), unsafe { destination(&op) }),
+        PendingOp::Delete(_) => (None, None),
+        _ => (op.name(), None),
+    };
+    synchronize(
+        Pending {
+            context: op.handle_context(),
+            name,
+            new_name,
+            what,
+        },
+        completion,
+    )
+}
+
+/// Takes the pending state back in a post-operation callback.
+///
+/// # Safety
+/// `context` is what `synchronize` stored as the completion context.
+unsafe fn take_pending(context: PVOID) -> Option<PoolBox<Pending>> {
+    // SAFETY: the caller's guarantee; taken back exactly once.
+    unsafe { PoolBox::from_raw(context.cast::<Pending>(), TAG_OP) }
+}
+
+/// Post-set-information. IRQL: `<= APC_LEVEL` (synchronized by the pre-operation).
+pub unsafe extern "C" fn post_set_information(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: PVOID,
+    flags: u32,
+) -> FLT_POSTOP_CALLBACK_STATUS {
+    // SAFETY: only `pre_set_information` returns FLT_PREOP_SYNCHRONIZE, with this context.
+    let Some(pending) = (unsafe { take_pending(completion) }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    let Some(driver) = running() else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    if !nt_success(status_of(&op)) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    let normalized = pending.name.as_ref().is_some_and(FileName::normalized);
+    let file = pending.context.as_ref().map_or_else(
+        || picket_protocol::FileRef {
+            name_normalized: normalized,
+            ..picket_protocol::FileRef::default()
+        },
+        |c| c.file_ref(normalized),
+    );
+    let name = pending
+        .name
+        .as_ref()
+        .map_or(Name::new(&[]), FileName::record_name);
+    let body = match pending.what {
+        PendingOp::Delete(intent) => {
+            // Reported at cleanup, once the file is confirmed gone.
+            if let Some(context) = &pending.context {
+                context.flags.note_delete_intent(intent);
+            }
+            return FLT_POSTOP_FINISHED_PROCESSING;
+        }
+        PendingOp::Link { rename, flags } => {
+            let change = LinkChange {
+                file,
+                flags,
+                name,
+                new_name: pending
+                    .new_name
+                    .as_ref()
+                    .map_or(Name::new(&[]), FileName::record_name),
+            };
+            if rename {
+                Body::Rename(change)
+            } else {
+                Body::HardLink(change)
+            }
+        }
+        PendingOp::Size(kind, new_size) => {
+            if let Some(context) = &pending.context {
+                context.flags.note_modified();
+            }
+            Body::SetSize(SetSize {
+                file,
+                new_size,
+                kind,
+                name,
+            })
+        }
+        PendingOp::Attributes(attributes) => Body::SetAttributes(SetAttributes {
+            file,
+            attributes,
+            name,
+        }),
+        PendingOp::Cleanup => return FLT_POSTOP_FINISHED_PROCESSING,
+    };
+    emit(driver, &op, body);
+    FLT_POSTOP_FINISHED_PROCESSING
+}
+
+/// Pre-cleanup: takes the name while it can still be queried. IRQL: `<= APC_LEVEL`.
+pub unsafe extern "C" fn pre_cleanup(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: *mut PVOID,
+) -> FLT_PREOP_CALLBACK_STATUS {
+    if running().is_none() {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    let Some(context) = op.handle_context() else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    if !context.flags.anything_to_report() {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    synchronize(
+        Pending {
+            name: op.name(),
+            context: Some(context),
+            new_name: None,
+            what: PendingOp::Cleanup,
+        },
+        completion,
+    )
+}
+
+/// Whether the file is gone, the way Microsoft's `delete` sample checks. `PASSIVE_LEVEL`.
+fn probe(op: &Op<'_>) -> FileProbe {
+    let mut info = FILE_STANDARD_INFORMATION::default();
+    // SAFETY: valid instance and file object; `info` is a local of the size passed.
+    let status = unsafe {
+        FltQueryInformationFile(
+            op.objects.Instance,
+            op.objects.FileObject,
+            core::ptr::addr_of_mut!(info).cast(),
+            size_u32::<FILE_STANDARD_INFORMATION>(),
+            FileStandardInformation,
+            core::ptr::null_mut(),
+        )
+    };
+    if status == STATUS_FILE_DELETED {
+        FileProbe::Deleted
+    } else if nt_success(status) {
+        FileProbe::Exists
+    } else {
+        FileProbe::Unknown
+    }
+}
+
+/// Post-cleanup: "closed after modification" and confirmed deletes. IRQL: `PASSIVE_LEVEL`
+/// (synchronized by the pre-operation).
+pub unsafe extern "C" fn post_cleanup(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: PVOID,
+    flags: u32,
+) -> FLT_POSTOP_CALLBACK_STATUS {
+    // SAFETY: only `pre_cleanup` returns FLT_PREOP_SYNCHRONIZE, with this context.
+    let Some(pending) = (unsafe { take_pending(completion) }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    let (Some(driver), Some(context)) = (running(), pending.context.as_ref()) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    let probe = if context.flags.delete_intent().is_some() {
+        probe(&op)
+    } else {
+        FileProbe::Unknown
+    };
+    let report = context.flags.at_cleanup(probe);
+    let normalized = pending.name.as_ref().is_some_and(FileName::normalized);
+    let name = pending
+        .name
+        .as_ref()
+        .map_or(Name::new(&[]), FileName::record_name);
+    if let Some(method) = report.deleted {
+        emit(
+            driver,
+            &op,
+            Body::Delete(Delete {
+                file: context.file_ref(normalized),
+                method,
+                name,
+            }),
+        );
+    }
+    if report.close_modified {
+        emit(
+            driver,
+            &op,
+            Body::CloseModified(FileOp {
+                file: context.file_ref(normalized),
+                name,
+            }),
+        );
+    }
+    FLT_POSTOP_FINISHED_PROCESSING
+}
