@@ -52,7 +52,8 @@ pub struct Dropped {
 /// Counters for the periodic stats record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RingStats {
-    /// File events captured (stored or dropped), control records excluded.
+    /// Sequence numbers handed out: records captured, stored or dropped, control records
+    /// included (so `seen = sent + dropped + in flight`, as `docs/PROTOCOL.md` §9 defines).
     pub events_seen: u64,
     /// Records lost, every reason included.
     pub events_dropped: u64,
@@ -196,6 +197,7 @@ impl<'a, P: RawSpin> Ring<'a, P> {
         let mut shared = self.shared.lock();
         self.free_words_for(&shared, need)?;
         let body = take(&mut shared.losses)?;
+        shared.events_seen = shared.events_seen.saturating_add(1);
         let seq = Self::take_seq(&mut shared);
         let claim = self.claim(&mut shared, need)?;
         drop(shared);
