@@ -149,7 +149,10 @@ fn records_from_before_the_client_are_discarded_and_counted() {
     assert_eq!(records.len(), 2);
     let stats = sender.stats(&ring);
     assert_eq!(stats.events_dropped, 2);
-    assert_eq!(stats.events_seen, 4, "every sequence number handed out, the hello's too");
+    assert_eq!(
+        stats.events_seen, 4,
+        "every sequence number handed out, the hello's too"
+    );
 }
 
 #[test]
