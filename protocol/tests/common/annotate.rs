@@ -286,7 +286,7 @@ fn record(out: &mut Annotated, bytes: &[u8], start: usize, index: u32, posix: bo
             continue;
         }
         let region = &bytes[end..end + len];
-        out.comment(&format!("{label} ({len} bytes): {}", render(region)));
+        out.comment(&format!("{label} ({len} bytes): {}", summary(&render(region))));
         out.chunks(end, region, label, render);
         end += len;
     }
@@ -299,6 +299,16 @@ fn record(out: &mut Annotated, bytes: &[u8], start: usize, index: u32, posix: bo
         out.bytes(end, &bytes[end..record_end], "padding");
     }
     record_end
+}
+
+/// A long rendered name shortened for its one-line summary (the chunk lines show it all).
+fn summary(text: &str) -> String {
+    const KEEP: usize = 72;
+    if text.chars().count() <= KEEP {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    format!("{head}... (continues below)")
 }
 
 /// Annotates a client hello.
