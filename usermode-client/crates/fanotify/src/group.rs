@@ -146,6 +146,14 @@ impl Group {
     }
 }
 
+/// Closes the descriptors the kernel opened for one event (its pidfd, and its event fd
+/// outside FID mode): a reader that only drains events must still do this, or it runs out of
+/// descriptors.
+pub fn release_descriptors(event: &crate::parse::RawEvent<'_>) {
+    drop(event.pidfd.and_then(sys::adopt_fd));
+    drop(sys::adopt_fd(event.fd));
+}
+
 fn init(want_pidfd: bool) -> Result<(OwnedFd, u32), FanotifyError> {
     let event_f_flags =
         u32::try_from(libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC).unwrap_or_default();

@@ -206,10 +206,8 @@ impl FanotifySource {
                     break;
                 }
             };
-            // Adopt the descriptors the kernel opened for us so they are closed whatever
-            // happens to the event.
-            let _pidfd = event.pidfd.and_then(sys::adopt_fd);
-            let _event_fd = sys::adopt_fd(event.fd);
+            // The pidfd has told us all we need (whether the process had exited).
+            crate::group::release_descriptors(&event);
             let pid = u32::try_from(event.pid).unwrap_or(0);
             let start_key = if self.exclude_pid == Some(pid) {
                 0
