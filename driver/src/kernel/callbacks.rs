@@ -11,7 +11,8 @@
 //! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` to confirm a delete |
 
 use picket_protocol::{
-    Body, Delete, FileCreate, FileOp, LinkChange, Name, SetAttributes, SetSize, SizeKind,
+    Body, Delete, FileCreate, FileOp, LinkChange, LossReason, Name, SetAttributes, SetSize,
+    SizeKind,
 };
 use wdk_sys::{
     ntddk::FsRtlIsPagingFile,
@@ -301,9 +302,15 @@ unsafe fn destination(op: &Op<'_>) -> Option<FileName> {
     unsafe { FileName::from_raw(out) }
 }
 
-/// Hands `pending` to the post-operation callback, which then runs synchronized.
-fn synchronize(pending: Pending, completion: *mut PVOID) -> FLT_PREOP_CALLBACK_STATUS {
+/// Hands `pending` to the post-operation callback, which then runs synchronized. Without
+/// memory for it the record it would have produced is counted as lost, not forgotten.
+fn synchronize(
+    driver: &Driver,
+    pending: Pending,
+    completion: *mut PVOID,
+) -> FLT_PREOP_CALLBACK_STATUS {
     let Some(boxed) = PoolBox::new(pending, TAG_OP) else {
+        driver.ring.drop_event(LossReason::EncodeFailed);
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
     // SAFETY: Filter Manager passes a valid completion-context out-pointer.
@@ -408,6 +415,7 @@ pub unsafe extern "C" fn pre_set_information(
         _ => (op.name(), None),
     };
     synchronize(
+        driver,
         Pending {
             context: op.handle_context(),
             name,
@@ -515,9 +523,9 @@ pub unsafe extern "C" fn pre_cleanup(
     objects: PCFLT_RELATED_OBJECTS,
     completion: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    if running().is_none() {
+    let Some(driver) = running() else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
-    }
+    };
     // SAFETY: the arguments Filter Manager passed to this callback.
     let Some(op) = (unsafe { Op::new(data, objects) }) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
@@ -529,6 +537,7 @@ pub unsafe extern "C" fn pre_cleanup(
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
     synchronize(
+        driver,
         Pending {
             name: op.name(),
             context: Some(context),
