@@ -10,7 +10,8 @@
       1. checks the machine (administrator, test signing, Driver Verifier);
       2. installs the driver package (pnputil /add-driver /install) and loads the filter
          (fltmc load Picket);
-      3. starts `picket watch --output <file>` on a fresh run folder and waits until an event
+      3. starts `picket watch --output <file> --path-prefix <run>` on a fresh run folder and
+         waits until an event
          from a probe file proves the kernel-to-client path is live;
       4. runs the workload of workload.json (tests/data/README.md) in <run>\scratch from this
          PowerShell process;
@@ -88,6 +89,7 @@ $client = $null
 $installedHere = $false
 $loadedHere = $false
 $resultsDir = $null
+$script:stderrLog = $null
 $exitCode = 2
 # Once the machine checks pass, anything that goes wrong is Picket's failure (exit 1), not the
 # machine's (exit 2): a package that does not install, a filter that does not load, a client
@@ -204,9 +206,11 @@ try {
     }
 
     # ---- 3. The client ---------------------------------------------------------------
+    # On Windows the minifilter reports every attached volume; --path-prefix keeps the output
+    # to the run folder (the comparison filters again, so this only saves work).
     Write-Step "Starting picket watch on $runDir"
     $client = Start-Process -FilePath $ClientExe -PassThru -NoNewWindow `
-        -ArgumentList @('watch', '--output', "`"$outputFile`"", "`"$runDir`"") `
+        -ArgumentList @('watch', '--output', "`"$outputFile`"", '--path-prefix', "`"$runDir`"", "`"$runDir`"") `
         -RedirectStandardError $script:stderrLog -RedirectStandardOutput $stdoutLog
     $null = $client.Handle   # keeps the process handle, so ExitCode stays readable
     $probe = Wait-ForMarker -SyncDir $syncDir -OutputFile $outputFile -Prefix 'probe' -What 'the start probe'
