@@ -217,22 +217,70 @@ impl HandleFlags {
         (method != 0).then(|| DeleteMethod::from_raw(method))
     }
 
-    /// What to report at cleanup, given the probe the shell made (only when
-    /// [`HandleFlags::delete_intent`] is set; `Unknown` otherwise). A deleted file gets
-    /// a delete record only: there is nothing left to have been modified.
+    /// What to report at cleanup of this handle, given the file's stream flags (when it
+    /// has any) and the probe the shell made (only when a delete was requested on this
+    /// handle or the stream; `Unknown` otherwise). A deleted file gets a delete record only
+    /// — nothing is left to have been modified — and only once per stream: the cleanup of
+    /// whichever handle finds the file gone reports it.
     #[must_use]
-    pub fn at_cleanup(&self, probe: FileProbe) -> CleanupReport {
+    pub fn at_cleanup(&self, stream: Option<&StreamFlags>, probe: FileProbe) -> CleanupReport {
         let bits = self.0.load(Ordering::Acquire);
-        match (self.delete_intent(), probe) {
+        let method = self
+            .delete_intent()
+            .or_else(|| stream.and_then(StreamFlags::candidate));
+        match (method, probe) {
             (Some(method), FileProbe::Deleted) => CleanupReport {
                 close_modified: false,
-                deleted: Some(method),
+                deleted: stream
+                    .is_none_or(StreamFlags::claim_report)
+                    .then_some(method),
             },
             _ => CleanupReport {
                 close_modified: bits & MODIFIED != 0,
                 deleted: None,
             },
         }
+    }
+}
+
+/// Per-file (stream context) delete state, shared by every handle on the file: a delete
+/// requested through one handle happens when the *last* handle closes, which may be
+/// another one, so every cleanup of a candidate stream checks — as Microsoft's `delete`
+/// sample does with its stream contexts.
+#[derive(Debug, Default)]
+pub struct StreamFlags(AtomicU32);
+
+const REPORTED: u32 = 1 << 16;
+
+impl StreamFlags {
+    /// A stream nobody asked to delete.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(0))
+    }
+
+    /// A delete was requested on some handle (disposition, or delete-on-close at create).
+    /// Never cleared by a later "do not delete" on one handle: another may still hold a
+    /// request, and a needless check at cleanup costs one query, a missed delete a blind spot.
+    pub fn mark(&self, method: DeleteMethod) {
+        let method = method.raw() & 0xff;
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                Some((bits & !0xff) | method)
+            });
+    }
+
+    /// The method of the last delete requested on the stream, if any.
+    #[must_use]
+    pub fn candidate(&self) -> Option<DeleteMethod> {
+        let method = self.0.load(Ordering::Acquire) & 0xff;
+        (method != 0).then(|| DeleteMethod::from_raw(method))
+    }
+
+    /// `true` for the first caller only: the delete is reported once.
+    pub fn claim_report(&self) -> bool {
+        self.0.fetch_or(REPORTED, Ordering::AcqRel) & REPORTED == 0
     }
 }
 

@@ -11,8 +11,8 @@
 //! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` to confirm a delete |
 
 use picket_protocol::{
-    Body, Delete, FileCreate, FileOp, LinkChange, LossReason, Name, SetAttributes, SetSize,
-    SizeKind,
+    Body, Delete, DeleteMethod, FileCreate, FileOp, LinkChange, LossReason, Name, SetAttributes,
+    SetSize, SizeKind,
 };
 use wdk_sys::{
     ntddk::FsRtlIsPagingFile,
@@ -33,12 +33,12 @@ use super::flt::{
     FLTFL_POST_OPERATION_DRAINING, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
     GUID_ECP_PREFETCH_OPEN, NAME_NORMALIZED, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
-use super::io::{ContextRef, FileName, HandleContext, Op};
+use super::io::{ContextRef, FileName, HandleContext, Op, StreamContext};
 use super::pool::{PoolBox, TAG_OP};
 use super::state::{driver, Driver, LIFE};
 use crate::records::{
     create_disposition, create_options, create_result, disposition_ex_intent, disposition_intent,
-    DeleteIntent, FileProbe, HandleFlags, SetInfo, FILE_DELETE_ON_CLOSE,
+    DeleteIntent, FileProbe, HandleFlags, SetInfo, StreamFlags, FILE_DELETE_ON_CLOSE,
 };
 use crate::skip::{create_succeeded, IoFacts};
 
@@ -166,6 +166,11 @@ pub unsafe extern "C" fn post_create(
             flags: HandleFlags::new(flag_on(create.Options, FILE_DELETE_ON_CLOSE)),
         },
     );
+    if flag_on(create.Options, FILE_DELETE_ON_CLOSE) {
+        if let Some(stream) = op.stream_context_or_create() {
+            stream.flags.mark(DeleteMethod::DeleteOnClose);
+        }
+    }
     let name = op.name();
     let (name_bytes, normalized) = name
         .as_ref()
@@ -232,7 +237,8 @@ pub unsafe extern "C" fn pre_write(
 
 /// What a pre-operation callback hands its (synchronized) post-operation callback.
 struct Pending {
-    context: Option<ContextRef>,
+    context: Option<ContextRef<HandleContext>>,
+    stream: Option<ContextRef<StreamContext>>,
     name: Option<FileName>,
     new_name: Option<FileName>,
     what: PendingOp,
@@ -418,6 +424,7 @@ pub unsafe extern "C" fn pre_set_information(
         driver,
         Pending {
             context: op.handle_context(),
+            stream: None,
             name,
             new_name,
             what,
@@ -473,9 +480,15 @@ pub unsafe extern "C" fn post_set_information(
         .map_or(Name::new(&[]), FileName::record_name);
     let body = match pending.what {
         PendingOp::Delete(intent) => {
-            // Reported at cleanup, once the file is confirmed gone.
+            // Reported at cleanup, once the file is confirmed gone — by whichever handle
+            // closes last, hence the mark on the stream too.
             if let Some(context) = &pending.context {
                 context.flags.note_delete_intent(intent);
+            }
+            if let DeleteIntent::Set(method) = intent {
+                if let Some(stream) = op.stream_context_or_create() {
+                    stream.flags.mark(method);
+                }
             }
             return FLT_POSTOP_FINISHED_PROCESSING;
         }
@@ -530,17 +543,23 @@ pub unsafe extern "C" fn pre_cleanup(
     let Some(op) = (unsafe { Op::new(data, objects) }) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
-    let Some(context) = op.handle_context() else {
-        return FLT_PREOP_SUCCESS_NO_CALLBACK;
-    };
-    if !context.flags.anything_to_report() {
+    let context = op.handle_context();
+    let stream = op.stream_context();
+    let handle_has_news = context
+        .as_ref()
+        .is_some_and(|c| c.flags.anything_to_report());
+    let stream_is_candidate = stream
+        .as_ref()
+        .is_some_and(|s| s.flags.candidate().is_some());
+    if !handle_has_news && !stream_is_candidate {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
     synchronize(
         driver,
         Pending {
             name: op.name(),
-            context: Some(context),
+            context,
+            stream,
             new_name: None,
             what: PendingOp::Cleanup,
         },
@@ -586,44 +605,41 @@ pub unsafe extern "C" fn post_cleanup(
     if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
         return FLT_POSTOP_FINISHED_PROCESSING;
     }
-    let (Some(driver), Some(context)) = (running(), pending.context.as_ref()) else {
+    let Some(driver) = running() else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
     // SAFETY: the arguments Filter Manager passed to this callback.
     let Some(op) = (unsafe { Op::new(data, objects) }) else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
-    let probe = if context.flags.delete_intent().is_some() {
-        probe(&op)
-    } else {
-        FileProbe::Unknown
-    };
-    let report = context.flags.at_cleanup(probe);
+    // A handle opened before Picket attached has no context: judge it as an untouched one.
+    let untracked = HandleFlags::new(false);
+    let flags = pending.context.as_ref().map_or(&untracked, |c| &c.flags);
+    let stream = pending.stream.as_ref().map(|s| &s.flags);
+    let probe =
+        if flags.delete_intent().is_some() || stream.and_then(StreamFlags::candidate).is_some() {
+            probe(&op)
+        } else {
+            FileProbe::Unknown
+        };
+    let report = flags.at_cleanup(stream, probe);
     let normalized = pending.name.as_ref().is_some_and(FileName::normalized);
+    let file = pending.context.as_ref().map_or_else(
+        || picket_protocol::FileRef {
+            name_normalized: normalized,
+            ..picket_protocol::FileRef::default()
+        },
+        |c| c.file_ref(normalized),
+    );
     let name = pending
         .name
         .as_ref()
         .map_or(Name::new(&[]), FileName::record_name);
     if let Some(method) = report.deleted {
-        emit(
-            driver,
-            &op,
-            Body::Delete(Delete {
-                file: context.file_ref(normalized),
-                method,
-                name,
-            }),
-        );
+        emit(driver, &op, Body::Delete(Delete { file, method, name }));
     }
     if report.close_modified {
-        emit(
-            driver,
-            &op,
-            Body::CloseModified(FileOp {
-                file: context.file_ref(normalized),
-                name,
-            }),
-        );
+        emit(driver, &op, Body::CloseModified(FileOp { file, name }));
     }
     FLT_POSTOP_FINISHED_PROCESSING
 }

@@ -12,10 +12,10 @@ use super::flt::{
     nt_success, FltRegisterFilter, FltStartFiltering, FltUnregisterFilter,
     FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO, FLT_CONTEXT_END, FLT_CONTEXT_REGISTRATION,
     FLT_FILTER_UNLOAD_FLAGS, FLT_OPERATION_REGISTRATION, FLT_REGISTRATION,
-    FLT_REGISTRATION_VERSION, FLT_STREAMHANDLE_CONTEXT, IRP_MJ_OPERATION_END,
+    FLT_REGISTRATION_VERSION, FLT_STREAMHANDLE_CONTEXT, FLT_STREAM_CONTEXT, IRP_MJ_OPERATION_END,
 };
-use super::io::HandleContext;
-use super::pool::TAG_HANDLE;
+use super::io::{HandleContext, StreamContext};
+use super::pool::{TAG_HANDLE, TAG_STREAM};
 use super::state::{driver, publish, withdraw, Driver, LIFE};
 use super::{port, registry, sender};
 use crate::lifecycle::Stage;
@@ -27,7 +27,7 @@ struct Table<T>(T);
 // SAFETY: the tables are never written after compilation; sharing read-only data is sound.
 unsafe impl<T> Sync for Table<T> {}
 
-static CONTEXTS: Table<[FLT_CONTEXT_REGISTRATION; 2]> = Table([
+static CONTEXTS: Table<[FLT_CONTEXT_REGISTRATION; 3]> = Table([
     FLT_CONTEXT_REGISTRATION {
         #[allow(clippy::cast_possible_truncation)] // 0x0010
         ContextType: FLT_STREAMHANDLE_CONTEXT as u16,
@@ -36,6 +36,18 @@ static CONTEXTS: Table<[FLT_CONTEXT_REGISTRATION; 2]> = Table([
         ContextCleanupCallback: None,
         Size: core::mem::size_of::<HandleContext>() as u64,
         PoolTag: TAG_HANDLE,
+        ContextAllocateCallback: None,
+        ContextFreeCallback: None,
+        Reserved1: core::ptr::null_mut(),
+    },
+    FLT_CONTEXT_REGISTRATION {
+        #[allow(clippy::cast_possible_truncation)] // 0x0008
+        ContextType: FLT_STREAM_CONTEXT as u16,
+        Flags: 0,
+        // StreamContext owns nothing that needs releasing.
+        ContextCleanupCallback: None,
+        Size: core::mem::size_of::<StreamContext>() as u64,
+        PoolTag: TAG_STREAM,
         ContextAllocateCallback: None,
         ContextFreeCallback: None,
         Reserved1: core::ptr::null_mut(),

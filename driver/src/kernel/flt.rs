@@ -29,6 +29,10 @@ use wdk_sys::{GUID, UCHAR, ULONG, ULONG64};
 /// `IRP_MJ_OPERATION_END` (`((UCHAR)0x80)`): terminates the operation registration array.
 pub const IRP_MJ_OPERATION_END: UCHAR = 0x80;
 
+/// `STATUS_FLT_CONTEXT_ALREADY_DEFINED` (`((NTSTATUS)0xC01C0002L)`).
+#[allow(clippy::cast_possible_wrap)] // the NTSTATUS bit pattern
+pub const STATUS_FLT_CONTEXT_ALREADY_DEFINED: wdk_sys::NTSTATUS = 0xC01C_0002_u32 as i32;
+
 /// `POOL_FLAG_NON_PAGED` (`((POOL_FLAGS)0x40)`), for `ExAllocatePool2`.
 pub const POOL_FLAG_NON_PAGED: ULONG64 = 0x40;
 

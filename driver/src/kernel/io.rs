@@ -11,14 +11,16 @@ use wdk_sys::{
 
 use super::flt::{
     flag_on, nt_success, FltAllocateContext, FltGetFileNameInformation, FltGetRequestorProcess,
-    FltGetStreamHandleContext, FltReleaseContext, FltReleaseFileNameInformation,
-    FltSetStreamHandleContext, _FLT_SET_CONTEXT_OPERATION::FLT_SET_CONTEXT_KEEP_IF_EXISTS,
-    FLT_CALLBACK_DATA, FLT_FILE_NAME_INFORMATION, FLT_FILE_NAME_NORMALIZED, FLT_IO_PARAMETER_BLOCK,
-    FLT_RELATED_OBJECTS, FLT_STREAMHANDLE_CONTEXT, NAME_NORMALIZED, NAME_OPENED,
-    PFLT_CALLBACK_DATA, PFLT_FILE_NAME_INFORMATION,
+    FltGetStreamContext, FltGetStreamHandleContext, FltReleaseContext,
+    FltReleaseFileNameInformation, FltSetStreamContext, FltSetStreamHandleContext,
+    _FLT_SET_CONTEXT_OPERATION::FLT_SET_CONTEXT_KEEP_IF_EXISTS, FLT_CALLBACK_DATA,
+    FLT_FILE_NAME_INFORMATION, FLT_FILE_NAME_NORMALIZED, FLT_IO_PARAMETER_BLOCK,
+    FLT_RELATED_OBJECTS, FLT_STREAMHANDLE_CONTEXT, FLT_STREAM_CONTEXT, NAME_NORMALIZED,
+    NAME_OPENED, PFLT_CALLBACK_DATA, PFLT_FILE_NAME_INFORMATION,
+    STATUS_FLT_CONTEXT_ALREADY_DEFINED,
 };
 use super::ustr::bytes_of;
-use crate::records::HandleFlags;
+use crate::records::{HandleFlags, StreamFlags};
 
 /// One operation as a callback sees it.
 pub struct Op<'a> {
@@ -113,7 +115,7 @@ impl<'a> Op<'a> {
 
     /// The stream-handle context Picket attached to this handle at create.
     /// `IRQL <= APC_LEVEL`.
-    pub fn handle_context(&self) -> Option<ContextRef> {
+    pub fn handle_context(&self) -> Option<ContextRef<HandleContext>> {
         let mut context = core::ptr::null_mut();
         // SAFETY: valid instance and file object of the running operation; `context` is a
         // valid out-pointer.
@@ -129,6 +131,89 @@ impl<'a> Op<'a> {
         }
         NonNull::new(context.cast::<HandleContext>()).map(ContextRef)
     }
+
+    /// The file's stream context, if a delete was ever requested on it.
+    /// `IRQL <= APC_LEVEL`.
+    pub fn stream_context(&self) -> Option<ContextRef<StreamContext>> {
+        let mut context = core::ptr::null_mut();
+        // SAFETY: valid instance and file object of the running operation; `context` is a
+        // valid out-pointer.
+        let status = unsafe {
+            FltGetStreamContext(
+                self.objects.Instance,
+                self.objects.FileObject,
+                &raw mut context,
+            )
+        };
+        if !nt_success(status) {
+            return None;
+        }
+        NonNull::new(context.cast::<StreamContext>()).map(ContextRef)
+    }
+
+    /// The file's stream context, created if missing; `None` where the file system does
+    /// not support stream contexts or memory is short. `IRQL <= APC_LEVEL`.
+    pub fn stream_context_or_create(&self) -> Option<ContextRef<StreamContext>> {
+        if let Some(existing) = self.stream_context() {
+            return Some(existing);
+        }
+        let fresh = allocate_context(
+            self,
+            FLT_STREAM_CONTEXT,
+            StreamContext {
+                flags: StreamFlags::new(),
+            },
+        )?;
+        let mut old = core::ptr::null_mut();
+        // SAFETY: valid instance and file object; the context is ours and initialised;
+        // `old` is a valid out-pointer.
+        let status = unsafe {
+            FltSetStreamContext(
+                self.objects.Instance,
+                self.objects.FileObject,
+                FLT_SET_CONTEXT_KEEP_IF_EXISTS,
+                fresh.0.as_ptr().cast(),
+                &raw mut old,
+            )
+        };
+        if nt_success(status) {
+            return Some(fresh);
+        }
+        if status == STATUS_FLT_CONTEXT_ALREADY_DEFINED {
+            // Another thread attached one first: use it (`old` holds a reference for us).
+            return NonNull::new(old.cast::<StreamContext>()).map(ContextRef);
+        }
+        None
+    }
+}
+
+/// Allocates a Filter Manager context of `kind` holding `value`. `IRQL <= APC_LEVEL`.
+fn allocate_context<T>(op: &Op<'_>, kind: u32, value: T) -> Option<ContextRef<T>> {
+    let mut raw = core::ptr::null_mut();
+    // SAFETY: our filter, a registered context type whose registered size is
+    // `size_of::<T>()`; `raw` is a valid out-pointer.
+    let status = unsafe {
+        FltAllocateContext(
+            op.objects.Filter,
+            u16::try_from(kind).unwrap_or(0),
+            core::mem::size_of::<T>() as u64,
+            wdk_sys::_POOL_TYPE::NonPagedPoolNx as POOL_TYPE,
+            &raw mut raw,
+        )
+    };
+    if !nt_success(status) {
+        return None;
+    }
+    let context = NonNull::new(raw.cast::<T>())?;
+    // SAFETY: a fresh allocation of `size_of::<T>()` bytes, suitably aligned (pool).
+    unsafe { context.as_ptr().write(value) };
+    Some(ContextRef(context))
+}
+
+/// What Picket keeps per file stream (a stream context).
+pub struct StreamContext {
+    /// Delete candidacy shared by every handle on the stream.
+    pub flags: StreamFlags,
 }
 
 /// Current system time, 100 ns units since 1601 (as `KeQuerySystemTimePrecise` returns).
@@ -219,26 +304,9 @@ impl HandleContext {
 
     /// Allocates a context holding `value` and attaches it to the handle of `op` (keeping
     /// an existing one). `IRQL <= APC_LEVEL`.
-    pub fn attach(op: &Op<'_>, value: Self) -> Option<ContextRef> {
-        let mut raw = core::ptr::null_mut();
-        // SAFETY: our filter, a registered stream-handle context type of this size; `raw`
-        // is a valid out-pointer.
-        let status = unsafe {
-            FltAllocateContext(
-                op.objects.Filter,
-                u16::try_from(FLT_STREAMHANDLE_CONTEXT).unwrap_or(0),
-                core::mem::size_of::<Self>() as u64,
-                wdk_sys::_POOL_TYPE::NonPagedPoolNx as POOL_TYPE,
-                &raw mut raw,
-            )
-        };
-        if !nt_success(status) {
-            return None;
-        }
-        let context = NonNull::new(raw.cast::<Self>())?;
-        // SAFETY: a fresh allocation of `size_of::<Self>()` bytes, suitably aligned (pool).
-        unsafe { context.as_ptr().write(value) };
-        let owned = ContextRef(context);
+    pub fn attach(op: &Op<'_>, value: Self) -> Option<ContextRef<Self>> {
+        let owned = allocate_context(op, FLT_STREAMHANDLE_CONTEXT, value)?;
+        let raw = owned.0.as_ptr().cast();
         // SAFETY: valid instance and file object; the context is ours and initialised.
         let status = unsafe {
             FltSetStreamHandleContext(
@@ -253,20 +321,20 @@ impl HandleContext {
     }
 }
 
-/// A referenced stream-handle context, released on drop. `IRQL <= DISPATCH_LEVEL` for the
-/// release.
-pub struct ContextRef(NonNull<HandleContext>);
+/// A referenced Filter Manager context, released on drop. `IRQL <= DISPATCH_LEVEL` for
+/// the release.
+pub struct ContextRef<T>(NonNull<T>);
 
-impl core::ops::Deref for ContextRef {
-    type Target = HandleContext;
-    fn deref(&self) -> &HandleContext {
+impl<T> core::ops::Deref for ContextRef<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
         // SAFETY: the context is initialised (`attach` wrote it before setting it) and
         // referenced while `self` lives.
         unsafe { self.0.as_ref() }
     }
 }
 
-impl Drop for ContextRef {
+impl<T> Drop for ContextRef<T> {
     fn drop(&mut self) {
         // SAFETY: releases the one reference this value owns.
         unsafe { FltReleaseContext(self.0.as_ptr().cast()) };

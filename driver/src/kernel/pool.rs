@@ -5,6 +5,7 @@
 //! - `PkRg` the event ring's buffer,
 //! - `PkBt` the sender's batch buffer,
 //! - `PkSh` stream-handle contexts (allocated by Filter Manager for us),
+//! - `PkSc` stream contexts (per-file delete candidacy),
 //! - `PkOp` the small per-operation context handed from a pre- to a post-operation callback.
 
 use core::ptr::NonNull;
@@ -26,6 +27,8 @@ pub const TAG_RING: u32 = tag(*b"PkRg");
 pub const TAG_BATCH: u32 = tag(*b"PkBt");
 /// Stream-handle contexts.
 pub const TAG_HANDLE: u32 = tag(*b"PkSh");
+/// Stream contexts.
+pub const TAG_STREAM: u32 = tag(*b"PkSc");
 /// Pre-to-post operation contexts.
 pub const TAG_OP: u32 = tag(*b"PkOp");
 

@@ -80,7 +80,7 @@ fn only_the_first_write_through_a_handle_is_reported() {
     assert!(flags.note_write());
     assert!(!flags.note_write());
     assert_eq!(
-        flags.at_cleanup(FileProbe::Unknown),
+        flags.at_cleanup(None, FileProbe::Unknown),
         CleanupReport {
             close_modified: true,
             deleted: None
@@ -92,7 +92,7 @@ fn only_the_first_write_through_a_handle_is_reported() {
 fn an_untouched_handle_reports_nothing_at_cleanup() {
     let flags = HandleFlags::new(false);
     assert_eq!(
-        flags.at_cleanup(FileProbe::Exists),
+        flags.at_cleanup(None, FileProbe::Exists),
         CleanupReport::default()
     );
     assert_eq!(flags.delete_intent(), None);
@@ -104,14 +104,14 @@ fn delete_is_reported_only_when_confirmed() {
     flags.note_write();
     flags.note_delete_intent(DeleteIntent::Set(DeleteMethod::Disposition));
     assert_eq!(
-        flags.at_cleanup(FileProbe::Deleted),
+        flags.at_cleanup(None, FileProbe::Deleted),
         CleanupReport {
             close_modified: false,
             deleted: Some(DeleteMethod::Disposition)
         }
     );
     assert_eq!(
-        flags.at_cleanup(FileProbe::Exists),
+        flags.at_cleanup(None, FileProbe::Exists),
         CleanupReport {
             close_modified: true,
             deleted: None
@@ -126,7 +126,7 @@ fn delete_on_close_from_create_and_undo() {
     assert_eq!(flags.delete_intent(), Some(DeleteMethod::DeleteOnClose));
     flags.note_delete_intent(DeleteIntent::Clear);
     assert_eq!(flags.delete_intent(), None);
-    assert_eq!(flags.at_cleanup(FileProbe::Deleted).deleted, None);
+    assert_eq!(flags.at_cleanup(None, FileProbe::Deleted).deleted, None);
 }
 
 #[test]
@@ -211,4 +211,55 @@ fn a_record_the_ring_cannot_hold_is_counted_as_lost() {
     let dropped = store(&ring, create_record(&name)).unwrap_err();
     assert_eq!(dropped.reason, LossReason::EncodeFailed);
     assert_eq!(ring.stats().events_dropped, 1);
+}
+
+#[test]
+fn a_delete_carried_out_by_another_handle_is_reported_once_by_the_stream() {
+    let stream = StreamFlags::new();
+    let requester = HandleFlags::new(false);
+    let other = HandleFlags::new(false);
+    other.note_write();
+    requester.note_delete_intent(DeleteIntent::Set(DeleteMethod::DispositionEx));
+    stream.mark(DeleteMethod::DispositionEx);
+    // The requester closes first: the other handle keeps the file alive.
+    assert_eq!(
+        requester.at_cleanup(Some(&stream), FileProbe::Exists),
+        CleanupReport {
+            close_modified: false,
+            deleted: None
+        }
+    );
+    // The last handle closes and the file is gone: reported there, with the method.
+    assert_eq!(
+        other.at_cleanup(Some(&stream), FileProbe::Deleted),
+        CleanupReport {
+            close_modified: false,
+            deleted: Some(DeleteMethod::DispositionEx)
+        }
+    );
+    // Any later cleanup on the same stream does not report it again.
+    assert_eq!(
+        requester
+            .at_cleanup(Some(&stream), FileProbe::Deleted)
+            .deleted,
+        None
+    );
+}
+
+#[test]
+fn a_stream_without_a_candidate_reports_no_delete() {
+    let stream = StreamFlags::new();
+    assert_eq!(stream.candidate(), None);
+    let handle = HandleFlags::new(false);
+    assert_eq!(
+        handle.at_cleanup(Some(&stream), FileProbe::Deleted).deleted,
+        None
+    );
+    stream.mark(DeleteMethod::DeleteOnClose);
+    stream.mark(DeleteMethod::Disposition);
+    assert_eq!(
+        stream.candidate(),
+        Some(DeleteMethod::Disposition),
+        "the last request wins"
+    );
 }
