@@ -2,17 +2,23 @@
 //! so only rules that can possibly match are fully evaluated.
 //!
 //! For each rule we derive a *witness*: a set of (field, needle) pairs such that whenever the
-//! rule matches an event, at least one needle occurs (case-insensitively) in its field. A rule
-//! without a sound witness (negation as the only requirement, regex, numbers, keywords, cased
-//! or encoded values…) is evaluated for every event. The index only ever over-approximates the
+//! rule matches an event, at least one needle occurs (case-insensitively) in its field.
+//! Needles come from `contains`/`startswith`/`endswith`/exact values (the longest literal
+//! between wildcards) and from the literal prefixes or suffixes of `|re` patterns. A rule
+//! without a sound witness (negation as the only requirement, numbers, keywords, cased or
+//! encoded values, field references…) is evaluated for every event. The index only ever over-approximates the
 //! matching set, which the equal-matches test checks against plain evaluation.
 //!
-//! Case folding follows the engine exactly: Sigma compares `haystack.to_lowercase()`. Needles
-//! are kept only when their lower-case form is ASCII; an ASCII haystack is then searched with
-//! an ASCII-case-insensitive automaton (identical to searching its lower-case form). A
-//! non-ASCII haystack is lower-cased once and searched; rules whose needle came from a value
-//! with wildcards (compiled to a case-insensitive regex, which folds case differently from
-//! `to_lowercase` for a few characters such as `ſ`) are then taken as candidates outright.
+//! Case folding follows the engine exactly. Plain Sigma values compare
+//! `haystack.to_lowercase()`; values with wildcards become case-insensitive regexes, which use
+//! Unicode simple case folding. Needles are kept only when their lower-case form is ASCII. An
+//! ASCII haystack is searched with an ASCII-case-insensitive automaton (identical to both). A
+//! non-ASCII haystack is *folded* once — lower-cased, then the two non-ASCII characters whose
+//! simple case folding is an ASCII letter but whose lower case is not (`ſ` → `s`; the Kelvin
+//! sign already lower-cases to `k`) are mapped — and searched: every match of either kind
+//! still contains its needle there (a test checks the character list against the regex
+//! engine). `|re` needles are extracted in ASCII mode, so on a non-ASCII haystack their rules
+//! are taken as candidates outright.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rsigma_parser::{
@@ -29,8 +35,8 @@ pub struct Needle {
     pub field: String,
     /// Lower-case ASCII text.
     pub text: String,
-    /// Came from a value with wildcards (see module docs).
-    pub wild: bool,
+    /// Came from a `|re` pattern: sound on ASCII haystacks only (see module docs).
+    pub regex: bool,
 }
 
 /// The witness of a rule: `None` when it has none (always a candidate).
@@ -93,6 +99,9 @@ fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
     if !is_text_field(field) {
         return None;
     }
+    if item.field.has_modifier(Modifier::Re) {
+        return regex_witness(field, item);
+    }
     let plain = item.field.modifiers.iter().all(|m| {
         matches!(
             m,
@@ -110,11 +119,69 @@ fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
     }
 }
 
+/// `|re`: literals every match must start (or end) with, extracted by `regex-syntax`.
+///
+/// The pattern is analysed in ASCII mode (ASCII case folding and classes): on an ASCII
+/// haystack that is exactly what the engine's Unicode regex does, so the literals are sound
+/// there; on a non-ASCII haystack the rule is taken as a candidate outright.
+fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+    let only_flags = item.field.modifiers.iter().all(|m| {
+        matches!(
+            m,
+            Modifier::Re | Modifier::IgnoreCase | Modifier::Multiline | Modifier::DotAll
+        )
+    });
+    if !only_flags || item.values.is_empty() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for value in &item.values {
+        let SigmaValue::String(pattern) = value else {
+            return None;
+        };
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .case_insensitive(item.field.has_modifier(Modifier::IgnoreCase))
+            .multi_line(item.field.has_modifier(Modifier::Multiline))
+            .dot_matches_new_line(item.field.has_modifier(Modifier::DotAll))
+            .build()
+            .parse(&pattern.original)
+            .ok()?;
+        let candidates = [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| {
+            let seq = Extractor::new().kind(kind).extract(&hir);
+            let literals = seq.literals()?;
+            let mut texts: Vec<String> = literals
+                .iter()
+                .map(|l| {
+                    let bytes = l.as_bytes();
+                    (!bytes.is_empty() && bytes.is_ascii())
+                        .then(|| String::from_utf8_lossy(bytes).to_ascii_lowercase())
+                })
+                .collect::<Option<_>>()?;
+            texts.sort();
+            texts.dedup();
+            (!texts.is_empty() && texts.len() <= 64).then_some(texts)
+        });
+        let texts = candidates
+            .into_iter()
+            .flatten()
+            .max_by_key(|t| t.iter().map(String::len).min().unwrap_or(0))?;
+        all.extend(texts.into_iter().map(|text| Needle {
+            field: field.to_owned(),
+            text,
+            regex: true,
+        }));
+    }
+    Some(all)
+}
+
 fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
     let SigmaValue::String(s) = value else {
         return None;
     };
-    let wild = s.parts.iter().any(|p| matches!(p, StringPart::Special(_)));
     let longest = s
         .parts
         .iter()
@@ -127,7 +194,7 @@ fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
     (!text.is_empty() && text.is_ascii()).then(|| Needle {
         field: field.to_owned(),
         text,
-        wild,
+        regex: false,
     })
 }
 
@@ -155,8 +222,8 @@ struct FieldIndex {
     automaton: AhoCorasick,
     /// Pattern id → rules (global indices) that own the needle.
     owners: Vec<Vec<u32>>,
-    /// Rules with a wildcard-derived needle on this field.
-    wild: Vec<u32>,
+    /// Rules with a `|re` needle on this field.
+    regex: Vec<u32>,
 }
 
 /// Candidate rules for one (host, category) route.
@@ -200,18 +267,18 @@ impl Prefilter {
                     }
                 };
                 by_field[slot].1.push((needle.text.clone(), rule));
-                if needle.wild {
+                if needle.regex {
                     by_field[slot].2.push(rule);
                 }
             }
         }
         let fields = by_field
             .into_iter()
-            .filter_map(|(field, mut needles, mut wild)| {
+            .filter_map(|(field, mut needles, mut regex)| {
                 needles.sort();
                 needles.dedup();
-                wild.sort_unstable();
-                wild.dedup();
+                regex.sort_unstable();
+                regex.dedup();
                 let mut patterns: Vec<String> = Vec::new();
                 let mut owners: Vec<Vec<u32>> = Vec::new();
                 for (text, rule) in needles {
@@ -223,7 +290,9 @@ impl Prefilter {
                         last.push(rule);
                     }
                 }
+                // A DFA: more memory (a few MiB at most for thousands of needles), fastest scan.
                 let automaton = AhoCorasickBuilder::new()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)
@@ -232,7 +301,7 @@ impl Prefilter {
                     field,
                     automaton,
                     owners,
-                    wild,
+                    regex,
                 })
             })
             .collect();
@@ -291,13 +360,13 @@ impl Prefilter {
                     }
                 }
             } else {
-                let lower = text.to_lowercase();
-                for hit in index.automaton.find_overlapping_iter(&lower) {
+                let folded = fold(text);
+                for hit in index.automaton.find_overlapping_iter(&folded) {
                     for &rule in &index.owners[hit.pattern().as_usize()] {
                         mark(rule, out);
                     }
                 }
-                for &rule in &index.wild {
+                for &rule in &index.regex {
                     mark(rule, out);
                 }
             }
@@ -306,9 +375,54 @@ impl Prefilter {
     }
 }
 
+/// Non-ASCII characters that simple case folding maps to an ASCII letter while `to_lowercase`
+/// does not (checked against the regex engine in the tests).
+const FOLD_TO_ASCII: &[(char, char)] = &[('\u{17F}', 's')];
+
+/// Lower case plus [`FOLD_TO_ASCII`]: a haystack form containing every needle that either
+/// comparison of the engine can match.
+fn fold(text: &str) -> String {
+    let mut out = text.to_lowercase();
+    for &(from, to) in FOLD_TO_ASCII {
+        if out.contains(from) {
+            out = out.replace(from, &to.to_string());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold_covers_every_char_case_folding_to_ascii() {
+        // Every non-ASCII char a case-insensitive regex matches with an ASCII letter must
+        // fold to that letter (the Kelvin sign lower-cases to `k` already).
+        let letters = regex_syntax::ParserBuilder::new()
+            .case_insensitive(true)
+            .build()
+            .parse("[a-z]")
+            .unwrap();
+        let regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class)) =
+            letters.kind()
+        else {
+            panic!("expected a Unicode class");
+        };
+        for range in class.ranges() {
+            for c in range.start()..=range.end() {
+                if c.is_ascii() {
+                    continue;
+                }
+                let folded = fold(&c.to_string());
+                assert!(
+                    folded.len() == 1 && folded.is_ascii(),
+                    "{c:?} (U+{:04X}) matches an ASCII letter case-insensitively but folds to {folded:?}",
+                    u32::from(c)
+                );
+            }
+        }
+    }
 
     fn rule(yaml: &str) -> SigmaRule {
         rsigma_parser::parse_sigma_yaml(yaml)
@@ -340,14 +454,31 @@ mod tests {
         );
         assert_eq!(witness(&r), None);
         let r = rule(
-            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: 'x.*'\n  condition: a\n",
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '.*x'\n  condition: a\n",
         );
-        assert_eq!(witness(&r), None);
+        let w = witness(&r).unwrap();
+        assert_eq!(
+            (w[0].text.as_str(), w[0].regex),
+            ("x", true),
+            "suffix literal"
+        );
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '(?i)\\\\Temp\\\\[a-z]+\\.exe'\n  condition: a\n",
+        );
+        let w = witness(&r).unwrap();
+        assert_eq!(
+            w[0].text, "\\temp\\",
+            "case variants fold to one needle: {w:?}"
+        );
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '.*'\n  condition: a\n",
+        );
+        assert_eq!(witness(&r), None, "no literal, no witness");
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename: 'C:\\Users\\\\*\\AppData\\Roaming\\\\*'\n  condition: a\n",
         );
         let w = witness(&r).unwrap();
         assert_eq!(w[0].text, "\\appdata\\roaming\\");
-        assert!(w[0].wild);
+        assert!(!w[0].regex);
     }
 }
