@@ -35,11 +35,26 @@ enum Kind {
     Unknown(u16, u16, Vec<u64>),
 }
 
+/// One record: the step to its sequence number, header fields, body and names.
+#[derive(Arbitrary, Debug)]
+struct InputRecord {
+    step: u16,
+    timestamp: u64,
+    pid: u32,
+    tid: u32,
+    process_start_key: u64,
+    kind: Kind,
+    name: Vec<u8>,
+    name_truncated: bool,
+    new_name: Vec<u8>,
+    new_name_truncated: bool,
+}
+
 #[derive(Arbitrary, Debug)]
 struct Input {
     posix: bool,
     lost: u64,
-    records: Vec<(u16, u64, u32, u32, u64, Kind, Vec<u8>, bool, Vec<u8>, bool)>,
+    records: Vec<InputRecord>,
 }
 
 fn file(f: &File) -> FileRef {
@@ -160,7 +175,7 @@ fuzz_target!(|input: Input| {
     let fixed: Vec<Vec<u8>> = input
         .records
         .iter()
-        .map(|r| match &r.5 {
+        .map(|r| match &r.kind {
             Kind::Unknown(_, _, words) => words.iter().flat_map(|w| w.to_le_bytes()).collect(),
             _ => Vec::new(),
         })
@@ -169,22 +184,22 @@ fuzz_target!(|input: Input| {
     let mut sent = Vec::new();
     let mut expected = Vec::new();
     for (r, fixed) in input.records.iter().zip(&fixed) {
-        let (step, timestamp, pid, tid, key, kind, name, nt, new_name, nnt) = r;
-        seq = seq.saturating_add(u64::from(*step).max(1));
+        let kind = &r.kind;
+        seq = seq.saturating_add(u64::from(r.step).max(1));
         let name = Name {
-            bytes: name,
-            truncated: *nt,
+            bytes: &r.name,
+            truncated: r.name_truncated,
         };
         let new_name = Name {
-            bytes: new_name,
-            truncated: *nnt,
+            bytes: &r.new_name,
+            truncated: r.new_name_truncated,
         };
         let header = RecordHeader {
             seq,
-            timestamp: *timestamp,
-            pid: *pid,
-            tid: *tid,
-            process_start_key: *key,
+            timestamp: r.timestamp,
+            pid: r.pid,
+            tid: r.tid,
+            process_start_key: r.process_start_key,
         };
         let Some(body_sent) = body(kind, fixed, name, new_name) else {
             continue;
