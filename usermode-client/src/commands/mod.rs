@@ -1,10 +1,13 @@
 //! One module per subcommand; each only wires library crates together.
 
 pub mod demo;
+pub mod interrupt;
+pub mod live;
 pub mod options;
 pub mod record;
 pub mod replay;
 pub mod rules;
+pub mod session;
 pub mod stats;
 pub mod version;
 pub mod watch;
@@ -18,6 +21,7 @@ pub fn init_tracing(filter: Option<&str>) {
         .unwrap_or_else(|| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

@@ -3,14 +3,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use picket_emit::HostInfo;
+
 use super::options::{FilterArgs, OutputArgs};
+use super::session::{local_hostname, run_session, Session};
 use crate::detection::DetectionArgs;
 
 /// `picket watch` arguments.
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
-    /// Linux: watch the file system holding PATH (default: the current directory's).
-    /// Windows: ignored (the minifilter sees every volume it is attached to).
+    /// Linux: watch the file system holding PATH and report what happens at or under it
+    /// (default: the current directory). Windows: the minifilter reports every attached
+    /// volume; narrow with --path-prefix.
     pub path: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -23,14 +27,23 @@ pub struct WatchArgs {
 /// Runs the live sensor until Ctrl-C.
 ///
 /// # Errors
-/// Until the pipeline is wired.
+/// When the live source cannot be opened or the output written.
 pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    let _ = (args.output, args.filter);
-    let _detector = crate::detection::build_detector(&args.detection)?;
-    #[cfg(target_os = "linux")]
-    {
-        let path = args.path.unwrap_or_else(|| PathBuf::from("."));
-        let _source = crate::live_linux::open_live_source(&path)?;
-    }
-    anyhow::bail!("picket watch: the pipeline is not wired yet")
+    let live = super::live::open(args.path.as_deref())?;
+    let mut source = live.source;
+    let session = Session {
+        label: live.label,
+        parser: live.parser,
+        inspector: live.inspector,
+        host: HostInfo {
+            hostname: local_hostname(),
+        },
+    };
+    run_session(
+        &mut *source,
+        session,
+        &args.output,
+        &args.filter,
+        &args.detection,
+    )
 }

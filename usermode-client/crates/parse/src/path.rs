@@ -1,5 +1,7 @@
 //! Splitting a full path into directory, name and extension.
 
+use crate::text::utf16_escape_after_backslash;
+
 /// The parts of a full path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PathParts<'a> {
@@ -19,18 +21,55 @@ fn extension(name: &str) -> Option<&str> {
     (dot > 0 && !ext.is_empty()).then_some(ext)
 }
 
-/// Splits a Windows path (`\` separators; `/` is accepted too, as Win32 does).
+/// Where the last separator of a lossless Windows path is: (start, length). A backslash
+/// that opens a surrogate escape (`\u{D800}`) is part of a name, not a separator; an escaped
+/// backslash (`\u{005C}`, eight bytes) is one.
+fn last_windows_separator(path: &str) -> Option<(usize, usize)> {
+    let bytes = path.as_bytes();
+    let mut last = None;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'/' => last = Some((at, 1)),
+            b'\\' => match path.get(at + 1..).and_then(utf16_escape_after_backslash) {
+                Some(0x5C) => {
+                    last = Some((at, 8));
+                    at += 8;
+                    continue;
+                }
+                Some(_) => {
+                    at += 8;
+                    continue;
+                }
+                None => last = Some((at, 1)),
+            },
+            _ => {}
+        }
+        at += 1;
+    }
+    last
+}
+
+/// Splits a Windows path (`\` separators; `/` is accepted too, as Win32 does). Escapes
+/// written by [`crate::text::utf16_to_text`] are understood: a lone surrogate's `\u{D800}`
+/// stays inside its name.
 #[must_use]
 pub fn split_windows(path: &str) -> PathParts<'_> {
-    let trimmed = path.trim_end_matches(['\\', '/']);
+    let mut trimmed = path;
+    while let Some((at, len)) = last_windows_separator(trimmed) {
+        if at + len != trimmed.len() || at == 0 {
+            break;
+        }
+        trimmed = trimmed.get(..at).unwrap_or_default();
+    }
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
-    match trimmed.rfind(['\\', '/']) {
-        Some(at) => {
-            let name = trimmed.get(at + 1..).unwrap_or_default();
+    match last_windows_separator(trimmed) {
+        Some((at, len)) => {
+            let name = trimmed.get(at + len..).unwrap_or_default();
             let before = trimmed.get(..at).unwrap_or_default();
             // `C:\x` → `C:\`; `\\server\share\x` stays `\\server\share`.
             let directory = if before.len() == 2 && before.ends_with(':') || before.is_empty() {
-                trimmed.get(..=at).unwrap_or_default()
+                trimmed.get(..at + len).unwrap_or_default()
             } else {
                 before
             };
@@ -93,6 +132,17 @@ mod tests {
         assert_eq!((nt.directory, nt.name), (r"\Device\HarddiskVolume3", "dir"));
         assert_eq!(split_windows(r"C:\a\.gitignore").extension, None);
         assert_eq!(split_windows(r"C:\a\trailing.").extension, None);
+        // Escapes from the lossless text conversion.
+        let lone = split_windows(r"C:\data\x\u{D800}y.txt");
+        assert_eq!((lone.directory, lone.name), (r"C:\data", r"x\u{D800}y.txt"));
+        let dir_named_like_an_escape = split_windows(r"C:\d\u{005C}u{D800}");
+        assert_eq!(
+            (
+                dir_named_like_an_escape.directory,
+                dir_named_like_an_escape.name
+            ),
+            (r"C:\d", "u{D800}")
+        );
     }
 
     #[test]

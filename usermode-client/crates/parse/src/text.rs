@@ -41,6 +41,14 @@ fn parse_utf16_escape(mut rest: impl Iterator<Item = u16>) -> Option<u16> {
     ((0xD800..=0xDFFF).contains(&value) || value == 0x5C).then_some(value)
 }
 
+/// The code unit an escape stands for, when `rest` (the text right after a backslash) starts
+/// with one as [`utf16_to_text`] writes it: `u{DXXX}` (a lone surrogate) or `u{005C}` (a
+/// literal backslash).
+#[must_use]
+pub fn utf16_escape_after_backslash(rest: &str) -> Option<u16> {
+    parse_utf16_escape(rest.bytes().take(7).map(u16::from))
+}
+
 /// UTF-16LE code units of `bytes` from unit `from` on (a trailing odd byte is ignored).
 fn units_from(bytes: &[u8], from: usize) -> impl Iterator<Item = u16> + '_ {
     bytes
