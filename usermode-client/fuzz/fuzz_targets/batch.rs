@@ -1,0 +1,37 @@
+//! Any bytes as one batch, into the pipeline core, twice (the second time with the decoder's
+//! sequence state from the first), then idle and finish.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use picket_emit::{Emitter, Format, HostInfo};
+use picket_enrich::{NullInspector, ProcessCache};
+use picket_parse::{Parser, VolumeMap};
+use picket_pipeline::{EventFilter, Output, Pipeline};
+
+fuzz_target!(|data: &[u8]| {
+    let mut pipeline = Pipeline::new(
+        Parser::new(VolumeMap::fixed(vec![(
+            r"\Device\HarddiskVolume3".into(),
+            "C:".into(),
+        )])),
+        ProcessCache::new(Box::new(NullInspector), 8),
+        EventFilter::new(vec![r"C:\".into()], vec![], vec![]),
+        None,
+    );
+    let mut out = Vec::new();
+    pipeline.process_batch(data, &mut out);
+    pipeline.process_batch(data, &mut out);
+    pipeline.on_idle(&mut out);
+    pipeline.finish(&mut out);
+    let mut emitter = Emitter::new(Vec::new(), Format::Ocsf, HostInfo::default());
+    for output in &out {
+        let written = match output {
+            Output::Event(e) => emitter.event(e),
+            Output::Notice(n) => emitter.notice(n),
+            Output::Alert(a) => emitter.alert(a),
+        };
+        written.expect("writing to memory cannot fail");
+    }
+    let text = String::from_utf8(emitter.into_inner()).expect("output is UTF-8");
+    assert_eq!(text.lines().count(), out.len(), "one line per output");
+});
