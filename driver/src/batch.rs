@@ -91,7 +91,7 @@ impl Sender {
     }
 
     /// The client took the batch.
-    pub fn delivered(&mut self, built: &Built) {
+    pub const fn delivered(&mut self, built: &Built) {
         self.delivered_lost_total = built.lost_total;
         self.events_sent = self.events_sent.saturating_add(built.records);
         self.batches_sent = self.batches_sent.saturating_add(1);

@@ -1,7 +1,9 @@
-//! The driver's configuration, read from `HKLM\SYSTEM\CurrentControlSet\Services\Picket\
-//! Parameters` at `DriverEntry`. Every value has a safe default and bounds; a value that is
-//! missing, of the wrong type or out of range falls back to its default (never clamped:
-//! an out-of-range value is a configuration mistake, and the default is the known-good one).
+//! The driver's configuration: registry values with safe defaults and bounds.
+//!
+//! Read from `HKLM\SYSTEM\CurrentControlSet\Services\Picket\Parameters` at `DriverEntry`.
+//! A value that is missing, of the wrong type or out of range falls back to its default
+//! (never clamped: an out-of-range value is a configuration mistake, and the default is the
+//! known-good one).
 
 use picket_protocol::{BATCH_HEADER_LEN, MAX_BATCH_LEN, MAX_RECORD_LEN};
 

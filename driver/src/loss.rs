@@ -1,6 +1,7 @@
-//! Loss accounting: every record that is captured but will never reach the client is
-//! counted here with its sequence number and the reason, so the client is told exactly what
-//! it missed. Nothing is lost silently.
+//! Loss accounting: nothing is lost silently.
+//!
+//! Every record that is captured but will never reach the client is counted here with its
+//! sequence number and the reason, so the client is told exactly what it missed.
 //!
 //! The book lives inside the ring's lock ([`crate::ring`]): sequence numbers and losses are
 //! updated in the same critical section, so a loss window's range is exact.

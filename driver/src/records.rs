@@ -1,6 +1,7 @@
-//! Record building: turns the raw values Filter Manager hands the callbacks into protocol
-//! records, and stores them in the ring. No parsing: names are copied as given, numbers are
-//! split only where the I/O manager packs two fields into one (create options).
+//! Record building: raw Filter Manager values in, protocol records into the ring.
+//!
+//! No parsing: names are copied as given, numbers are split only where the I/O manager packs
+//! two fields into one (create options).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -243,9 +244,10 @@ impl HandleFlags {
     }
 }
 
-/// Per-file (stream context) delete state, shared by every handle on the file: a delete
-/// requested through one handle happens when the *last* handle closes, which may be
-/// another one, so every cleanup of a candidate stream checks — as Microsoft's `delete`
+/// Per-file (stream context) delete state, shared by every handle on the file.
+///
+/// A delete requested through one handle happens when the *last* handle closes, which may
+/// be another one, so every cleanup of a candidate stream checks — as Microsoft's `delete`
 /// sample does with its stream contexts.
 #[derive(Debug, Default)]
 pub struct StreamFlags(AtomicU32);

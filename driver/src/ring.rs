@@ -91,9 +91,9 @@ pub struct Ring<'a, P: RawSpin> {
 // SAFETY: the ring owns exclusive access to its buffer for `'a` (it holds the `&mut` it was
 // built from); all shared access to the buffer follows invariants I1–I3, which hand each
 // word to one thread at a time, with the atomics ordering the hand-overs.
-unsafe impl<P: RawSpin> Sync for Ring<'_, P> {}
+unsafe impl<P: RawSpin + Send> Sync for Ring<'_, P> {}
 // SAFETY: as above; nothing in the ring is tied to the creating thread.
-unsafe impl<P: RawSpin> Send for Ring<'_, P> {}
+unsafe impl<P: RawSpin + Send> Send for Ring<'_, P> {}
 
 /// The ring could not be built over the buffer given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,7 +227,7 @@ impl<'a, P: RawSpin> Ring<'a, P> {
         })
     }
 
-    fn take_seq(shared: &mut Shared) -> u64 {
+    const fn take_seq(shared: &mut Shared) -> u64 {
         let seq = shared.next_seq;
         shared.next_seq = seq.saturating_add(1);
         seq

@@ -60,8 +60,6 @@ pub struct Driver {
 // SAFETY: every field shared between threads is atomic, a kernel object designed for
 // sharing (KEVENT), the ring (Sync), or touched by one thread only (`batch`: the sender).
 unsafe impl Sync for Driver {}
-// SAFETY: as above; the raw pointers are kernel objects usable from any thread.
-unsafe impl Send for Driver {}
 
 /// Why the state could not be created.
 #[derive(Clone, Copy, Debug)]

@@ -367,7 +367,7 @@ fn several_producers_one_consumer() {
     }
     done.store(true, Ordering::Release);
     let received = consumer.join().unwrap();
-    let dropped = dropped.lock().unwrap();
+    let dropped = std::mem::take(&mut *dropped.lock().unwrap());
     assert_eq!(received + dropped.len() as u64, PRODUCERS * PER_PRODUCER);
     let stats = ring.stats();
     assert_eq!(stats.events_seen, PRODUCERS * PER_PRODUCER);
