@@ -211,7 +211,7 @@ impl Detector for SigmaDetector {
 
     fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
         self.events = self.events.wrapping_add(1);
-        if self.events % 256 == 0 {
+        if self.events.is_multiple_of(256) {
             self.poll_reload();
         }
         self.evaluator.process(event, alerts);

@@ -215,6 +215,9 @@ fn union(parts: impl Iterator<Item = Option<Vec<Needle>>>) -> Option<Vec<Needle>
     (!all.is_empty()).then_some(all)
 }
 
+/// While building: a field, its (needle, rule) pairs, and its rules with `|re` needles.
+type FieldNeedles = (String, Vec<(String, u32)>, Vec<u32>);
+
 /// One field's automaton.
 #[derive(Debug)]
 struct FieldIndex {
@@ -252,7 +255,7 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Needle]>)]) -> Self {
         let mut always = Vec::new();
-        let mut by_field: Vec<(String, Vec<(String, u32)>, Vec<u32>)> = Vec::new();
+        let mut by_field: Vec<FieldNeedles> = Vec::new();
         for &(rule, witness) in rules {
             let Some(needles) = witness else {
                 always.push(rule);

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,10 +71,8 @@ impl Reloader {
     /// A finished reload attempt, if any (never blocks).
     #[must_use]
     pub fn poll(&self) -> Option<ReloadOutcome> {
-        match self.receiver.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        // Empty or disconnected (the watcher thread ended): nothing to apply.
+        self.receiver.try_recv().ok()
     }
 }
 

@@ -220,7 +220,9 @@ impl Evaluator {
         let view = SigmaEvent::new(event, self.canaries.touches(event));
         let set = Arc::clone(&self.set);
         set.candidates(&view, &mut self.scratch, &mut self.candidates);
-        let timed = self.events_seen % self.config.sample_every.max(1) == 0;
+        let timed = self
+            .events_seen
+            .is_multiple_of(self.config.sample_every.max(1));
         let mut correlated: Vec<EvaluationResult> = Vec::new();
         let candidates = std::mem::take(&mut self.candidates);
         for &index in &candidates {
@@ -469,6 +471,203 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ruletest::file_path;
+    use picket_model::{Details, Operation, ProcessInfo, ProcessKey};
+
+    fn set(yaml: &[&str]) -> Arc<RuleSet> {
+        let rules = yaml
+            .iter()
+            .map(|y| rsigma_parser::parse_sigma_yaml(y).unwrap().rules.remove(0))
+            .collect();
+        Arc::new(RuleSet::compile_untested(rules).unwrap())
+    }
+
+    fn event(pid: u32, op: Operation, path: &str, seq: u64) -> FileEvent {
+        FileEvent {
+            seq,
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + seq * 1_000_000),
+            host: Host::Windows,
+            operation: op,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey { pid, start_key: 1 },
+                image: Some(r"C:\x\e.exe".into()),
+                ..ProcessInfo::default()
+            }),
+            thread_id: 1,
+            target: file_path(path, Host::Windows),
+            source: None,
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
+    const GOOD: &str = "title: good\nid: good\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|endswith: '.exe'\n  condition: s\nlevel: high\n";
+
+    #[test]
+    fn a_rule_that_fails_at_run_time_is_disabled_and_the_rest_goes_on() {
+        let bad = "title: bad\nid: bad\nlogsource: {category: file_event}\ndetection:\n  s:\n    PicketTestPanic: x\n  condition: s\n";
+        let mut evaluator = Evaluator::new(
+            set(&[bad, GOOD]),
+            Canaries::default(),
+            RuntimeConfig::default(),
+        );
+        let mut alerts = Vec::new();
+        for seq in 0..3 {
+            evaluator.process(
+                &event(1, Operation::Create, r"C:\a\x.exe", seq),
+                &mut alerts,
+            );
+        }
+        assert_eq!(alerts.len(), 3, "the good rule kept alerting");
+        assert!(alerts.iter().all(|a| a.rule_id == "good"));
+        assert_eq!(evaluator.disabled_rules(), vec!["bad"]);
+        let reports = evaluator.take_reports();
+        assert_eq!(reports.len(), 1, "reported once: {reports:?}");
+        assert!(reports[0].contains("rule bad disabled"), "{reports:?}");
+    }
+
+    #[test]
+    fn a_slow_rule_is_disabled_after_its_strikes() {
+        let config = RuntimeConfig {
+            sample_every: 1,
+            slow_budget: Duration::ZERO,
+            strikes: 2,
+            ..RuntimeConfig::default()
+        };
+        let mut evaluator = Evaluator::new(set(&[GOOD]), Canaries::default(), config);
+        let mut alerts = Vec::new();
+        for seq in 0..5 {
+            evaluator.process(
+                &event(1, Operation::Create, r"C:\a\x.exe", seq),
+                &mut alerts,
+            );
+        }
+        assert_eq!(alerts.len(), 2, "alerts until disabled");
+        assert_eq!(evaluator.disabled_rules(), vec!["good"]);
+        assert!(evaluator.take_reports()[0].contains("budget"));
+    }
+
+    #[test]
+    fn shadow_rules_alert_flagged_not_actionable() {
+        let shadow = "title: s\nid: s\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|endswith: '.exe'\n  condition: s\nshadow: true\n";
+        let mut evaluator = Evaluator::new(
+            set(&[shadow, GOOD]),
+            Canaries::default(),
+            RuntimeConfig::default(),
+        );
+        let mut alerts = Vec::new();
+        evaluator.process(&event(1, Operation::Create, r"C:\a\x.exe", 0), &mut alerts);
+        let flags: Vec<(&str, bool)> = alerts
+            .iter()
+            .map(|a| (a.rule_id.as_str(), a.shadow))
+            .collect();
+        assert_eq!(flags, vec![("s", true), ("good", false)]);
+        assert_eq!(alerts[0].events.len(), 1);
+    }
+
+    #[test]
+    fn correlation_state_stays_bounded_under_a_flood() {
+        let builtin = Arc::new(RuleSet::builtin().unwrap());
+        let config = RuntimeConfig {
+            max_state_entries: 500,
+            max_group_entries: 50,
+            ..RuntimeConfig::default()
+        };
+        let mut evaluator = Evaluator::new(builtin, Canaries::default(), config);
+        let mut alerts = Vec::new();
+        // 50k rewrites by 50k different processes, and 20k renames by one process to
+        // 20k distinct names: every one of them is correlation state.
+        for seq in 0..50_000_u64 {
+            let pid = u32::try_from(seq).unwrap();
+            let e = event(pid, Operation::CloseModified, r"C:\a\f.docx", seq);
+            evaluator.process(&e, &mut alerts);
+            assert!(
+                evaluator.correlation_state() <= 500,
+                "state {}",
+                evaluator.correlation_state()
+            );
+        }
+        for seq in 0..20_000_u64 {
+            let mut e = event(
+                7,
+                Operation::Rename,
+                &format!(r"C:\a\f{seq}.docx.x"),
+                50_000 + seq,
+            );
+            e.source = Some(file_path(&format!(r"C:\a\f{seq}.docx"), Host::Windows));
+            evaluator.process(&e, &mut alerts);
+        }
+        assert!(evaluator.correlation_state() <= 500);
+        assert!(evaluator.recent.len() <= RuntimeConfig::default().recent_events);
+        // Windows expire when the stream goes idle later.
+        let later = 1_700_000_000_000_000_000 + 3_600 * 1_000_000_000;
+        evaluator.idle(Timestamp::from_unix_nanos(later));
+        assert_eq!(evaluator.correlation_state(), 0);
+    }
+
+    #[test]
+    fn correlation_alerts_carry_context_and_the_events_behind_them() {
+        let builtin = Arc::new(RuleSet::builtin().unwrap());
+        let mut evaluator = Evaluator::new(builtin, Canaries::default(), RuntimeConfig::default());
+        let mut alerts = Vec::new();
+        let mut seq = 0;
+        for i in 0..15 {
+            seq += 1;
+            let e = event(
+                66,
+                Operation::CloseModified,
+                &format!(r"C:\u\d{i}\f.docx"),
+                seq,
+            );
+            evaluator.process(&e, &mut alerts);
+            seq += 1;
+            let mut e = event(
+                66,
+                Operation::Rename,
+                &format!(r"C:\u\d{i}\f.docx.pay"),
+                seq,
+            );
+            e.source = Some(file_path(&format!(r"C:\u\d{i}\f.docx"), Host::Windows));
+            evaluator.process(&e, &mut alerts);
+            // Unrelated noise from another process.
+            seq += 1;
+            let e = event(9, Operation::CloseModified, r"C:\other\log.txt", seq);
+            evaluator.process(&e, &mut alerts);
+        }
+        for i in 0..4 {
+            seq += 1;
+            let e = event(66, Operation::Create, &format!(r"C:\u\d{i}\PAY.txt"), seq);
+            evaluator.process(&e, &mut alerts);
+        }
+        let ransom = alerts
+            .iter()
+            .find(|a| a.rule_id == "picket-ransom-behaviour")
+            .expect("ransomware detected");
+        let context = ransom.correlation.as_ref().unwrap();
+        assert_eq!(context.kind, "temporal_ordered");
+        assert_eq!(context.window_secs, 120);
+        assert!(context
+            .group
+            .contains(&("ProcessId".to_owned(), "66".to_owned())));
+        assert!(!ransom.events.is_empty());
+        assert!(ransom.events.iter().all(|e| e.process.key.pid == 66));
+        assert!(
+            ransom.events.windows(2).all(|w| w[0].seq < w[1].seq),
+            "oldest first"
+        );
+        let ids: Vec<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+        assert!(ids.contains(&"picket-ransom-encrypt-rename"));
+        assert!(
+            !ids.contains(&"picket-ransom-mass-rewrite"),
+            "ingredients stay silent: {ids:?}"
+        );
+        assert!(!ids.contains(&"picket-ransom-rename"));
+        let note = alerts
+            .iter()
+            .find(|a| a.rule_id == "picket-ransom-note-spread")
+            .unwrap();
+        assert!(note.shadow);
+    }
 
     #[test]
     fn canaries_cover_files_and_directories_per_host_rules() {

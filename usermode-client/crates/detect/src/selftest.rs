@@ -35,7 +35,7 @@ fn hits(set: &Arc<RuleSet>, test: &TestCase) -> (Vec<usize>, Vec<String>) {
             .last_matched()
             .iter()
             .any(|&i| set.rule_meta(i).id == test.rule)
-            || evaluator.last_fired().iter().any(|id| *id == test.rule);
+            || evaluator.last_fired().contains(&test.rule);
         if matched {
             hit.push(n);
         }

@@ -50,7 +50,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     for rule in &rules {
         engine.add_rule(rule).unwrap();
     }
-    let events = synth::events(60_000, 300, 0xfeed);
+    let events = synth::events(25_000, 300, 0xfeed);
     let mut scratch = Scratch::default();
     let mut total = 0_usize;
     let mut hit_events = 0_usize;
@@ -79,7 +79,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
         hit_events += usize::from(!plain.is_empty());
     }
     // The stream must exercise the rules, or equality proves nothing.
-    assert!(hit_events > 500, "only {hit_events} events matched");
+    assert!(hit_events > 200, "only {hit_events} events matched");
     assert!(total >= hit_events);
     for id in [
         "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
