@@ -118,6 +118,8 @@ pub struct Evaluator {
     canaries: Canaries,
     recent: VecDeque<Recent>,
     events_seen: u64,
+    /// The newest event time seen, and when (wall clock) it was seen: the clock of `idle`.
+    last_event: Option<(Timestamp, Instant)>,
     matched: Vec<usize>,
     fired: Vec<String>,
     reports: Vec<String>,
@@ -167,6 +169,7 @@ impl Evaluator {
             canaries,
             recent: VecDeque::new(),
             events_seen: 0,
+            last_event: None,
             matched: Vec::new(),
             fired: Vec::new(),
             reports,
@@ -215,6 +218,9 @@ impl Evaluator {
     /// Matches one event; pushes its alerts.
     pub fn process(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
         self.events_seen = self.events_seen.wrapping_add(1);
+        if self.last_event.is_none_or(|(t, _)| event.time >= t) {
+            self.last_event = Some((event.time, Instant::now()));
+        }
         self.matched.clear();
         self.fired.clear();
         let view = SigmaEvent::new(event, self.canaries.touches(event));
@@ -413,7 +419,16 @@ impl Evaluator {
     }
 
     /// The stream is idle: expire correlation windows and old samples.
+    ///
+    /// Windows run on event time. `now` (the caller's wall clock) is used only before any
+    /// event; afterwards the clock is the newest event's time plus the wall time elapsed
+    /// since it was seen, so a replay of an old capture is not expired by today's date,
+    /// while a live source that goes quiet still sees its windows close.
     pub fn idle(&mut self, now: Timestamp) {
+        let now = self.last_event.map_or(now, |(time, seen)| {
+            let elapsed = u64::try_from(seen.elapsed().as_nanos() / 100).unwrap_or(u64::MAX);
+            Timestamp(time.0.saturating_add(elapsed))
+        });
         let now_ms = unix_millis(now);
         if let Some(engine) = self.correlation.as_mut() {
             let outcome = catch_unwind(AssertUnwindSafe(|| engine.evict_expired(now_ms)));
@@ -548,6 +563,31 @@ mod tests {
     }
 
     #[test]
+    fn idle_runs_on_event_time_not_on_the_callers_clock() {
+        let builtin = Arc::new(RuleSet::builtin().unwrap());
+        let mut evaluator = Evaluator::new(builtin, Canaries::default(), RuntimeConfig::default());
+        let mut alerts = Vec::new();
+        // An old capture: events from 2023, replayed today.
+        for seq in 0..5 {
+            let e = event(
+                5,
+                Operation::CloseModified,
+                &format!(r"C:\a\f{seq}.docx"),
+                seq,
+            );
+            evaluator.process(&e, &mut alerts);
+        }
+        let state = evaluator.correlation_state();
+        assert!(state > 0);
+        evaluator.idle(Timestamp::from_unix_nanos(1_900_000_000_000_000_000));
+        assert_eq!(
+            evaluator.correlation_state(),
+            state,
+            "today's date expires nothing"
+        );
+    }
+
+    #[test]
     fn shadow_rules_alert_flagged_not_actionable() {
         let shadow = "title: s\nid: s\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|endswith: '.exe'\n  condition: s\nshadow: true\n";
         let mut evaluator = Evaluator::new(
@@ -599,9 +639,11 @@ mod tests {
         }
         assert!(evaluator.correlation_state() <= 500);
         assert!(evaluator.recent.len() <= RuntimeConfig::default().recent_events);
-        // Windows expire when the stream goes idle later.
-        let later = 1_700_000_000_000_000_000 + 3_600 * 1_000_000_000;
-        evaluator.idle(Timestamp::from_unix_nanos(later));
+        // Windows expire as (event) time moves on.
+        let later = 70_000 * 1_000_000 + 3_600 * 1_000_000_000;
+        let e = event(8, Operation::Open, r"C:\a\f.txt", later / 1_000_000);
+        evaluator.process(&e, &mut alerts);
+        evaluator.idle(Timestamp(0));
         assert_eq!(evaluator.correlation_state(), 0);
     }
 
