@@ -15,7 +15,7 @@ use std::io::{BufReader, BufWriter};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use picket_bench::{peak_rss_bytes, si, CpuClock};
+use picket_bench::{peak_rss_bytes, process_cpu_time, si, CpuClock};
 use picket_capture::{CaptureHeader, CaptureWriter, HostOs, Pace, ReplaySource};
 use picket_emit::{Emitter, Format, HostInfo};
 use picket_enrich::{ProcessCache, RecordedProcesses};
@@ -106,6 +106,7 @@ fn streaming(events: u64) {
         None,
     );
     let stop = AtomicBool::new(false);
+    let cpu_before = process_cpu_time();
     let summary = run(
         &mut source,
         &mut pipeline,
@@ -126,6 +127,15 @@ fn streaming(events: u64) {
         summary.elapsed,
         "wall",
     );
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_time()) {
+        rate(
+            "full pipeline, per CPU-second",
+            summary.emitted.events,
+            bytes,
+            after.saturating_sub(before),
+            "CPU, both threads",
+        );
+    }
     let peak = peak_rss_bytes().unwrap_or(0);
     println!(
         "peak RSS (VmHWM) after streaming {}B of capture: {:.1} MiB (before the run: {:.1} MiB; target < 100 MiB)",

@@ -13,6 +13,19 @@ pub fn thread_cpu_time() -> Option<Duration> {
     Some(Duration::from_nanos(nanos))
 }
 
+/// CPU time all threads of this process have used (`utime + stime` in
+/// `/proc/self/stat`, clock ticks of 10 ms).
+#[must_use]
+pub fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_ascii_whitespace();
+    // `rest` starts at field 3; utime and stime are fields 14 and 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 /// Peak resident set size in bytes (`VmHWM` in `/proc/self/status`).
 #[must_use]
 pub fn peak_rss_bytes() -> Option<u64> {
@@ -76,6 +89,7 @@ mod tests {
     #[test]
     fn measures_this_process() {
         assert!(peak_rss_bytes().unwrap() > 0);
+        assert!(process_cpu_time().is_some());
         let clock = CpuClock::start();
         let mut x = 0u64;
         for i in 0..1_000_000u64 {
