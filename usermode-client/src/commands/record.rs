@@ -67,6 +67,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let mut writer = CaptureWriter::new(BufWriter::with_capacity(1 << 16, file), &header)
         .with_context(|| format!("writing {label}"))?;
     let stop = interrupt::flag();
+    if !args.quiet {
+        eprintln!(
+            "picket: recording {} to {label} (Ctrl-C to stop)",
+            live.label
+        );
+    }
     let deadline = args
         .duration
         .filter(|d| d.is_finite() && *d >= 0.0)
