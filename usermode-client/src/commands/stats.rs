@@ -34,30 +34,25 @@ pub fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn kind_name(body: &Body<'_>) -> String {
-    match body {
-        Body::Unknown { kind, .. } => format!("unknown {kind:#06x}"),
-        other => format!(
-            "{:?}",
-            RecordKind::from_raw(other.kind_raw()).map_or("?", |k| match k {
-                RecordKind::FileCreate => "file_create",
-                RecordKind::FirstWrite => "first_write",
-                RecordKind::CloseModified => "close_modified",
-                RecordKind::Rename => "rename",
-                RecordKind::HardLink => "hard_link",
-                RecordKind::Delete => "delete",
-                RecordKind::SetSize => "set_size",
-                RecordKind::SetAttributes => "set_attributes",
-                RecordKind::DriverHello => "driver_hello",
-                RecordKind::Stats => "stats",
-                RecordKind::Loss => "loss",
-                RecordKind::ProcessStart | RecordKind::ProcessExit | RecordKind::VerdictRequest => {
-                    "reserved"
-                }
-            })
-        )
-        .trim_matches('"')
-        .to_owned(),
-    }
+    let name = match RecordKind::from_raw(body.kind_raw()) {
+        _ if matches!(body, Body::Unknown { .. }) => {
+            return format!("unknown {:#06x}", body.kind_raw());
+        }
+        Some(RecordKind::FileCreate) => "file_create",
+        Some(RecordKind::FirstWrite) => "first_write",
+        Some(RecordKind::CloseModified) => "close_modified",
+        Some(RecordKind::Rename) => "rename",
+        Some(RecordKind::HardLink) => "hard_link",
+        Some(RecordKind::Delete) => "delete",
+        Some(RecordKind::SetSize) => "set_size",
+        Some(RecordKind::SetAttributes) => "set_attributes",
+        Some(RecordKind::DriverHello) => "driver_hello",
+        Some(RecordKind::Stats) => "stats",
+        Some(RecordKind::Loss) => "loss",
+        Some(RecordKind::ProcessStart | RecordKind::ProcessExit | RecordKind::VerdictRequest)
+        | None => "reserved",
+    };
+    name.to_owned()
 }
 
 fn capture_stats(path: &Path) -> anyhow::Result<ExitCode> {

@@ -159,3 +159,39 @@ mod tests {
         assert_eq!(split_posix("/").directory, "/");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::text::utf16_text;
+    use proptest::prelude::*;
+
+    fn le(units: &[u16]) -> Vec<u8> {
+        units.iter().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    proptest! {
+        /// Whatever a file name holds (lone surrogates, backslash-u look-alikes), once
+        /// converted it is split off as a whole: never cut at an escape's backslash.
+        #[test]
+        fn the_name_of_a_converted_path_is_the_converted_name(
+            name in proptest::collection::vec(
+                prop_oneof![
+                    Just(u16::from(b'u')), Just(u16::from(b'{')), Just(u16::from(b'}')),
+                    Just(u16::from(b'D')), Just(u16::from(b'8')), Just(u16::from(b'0')),
+                    Just(u16::from(b'5')), Just(u16::from(b'C')), Just(u16::from(b'.')),
+                    0xD800u16..0xE000, 0x20u16..0x7F,
+                ]
+                .prop_filter("no separators inside a name", |u| *u != u16::from(b'\\') && *u != u16::from(b'/')),
+                1..16,
+            ),
+        ) {
+            let mut full: Vec<u16> = r"C:\dir\".encode_utf16().collect();
+            full.extend(&name);
+            let text = utf16_text(&le(&full));
+            let parts = split_windows(&text);
+            prop_assert_eq!(parts.name, utf16_text(&le(&name)));
+            prop_assert_eq!(parts.directory, r"C:\dir");
+        }
+    }
+}

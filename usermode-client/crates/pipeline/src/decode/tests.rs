@@ -204,3 +204,69 @@ fn overflow_without_a_range_is_reported_by_count_and_restarts_are_said() {
         ]
     );
 }
+
+mod accounting {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One step of a synthetic driver stream: drop `dropped` records, deliver one, and maybe
+    /// report the drop with a loss record right after.
+    #[derive(Clone, Debug)]
+    struct Step {
+        dropped: u64,
+        reported: bool,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        (prop_oneof![6 => Just(0u64), 1 => 1..5u64], any::<bool>())
+            .prop_map(|(dropped, reported)| Step { dropped, reported })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Every lost record is counted exactly once, whichever mix of loss records and
+        /// plain gaps reveals it, however the records are cut into batches.
+        #[test]
+        fn every_loss_is_counted_exactly_once(
+            steps in proptest::collection::vec(step(), 1..60),
+            cuts in proptest::collection::vec(1..8usize, 1..40),
+        ) {
+            let name = utf16("a");
+            // The stream's first record: a loss before it cannot be seen by anyone.
+            let mut records = vec![event(1, &name)];
+            let mut seq = 2u64;
+            let mut dropped_total = 0;
+            for s in &steps {
+                let first = seq;
+                seq += s.dropped;
+                dropped_total += s.dropped;
+                records.push(event(seq, &name));
+                seq += 1;
+                if s.dropped > 0 && s.reported {
+                    records.push(loss(seq, first, first + s.dropped - 1, s.dropped, LossReason::RingFull));
+                    seq += 1;
+                }
+            }
+            let mut batches = Vec::new();
+            let mut rest = &records[..];
+            let mut cut = cuts.iter().cycle();
+            while !rest.is_empty() {
+                let n = (*cut.next().unwrap()).min(rest.len());
+                batches.push(batch(BatchFlags::UTF16_NAMES, 0, &rest[..n]).unwrap());
+                rest = &rest[n..];
+            }
+            let out = run(&mut Decoder::new(), &batches);
+            let reported: u64 = out
+                .iter()
+                .filter_map(|o| match o {
+                    Err(Notice::EventsLost { count, .. }) => Some(*count),
+                    _ => None,
+                })
+                .sum();
+            prop_assert_eq!(reported, dropped_total);
+            let delivered = out.iter().filter(|o| o.is_ok()).count();
+            prop_assert_eq!(delivered, steps.len() + 1);
+        }
+    }
+}
