@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 pub trait VolumeSource {
     /// The current mapping: (`\Device\HarddiskVolume3`, `C:`) pairs.
     fn load(&mut self) -> Vec<(String, String)>;
+
+    /// Asks about one device [`VolumeSource::load`] did not list (a volume mounted in a
+    /// folder rather than on a drive letter: `FilterGetDosName` on Windows). The default
+    /// knows nothing more.
+    fn resolve(&mut self, device: &str) -> Option<String> {
+        let _ = device;
+        None
+    }
 }
 
 /// A fixed mapping (replay: the one the capture recorded; tests).
@@ -122,6 +130,11 @@ impl VolumeMap {
         if self.lookup(device).is_none() && self.loaded_at.elapsed() >= self.retry_after {
             // A volume we do not know: it may have just been mounted.
             self.reload();
+            if self.lookup(device).is_none() {
+                if let Some(dos) = self.source.resolve(device) {
+                    self.entries.push((device.to_owned(), dos));
+                }
+            }
         }
         let dos = self.lookup(device)?;
         Some(if tail.is_empty() {
@@ -192,6 +205,29 @@ mod tests {
             }
             v
         }
+    }
+
+    struct MountedInFolder;
+
+    impl VolumeSource for MountedInFolder {
+        fn load(&mut self) -> Vec<(String, String)> {
+            Vec::new()
+        }
+
+        fn resolve(&mut self, device: &str) -> Option<String> {
+            (device == r"\Device\HarddiskVolume5").then(|| r"C:\mnt\data".to_owned())
+        }
+    }
+
+    #[test]
+    fn asks_the_source_about_devices_without_a_drive_letter() {
+        let mut m = VolumeMap::new(Box::new(MountedInFolder))
+            .with_refresh(Duration::ZERO, Duration::from_secs(3600));
+        assert_eq!(
+            m.translate(r"\Device\HarddiskVolume5\x.txt").as_deref(),
+            Some(r"C:\mnt\data\x.txt")
+        );
+        assert_eq!(m.translate(r"\Device\HarddiskVolume6\x.txt"), None);
     }
 
     #[test]

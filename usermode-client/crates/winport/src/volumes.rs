@@ -2,6 +2,7 @@
 
 use picket_parse::VolumeSource;
 use windows_sys::Win32::Storage::FileSystem::QueryDosDeviceW;
+use windows_sys::Win32::Storage::InstallableFileSystems::FilterGetDosName;
 
 use crate::logic::{first_multi_sz, wide};
 
@@ -31,5 +32,21 @@ impl VolumeSource for DosDevices {
         }
         tracing::debug!(?map, "DOS device map loaded");
         map
+    }
+
+    /// `FilterGetDosName`: also answers for volumes mounted in a folder (no drive letter).
+    fn resolve(&mut self, device: &str) -> Option<String> {
+        let name = wide(device);
+        let mut dos = vec![0u16; 1024];
+        let capacity = u32::try_from(dos.len()).unwrap_or(u32::MAX);
+        // SAFETY: `name` is NUL-terminated; `dos` holds `capacity` code units; both outlive
+        // the call.
+        let hr = unsafe { FilterGetDosName(name.as_ptr(), dos.as_mut_ptr(), capacity) };
+        if hr < 0 {
+            tracing::debug!(device, hr, "FilterGetDosName found no DOS name");
+            return None;
+        }
+        let dos = first_multi_sz(&dos);
+        (!dos.is_empty()).then(|| dos.trim_end_matches('\\').to_owned())
     }
 }
