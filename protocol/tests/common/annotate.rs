@@ -286,7 +286,10 @@ fn record(out: &mut Annotated, bytes: &[u8], start: usize, index: u32, posix: bo
             continue;
         }
         let region = &bytes[end..end + len];
-        out.comment(&format!("{label} ({len} bytes): {}", summary(&render(region))));
+        out.comment(&format!(
+            "{label} ({len} bytes): {}",
+            summary(&render(region))
+        ));
         out.chunks(end, region, label, render);
         end += len;
     }
