@@ -149,6 +149,12 @@ impl<'a> SigmaEvent<'a> {
         self.event
     }
 
+    /// The answer for [`CANARY_FIELD`].
+    #[must_use]
+    pub const fn canary(&self) -> bool {
+        self.canary
+    }
+
     /// The event's field as text, borrowed (text fields only).
     #[must_use]
     pub fn text(&self, name: &str) -> Option<&'a str> {

@@ -26,7 +26,7 @@ use rsigma_parser::{
     SigmaValue, StringPart,
 };
 
-use crate::event::{is_text_field, SigmaEvent};
+use crate::event::{is_text_field, SigmaEvent, CANARY_FIELD};
 
 /// A literal that must occur in a field for a rule to match.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +96,17 @@ fn detection_witness(detection: &Detection) -> Option<Vec<Needle>> {
 
 fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
     let field = item.field.name.as_deref()?;
+    // `IsCanary: true` holds only for canary events: a witness of its own.
+    if field == CANARY_FIELD
+        && item.field.modifiers.is_empty()
+        && matches!(item.values.as_slice(), [SigmaValue::Bool(true)])
+    {
+        return Some(vec![Needle {
+            field: CANARY_FIELD.to_owned(),
+            text: String::new(),
+            regex: false,
+        }]);
+    }
     if !is_text_field(field) {
         return None;
     }
@@ -234,6 +245,8 @@ struct FieldIndex {
 pub struct Prefilter {
     /// Rules without a witness: always evaluated.
     always: Vec<u32>,
+    /// Rules whose witness includes `IsCanary: true`: candidates for canary events.
+    canary: Vec<u32>,
     fields: Vec<FieldIndex>,
     /// Every rule on this route (plain evaluation).
     all: Vec<u32>,
@@ -255,6 +268,7 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Needle]>)]) -> Self {
         let mut always = Vec::new();
+        let mut canary = Vec::new();
         let mut by_field: Vec<FieldNeedles> = Vec::new();
         for &(rule, witness) in rules {
             let Some(needles) = witness else {
@@ -262,6 +276,10 @@ impl Prefilter {
                 continue;
             };
             for needle in needles {
+                if needle.field == CANARY_FIELD {
+                    canary.push(rule);
+                    continue;
+                }
                 let slot = match by_field.iter().position(|(f, _, _)| *f == needle.field) {
                     Some(i) => i,
                     None => {
@@ -310,8 +328,10 @@ impl Prefilter {
             .collect();
         let mut all: Vec<u32> = rules.iter().map(|(r, _)| *r).collect();
         all.sort_unstable();
+        canary.dedup();
         Self {
             always,
+            canary,
             fields,
             all,
         }
@@ -351,6 +371,11 @@ impl Prefilter {
         };
         for &rule in &self.always {
             mark(rule, out);
+        }
+        if event.canary() {
+            for &rule in &self.canary {
+                mark(rule, out);
+            }
         }
         for index in &self.fields {
             let Some(text) = event.text(&index.field) else {

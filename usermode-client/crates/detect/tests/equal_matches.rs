@@ -29,6 +29,8 @@ const EDGE_CASES: &[&str] = &[
     // Keywords: no witness.
     "title: e9\nid: edge-9\nlogsource: {category: file_change}\ndetection:\n  keywords:\n    - 'budget'\n  condition: keywords\n",
     // Regex.
+    // The canary flag (its own witness).
+    "title: e11\nid: edge-11\nlogsource: {product: windows}\ndetection:\n  s:\n    IsCanary: true\n  f:\n    Image|endswith: '\\explorer.exe'\n  condition: s and not f\n",
     "title: e10\nid: edge-10\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|re: '(?i)\\\\jörg\\\\'\n  condition: s\n",
 ];
 
@@ -55,7 +57,8 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     let mut total = 0_usize;
     let mut hit_events = 0_usize;
     for event in &events {
-        let view = SigmaEvent::new(event, false);
+        // Every seventh event touches a canary.
+        let view = SigmaEvent::new(event, event.seq % 7 == 0);
         let plain = set.matches_plain(&view);
         let optimised = set.matches(&view, &mut scratch);
         assert_eq!(plain, optimised, "event {event:?}");
