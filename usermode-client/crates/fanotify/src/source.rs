@@ -36,6 +36,9 @@ pub struct SourceConfig {
     pub pidfd: bool,
     /// How long [`BatchSource::next_batch`] waits before answering [`Pull::Idle`].
     pub poll_interval: Duration,
+    /// After a read that emptied the queue, how long to let events gather before waiting
+    /// on the group again (see [`crate::group::GATHER_INTERVAL`]); zero reads at once.
+    pub gather: Duration,
     /// Bounds of the translator's caches.
     pub limits: Limits,
 }
@@ -49,6 +52,7 @@ impl SourceConfig {
             exclude_self: true,
             pidfd: true,
             poll_interval: Duration::from_millis(200),
+            gather: crate::group::GATHER_INTERVAL,
             limits: Limits::default(),
         }
     }
@@ -85,6 +89,9 @@ pub struct FanotifySource {
     read_buf: Vec<u8>,
     pending: VecDeque<Pending>,
     poll_ms: i32,
+    gather: Duration,
+    /// The last read emptied the queue.
+    drained: bool,
     scope: PathBuf,
     reads: u64,
     parse_errors: u64,
@@ -128,6 +135,8 @@ impl FanotifySource {
             read_buf: vec![0; READ_BUF_LEN],
             pending,
             poll_ms: i32::try_from(config.poll_interval.as_millis()).unwrap_or(i32::MAX),
+            gather: config.gather,
+            drained: false,
             scope,
             reads: 0,
             parse_errors: 0,
@@ -171,6 +180,10 @@ impl FanotifySource {
 
     /// Waits for events and translates one read of them into `pending`.
     fn fill(&mut self) -> Result<(), FanotifyError> {
+        if self.drained && !self.gather.is_zero() {
+            std::thread::sleep(self.gather);
+        }
+        self.drained = false;
         if !self
             .group
             .wait(self.poll_ms)
@@ -186,6 +199,9 @@ impl FanotifySource {
             return Ok(());
         }
         self.reads = self.reads.saturating_add(1);
+        // A read that left room for a quarter more found the queue empty: next time, let
+        // events gather first.
+        self.drained = n < self.read_buf.len() - self.read_buf.len() / 4;
         let timestamp = now();
         self.keys.clear();
         let bytes = self.read_buf.get(..n).unwrap_or_default();
