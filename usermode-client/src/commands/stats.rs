@@ -84,7 +84,7 @@ fn capture_stats(path: &Path) -> anyhow::Result<ExitCode> {
     let mut times: Option<(Timestamp, Timestamp)> = None;
     let mut buf = Vec::new();
     let mut on_notice = |notice: &Notice| match notice {
-        Notice::EventsLost { count, .. } => lost += count,
+        Notice::EventsLost { count, .. } => lost = lost.saturating_add(*count),
         Notice::MalformedBatch { .. } => malformed += 1,
         _ => {}
     };

@@ -95,7 +95,10 @@ impl<R: Read> ReplaySource<R> {
         } else {
             offset
         };
-        let target = start + offset;
+        // A recorded gap too large for the clock is not worth waiting for.
+        let Some(target) = start.checked_add(offset) else {
+            return true;
+        };
         let now = Instant::now();
         if now >= target {
             return true;

@@ -134,7 +134,9 @@ impl<W: Write> Emitter<W> {
         self.out.write_all(b"\n")?;
         self.counts.notices += 1;
         match notice {
-            Notice::EventsLost { count, .. } => self.counts.lost += count,
+            Notice::EventsLost { count, .. } => {
+                self.counts.lost = self.counts.lost.saturating_add(*count);
+            }
             Notice::MalformedBatch { .. } => self.counts.malformed += 1,
             _ => {}
         }

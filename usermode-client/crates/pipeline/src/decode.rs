@@ -77,7 +77,7 @@ const fn overlap(a: (u64, u64), b: (u64, u64)) -> u64 {
     if first > last {
         0
     } else {
-        last - first + 1
+        (last - first).saturating_add(1)
     }
 }
 
@@ -113,7 +113,9 @@ impl Decoder {
     }
 
     fn already_reported(&self, range: (u64, u64)) -> u64 {
-        self.reported.iter().map(|r| overlap(*r, range)).sum()
+        self.reported
+            .iter()
+            .fold(0u64, |sum, r| sum.saturating_add(overlap(*r, range)))
     }
 
     /// Reports the pending gaps at least `min_age` batches old.
@@ -125,7 +127,7 @@ impl Decoder {
                 continue;
             }
             let range = (gap.first, gap.last);
-            let count = (gap.last - gap.first + 1).saturating_sub(self.already_reported(range));
+            let count = overlap(range, range).saturating_sub(self.already_reported(range));
             if count > 0 {
                 sink(Decoded::Notice(Notice::EventsLost {
                     count,

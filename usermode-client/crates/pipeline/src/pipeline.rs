@@ -62,10 +62,10 @@ impl std::fmt::Debug for Pipeline {
 }
 
 fn count_notice(counts: &mut PipelineCounts, notice: &Notice) {
-    counts.notices += 1;
+    counts.notices = counts.notices.saturating_add(1);
     match notice {
-        Notice::EventsLost { count, .. } => counts.lost += count,
-        Notice::MalformedBatch { .. } => counts.malformed += 1,
+        Notice::EventsLost { count, .. } => counts.lost = counts.lost.saturating_add(*count),
+        Notice::MalformedBatch { .. } => counts.malformed = counts.malformed.saturating_add(1),
         _ => {}
     }
 }

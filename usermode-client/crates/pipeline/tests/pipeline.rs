@@ -226,3 +226,40 @@ fn stop_flag_ends_the_run_cleanly() {
     assert!(summary.interrupted);
     assert_eq!(summary.batches, 0);
 }
+
+/// Found by the `batch` fuzz target: counts taken from the stream must not overflow.
+#[test]
+fn huge_loss_counts_saturate_instead_of_overflowing() {
+    use picket_protocol::{Body, Loss, LossReason, RecordHeader};
+    let loss = |seq| Record {
+        header: RecordHeader {
+            seq,
+            ..RecordHeader::default()
+        },
+        body: Body::Loss(Loss {
+            first_lost_seq: 0,
+            last_lost_seq: 0,
+            count: u64::MAX,
+            reason: LossReason::SendFailed,
+        }),
+    };
+    let bytes = batch(
+        BatchFlags::UTF16_NAMES,
+        u64::MAX,
+        &[loss(1), loss(u64::MAX - 1)],
+    )
+    .unwrap();
+    let mut p = pipeline(EventFilter::default(), None);
+    let mut out = Vec::new();
+    p.process_batch(&bytes, &mut out);
+    p.process_batch(&bytes, &mut out);
+    p.finish(&mut out);
+    assert_eq!(p.counts().lost, u64::MAX);
+    let mut emitter = Emitter::new(std::io::sink(), Format::Ocsf, HostInfo::default());
+    for o in &out {
+        if let Output::Notice(n) = o {
+            emitter.notice(n).unwrap();
+        }
+    }
+    assert_eq!(emitter.counts().lost, u64::MAX);
+}
