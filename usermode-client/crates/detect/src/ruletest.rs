@@ -13,7 +13,7 @@
 //!         source: 'C:\Users\a\doc{i}.docx'   # {i} is the repetition index
 //!         target: 'C:\Users\a\doc{i}.docx.lock'
 //!         image: 'C:\Users\a\x.exe'
-//!         pid: 4242             # default 1000
+//!         pid: 4242             # default 1000 (start_key: default 1, 0 = unknown)
 //!         at: 0.5               # seconds from the start of the test (default: +10 ms)
 //!         repeat: 12            # default 1
 //!         step: 0.1             # seconds between repetitions (default 0.01)
@@ -112,6 +112,9 @@ pub struct EventSpec {
     /// `ProcessId`.
     #[serde(default = "default_pid")]
     pub pid: u32,
+    /// `ProcessStartKey` (0 = unknown, as for a process gone before it was looked up).
+    #[serde(default = "default_start_key")]
+    pub start_key: u64,
     /// Seconds from the start of the test.
     #[serde(default)]
     pub at: Option<f64>,
@@ -131,6 +134,10 @@ pub struct EventSpec {
 
 const fn default_pid() -> u32 {
     1000
+}
+
+const fn default_start_key() -> u64 {
+    1
 }
 
 const fn one() -> u32 {
@@ -219,7 +226,7 @@ impl TestCase {
                 let process = Arc::new(ProcessInfo {
                     key: ProcessKey {
                         pid: spec.pid,
-                        start_key: 1,
+                        start_key: spec.start_key,
                     },
                     image: spec.image.as_deref().map(fill),
                     command_line: spec.command_line.as_deref().map(fill),
