@@ -25,7 +25,8 @@
 //! | `FAN_CLOSE_WRITE` after a `FAN_MODIFY`| `CloseModified` (a close without a write: nothing, as on Windows) |
 //! | `FAN_RENAME`, or `MOVED_FROM`+`MOVED_TO` | `Rename`: name = old full path, new name = new full path |
 //! | `FAN_DELETE`                          | `Delete`, method `Unlink`                          |
-//! | `FAN_ATTRIB`                          | `SetAttributes`, attributes 0 (fanotify does not say which) |
+//! | `FAN_ATTRIB` with a name              | `SetAttributes`, attributes 0 (fanotify does not say which) |
+//! | `FAN_ATTRIB` without a name           | nothing: a link count changed (`link`/`unlink`), already reported as create/delete; counted in [`translate::Counters::link_count_changes`] |
 //! | `FAN_Q_OVERFLOW`                      | `Loss`, reason `QueueOverflow`, count 1, in a batch of its own whose header says 1 lost |
 //!
 //! Where the kernel forces a difference from the Windows driver:
@@ -43,6 +44,9 @@
 //! - **Merged events**: the kernel merges queued events of one process about one object
 //!   (bits OR-ed); they are replayed in the order a process causes them: create, write,
 //!   attribute change, close, delete.
+//! - **Reading**: after a read that emptied the queue the source lets events gather for
+//!   [`group::GATHER_INTERVAL`] (5 ms) before waiting again, so the writer's events wake
+//!   nobody and each read carries hundreds of events (see the `overhead` benchmark).
 //! - **Paths** are looked up when the event is read, from the directory's file handle
 //!   ([`paths`]); a directory created while watched is remembered at its creation, so its
 //!   entries keep their names even after it is gone. An event whose directory can no longer

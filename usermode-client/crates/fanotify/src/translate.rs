@@ -133,6 +133,9 @@ pub struct Counters {
     pub unresolved: u64,
     /// `FAN_MODIFY` events folded into an earlier `FirstWrite`.
     pub coalesced_writes: u64,
+    /// Name-less `FAN_ATTRIB` events (a link count changed by `link`/`unlink`, whose
+    /// create or delete is reported already), dropped.
+    pub link_count_changes: u64,
 }
 
 /// Bounds of the translator's state.
@@ -321,8 +324,17 @@ impl Translator {
         if event.mask & (mask::MOVED_FROM | mask::MOVED_TO) != 0 {
             self.move_half(event, actor, file, own, resolver, out);
         }
+        let mut bits = event.mask;
+        if bits & mask::ATTRIB != 0 && event.entry.is_none() && event.dir.is_none() {
+            // Only the inode's own handle: the kernel raised this from `link`/`unlink`
+            // (`fsnotify_link_count`), with no name. The entry event beside it says what
+            // happened; resolving the inode would cost a system call per unlink and name an
+            // arbitrary one of its links, or nothing once it is gone.
+            self.counters.link_count_changes = self.counters.link_count_changes.saturating_add(1);
+            bits &= !mask::ATTRIB;
+        }
         let simple = mask::CREATE | mask::MODIFY | mask::ATTRIB | mask::CLOSE_WRITE | mask::DELETE;
-        if event.mask & simple == 0 {
+        if bits & simple == 0 {
             return;
         }
         // A MOVED_FROM is followed at once by its MOVED_TO: anything else first means the
@@ -346,7 +358,7 @@ impl Translator {
             .map_or_else(|| HandleKey::of_path(&path), HandleKey::of);
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
-        if event.mask & mask::CREATE != 0 {
+        if bits & mask::CREATE != 0 {
             self.push(
                 out,
                 actor,
@@ -356,7 +368,7 @@ impl Translator {
                 Vec::new(),
             );
         }
-        if event.mask & mask::MODIFY != 0 {
+        if bits & mask::MODIFY != 0 {
             if self.dirty.contains(&dirty_key) {
                 self.counters.coalesced_writes = self.counters.coalesced_writes.saturating_add(1);
             } else {
@@ -376,7 +388,7 @@ impl Translator {
                 );
             }
         }
-        if event.mask & mask::ATTRIB != 0 {
+        if bits & mask::ATTRIB != 0 {
             self.push(
                 out,
                 actor,
@@ -386,7 +398,7 @@ impl Translator {
                 Vec::new(),
             );
         }
-        if event.mask & mask::CLOSE_WRITE != 0 && self.dirty.remove(&dirty_key) {
+        if bits & mask::CLOSE_WRITE != 0 && self.dirty.remove(&dirty_key) {
             self.push(
                 out,
                 actor,
@@ -396,15 +408,15 @@ impl Translator {
                 Vec::new(),
             );
         }
-        if event.mask & mask::DELETE != 0 {
+        if bits & mask::DELETE != 0 {
             self.dirty.remove(&dirty_key);
             self.push(out, actor, PendingBody::Delete, file, path, Vec::new());
         }
     }
 
     /// The path an event is about: its directory entry, else the parent directory alone
-    /// (events on a directory itself), else the object itself (`FAN_ATTRIB` for a link count
-    /// change carries only the file's handle).
+    /// (events on a directory itself), else the object itself (an event that carries only
+    /// the object's handle).
     fn event_path(&mut self, event: &RawEvent<'_>, resolver: &mut dyn Resolve) -> Option<Vec<u8>> {
         if let Some(entry) = &event.entry {
             return self.dirs.entry_path(entry, resolver);

@@ -261,7 +261,7 @@ fn own_events_outside_scope_and_unresolvable_ones_are_dropped_and_counted() {
 }
 
 #[test]
-fn an_attribute_change_without_a_name_uses_the_objects_own_path() {
+fn a_link_count_change_without_a_name_is_not_an_attribute_change() {
     let mut f = Fixture::new();
     f.table.0.insert(b"ia".to_vec(), b"/w/a".to_vec());
     f.feed(&RawEvent {
@@ -270,6 +270,10 @@ fn an_attribute_change_without_a_name_uses_the_objects_own_path() {
         object: Some(fh(b"ia")),
         ..RawEvent::default()
     });
+    assert!(f.take().is_empty());
+    assert_eq!(f.tr.counters().link_count_changes, 1);
+    // A named attribute change (chmod, chown, utimes) is one.
+    f.feed(&ev(mask::ATTRIB, b"root", b"a", b"ia"));
     assert_eq!(f.take(), vec![rec(PendingBody::SetAttributes, "/w/a", "")]);
 }
 
