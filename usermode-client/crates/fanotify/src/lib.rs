@@ -60,6 +60,11 @@
 //! field 22 of `/proc/<pid>/stat` (0 when the process is gone — with a pidfd the kernel tells
 //! us, so a reused pid is never given the old process's key). A `DriverHello` opens the
 //! stream: protocol version, capability bits, the kernel queue limit as the ring capacity.
+//! Every 10 s a `Stats` record gives the counters, in the driver's terms: events seen
+//! (fanotify events read), sent (records made), dropped (overflows: each at least one
+//! event), batches, failures (unparseable reads), and as the "ring high-water mark" the most
+//! events one read returned since the last stats record (the kernel does not expose its
+//! queue depth; a read near the queue limit means the reader fell behind).
 //! Events caused by the client's own process are dropped.
 //!
 //! # Safety

@@ -7,11 +7,11 @@ use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use picket_model::{BatchSource, Pull, SourceError, Timestamp};
 use picket_protocol::{
-    BatchFlags, BatchWriter, DriverHello, EncodeError, Loss, LossReason, MAX_BATCH_LEN,
+    BatchFlags, BatchWriter, DriverHello, EncodeError, Loss, LossReason, Stats, MAX_BATCH_LEN,
     PROTOCOL_MAJOR, PROTOCOL_MINOR,
 };
 
@@ -41,6 +41,9 @@ pub struct SourceConfig {
     pub gather: Duration,
     /// Bounds of the translator's caches.
     pub limits: Limits,
+    /// How often a `Stats` record reports the source's counters (as the driver's periodic
+    /// stats do); zero turns them off.
+    pub stats_interval: Duration,
 }
 
 impl SourceConfig {
@@ -54,6 +57,7 @@ impl SourceConfig {
             poll_interval: Duration::from_millis(200),
             gather: crate::group::GATHER_INTERVAL,
             limits: Limits::default(),
+            stats_interval: Duration::from_secs(10),
         }
     }
 }
@@ -96,6 +100,11 @@ pub struct FanotifySource {
     reads: u64,
     parse_errors: u64,
     batches: u64,
+    /// Most events one read returned since the last stats record: how far behind the
+    /// reader was (the kernel does not expose its queue depth).
+    read_high_water: u32,
+    stats_interval: Duration,
+    last_stats: Instant,
 }
 
 impl FanotifySource {
@@ -141,6 +150,9 @@ impl FanotifySource {
             reads: 0,
             parse_errors: 0,
             batches: 0,
+            read_high_water: 0,
+            stats_interval: config.stats_interval,
+            last_stats: Instant::now(),
         })
     }
 
@@ -205,7 +217,9 @@ impl FanotifySource {
         let timestamp = now();
         self.keys.clear();
         let bytes = self.read_buf.get(..n).unwrap_or_default();
+        let mut in_read: u32 = 0;
         for event in parse::events(bytes) {
+            in_read = in_read.saturating_add(1);
             let event = match event {
                 Ok(event) => event,
                 Err(err) => {
@@ -238,7 +252,27 @@ impl FanotifySource {
             self.translator
                 .translate(&event, actor, &mut self.resolver, &mut self.pending);
         }
+        self.read_high_water = self.read_high_water.max(in_read);
         Ok(())
+    }
+
+    /// Queues a `Stats` record when the interval has passed.
+    fn maybe_stats(&mut self) {
+        if self.stats_interval.is_zero() || self.last_stats.elapsed() < self.stats_interval {
+            return;
+        }
+        self.last_stats = Instant::now();
+        let c = self.translator.counters();
+        let stats = Stats {
+            events_seen: c.events,
+            events_sent: c.records,
+            events_dropped: c.overflows,
+            batches_sent: self.batches,
+            send_failures: self.parse_errors,
+            ring_high_water: std::mem::take(&mut self.read_high_water),
+            ring_capacity: self.group.capabilities().queue_limit,
+        };
+        self.translator.stats(stats, now(), &mut self.pending);
     }
 
     /// Encodes pending records into one batch in `buf`. A loss record always opens its own
@@ -277,6 +311,7 @@ impl BatchSource for FanotifySource {
         if self.pending.is_empty() {
             self.fill()?;
         }
+        self.maybe_stats();
         if self.pending.is_empty() {
             return Ok(Pull::Idle);
         }

@@ -10,7 +10,7 @@ use std::collections::{HashSet, VecDeque};
 
 use picket_protocol::{
     Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp,
-    FileRef, LinkChange, Loss, LossReason, Name, Record, RecordHeader, SetAttributes,
+    FileRef, LinkChange, Loss, LossReason, Name, Record, RecordHeader, SetAttributes, Stats,
 };
 
 use crate::mask;
@@ -38,6 +38,8 @@ pub enum PendingBody {
     SetAttributes,
     /// The source introduces itself.
     Hello(DriverHello),
+    /// Periodic counters.
+    Stats(Stats),
     /// Events were lost.
     Loss(Loss),
 }
@@ -95,6 +97,7 @@ impl Pending {
                 name,
             }),
             PendingBody::Hello(hello) => Body::DriverHello(*hello),
+            PendingBody::Stats(stats) => Body::Stats(*stats),
             PendingBody::Loss(loss) => Body::Loss(*loss),
         };
         Record {
@@ -237,6 +240,22 @@ impl Translator {
             name,
             new_name,
         });
+    }
+
+    /// A periodic counters record.
+    pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut VecDeque<Pending>) {
+        let actor = Actor {
+            timestamp,
+            ..Actor::default()
+        };
+        self.push(
+            out,
+            actor,
+            PendingBody::Stats(stats),
+            FileRef::default(),
+            Vec::new(),
+            Vec::new(),
+        );
     }
 
     /// The hello record that opens the stream.

@@ -238,3 +238,27 @@ fn a_queue_overflow_becomes_a_loss_record() {
     assert!(creates > 0);
     assert!(source.counters().translated.overflows >= 1);
 }
+
+#[test]
+fn periodic_stats_records_report_the_counters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut config = picket_fanotify::SourceConfig::new(d);
+    config.exclude_self = false;
+    config.stats_interval = Duration::from_millis(100);
+    let mut source = common::open_with(config);
+    drain(&mut source, d, QUIET, LIMIT);
+    write_new(&d.join("a"), 1);
+    let out = drain(&mut source, d, Duration::from_millis(400), LIMIT);
+    let last = out
+        .stats
+        .last()
+        .expect("a stats record within 400 ms of quiet");
+    assert!(last.events_seen >= 1);
+    assert!(
+        last.events_sent >= 4,
+        "hello + create + first_write + close_modified"
+    );
+    assert_eq!(last.events_dropped, 0);
+    assert_eq!(last.ring_capacity, source.capabilities().queue_limit);
+}

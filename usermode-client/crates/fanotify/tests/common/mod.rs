@@ -34,11 +34,16 @@ pub struct Drained {
     pub header_lost: u64,
     pub hello: bool,
     pub batches: usize,
+    pub stats: Vec<picket_protocol::Stats>,
 }
 
 pub fn open(dir: &Path, exclude_self: bool) -> FanotifySource {
     let mut config = SourceConfig::new(dir);
     config.exclude_self = exclude_self;
+    open_with(config)
+}
+
+pub fn open_with(mut config: SourceConfig) -> FanotifySource {
     config.poll_interval = Duration::from_millis(50);
     FanotifySource::open(&config)
         .expect("fanotify must work here (root, Linux >= 5.9): these tests never pass without it")
@@ -104,7 +109,8 @@ pub fn drain(
                         }
                         Body::DriverHello(_) => out.hello = true,
                         Body::Loss(l) => out.losses.push((l.count, l.reason)),
-                        Body::Stats(_) | Body::Unknown { .. } => {}
+                        Body::Stats(s) => out.stats.push(s),
+                        Body::Unknown { .. } => {}
                     }
                 }
             }
