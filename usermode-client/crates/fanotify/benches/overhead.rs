@@ -397,6 +397,19 @@ fn run_benchmark() {
              run is the pipeline without detection, and the detection-on mode is skipped"
         );
     }
+    let load = || {
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "machine: {} CPUs, load average {} (other work on the machine slows the writer and          the sensors alike; with no core free for the sensor, its CPU time comes out of the          writer's)",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        load()
+    );
     let hz = ticks_per_second();
     let mut results: Vec<(Mode, Vec<Run>)> = modes.iter().map(|m| (*m, Vec::new())).collect();
     let mut bare_counts = Vec::new();
@@ -524,6 +537,7 @@ fn run_benchmark() {
     println!(
         "writer CPU: unwatched {base_cpu:.3} s; the kernel's cost of generating events shows there"
     );
+    println!("load average after the runs: {}", load());
     println!(
         "target: picket's slowdown within 10% of the bare reader's (the 'vs bare' column), no overflow"
     );

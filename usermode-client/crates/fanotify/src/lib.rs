@@ -43,7 +43,9 @@
 //! - **Threads**: `tid` is 0 (`FAN_REPORT_TID` and `FAN_REPORT_PIDFD` exclude each other).
 //! - **Merged events**: the kernel merges queued events of one process about one object
 //!   (bits OR-ed); they are replayed in the order a process causes them: create, write,
-//!   attribute change, close, delete.
+//!   attribute change, close, delete. A second write-and-close of one file by one process
+//!   before the reader got to the first therefore shows as one `FirstWrite` + `CloseModified`
+//!   pair; the gather interval below widens that window to about 5 ms.
 //! - **Reading**: after a read that emptied the queue the source lets events gather for
 //!   [`group::GATHER_INTERVAL`] (5 ms) before waiting again, so the writer's events wake
 //!   nobody and each read carries hundreds of events (see the `overhead` benchmark).
