@@ -1,11 +1,13 @@
 //! The driver's life, as a state machine the kernel shell must walk in order.
 //!
 //! Unload order matters: stop storing records first (callbacks still run but store
-//! nothing), close the server port before `FltUnregisterFilter` (so no new client can
-//! connect to a filter that is going away, and the connected client's port is closed),
-//! unregister (Filter Manager waits for in-flight callbacks and frees our contexts), stop
-//! and join the sender thread (it may still be in `FltSendMessage` until its timeout), and
-//! only then free the ring it reads. Each step is allowed only after the one before it.
+//! nothing); close the server port (no new client can connect to a filter that is going
+//! away); stop and join the sender thread (it may still be in `FltSendMessage` until its
+//! timeout) *before* `FltUnregisterFilter`, because every `FltSendMessage` names the filter
+//! and the filter object is gone once `FltUnregisterFilter` returns; unregister (Filter
+//! Manager calls the disconnect callback for a client still connected, waits for in-flight
+//! callbacks and frees our contexts); only then free the ring. Each step is allowed only
+//! after the one before it.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -19,12 +21,13 @@ pub enum Stage {
     Running = 1,
     /// Unloading: callbacks store nothing any more.
     Stopping = 2,
-    /// The server port (and any client port) is closed.
+    /// The server port is closed and the client slot refuses new connections.
     PortClosed = 3,
-    /// `FltUnregisterFilter` returned: no callback runs or will run.
-    Unregistered = 4,
-    /// The sender thread has exited and been joined.
-    SenderStopped = 5,
+    /// The sender thread has exited and been joined: nothing calls `FltSendMessage` any more.
+    SenderStopped = 4,
+    /// `FltUnregisterFilter` returned: no callback runs or will run, the client port is
+    /// closed (by the disconnect callback) and the filter pointer is dead.
+    Unregistered = 5,
     /// The ring and every other allocation are freed.
     Freed = 6,
 }
@@ -36,8 +39,8 @@ impl Stage {
             1 => Self::Running,
             2 => Self::Stopping,
             3 => Self::PortClosed,
-            4 => Self::Unregistered,
-            5 => Self::SenderStopped,
+            4 => Self::SenderStopped,
+            5 => Self::Unregistered,
             _ => Self::Freed,
         }
     }
@@ -113,8 +116,8 @@ mod tests {
         Stage::Running,
         Stage::Stopping,
         Stage::PortClosed,
-        Stage::Unregistered,
         Stage::SenderStopped,
+        Stage::Unregistered,
         Stage::Freed,
     ];
 
@@ -144,12 +147,18 @@ mod tests {
         life.advance(Stage::Stopping).unwrap();
         assert!(life.advance(Stage::Stopping).is_err());
         life.advance(Stage::PortClosed).unwrap();
-        life.advance(Stage::Unregistered).unwrap();
+        assert!(
+            life.advance(Stage::Unregistered).is_err(),
+            "the sender thread (which calls FltSendMessage with the filter) must stop before \
+             the filter unregisters"
+        );
+        life.advance(Stage::SenderStopped).unwrap();
         assert!(
             life.advance(Stage::Freed).is_err(),
-            "the sender thread must stop first"
+            "the filter must unregister (callbacks drained) before the state is freed"
         );
-        assert_eq!(life.stage(), Stage::Unregistered);
+        life.advance(Stage::Unregistered).unwrap();
+        life.advance(Stage::Freed).unwrap();
     }
 
     #[test]

@@ -171,8 +171,12 @@ unsafe extern "C" fn unload(_flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
 }
 
 /// Unload order, enforced by the lifecycle state machine: stop storing records, close the
-/// ports, unregister (Filter Manager drains callbacks and frees our contexts), stop and join
-/// the sender thread, free everything.
+/// server port (no new client), stop and join the sender thread, unregister (Filter Manager
+/// calls the disconnect callback for a connected client, drains callbacks and frees our
+/// contexts), free everything.
+///
+/// The sender is joined *before* `FltUnregisterFilter`: it passes the filter pointer to
+/// every `FltSendMessage`, and that pointer is dead once `FltUnregisterFilter` returns.
 fn teardown() {
     let _ = LIFE.advance(Stage::Stopping);
     let Some(state) = driver() else {
@@ -183,14 +187,15 @@ fn teardown() {
     if LIFE.advance(Stage::PortClosed).is_err() {
         return;
     }
-    // SAFETY: our registered filter; the ports are closed; unregistered once (the stage
-    // advance below cannot succeed twice).
-    unsafe { FltUnregisterFilter(filter) };
-    if LIFE.advance(Stage::Unregistered).is_err() {
-        return;
-    }
     sender::stop(state);
     if LIFE.advance(Stage::SenderStopped).is_err() {
+        return;
+    }
+    // SAFETY: our registered filter; the server port is closed and nothing calls
+    // FltSendMessage any more; unregistered once (the stage advance below cannot succeed
+    // twice).
+    unsafe { FltUnregisterFilter(filter) };
+    if LIFE.advance(Stage::Unregistered).is_err() {
         return;
     }
     drop(withdraw());
