@@ -65,13 +65,23 @@ impl ClientSlot {
     }
 
     /// The connection is set up and the driver hello stored with `first_seq`: from now on
-    /// file events are stored for the client.
-    pub fn complete(&self, first_seq: u64) {
+    /// file events are stored for the client. Returns `false` (nothing changed) when the
+    /// slot was closed for unload meanwhile: the caller must refuse the connection, which
+    /// would otherwise never be served.
+    #[must_use]
+    pub fn complete(&self, first_seq: u64) -> bool {
+        if self.state.load(Ordering::Acquire) != CONNECTING {
+            return false;
+        }
         self.first_seq.store(first_seq, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        let _ =
-            self.state
-                .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire);
+        let connected = self
+            .state
+            .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if connected {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        connected
     }
 
     /// Setting up the connection failed after [`ClientSlot::begin`]: free the slot.
@@ -88,8 +98,9 @@ impl ClientSlot {
             .compare_exchange(CONNECTED, EMPTY, Ordering::AcqRel, Ordering::Acquire);
     }
 
-    /// Unloading: refuse every later connection. Returns whether a client was connected
-    /// (its port is the caller's to close).
+    /// Unloading: refuse every later connection and stop wanting events. Returns whether a
+    /// client was connected (its port is closed by the disconnect callback, which Filter
+    /// Manager calls during `FltUnregisterFilter`).
     pub fn close(&self) -> bool {
         self.state.swap(CLOSED, Ordering::AcqRel) == CONNECTED
     }
@@ -127,7 +138,7 @@ mod tests {
             !slot.is_connected(),
             "not before the hello record is stored"
         );
-        slot.complete(17);
+        assert!(slot.complete(17));
         assert!(slot.is_connected());
         assert_eq!((slot.first_seq(), slot.generation()), (17, 1));
         assert_eq!(slot.begin(&hello), Err(Refusal::Busy), "one client at most");
@@ -155,11 +166,11 @@ mod tests {
         let slot = ClientSlot::new();
         let hello = ClientHello::default().encode();
         slot.begin(&hello).unwrap();
-        slot.complete(1);
+        assert!(slot.complete(1));
         slot.disconnect();
         assert!(!slot.is_connected());
         slot.begin(&hello).unwrap();
-        slot.complete(50);
+        assert!(slot.complete(50));
         assert_eq!((slot.first_seq(), slot.generation()), (50, 2));
     }
 
@@ -177,10 +188,30 @@ mod tests {
         let slot = ClientSlot::new();
         let hello = ClientHello::default().encode();
         slot.begin(&hello).unwrap();
-        slot.complete(1);
+        assert!(slot.complete(1));
         assert!(slot.close());
         assert!(!slot.is_connected());
         assert_eq!(slot.begin(&hello), Err(Refusal::Closed));
         assert!(!slot.close());
+    }
+
+    #[test]
+    fn a_connection_still_being_set_up_when_unload_closes_the_slot_is_refused() {
+        let slot = ClientSlot::new();
+        let hello = ClientHello::default().encode();
+        slot.begin(&hello).unwrap();
+        assert!(!slot.close(), "not connected yet");
+        assert!(
+            !slot.complete(9),
+            "the connect callback must refuse: nobody would serve or close it"
+        );
+        assert!(!slot.is_connected());
+        assert_eq!((slot.first_seq(), slot.generation()), (0, 0));
+        slot.abort();
+        assert_eq!(
+            slot.begin(&hello),
+            Err(Refusal::Closed),
+            "abort keeps it closed"
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! - `PkBt` the sender's batch buffer,
 //! - `PkSh` stream-handle contexts (allocated by Filter Manager for us),
 //! - `PkSc` stream contexts (per-file delete candidacy),
-//! - `PkOp` the small per-operation context handed from a pre- to a post-operation callback.
+//! - `PkOp` the small per-operation context handed from a pre- to a post-operation callback,
+//! - `PkCl` (an object-reference tag, not pool) the reference on the connected client's
+//!   process, shown by `!obtrace` when object reference tracing is on.
 
 use core::ptr::NonNull;
 
@@ -31,6 +33,8 @@ pub const TAG_HANDLE: u32 = tag(*b"PkSh");
 pub const TAG_STREAM: u32 = tag(*b"PkSc");
 /// Pre-to-post operation contexts.
 pub const TAG_OP: u32 = tag(*b"PkOp");
+/// The object reference on the connected client's process.
+pub const TAG_CLIENT: u32 = tag(*b"PkCl");
 
 /// Allocates `bytes` of zeroed non-paged pool (`ExAllocatePool2` zeroes unless told not to).
 /// `IRQL <= DISPATCH_LEVEL`.

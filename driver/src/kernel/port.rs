@@ -5,9 +5,10 @@ use core::sync::atomic::Ordering;
 
 use picket_protocol::{DriverHello, PORT_NAME_UTF16, PROTOCOL_MAJOR, PROTOCOL_MINOR};
 use wdk_sys::{
-    ntddk::IoGetCurrentProcess, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, PVOID,
-    STATUS_CONNECTION_COUNT_LIMIT, STATUS_DELETE_PENDING, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_REVISION_MISMATCH, STATUS_SUCCESS,
+    ntddk::{IoGetCurrentProcess, ObfDereferenceObjectWithTag, ObfReferenceObjectWithTag},
+    NTSTATUS, OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, PVOID, STATUS_CONNECTION_COUNT_LIMIT,
+    STATUS_DELETE_PENDING, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
+    STATUS_REVISION_MISMATCH, STATUS_SUCCESS,
 };
 
 use super::flt::{
@@ -16,6 +17,7 @@ use super::flt::{
     FLT_PORT_ALL_ACCESS, PFLT_PORT,
 };
 use super::io::now;
+use super::pool::TAG_CLIENT;
 use super::state::{driver, Driver};
 use super::ustr::unicode;
 use crate::batch::store_hello;
@@ -90,7 +92,12 @@ pub fn create(driver: &Driver) -> NTSTATUS {
     status
 }
 
-/// Closes the server port and the client's, if connected. `PASSIVE_LEVEL`.
+/// Closes the server port and refuses every later connection. `PASSIVE_LEVEL`.
+///
+/// A connected client's port is deliberately not closed here: Filter Manager calls the
+/// disconnect callback for it during `FltUnregisterFilter` (or earlier, when the client
+/// goes away), and that callback is the one place that closes it. Two closers of the same
+/// port variable would race, and the sender stops sending as soon as the slot is closed.
 pub fn close(driver: &Driver) {
     let server = driver
         .server_port
@@ -99,18 +106,29 @@ pub fn close(driver: &Driver) {
         // SAFETY: the server port we created, closed once (the swap).
         unsafe { FltCloseCommunicationPort(server) };
     }
-    if driver.slot.close() {
-        close_client(driver);
+    let _ = driver.slot.close();
+}
+
+/// Drops the reference on the client's process taken in `connect`, once.
+fn forget_client_process(driver: &Driver) {
+    let process = driver
+        .client_process
+        .swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !process.is_null() {
+        // SAFETY: the reference `connect` took with this tag; the swap makes this the only
+        // release of it. PASSIVE_LEVEL (port callbacks).
+        unsafe { ObfDereferenceObjectWithTag(process.cast(), TAG_CLIENT) };
     }
 }
 
-fn close_client(driver: &Driver) {
+/// Undoes a connection `connect` had begun but refuses: Filter Manager closes the client
+/// port itself when the connect callback fails, and calls no disconnect callback.
+fn refuse(driver: &Driver) {
     driver
-        .client_process
+        .client_port
         .store(core::ptr::null_mut(), Ordering::Release);
-    // SAFETY: our filter and the client-port slot; Filter Manager synchronises this with
-    // `FltSendMessage` on the same slot and sets it to NULL.
-    unsafe { FltCloseClientPort(driver.filter, driver.client_port.as_ptr()) };
+    forget_client_process(driver);
+    driver.slot.abort();
 }
 
 /// Connect callback. IRQL: `PASSIVE_LEVEL`, in the connecting process.
@@ -143,6 +161,13 @@ unsafe extern "C" fn connect(
     }
     // SAFETY: the connect callback runs in the context of the connecting process.
     let process = unsafe { IoGetCurrentProcess() };
+    // The comparison in `Driver::is_client` never dereferences the process, but without a
+    // reference its address could be reused by a new process (if the client's port handle
+    // outlived it), which would then be silently skipped. Released in `disconnect`.
+    // SAFETY: the current process is a valid object; PASSIVE_LEVEL.
+    let _ = unsafe { ObfReferenceObjectWithTag(process.cast(), TAG_CLIENT) };
+    // The slot was empty, so no reference is held; release one anyway if there were.
+    forget_client_process(driver);
     driver.client_process.store(process, Ordering::Release);
     driver.client_port.store(client_port, Ordering::Release);
     let hello = DriverHello {
@@ -156,16 +181,15 @@ unsafe extern "C" fn connect(
     };
     let Some(first_seq) = store_hello(&driver.ring, now(), hello) else {
         // The ring is full: refuse; Filter Manager closes the client port itself.
-        driver
-            .client_port
-            .store(core::ptr::null_mut(), Ordering::Release);
-        driver
-            .client_process
-            .store(core::ptr::null_mut(), Ordering::Release);
-        driver.slot.abort();
+        refuse(driver);
         return STATUS_INSUFFICIENT_RESOURCES;
     };
-    driver.slot.complete(first_seq);
+    if !driver.slot.complete(first_seq) {
+        // Unload closed the slot while this client was connecting: a connection accepted
+        // now would never be served and its port never closed by us.
+        refuse(driver);
+        return STATUS_DELETE_PENDING;
+    }
     if !connection_cookie.is_null() {
         // SAFETY: a valid out-pointer from Filter Manager.
         unsafe { connection_cookie.write(core::ptr::null_mut()) };
@@ -174,11 +198,17 @@ unsafe extern "C" fn connect(
     STATUS_SUCCESS
 }
 
-/// Disconnect callback (client exit, crash or close). IRQL: `PASSIVE_LEVEL`.
+/// Disconnect callback (client exit, crash or close, or `FltUnregisterFilter` at unload).
+/// IRQL: `PASSIVE_LEVEL`. The one place the client port is closed. Filter Manager accepts no
+/// new connection (one at most) until this returns.
 unsafe extern "C" fn disconnect(_connection_cookie: PVOID) {
     if let Some(driver) = driver() {
+        // Not connected first, so the sender starts no new send on the port being closed.
         driver.slot.disconnect();
-        close_client(driver);
+        // SAFETY: our filter and the client-port slot; Filter Manager synchronises this with
+        // a `FltSendMessage` in flight on the same slot and sets it to NULL.
+        unsafe { FltCloseClientPort(driver.filter, driver.client_port.as_ptr()) };
+        forget_client_process(driver);
         driver.wake_sender();
     }
 }
