@@ -6,7 +6,7 @@ use core::sync::atomic::Ordering;
 use wdk_sys::{
     ntddk::{
         KeWaitForSingleObject, ObReferenceObjectByHandle, ObfDereferenceObject,
-        PsCreateSystemThread, PsTerminateSystemThread, ZwClose,
+        PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwWaitForSingleObject,
     },
     _KWAIT_REASON::Executive,
     LARGE_INTEGER, NTSTATUS, PVOID, STATUS_SUCCESS, THREAD_ALL_ACCESS,
@@ -58,15 +58,19 @@ pub fn start(driver: &Driver) -> NTSTATUS {
             core::ptr::null_mut(),
         )
     };
-    // SAFETY: the kernel handle PsCreateSystemThread returned, closed once.
-    let _ = unsafe { ZwClose(handle) };
     if nt_success(status) {
         driver.thread.store(object, Ordering::Release);
     } else {
-        // Without a reference the thread cannot be joined: stop it and report the error.
+        // Without a reference the thread cannot be joined at unload, and the caller is about
+        // to free the state it runs on: stop it and wait for it through the handle, now.
         driver.stop.store(true, Ordering::Release);
         driver.wake_sender();
+        // SAFETY: the thread handle we own; PASSIVE_LEVEL, not alertable, no timeout (the
+        // thread exits at its next wake-up, which was just signalled).
+        let _ = unsafe { ZwWaitForSingleObject(handle, 0, core::ptr::null_mut()) };
     }
+    // SAFETY: the kernel handle PsCreateSystemThread returned, closed once.
+    let _ = unsafe { ZwClose(handle) };
     status
 }
 
@@ -131,7 +135,9 @@ fn run(driver: &Driver) {
             let _ = store_stats(&driver.ring, time, sender.stats(&driver.ring));
             last_stats = time;
         }
-        while !driver.stop.load(Ordering::Acquire) {
+        // A disconnect or unload stops the sending at once: what is left is discarded (and
+        // counted) on the next round instead of being pushed at a port being closed.
+        while !driver.stop.load(Ordering::Acquire) && driver.slot.is_connected() {
             let Some(built) =
                 sender.build(&driver.ring, &mut consumer, driver.slot.first_seq(), batch)
             else {
