@@ -86,7 +86,7 @@ fn is_prefetcher(op: &Op<'_>) -> bool {
 }
 
 /// The file's id (`FileInternalInformation`), 0 if the file system has none. `PASSIVE_LEVEL`.
-fn file_id(op: &Op<'_>) -> u128 {
+fn file_id(op: &Op<'_>) -> u64 {
     let mut info = FILE_INTERNAL_INFORMATION::default();
     // SAFETY: valid instance and file object of a successful create; `info` is a local of
     // the size passed.
@@ -105,7 +105,7 @@ fn file_id(op: &Op<'_>) -> u128 {
     }
     // SAFETY: reading the QuadPart view of a LARGE_INTEGER the file system filled.
     let index = unsafe { info.IndexNumber.QuadPart };
-    u128::from(index.cast_unsigned())
+    index.cast_unsigned()
 }
 
 /// Post-create. IRQL: `PASSIVE_LEVEL`.

@@ -205,7 +205,16 @@ fn allocate_context<T>(op: &Op<'_>, kind: u32, value: T) -> Option<ContextRef<T>
         return None;
     }
     let context = NonNull::new(raw.cast::<T>())?;
-    // SAFETY: a fresh allocation of `size_of::<T>()` bytes, suitably aligned (pool).
+    // Filter Manager puts its own header before the context it hands back, so the pool's
+    // 16-byte alignment does not carry over; only pointer alignment (8) is certain, which
+    // the context types are held to (`CONTEXT_ALIGN`). Refuse rather than write misaligned.
+    if !context.as_ptr().is_aligned() {
+        // SAFETY: releases the one reference FltAllocateContext gave us (it frees the
+        // still uninitialised context, which has no cleanup callback).
+        unsafe { FltReleaseContext(raw) };
+        return None;
+    }
+    // SAFETY: a fresh, aligned (checked) allocation of `size_of::<T>()` bytes.
     unsafe { context.as_ptr().write(value) };
     Some(ContextRef(context))
 }
@@ -279,12 +288,20 @@ impl Drop for FileName {
     }
 }
 
+/// The alignment every context type may rely on: Filter Manager's context header guarantees
+/// pointer alignment, not the pool's 16 bytes. A `u128` field (alignment 16 in Rust) would
+/// let the compiler emit aligned 16-byte stores into a context that is only 8-aligned.
+const CONTEXT_ALIGN: usize = core::mem::align_of::<*const u8>();
+const _: () = assert!(core::mem::align_of::<HandleContext>() <= CONTEXT_ALIGN);
+const _: () = assert!(core::mem::align_of::<StreamContext>() <= CONTEXT_ALIGN);
+
 /// What Picket keeps per open handle (a stream-handle context).
 pub struct HandleContext {
     /// The handle's identifier on the wire.
     pub handle_id: u64,
-    /// The file's id (`FileInternalInformation`), 0 when unknown.
-    pub file_id: u128,
+    /// The file's id (`FileInternalInformation`, 64 bits), 0 when unknown. Widened to the
+    /// wire's 128 bits only when a record is built (see `CONTEXT_ALIGN`).
+    pub file_id: u64,
     /// Directory or file.
     pub is_directory: bool,
     /// Write / modification / delete-intent flags.
@@ -296,7 +313,7 @@ impl HandleContext {
     pub fn file_ref(&self, name_normalized: bool) -> FileRef {
         FileRef {
             handle_id: self.handle_id,
-            file_id: self.file_id,
+            file_id: u128::from(self.file_id),
             is_directory: self.is_directory,
             name_normalized,
         }
