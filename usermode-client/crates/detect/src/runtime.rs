@@ -447,6 +447,20 @@ impl Evaluator {
         }
     }
 
+    /// The most entries any one correlation group holds (diagnostics: walks all state).
+    #[must_use]
+    pub fn largest_group(&self) -> usize {
+        self.correlation.as_ref().map_or(0, |engine| {
+            engine
+                .introspect()
+                .groups
+                .iter()
+                .map(|g| g.entries)
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
     /// Correlation state entries held (for flood tests and stats).
     #[must_use]
     pub fn correlation_state(&self) -> usize {
@@ -638,6 +652,8 @@ mod tests {
             evaluator.process(&e, &mut alerts);
         }
         assert!(evaluator.correlation_state() <= 500);
+        let largest = evaluator.largest_group();
+        assert!(largest > 0 && largest <= 50, "per-group cap: {largest}");
         assert!(evaluator.recent.len() <= RuntimeConfig::default().recent_events);
         // Windows expire as (event) time moves on.
         let later = 70_000 * 1_000_000 + 3_600 * 1_000_000_000;
