@@ -20,7 +20,7 @@
 //! | fanotify                              | record                                             |
 //! |---------------------------------------|----------------------------------------------------|
 //! | `FAN_CREATE` (`FAN_ONDIR`: directory) | `FileCreate`: disposition Create, result Created, `FILE_DIRECTORY_FILE` for a directory |
-//! | `FAN_CREATE` of a hard link's name    | `FileCreate` of the new name (see below)           |
+//! | `FAN_CREATE` of a hard link's name    | `FileCreate` of the new name, or `HardLink` with [`SourceConfig::report_hard_links`] (see below) |
 //! | first `FAN_MODIFY` since the last close | `FirstWrite` (later ones are folded into it)     |
 //! | `FAN_CLOSE_WRITE` after a `FAN_MODIFY`| `CloseModified` (a close without a write: nothing, as on Windows) |
 //! | `FAN_RENAME`, or `MOVED_FROM`+`MOVED_TO` | `Rename`: name = old full path, new name = new full path |
@@ -31,8 +31,13 @@
 //!
 //! Where the kernel forces a difference from the Windows driver:
 //! - **Hard links**: `link(2)` raises `FAN_CREATE` for the new name exactly like a new file;
-//!   the existing name is not in the event. The record is a `FileCreate` of the new name, as
-//!   `tests/data/workload.json` expects on Linux.
+//!   the existing name is not in the event. By default the record is a `FileCreate` of the
+//!   new name, as `tests/data/workload.json` (shared with the Windows harness) expects on
+//!   Linux. With [`SourceConfig::report_hard_links`] the source remembers each file's last
+//!   name by its handle (bounded), and a `FAN_CREATE` whose file handle it already knows
+//!   under another name becomes a `HardLink` (name = that name, new name = the created
+//!   one), as on Windows; a link to a file not seen since the source started stays a
+//!   `FileCreate` (finding its other name would take a search of the file system).
 //! - **Truncate**: `truncate`/`ftruncate`/`O_TRUNC` raise `FAN_MODIFY`, the same bit as a
 //!   write, with no size: it is reported as `FirstWrite` (and `CloseModified` at the close).
 //!   No `SetSize` record is produced.

@@ -41,6 +41,10 @@ pub struct SourceConfig {
     pub gather: Duration,
     /// Bounds of the translator's caches.
     pub limits: Limits,
+    /// Report a new name for a file already seen under another name as a hard link (see
+    /// [`Translator::with_hard_links`]). Off by default: `tests/data/workload.json`, shared
+    /// with the Windows harness, expects Linux to report a hard link as a create.
+    pub report_hard_links: bool,
     /// How often a `Stats` record reports the source's counters (as the driver's periodic
     /// stats do); zero turns them off.
     pub stats_interval: Duration,
@@ -57,6 +61,7 @@ impl SourceConfig {
             poll_interval: Duration::from_millis(200),
             gather: crate::group::GATHER_INTERVAL,
             limits: Limits::default(),
+            report_hard_links: false,
             stats_interval: Duration::from_secs(10),
         }
     }
@@ -132,7 +137,8 @@ impl FanotifySource {
             scope.as_os_str().as_bytes().to_vec(),
             exclude_pid,
             config.limits,
-        );
+        )
+        .with_hard_links(config.report_hard_links);
         let mut pending = VecDeque::new();
         translator.hello(hello(&group.capabilities()), now(), &mut pending);
         Ok(Self {

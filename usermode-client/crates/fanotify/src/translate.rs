@@ -6,7 +6,7 @@
 //! on Windows), the first half of a rename on kernels without `FAN_RENAME`, and the sequence
 //! counter. Every piece of state is bounded.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use picket_protocol::{
     Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp,
@@ -32,6 +32,9 @@ pub enum PendingBody {
     CloseModified,
     /// `FAN_RENAME` or a `MOVED_FROM`/`MOVED_TO` pair.
     Rename,
+    /// `FAN_CREATE` of a new name for a file already known under another name (only with
+    /// [`Translator::with_hard_links`]).
+    HardLink,
     /// `FAN_DELETE`.
     Delete,
     /// `FAN_ATTRIB`.
@@ -81,6 +84,12 @@ impl Pending {
             PendingBody::FirstWrite => Body::FirstWrite(FileOp { file, name }),
             PendingBody::CloseModified => Body::CloseModified(FileOp { file, name }),
             PendingBody::Rename => Body::Rename(LinkChange {
+                file,
+                flags: 0,
+                name,
+                new_name: Name::new(&self.new_name),
+            }),
+            PendingBody::HardLink => Body::HardLink(LinkChange {
                 file,
                 flags: 0,
                 name,
@@ -148,6 +157,8 @@ pub struct Limits {
     pub dir_cache: usize,
     /// Files remembered as modified-and-not-yet-closed.
     pub dirty_files: usize,
+    /// Files whose last name is remembered (hard link detection only).
+    pub known_files: usize,
 }
 
 impl Default for Limits {
@@ -155,6 +166,7 @@ impl Default for Limits {
         Self {
             dir_cache: 16 * 1024,
             dirty_files: 64 * 1024,
+            known_files: 64 * 1024,
         }
     }
 }
@@ -179,6 +191,8 @@ pub struct Translator {
     move_from: Option<MoveHalf>,
     next_seq: u64,
     counters: Counters,
+    /// File handle → its last known name, when hard links are reported.
+    names: Option<HashMap<HandleKey, Vec<u8>>>,
 }
 
 impl Translator {
@@ -195,7 +209,45 @@ impl Translator {
             move_from: None,
             next_seq: 1,
             counters: Counters::default(),
+            names: None,
         }
+    }
+
+    /// Reports the `FAN_CREATE` of a new name for a file already seen under another name
+    /// as a `HardLink` (existing name = the last name this translator saw for the file's
+    /// handle, new name = the created one) instead of a `FileCreate`. A file handle names
+    /// one inode for its whole life, and a fresh inode's handle is never one seen before,
+    /// so this is never wrong; it misses links to files not seen since the source started
+    /// (their existing name is nowhere in the event), which stay `FileCreate`.
+    #[must_use]
+    pub fn with_hard_links(mut self, on: bool) -> Self {
+        self.names = on.then(HashMap::new);
+        self
+    }
+
+    /// Keeps the file handle → last name map in step; returns the existing name when this
+    /// event creates a second name for a known file.
+    fn track_names(&mut self, event: &RawEvent<'_>, bits: u64, path: &[u8]) -> Option<Vec<u8>> {
+        let names = self.names.as_mut()?;
+        if bits & mask::ONDIR != 0 {
+            return None;
+        }
+        let key = HandleKey::of(event.object.as_ref()?);
+        let mut existing = None;
+        if bits & mask::CREATE != 0 {
+            existing = names
+                .get(&key)
+                .filter(|old| old.as_slice() != path)
+                .cloned();
+            if names.len() >= self.limits.known_files && !names.contains_key(&key) {
+                names.clear();
+            }
+            names.insert(key.clone(), path.to_vec());
+        }
+        if bits & mask::DELETE != 0 && names.get(&key).is_some_and(|p| p.as_slice() == path) {
+            names.remove(&key);
+        }
+        existing
     }
 
     /// What happened so far.
@@ -364,6 +416,7 @@ impl Translator {
             return;
         };
         self.maintain_dirs(event, &path);
+        let link_from = self.track_names(event, bits, &path);
         if own {
             return;
         }
@@ -378,14 +431,26 @@ impl Translator {
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
         if bits & mask::CREATE != 0 {
-            self.push(
-                out,
-                actor,
-                PendingBody::Create,
-                file,
-                path.clone(),
-                Vec::new(),
-            );
+            match link_from {
+                Some(existing) => {
+                    self.push(
+                        out,
+                        actor,
+                        PendingBody::HardLink,
+                        file,
+                        existing,
+                        path.clone(),
+                    );
+                }
+                None => self.push(
+                    out,
+                    actor,
+                    PendingBody::Create,
+                    file,
+                    path.clone(),
+                    Vec::new(),
+                ),
+            }
         }
         if bits & mask::MODIFY != 0 {
             if self.dirty.contains(&dirty_key) {
@@ -504,6 +569,11 @@ impl Translator {
         new_path: Vec<u8>,
         out: &mut VecDeque<Pending>,
     ) {
+        if !file.is_directory {
+            if let (Some(names), Some(object)) = (self.names.as_mut(), object) {
+                names.insert(HandleKey::of(object), new_path.clone());
+            }
+        }
         if file.is_directory {
             self.dirs.rename_tree(&old_path, &new_path);
             if let Some(child) = object {

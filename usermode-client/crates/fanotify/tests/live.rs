@@ -262,3 +262,33 @@ fn periodic_stats_records_report_the_counters() {
     assert_eq!(last.events_dropped, 0);
     assert_eq!(last.ring_capacity, source.capabilities().queue_limit);
 }
+
+#[test]
+fn hard_links_can_be_reported_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut config = picket_fanotify::SourceConfig::new(d);
+    config.exclude_self = false;
+    config.report_hard_links = true;
+    let mut source = common::open_with(config);
+    drain(&mut source, d, QUIET, LIMIT);
+    let seen = run_steps(
+        &mut source,
+        d,
+        &[
+            &|| write_new(&d.join("a.txt"), 1),
+            &|| fs::rename(d.join("a.txt"), d.join("b.txt")).unwrap(),
+            &|| fs::hard_link(d.join("b.txt"), d.join("c.txt")).unwrap(),
+        ],
+    );
+    assert_eq!(
+        triples(&seen),
+        vec![
+            t("create", "a.txt", ""),
+            t("first_write", "a.txt", ""),
+            t("close_modified", "a.txt", ""),
+            t("rename", "a.txt", "b.txt"),
+            t("hardlink", "b.txt", "c.txt"),
+        ]
+    );
+}

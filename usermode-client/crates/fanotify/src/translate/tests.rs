@@ -284,3 +284,43 @@ fn the_scope_matches_whole_path_components() {
     f.feed(&ev(mask::CREATE, b"wx", b"a", b"ia"));
     assert!(f.take().is_empty(), "/wx is not under /w");
 }
+
+#[test]
+fn hard_links_are_creates_unless_asked_for() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::CREATE, b"root", b"b", b"ia"));
+    let kinds: Vec<_> = f.take().into_iter().map(|r| r.0).collect();
+    assert_eq!(kinds, vec![PendingBody::Create, PendingBody::Create]);
+}
+
+#[test]
+fn a_second_name_for_a_known_file_is_a_hard_link_from_its_latest_name() {
+    let mut f = Fixture::new();
+    f.tr = Translator::new(b"/w".to_vec(), None, Limits::default()).with_hard_links(true);
+    f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
+    let rename = RawEvent {
+        mask: mask::RENAME,
+        pid: 10,
+        old_entry: Some(entry(b"root", b"a")),
+        new_entry: Some(entry(b"root", b"b")),
+        object: Some(fh(b"ia")),
+        ..RawEvent::default()
+    };
+    f.feed(&rename);
+    f.feed(&ev(mask::CREATE, b"root", b"c", b"ia"));
+    // A file never seen before is a create, even if it has other names.
+    f.feed(&ev(mask::CREATE, b"root", b"x", b"ix"));
+    // Directories have no hard links.
+    f.feed(&ev(mask::CREATE | mask::ONDIR, b"root", b"d", b"ia"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/a", ""),
+            rec(PendingBody::Rename, "/w/a", "/w/b"),
+            rec(PendingBody::HardLink, "/w/b", "/w/c"),
+            rec(PendingBody::Create, "/w/x", ""),
+            rec(PendingBody::Create, "/w/d", ""),
+        ]
+    );
+}
