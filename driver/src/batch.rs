@@ -69,7 +69,18 @@ impl Sender {
                     records = records.saturating_add(1);
                     consumer.pop();
                 }
-                Err(EncodeError::BufferTooSmall { .. } | EncodeError::BatchTooLong) => break,
+                Err(EncodeError::BufferTooSmall { .. } | EncodeError::BatchTooLong)
+                    if records != 0 =>
+                {
+                    break;
+                }
+                Err(EncodeError::BufferTooSmall { .. } | EncodeError::BatchTooLong) => {
+                    // Too big even for an empty batch: it will never fit, and leaving it at
+                    // the front would wedge the ring for good (every later record lost as
+                    // `RingFull`). The configuration bounds make this unreachable; defended.
+                    consumer.pop();
+                    ring.note_lost(seq, seq, 1, LossReason::EncodeFailed);
+                }
                 Err(_) => {
                     // Cannot happen for records our own encoder wrote; never send it, and
                     // say so rather than lose it quietly.

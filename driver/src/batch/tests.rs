@@ -229,6 +229,26 @@ fn a_record_the_batch_refuses_is_counted_not_sent() {
     assert_eq!(decode(&out[..built.len]).0, 1, "reported by the next batch");
 }
 
+#[test]
+fn a_record_too_big_for_any_batch_is_counted_and_does_not_wedge_the_ring() {
+    let mut storage = vec![0u64; 4096];
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let big = [b'n', 0].repeat(600);
+    store(&ring, event(&big)).unwrap();
+    store(&ring, event(b"o\0k\0")).unwrap();
+    // Room for the header and a small record, not for the 1200-byte name.
+    let mut out = vec![0u8; 512];
+    let mut sender = Sender::default();
+    let built = sender
+        .build(&ring, &mut consumer, 0, &mut out)
+        .expect("the small record behind the big one is sent");
+    let (_, records) = decode(&out[..built.len]);
+    assert_eq!(records.iter().map(|r| r.0).collect::<Vec<_>>(), [1]);
+    assert_eq!(ring.stats().events_dropped, 1, "the big one is counted");
+    assert_eq!(sender.build(&ring, &mut consumer, 0, &mut out), None);
+}
+
 /// End to end under concurrency: producers overflow a small ring while the sender builds
 /// batches with loss records; decoding every batch, each sequence number handed out is
 /// either delivered or covered by a loss record's range, the loss counts add up exactly,
