@@ -6,8 +6,8 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use picket_protocol::{
-    encode_record, encoded_len, CreateDisposition, CreateResult, DeleteMethod, LossReason, Record,
-    SizeKind,
+    encode_record, encoded_len, CreateDisposition, CreateResult, DeleteMethod, LossReason, Name,
+    Record, SizeKind,
 };
 
 use crate::ring::{Dropped, Ring};
@@ -36,6 +36,22 @@ pub const fn create_options(options: u32) -> u32 {
 #[must_use]
 pub fn create_result(information: usize) -> CreateResult {
     CreateResult::from_raw(u32::try_from(information).unwrap_or(u32::MAX))
+}
+
+/// A name for a record from the bytes of a `UNICODE_STRING` Filter Manager returned.
+///
+/// Its `Length` is even for every well-behaved file system; an odd one (a buggy name
+/// provider below us) would make the whole record unsendable in a UTF-16 batch, so the
+/// stray last byte is cut and the name flagged truncated: the event still goes out.
+#[must_use]
+pub const fn utf16_name(bytes: &[u8]) -> Name<'_> {
+    match bytes.split_last() {
+        Some((_, whole)) if !bytes.len().is_multiple_of(2) => Name {
+            bytes: whole,
+            truncated: true,
+        },
+        _ => Name::new(bytes),
+    }
 }
 
 /// `FILE_INFORMATION_CLASS` values the driver watches.

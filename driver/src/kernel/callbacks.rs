@@ -172,9 +172,7 @@ pub unsafe extern "C" fn post_create(
         }
     }
     let name = op.name();
-    let (name_bytes, normalized) = name
-        .as_ref()
-        .map_or((&[][..], false), |n| (n.bytes(), n.normalized()));
+    let normalized = name.as_ref().is_some_and(FileName::normalized);
     let file_ref = context.as_ref().map_or_else(
         || picket_protocol::FileRef {
             is_directory,
@@ -194,7 +192,7 @@ pub unsafe extern "C" fn post_create(
             result: create_result(
                 usize::try_from(op.data.IoStatus.Information).unwrap_or(usize::MAX),
             ),
-            name: Name::new(name_bytes),
+            name: name.as_ref().map_or(Name::new(&[]), FileName::record_name),
         }),
     );
     FLT_POSTOP_FINISHED_PROCESSING

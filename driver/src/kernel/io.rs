@@ -20,7 +20,7 @@ use super::flt::{
     STATUS_FLT_CONTEXT_ALREADY_DEFINED,
 };
 use super::ustr::bytes_of;
-use crate::records::{HandleFlags, StreamFlags};
+use crate::records::{utf16_name, HandleFlags, StreamFlags};
 
 /// One operation as a callback sees it.
 pub struct Op<'a> {
@@ -275,9 +275,10 @@ impl FileName {
         flag_on(info.Format, FLT_FILE_NAME_NORMALIZED)
     }
 
-    /// The name for a record (the encoder cuts and flags overlong names).
+    /// The name for a record (the encoder cuts and flags overlong names; an odd stray byte
+    /// is cut and flagged here, see [`utf16_name`]).
     pub fn record_name(&self) -> Name<'_> {
-        Name::new(self.bytes())
+        utf16_name(self.bytes())
     }
 }
 

@@ -263,3 +263,32 @@ fn a_stream_without_a_candidate_reports_no_delete() {
         "the last request wins"
     );
 }
+
+#[test]
+fn an_odd_length_name_loses_its_stray_byte_not_the_event() {
+    assert_eq!(utf16_name(b"a\0b\0"), Name::new(b"a\0b\0"));
+    assert_eq!(utf16_name(&[]), Name::new(&[]));
+    let odd = utf16_name(b"a\0b\0c");
+    assert_eq!(odd.bytes, b"a\0b\0");
+    assert!(odd.truncated);
+    // The record it goes into is accepted by a UTF-16 batch and decodes, flagged.
+    let mut storage = vec![0u64; 4096];
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
+    let mut record = create_record(&[]);
+    if let Body::FileCreate(create) = &mut record.body {
+        create.name = utf16_name(b"x\0y");
+    }
+    store(&ring, record).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let front = consumer.front().unwrap();
+    let mut out = vec![0u8; 4096];
+    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
+    batch.push_encoded(front.bytes).unwrap();
+    let len = batch.finish();
+    let decoded = decode_batch(&out[..len]).unwrap();
+    let Body::FileCreate(create) = decoded.records().next().unwrap().body else {
+        panic!("not a create")
+    };
+    assert_eq!(create.name.bytes, b"x\0");
+    assert!(create.name.truncated);
+}
