@@ -11,8 +11,9 @@ use super::callbacks::{
 use super::flt::{
     nt_success, FltRegisterFilter, FltStartFiltering, FltUnregisterFilter,
     FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO, FLT_CONTEXT_END, FLT_CONTEXT_REGISTRATION,
-    FLT_FILTER_UNLOAD_FLAGS, FLT_OPERATION_REGISTRATION, FLT_REGISTRATION,
-    FLT_REGISTRATION_VERSION, FLT_STREAMHANDLE_CONTEXT, FLT_STREAM_CONTEXT, IRP_MJ_OPERATION_END,
+    FLT_FILTER_UNLOAD_FLAGS, FLT_INSTANCE_QUERY_TEARDOWN_FLAGS, FLT_OPERATION_REGISTRATION,
+    FLT_REGISTRATION, FLT_REGISTRATION_VERSION, FLT_STREAMHANDLE_CONTEXT, FLT_STREAM_CONTEXT,
+    IRP_MJ_OPERATION_END, PCFLT_RELATED_OBJECTS,
 };
 use super::io::{HandleContext, StreamContext};
 use super::pool::{TAG_HANDLE, TAG_STREAM};
@@ -109,7 +110,7 @@ static REGISTRATION: Table<FLT_REGISTRATION> = Table(FLT_REGISTRATION {
     OperationRegistration: OPERATIONS.0.as_ptr(),
     FilterUnloadCallback: Some(unload),
     InstanceSetupCallback: None,
-    InstanceQueryTeardownCallback: None,
+    InstanceQueryTeardownCallback: Some(query_teardown),
     InstanceTeardownStartCallback: None,
     InstanceTeardownCompleteCallback: None,
     GenerateFileNameCallback: None,
@@ -162,6 +163,16 @@ pub unsafe extern "system" fn driver_entry(
         teardown();
     }
     status
+}
+
+/// Instance query-teardown (`fltmc detach`). IRQL: `PASSIVE_LEVEL`. Always agrees: a
+/// detached volume is simply no longer watched. Without this callback Filter Manager
+/// refuses every manual detach (unload is unaffected).
+unsafe extern "C" fn query_teardown(
+    _objects: PCFLT_RELATED_OBJECTS,
+    _flags: FLT_INSTANCE_QUERY_TEARDOWN_FLAGS,
+) -> NTSTATUS {
+    STATUS_SUCCESS
 }
 
 /// Filter unload callback (`fltmc unload`, service stop). IRQL: `PASSIVE_LEVEL`.
