@@ -20,6 +20,10 @@ enum RulesCommand {
     Check {
         /// Rule directory (`*.yml` Sigma rules, `*.tests.yml` rule tests).
         dir: PathBuf,
+        /// Treat warnings (untested rules, unknown fields, rules for other logsources) as
+        /// errors, as the built-in pack is held to.
+        #[arg(long)]
+        strict: bool,
     },
     /// Write the built-in pack into DIR, as a starting point for `--rules DIR`.
     Export {
@@ -42,26 +46,31 @@ enum RulesCommand {
 /// When a directory cannot be read or written.
 pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        RulesCommand::Check { dir } => check(&dir),
+        RulesCommand::Check { dir, strict } => check(&dir, strict),
         RulesCommand::Export { dir, force } => export(&dir, force),
         RulesCommand::List { dir } => list(dir.as_deref()),
     }
 }
 
-fn check(dir: &Path) -> anyhow::Result<ExitCode> {
+fn check(dir: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     let problems = picket_detect::check_dir(dir)?;
     for problem in &problems {
         println!("{problem}");
     }
     let errors = problems
         .iter()
-        .filter(|p| p.severity == Severity::Error)
+        .filter(|p| strict || p.severity == Severity::Error)
         .count();
     if errors > 0 {
         eprintln!(
-            "picket rules check {}: {errors} error(s), {} warning(s): the set would be refused",
+            "picket rules check {}: {errors} error(s), {} warning(s): {}",
             dir.display(),
-            problems.len() - errors
+            problems.len() - errors,
+            if strict {
+                "refused (--strict)"
+            } else {
+                "the set would be refused"
+            }
         );
         return Ok(ExitCode::FAILURE);
     }

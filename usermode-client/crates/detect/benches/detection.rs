@@ -13,7 +13,8 @@
 //!
 //! Run: `cargo bench -p picket-detect --bench detection` (release). Environment:
 //! `PICKET_BENCH_RULES` (default 300), `PICKET_BENCH_POOL` (default 16384),
-//! `PICKET_BENCH_ROUNDS` (default 32), `PICKET_BENCH_COLD` (default 400000).
+//! `PICKET_BENCH_ROUNDS` (default 32), `PICKET_BENCH_COLD` (default 400000),
+//! `PICKET_BENCH_RULES_DIR` (real Sigma content instead of the synthetic rules).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -106,12 +107,36 @@ fn report(
     rate
 }
 
+/// The file rules of a directory of real Sigma content (e.g. a SigmaHQ checkout's
+/// `rules/windows/file` and `rules/linux/file_event`), without tests.
+fn real_rules(dir: &std::path::Path) -> Vec<rsigma_parser::SigmaRule> {
+    picket_detect::read_dir(dir)
+        .expect("rule directory")
+        .iter()
+        .filter(|f| !f.is_test_file())
+        .filter_map(|f| rsigma_parser::parse_sigma_yaml(&f.text).ok())
+        .flat_map(|c| c.rules)
+        .filter(|r| {
+            r.id.is_some()
+                && r.logsource.service.is_none()
+                && r.logsource
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| Category::from_name(c).is_some())
+        })
+        .collect()
+}
+
 fn main() {
     let rule_count = env("PICKET_BENCH_RULES", 300);
     let pool = env("PICKET_BENCH_POOL", 16_384);
     let rounds = env("PICKET_BENCH_ROUNDS", 32);
     let cold_count = env("PICKET_BENCH_COLD", 400_000);
-    let rules = synth::rules(rule_count, 0x5eed);
+    let rules = match std::env::var_os("PICKET_BENCH_RULES_DIR") {
+        Some(dir) => real_rules(std::path::Path::new(&dir)),
+        None => synth::rules(rule_count, 0x5eed),
+    };
+    let rule_count = rules.len();
     let events = synth::events(pool, rule_count, 0xfeed);
     let event_count = pool;
     let set = RuleSet::compile_untested(rules.clone()).expect("synthetic rules compile");

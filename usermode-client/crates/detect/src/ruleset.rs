@@ -146,7 +146,6 @@ impl RuleSet {
             })
             .collect();
         let set = build(rules, Vec::new(), Vec::new(), Vec::new(), &mut problems);
-        problems.retain(|p| !p.message.contains("no test"));
         if problems.iter().any(|p| p.severity == Severity::Error) {
             return Err(reject(problems, Vec::new()));
         }
@@ -420,18 +419,20 @@ fn build(
         }
         fields.sort_unstable();
         fields.dedup();
+        // Kept and evaluated as written (the field is always absent), because imported
+        // content uses such fields in filters (`not ParentImage…`), where that is right; a
+        // typo in a tested rule fails its positive test, which is an error.
         for field in fields.into_iter().filter(|f| !is_known_field(f)) {
-            problems.push(Problem::error(
+            problems.push(Problem::warning(
                 &origin.file,
                 origin.line_of(field),
                 Some(&id),
                 format!(
-                    "unknown field '{field}' (Picket events have: {}, {})",
+                    "unknown field '{field}': always absent on Picket events (they have: {}, {})",
                     picket_model::FileEvent::FIELDS.join(", "),
                     crate::event::CANARY_FIELD
                 ),
             ));
-            bad = true;
         }
         let compiled = match rsigma_eval::compile_rule(&rule) {
             Ok(c) => c,
@@ -689,7 +690,9 @@ pub(crate) fn engine_form(rule: &CorrelationRule, origin: &Origin) -> Correlatio
     out
 }
 
-/// Every rule needs a positive and a negative test; every test must name a rule of the set.
+/// Every rule should have a positive and a negative test (a warning otherwise: imported Sigma
+/// content has none; the built-in pack is held to it in CI and `rules check --strict` makes it
+/// an error); every test must name a rule of the set (an error).
 fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
     let mut coverage: HashMap<&str, (bool, bool)> = HashMap::new();
     let ids: HashSet<&str> = set
@@ -727,11 +730,11 @@ fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
                 (false, true) => "a positive",
                 _ => "a negative",
             };
-            problems.push(Problem::error(
+            problems.push(Problem::warning(
                 &origin.file,
                 origin.line,
                 Some(id),
-                format!("no test: the rule needs {missing} test (expect: match / no_match) in a .tests.yml file"),
+                format!("no test: the rule has no {missing} test (expect: match / no_match) in a .tests.yml file"),
             ));
         }
     }

@@ -78,9 +78,21 @@ fn problems_name_file_line_and_rule() {
     assert_eq!(typo_problem.file, file);
     assert_eq!(typo_problem.line, 17);
     assert_eq!(typo_problem.rule.as_deref(), Some("test-typo"));
+    assert_eq!(typo_problem.severity, Severity::Warning);
     assert!(typo_problem
         .to_string()
-        .starts_with(&format!("{file}:17: error [rule test-typo]")));
+        .starts_with(&format!("{file}:17: warning [rule test-typo]")));
+    // A typo in a tested rule is an error: its positive test fails.
+    let tested_typo = RULE.replace("TargetFilename|endswith", "TargetFileName|endswith");
+    write(dir.path(), "payload.yml", &tested_typo);
+    let problems = check_dir(dir.path()).unwrap();
+    let failing = errors(&problems);
+    assert_eq!(failing.len(), 1, "{problems:#?}");
+    assert!(
+        failing[0].message.contains("expected a match"),
+        "{}",
+        failing[0]
+    );
 }
 
 #[test]
@@ -110,8 +122,8 @@ fn yaml_errors_untested_rules_failing_tests_and_duplicates_are_errors() {
     let has = |needle: &str| text.iter().any(|t| t.contains(needle));
     assert!(has("broken.yml:4: error"), "{text:#?}");
     assert!(has("duplicate rule id"), "{text:#?}");
-    assert!(has("[rule test-untested]: no test"), "{text:#?}");
-    assert!(errors(&problems).len() >= 3);
+    assert!(has("warning [rule test-untested]: no test"), "{text:#?}");
+    assert_eq!(errors(&problems).len(), 2, "{text:#?}");
 
     // A failing test alone (everything else valid) is reported with the test's line.
     let dir = good_dir();
