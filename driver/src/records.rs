@@ -89,6 +89,16 @@ impl SetInfo {
         })
     }
 
+    /// Whether a request of this class changes what programs see. An end-of-file request
+    /// with `AdvanceOnly` set is the cache manager's lazy writer moving the on-disk size up
+    /// to data it already wrote; the file's size as programs know it does not change, so
+    /// reporting it would show the System process "resizing" every file written through
+    /// the cache.
+    #[must_use]
+    pub const fn is_visible_change(self, advance_only: bool) -> bool {
+        !(matches!(self, Self::EndOfFile) && advance_only)
+    }
+
     /// The size kind for a set-size class.
     #[must_use]
     pub const fn size_kind(self) -> Option<SizeKind> {

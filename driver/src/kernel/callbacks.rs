@@ -344,6 +344,16 @@ pub unsafe extern "C" fn pre_set_information(
     let Some(kind) = SetInfo::classify(class) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
+    // SAFETY: `SetFileInformation` is the parameter member for IRP_MJ_SET_INFORMATION.
+    let params = unsafe { op.iopb.Parameters.SetFileInformation };
+    // SAFETY: a plain copy of the union's `ReplaceIfExists`/`AdvanceOnly` view (two
+    // BOOLEANs, any bit pattern valid); `AdvanceOnly` means something only for end-of-file
+    // requests, the only class `is_visible_change` looks at it for.
+    let booleans = unsafe { params.__bindgen_anon_1.__bindgen_anon_1 };
+    let advance_only = booleans.AdvanceOnly;
+    if !kind.is_visible_change(advance_only != 0) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
     let what = match kind {
         SetInfo::Rename | SetInfo::Link => {
             // SAFETY: `op` is a pre-set-information operation.

@@ -292,3 +292,18 @@ fn an_odd_length_name_loses_its_stray_byte_not_the_event() {
     assert_eq!(create.name.bytes, b"x\0");
     assert!(create.name.truncated);
 }
+
+#[test]
+fn only_the_lazy_writers_end_of_file_advance_is_invisible() {
+    assert!(!SetInfo::EndOfFile.is_visible_change(true));
+    assert!(SetInfo::EndOfFile.is_visible_change(false));
+    // The flag sits in a union other classes use differently: for them it means nothing.
+    for kind in [
+        SetInfo::Rename,
+        SetInfo::Link,
+        SetInfo::Allocation,
+        SetInfo::Basic,
+    ] {
+        assert!(kind.is_visible_change(true), "{kind:?}");
+    }
+}
