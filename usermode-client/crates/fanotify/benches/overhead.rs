@@ -406,7 +406,8 @@ fn run_benchmark() {
             .join(" ")
     };
     println!(
-        "machine: {} CPUs, load average {} (other work on the machine slows the writer and          the sensors alike; with no core free for the sensor, its CPU time comes out of the          writer's)",
+        "machine: {} CPUs, load average {} (with no core free for the sensor, its CPU time \
+         comes out of the writer's)",
         std::thread::available_parallelism().map_or(0, usize::from),
         load()
     );
