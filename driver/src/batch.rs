@@ -137,16 +137,29 @@ impl Sender {
 
 /// Discards every published record (no client to send it to), counting it lost.
 pub fn discard_all<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>) {
-    discard_below(ring, consumer, u64::MAX);
+    discard_while(ring, consumer, |_| true);
 }
 
-fn discard_below<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>, below: u64) {
+/// Discards published records, oldest first, while `may_drop(seq)` agrees, counting them
+/// lost for lack of a client.
+///
+/// `may_drop` is asked only *after* the record was read from the ring (an `Acquire` of its
+/// header), so it sees everything its producer did before publishing it. The sender relies
+/// on that when no client is connected: a connect callback claims the slot (`CONNECTING`)
+/// before it stores the driver hello, so asking the slot whether it is vacant after seeing
+/// the hello can never answer yes while that connect is in progress — the hello of a client
+/// being connected is never thrown away as "no client".
+pub fn discard_while<P: RawSpin>(
+    ring: &Ring<'_, P>,
+    consumer: &mut Consumer<'_, '_, P>,
+    mut may_drop: impl FnMut(u64) -> bool,
+) {
     let mut range: Option<(u64, u64, u64)> = None;
     while let Some(front) = consumer.front() {
-        if front.seq >= below {
+        let seq = front.seq;
+        if !may_drop(seq) {
             break;
         }
-        let seq = front.seq;
         consumer.pop();
         range = Some(match range {
             None => (seq, seq, 1),
@@ -156,6 +169,10 @@ fn discard_below<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_,
     if let Some((first, last, count)) = range {
         ring.note_lost(first, last, count, LossReason::NoClient);
     }
+}
+
+fn discard_below<P: RawSpin>(ring: &Ring<'_, P>, consumer: &mut Consumer<'_, '_, P>, below: u64) {
+    discard_while(ring, consumer, |seq| seq < below);
 }
 
 /// Header of a control record: the driver itself is the actor (pid/tid 0).

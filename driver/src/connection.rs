@@ -111,6 +111,14 @@ impl ClientSlot {
         self.state.load(Ordering::Acquire) == CONNECTED
     }
 
+    /// Whether no client is connected *or being connected*: only then may the sender throw
+    /// away what the ring holds (a connect in progress has already stored, or is storing,
+    /// the driver hello its client must receive first).
+    #[must_use]
+    pub fn is_vacant(&self) -> bool {
+        matches!(self.state.load(Ordering::Acquire), EMPTY | CLOSED)
+    }
+
     /// The first sequence number the current client wants.
     #[must_use]
     pub fn first_seq(&self) -> u64 {
@@ -133,11 +141,13 @@ mod tests {
         let slot = ClientSlot::new();
         let hello = ClientHello::default().encode();
         assert!(!slot.is_connected());
+        assert!(slot.is_vacant());
         assert_eq!(slot.begin(&hello), Ok(ClientHello::default()));
         assert!(
             !slot.is_connected(),
             "not before the hello record is stored"
         );
+        assert!(!slot.is_vacant(), "a client is being connected");
         assert!(slot.complete(17));
         assert!(slot.is_connected());
         assert_eq!((slot.first_seq(), slot.generation()), (17, 1));
@@ -191,6 +201,7 @@ mod tests {
         assert!(slot.complete(1));
         assert!(slot.close());
         assert!(!slot.is_connected());
+        assert!(slot.is_vacant());
         assert_eq!(slot.begin(&hello), Err(Refusal::Closed));
         assert!(!slot.close());
     }

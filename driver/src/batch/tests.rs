@@ -249,6 +249,46 @@ fn a_record_too_big_for_any_batch_is_counted_and_does_not_wedge_the_ring() {
     assert_eq!(sender.build(&ring, &mut consumer, 0, &mut out), None);
 }
 
+#[test]
+fn the_hello_of_a_client_being_connected_survives_the_no_client_discard() {
+    use crate::connection::ClientSlot;
+    use picket_protocol::ClientHello;
+    let mut storage = vec![0u64; 4096];
+    let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let slot = ClientSlot::new();
+    let mut sender = Sender::default();
+    // No client: the sender's round throws the ring's contents away (counted).
+    store(&ring, event(b"a\0")).unwrap();
+    discard_while(&ring, &mut consumer, |_| slot.is_vacant());
+    assert_eq!(ring.stats().events_dropped, 1);
+    // A connect claims the slot, then stores the hello; a record stored in between is
+    // older than the hello. The sender's no-client round runs before `complete`.
+    slot.begin(&ClientHello::default().encode()).unwrap();
+    store(&ring, event(b"b\0")).unwrap();
+    let hello = store_hello(&ring, 5, DriverHello::default()).unwrap();
+    discard_while(&ring, &mut consumer, |_| slot.is_vacant());
+    assert_eq!(
+        ring.stats().events_dropped,
+        1,
+        "nothing thrown away while connecting"
+    );
+    assert!(slot.complete(hello));
+    let mut out = vec![0u8; 4096];
+    let built = sender
+        .build(&ring, &mut consumer, slot.first_seq(), &mut out)
+        .unwrap();
+    let batch = decode_batch(&out[..built.len]).unwrap();
+    let first = batch.records().next().unwrap();
+    assert_eq!(first.header.seq, hello);
+    assert!(matches!(first.body, Body::DriverHello(_)));
+    assert_eq!(
+        ring.stats().events_dropped,
+        2,
+        "the record older than the hello is counted"
+    );
+}
+
 /// End to end under concurrency: producers overflow a small ring while the sender builds
 /// batches with loss records; decoding every batch, each sequence number handed out is
 /// either delivered or covered by a loss record's range, the loss counts add up exactly,

@@ -15,7 +15,7 @@ use wdk_sys::{
 use super::flt::{nt_success, FltSendMessage, KERNEL_MODE};
 use super::io::now;
 use super::state::{driver, Driver};
-use crate::batch::{discard_all, store_losses, store_stats, Sender};
+use crate::batch::{discard_all, discard_while, store_losses, store_stats, Sender};
 
 /// How long the thread sleeps when not woken: the worst-case latency of an event.
 const POLL_100NS: i64 = -20 * 10_000; // 20 ms, relative
@@ -126,7 +126,9 @@ fn run(driver: &Driver) {
             break;
         }
         if !driver.slot.is_connected() {
-            discard_all(&driver.ring, &mut consumer);
+            // Not `discard_all`: a client being connected right now has its hello in the
+            // ring, and the slot is asked after each record is read (see `discard_while`).
+            discard_while(&driver.ring, &mut consumer, |_| driver.slot.is_vacant());
             continue;
         }
         let time = now();
