@@ -231,7 +231,7 @@ impl FanotifySource {
                 Err(err) => {
                     // The rest of this read cannot be framed: say events were lost.
                     self.parse_errors = self.parse_errors.saturating_add(1);
-                    eprintln!("picket-fanotify: {err}; the rest of this read is dropped");
+                    tracing::error!(%err, "the rest of this fanotify read is dropped");
                     let loss = Loss {
                         first_lost_seq: 0,
                         last_lost_seq: 0,
