@@ -172,11 +172,12 @@ impl Watcher {
 
     /// Sends a signal (`INT`, `STOP`, `CONT`) to the sensor.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
+        // The shell's built-in `kill`: no dependency on procps being installed.
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{name} {}", self.pid()))
             .status()
-            .expect("run kill");
+            .expect("run sh -c kill");
         assert!(status.success(), "kill -{name} failed");
     }
 

@@ -266,9 +266,11 @@ impl Sensor {
                 (lag, last, report.trim().to_owned())
             }
             Self::Picket { mut child, stderr } => {
-                let _ = Command::new("kill")
-                    .args(["-INT", &child.id().to_string()])
-                    .status();
+                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: kill takes two integers and touches no memory of ours; the
+                    // child is ours and not yet reaped, so the pid is still its.
+                    unsafe { libc::kill(pid, libc::SIGINT) };
+                }
                 child.wait().unwrap();
                 let text = fs::read_to_string(&stderr).unwrap_or_default();
                 let summary: Vec<&str> = text

@@ -186,9 +186,10 @@ impl Drop for Sensor {
 
 /// SIGINT, as Ctrl-C in a terminal would send.
 fn interrupt(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-INT")
-        .arg(pid.to_string())
+    // The shell's built-in `kill`: no dependency on procps being installed.
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -INT {pid}"))
         .status();
 }
 
