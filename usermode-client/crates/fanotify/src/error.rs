@@ -1,5 +1,7 @@
 //! What can go wrong opening or reading the fanotify source.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 
 use picket_model::SourceError;

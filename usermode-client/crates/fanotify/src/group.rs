@@ -2,6 +2,8 @@
 //! back step by step, so the source runs on any kernel with `FAN_REPORT_DFID_NAME` (5.9+)
 //! and says precisely what is missing on older ones.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;

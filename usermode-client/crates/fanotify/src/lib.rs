@@ -74,6 +74,11 @@
 //! queue depth; a read near the queue limit means the reader fell behind).
 //! Events caused by the client's own process are dropped.
 //!
+//! # Privileges
+//! `fanotify_init` needs `CAP_SYS_ADMIN`, `open_by_handle_at` needs `CAP_DAC_READ_SEARCH`;
+//! [`FanotifySource::open`] checks both at once (it reopens the watched directory's own
+//! handle) and names the missing one in [`FanotifyError::MissingPrivilege`].
+//!
 //! # Safety
 //! Every system call lives in `sys`, one small safe function each with a `SAFETY:` comment;
 //! the event parser ([`parse`]) has no unsafe code and turns every inconsistent length into

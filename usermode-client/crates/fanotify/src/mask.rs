@@ -1,5 +1,7 @@
 //! The `FAN_*` event bits this source asks for and reads, named once.
 
+#![forbid(unsafe_code)]
+
 /// File modified (`write`, `truncate`, `fallocate`…).
 pub const MODIFY: u64 = libc::FAN_MODIFY;
 /// Metadata changed (mode, owner, times, link count).

@@ -8,6 +8,8 @@
 //! offset. It owns nothing: descriptors it finds (pidfds) are reported as numbers and the
 //! caller adopts them.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// `sizeof(struct fanotify_event_metadata)`.

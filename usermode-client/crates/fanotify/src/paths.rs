@@ -9,6 +9,8 @@
 //! the old name is rewritten). It is bounded: when full it is
 //! emptied and refilled on demand.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 

@@ -1,6 +1,8 @@
 //! The process start key Picket pairs with a pid on Linux: field 22 of `/proc/<pid>/stat`
 //! (start time in clock ticks since boot), so a reused pid never names the wrong process.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 /// Field 22 of a `/proc/<pid>/stat` line, or `None` when the line is not one. The command

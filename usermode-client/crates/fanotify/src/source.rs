@@ -3,6 +3,8 @@
 //! back one protocol batch; records that do not fit wait for the next call, and nothing new
 //! is read until they are out, so memory stays bounded by one read's worth of records.
 
+#![forbid(unsafe_code)]
+
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -131,7 +133,9 @@ impl FanotifySource {
         let mount = sys::open_dir(&mount_dir)
             .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
         check_handles(&mount_dir, &mount)?;
-        raise_fd_limit();
+        // Each event of a read carries a pidfd until it is translated; failure is harmless
+        // (the read buffer is sized for the default limit of 1024).
+        let _ = sys::raise_fd_limit();
         let exclude_pid = config.exclude_self.then(sys::getpid);
         let mut translator = Translator::new(
             scope.as_os_str().as_bytes().to_vec(),
@@ -349,24 +353,6 @@ fn check_handles(dir: &Path, mount: &std::os::fd::OwnedFd) -> Result<(), Fanotif
             path: dir.display().to_string(),
             reason: format!("file handles cannot be reopened: {e}"),
         }),
-    }
-}
-
-/// Raises the soft descriptor limit to the hard one: each event of a read carries a pidfd
-/// until it is translated.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, exclusively borrowed rlimit for the kernel to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } == 0
-        && limit.rlim_cur < limit.rlim_max
-    {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: `limit` is a valid rlimit the kernel only reads; failure is harmless (the
-        // read buffer is sized for the default limit).
-        let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
     }
 }
 

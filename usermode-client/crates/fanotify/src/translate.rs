@@ -6,6 +6,8 @@
 //! on Windows), the first half of a rename on kernels without `FAN_RENAME`, and the sequence
 //! counter. Every piece of state is bounded.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use picket_protocol::{
