@@ -44,11 +44,13 @@ fn the_template_is_ascii_and_has_the_expected_shape() {
     let bytes = std::fs::read(template_path()).unwrap();
     assert_eq!(decode(&bytes).unwrap().0, Encoding::Ascii);
     let inf = Inf::parse(&template()).unwrap();
-    // Both install paths exist: Windows 11 24H2+ and Windows 10 1903+.
+    // Both install paths exist: Windows 11 24H2+ and Windows 10 2004+.
     assert!(inf
         .section("DefaultInstall.NT$ARCH$.10.0...25952")
         .is_some());
-    assert!(inf.section("DefaultInstall.NT$ARCH$").is_some());
+    assert!(inf
+        .section("DefaultInstall.NT$ARCH$.10.0...19041")
+        .is_some());
     assert_eq!(inf.string("ServiceName"), Some("Picket"));
     assert_eq!(
         inf.string("ServiceDisplayName"),
@@ -215,25 +217,47 @@ fn dirid_13_needs_the_os_version_decoration() {
     let text = template()
         .replace(
             "[DefaultInstall.NT$ARCH$.10.0...25952]",
-            "[DefaultInstall.NT$ARCH$.10.0...16299]",
+            "[DefaultInstall.NT$ARCH$.10.0...22000]",
         )
         .replace(
             "[DefaultInstall.NT$ARCH$.10.0...25952.Services]",
-            "[DefaultInstall.NT$ARCH$.10.0...16299.Services]",
+            "[DefaultInstall.NT$ARCH$.10.0...22000.Services]",
         );
     let problems = lint_bytes(text.as_bytes()).unwrap();
-    // Build 16299 predates 25952: DIRID 13 is too early there, nothing covers 24H2, and
+    // Build 22000 predates 25952: DIRID 13 is too early there, nothing covers 24H2, and
     // the section is treated as downlevel, so its Parameters\Instances layout is wrong.
     assert_eq!(problems[0], Problem::NoCurrentInstall);
     assert_eq!(
         problems[1],
         Problem::Dirid13TooEarly {
-            section: "DefaultInstall.NT$ARCH$.10.0...16299".into()
+            section: "DefaultInstall.NT$ARCH$.10.0...22000".into()
         }
     );
     assert!(problems[2..].iter().all(
         |p| matches!(p, Problem::RegistryMissing { key, .. } if key.starts_with("Instances"))
     ));
+}
+
+#[test]
+fn downlevel_section_must_not_reach_builds_the_driver_cannot_load_on() {
+    // Undecorated, the downlevel section would install on 1903/1909, whose kernels lack
+    // ExAllocatePool2: the driver would install and then fail to load.
+    let text = template()
+        .replace(
+            "[DefaultInstall.NT$ARCH$.10.0...19041]",
+            "[DefaultInstall.NT$ARCH$]",
+        )
+        .replace(
+            "[DefaultInstall.NT$ARCH$.10.0...19041.Services]",
+            "[DefaultInstall.NT$ARCH$.Services]",
+        );
+    let problems = lint_bytes(text.as_bytes()).unwrap();
+    assert_eq!(
+        problems,
+        vec![Problem::InstallsTooEarly {
+            section: "DefaultInstall.NT$ARCH$".into()
+        }]
+    );
 }
 
 #[test]
@@ -405,7 +429,7 @@ fn undefined_string_is_named() {
     assert_eq!(
         problems,
         vec![Problem::UndefinedString {
-            section: "DefaultInstall.NT$ARCH$".into(),
+            section: "DefaultInstall.NT$ARCH$.10.0...19041".into(),
             token: "ServiceDescriptoin".into()
         }]
     );

@@ -1,7 +1,7 @@
 //! The rules Picket's INF must follow, checked without Windows.
 //!
 //! `infverif` only runs on Windows; these checks make a broken INF fail Linux CI too. They
-//! encode Microsoft's rules for primitive drivers (Windows 10 1903+) and minifilter INFs,
+//! encode Microsoft's rules for primitive drivers (Windows 10 1903+; Picket itself needs 2004+) and minifilter INFs,
 //! plus Picket's fixed names. Each problem is a distinct value, so a test can assert that a
 //! given mistake produces exactly the problem it should.
 
@@ -31,8 +31,10 @@ pub mod expect {
     /// From this build on (Windows 11 24H2) a minifilter can run from the driver store
     /// (DIRID 13) and Filter Manager reads its instances under `Parameters`.
     pub const PARAMETERS_BUILD: u32 = 25_952;
-    /// Windows 10 1903, the first build with primitive-driver support.
-    pub const PRIMITIVE_BUILD: u32 = 18_362;
+    /// Windows 10 2004: the oldest build the driver loads on (it allocates with
+    /// `ExAllocatePool2`, which older kernels do not export). Primitive-driver INFs work from
+    /// 1903 (18362), so the downlevel section must say 19041 explicitly.
+    pub const MIN_BUILD: u32 = 19_041;
     /// Architectures Picket is built for; `$ARCH$` in the template.
     pub const ARCHES: [&str; 3] = ["$ARCH$", "amd64", "arm64"];
 }
@@ -62,8 +64,12 @@ pub enum Problem {
     DefaultUninstall(String),
     /// No install section for builds with the `Parameters` layout and DIRID 13.
     NoCurrentInstall,
-    /// No install section for Windows 10 1903 up to that build.
+    /// No install section for Windows 10 2004 up to that build.
     NoDownlevelInstall,
+    /// An install section that also applies to builds the driver cannot load on.
+    InstallsTooEarly {
+        section: String,
+    },
     MissingServicesSection(String),
     /// The `.Services` section does not add exactly the Picket service.
     AddService {
@@ -163,8 +169,15 @@ impl fmt::Display for Problem {
             ),
             NoDownlevelInstall => write!(
                 f,
-                "no [DefaultInstall.NT$ARCH$] section for Windows 10 1903 (build {}) and later",
-                expect::PRIMITIVE_BUILD
+                "no [DefaultInstall.NT$ARCH$.10.0...{}] section for Windows 10 2004 and later",
+                expect::MIN_BUILD
+            ),
+            InstallsTooEarly { section } => write!(
+                f,
+                "[{section}] applies to builds before {} (Windows 10 2004), where the driver \
+                 cannot load (no ExAllocatePool2); decorate it with .10.0...{}",
+                expect::MIN_BUILD,
+                expect::MIN_BUILD
             ),
             MissingServicesSection(s) => write!(f, "[{s}.Services] is missing"),
             AddService { section, problem } => write!(f, "[{section}] AddService: {problem}"),
@@ -268,7 +281,7 @@ pub fn lint(inf: &Inf) -> Vec<Problem> {
         .any(|(_, d)| d.build.is_some_and(|b| b >= expect::PARAMETERS_BUILD));
     let has_downlevel = installs
         .iter()
-        .any(|(_, d)| d.build.is_none_or(|b| b <= expect::PRIMITIVE_BUILD));
+        .any(|(_, d)| d.build.is_none_or(|b| b <= expect::MIN_BUILD));
     if !has_current {
         problems.push(Problem::NoCurrentInstall);
     }
@@ -276,6 +289,11 @@ pub fn lint(inf: &Inf) -> Vec<Problem> {
         problems.push(Problem::NoDownlevelInstall);
     }
     for (name, decoration) in &installs {
+        if decoration.build.is_none_or(|b| b < expect::MIN_BUILD) {
+            problems.push(Problem::InstallsTooEarly {
+                section: name.clone(),
+            });
+        }
         install(inf, name, decoration, &mut problems, &mut altitudes);
     }
     source_disks(inf, &mut problems);

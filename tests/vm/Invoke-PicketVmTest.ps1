@@ -4,7 +4,7 @@
     workload, check the events, unload, uninstall. Exit code 0 = pass.
 
 .DESCRIPTION
-    On a disposable Windows 10 (1903+) or 11 VM with test signing on (Enable-TestSigning.ps1)
+    On a disposable Windows 10 (2004+) or 11 VM with test signing on (Enable-TestSigning.ps1)
     and, recommended, Driver Verifier on picket_driver.sys (Enable-DriverVerifier.ps1):
 
       1. checks the machine (administrator, test signing, Driver Verifier);
@@ -145,7 +145,7 @@ try {
     $os = Get-CimInstance Win32_OperatingSystem
     $summary.machine.os = "$($os.Caption) $($os.Version) (build $($os.BuildNumber))"
     Write-Host "    $($summary.machine.os)"
-    if ([int]$os.BuildNumber -lt 18362) { throw "Windows build $($os.BuildNumber) predates 1903 (18362), the first with primitive-driver support." }
+    if ([int]$os.BuildNumber -lt 19041) { throw "Windows build $($os.BuildNumber) predates Windows 10 2004 (19041), the oldest the driver loads on (it needs ExAllocatePool2)." }
     $summary.machine.test_signing = Test-TestSigningOn
     if (-not $summary.machine.test_signing) {
         throw 'Test signing is off in this boot: run .\Enable-TestSigning.ps1, reboot, and run this again.'
