@@ -17,7 +17,6 @@
 pub mod detector;
 pub mod entropy;
 pub mod event;
-mod format;
 pub mod parse;
 pub mod prefilter;
 pub mod problem;
@@ -32,7 +31,6 @@ pub mod store;
 pub mod synth;
 
 pub use detector::{DetectorOptions, SigmaDetector, StartError, StartedWith};
-pub use format::one_line;
 pub use problem::{Problem, Rejected, Severity};
 pub use ruleset::RuleSet;
 pub use runtime::{Canaries, Evaluator, RuntimeConfig};

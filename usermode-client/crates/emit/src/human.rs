@@ -1,5 +1,6 @@
 //! The human-readable forms on stderr: one line per alert, progress, the summary.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use picket_model::{Alert, Level};
@@ -8,35 +9,60 @@ use crate::EmitCounts;
 
 const fn level_name(level: Level) -> &'static str {
     match level {
-        Level::Informational => "info",
-        Level::Low => "low",
-        Level::Medium => "medium",
-        Level::High => "high",
-        Level::Critical => "critical",
+        Level::Informational => "INFO",
+        Level::Low => "LOW",
+        Level::Medium => "MEDIUM",
+        Level::High => "HIGH",
+        Level::Critical => "CRITICAL",
     }
 }
 
-/// `ALERT [high] Ransomware-like renames (rule picket-ransom-001) pid 4242 C:\x\evil.exe -> C:\Users\a\doc.locked`
+/// Control characters (a Linux file name may hold a newline) must not break the line.
+fn clean(text: &str, out: &mut String) {
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// `ALERT HIGH [shadow] Title (rule id): pid 42 C:\x\evil.exe -> C:\Users\a\doc.lock [value_count 12 in 30s; ProcessId=42]`
 #[must_use]
 pub fn alert_line(alert: &Alert) -> String {
-    let mut line = format!(
-        "ALERT{} [{}] {} (rule {})",
-        if alert.shadow { " (shadow)" } else { "" },
-        level_name(alert.level),
-        alert.title,
-        alert.rule_id
-    );
+    let mut out = String::with_capacity(160);
+    out.push_str("ALERT ");
+    out.push_str(level_name(alert.level));
+    if alert.shadow {
+        out.push_str(" [shadow]");
+    }
+    out.push(' ');
+    clean(&alert.title, &mut out);
+    out.push_str(" (");
+    clean(&alert.rule_id, &mut out);
+    out.push(')');
     if let Some(event) = alert.events.last() {
-        let image = event.process.image.as_deref().unwrap_or("?");
-        line.push_str(&format!(
-            " pid {} {image} {} {}",
-            event.process.key.pid, event.operation, event.target.path
-        ));
+        let _ = write!(out, ": pid {} ", event.process.key.pid);
+        clean(event.process.image.as_deref().unwrap_or("?"), &mut out);
+        let _ = write!(out, " {} ", event.operation);
+        if let Some(source) = &event.source {
+            clean(&source.path, &mut out);
+            out.push_str(" -> ");
+        }
+        clean(&event.target.path, &mut out);
     }
     if let Some(c) = &alert.correlation {
-        line.push_str(&format!(" [{} {} in {}s]", c.kind, c.count, c.window_secs));
+        let _ = write!(out, " [{} {} in {}s", c.kind, c.count, c.window_secs);
+        for (field, value) in &c.group {
+            out.push_str("; ");
+            clean(field, &mut out);
+            out.push('=');
+            clean(value, &mut out);
+        }
+        out.push(']');
     }
-    line
+    out
 }
 
 /// Events per second, guarding against a zero duration.
@@ -63,4 +89,68 @@ pub fn summary_line(counts: &EmitCounts, elapsed: Duration) -> String {
         counts.notices,
         elapsed.as_secs_f64()
     )
+}
+
+#[cfg(test)]
+mod alert_line_tests {
+    use std::sync::Arc;
+
+    use picket_model::{
+        CorrelationContext, Details, FileEvent, FilePath, Host, Operation, ProcessInfo, ProcessKey,
+        Timestamp,
+    };
+
+    use super::*;
+
+    fn path(path: &str) -> FilePath {
+        FilePath {
+            path: path.into(),
+            original: path.into(),
+            ..FilePath::default()
+        }
+    }
+
+    #[test]
+    fn carries_the_essentials_and_never_a_newline() {
+        let event = FileEvent {
+            seq: 1,
+            time: Timestamp(0),
+            host: Host::Linux,
+            operation: Operation::Rename,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 42,
+                    start_key: 1,
+                },
+                image: Some("/tmp/x".into()),
+                ..ProcessInfo::default()
+            }),
+            thread_id: 0,
+            target: path("/home/a/doc\n.lock"),
+            source: Some(path("/home/a/doc")),
+            details: Details::default(),
+            entropy: None,
+        };
+        let alert = Alert {
+            rule_id: "r-1".into(),
+            title: "Mass rename".into(),
+            level: Level::High,
+            tags: vec![],
+            description: None,
+            shadow: true,
+            time: Timestamp(0),
+            events: vec![event],
+            correlation: Some(CorrelationContext {
+                kind: "value_count".into(),
+                group: vec![("ProcessId".into(), "42".into())],
+                count: 12,
+                window_secs: 30,
+                rules: vec![],
+            }),
+        };
+        assert_eq!(
+            alert_line(&alert),
+            "ALERT HIGH [shadow] Mass rename (r-1): pid 42 /tmp/x rename /home/a/doc -> /home/a/doc\\n.lock [value_count 12 in 30s; ProcessId=42]"
+        );
+    }
 }

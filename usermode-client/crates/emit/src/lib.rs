@@ -283,8 +283,10 @@ mod tests {
         assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1486");
         assert_eq!(v["unmapped"]["picket"]["shadow"], true);
         assert_eq!(v["unmapped"]["picket"]["events"][0]["class_uid"], 1001);
+        let line = human::alert_line(&alert);
         assert!(
-            human::alert_line(&alert).starts_with("ALERT (shadow) [high] Ransom (rule r-1) pid 4")
+            line.starts_with("ALERT HIGH [shadow] Ransom (r-1): pid 4"),
+            "{line}"
         );
     }
 }
