@@ -11,8 +11,8 @@
 //! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` to confirm a delete |
 
 use picket_protocol::{
-    Body, Delete, DeleteMethod, FileCreate, FileOp, LinkChange, LossReason, Name, SetAttributes,
-    SetSize, SizeKind,
+    Body, Delete, DeleteMethod, FileCreate, FileOp, FileRef, LinkChange, LossReason, Name,
+    SetAttributes, SetSize, SizeKind,
 };
 use wdk_sys::{
     ntddk::FsRtlIsPagingFile,
@@ -49,6 +49,27 @@ fn running() -> Option<&'static Driver> {
     } else {
         None
     }
+}
+
+/// What every callback needs first: the running driver and the wrapped arguments. `None`
+/// (the I/O goes on untouched) before start, during unload, or when the arguments do not
+/// wrap.
+///
+/// # Safety
+/// `data` and `objects` are the arguments Filter Manager passed to the running callback.
+unsafe fn begin<'a>(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+) -> Option<(&'static Driver, Op<'a>)> {
+    let driver = running()?;
+    // SAFETY: the caller's guarantee.
+    let op = unsafe { Op::new(data, objects) }?;
+    Some((driver, op))
+}
+
+/// The name a record carries: empty when Filter Manager gave none.
+fn record_name(name: Option<&FileName>) -> Name<'_> {
+    name.map_or(Name::new(&[]), FileName::record_name)
 }
 
 /// `IoStatus.Status` of the operation.
@@ -118,11 +139,8 @@ pub unsafe extern "C" fn post_create(
     if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
         return FLT_POSTOP_FINISHED_PROCESSING;
     }
-    let Some(driver) = running() else {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    };
     // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    let Some((driver, op)) = (unsafe { begin(data, objects) }) else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
     if !create_succeeded(status_of(&op)) {
@@ -174,10 +192,10 @@ pub unsafe extern "C" fn post_create(
     let name = op.name();
     let normalized = name.as_ref().is_some_and(FileName::normalized);
     let file_ref = context.as_ref().map_or_else(
-        || picket_protocol::FileRef {
+        || FileRef {
             is_directory,
             name_normalized: normalized,
-            ..picket_protocol::FileRef::default()
+            ..FileRef::default()
         },
         |c| c.file_ref(normalized),
     );
@@ -192,7 +210,7 @@ pub unsafe extern "C" fn post_create(
             result: create_result(
                 usize::try_from(op.data.IoStatus.Information).unwrap_or(usize::MAX),
             ),
-            name: name.as_ref().map_or(Name::new(&[]), FileName::record_name),
+            name: record_name(name.as_ref()),
         }),
     );
     FLT_POSTOP_FINISHED_PROCESSING
@@ -204,11 +222,8 @@ pub unsafe extern "C" fn pre_write(
     objects: PCFLT_RELATED_OBJECTS,
     _context: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    let Some(driver) = running() else {
-        return FLT_PREOP_SUCCESS_NO_CALLBACK;
-    };
     // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    let Some((driver, op)) = (unsafe { begin(data, objects) }) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
     if op.is_paging_io() || driver.is_client(op.requestor()) {
@@ -226,7 +241,7 @@ pub unsafe extern "C" fn pre_write(
             &op,
             Body::FirstWrite(FileOp {
                 file: context.file_ref(normalized),
-                name: name.as_ref().map_or(Name::new(&[]), FileName::record_name),
+                name: record_name(name.as_ref()),
             }),
         );
     }
@@ -240,6 +255,21 @@ struct Pending {
     name: Option<FileName>,
     new_name: Option<FileName>,
     what: PendingOp,
+}
+
+impl Pending {
+    /// The file reference for its records (a handle opened before Picket attached has no
+    /// context: only the name's normalization is known).
+    fn file_ref(&self) -> FileRef {
+        let normalized = self.name.as_ref().is_some_and(FileName::normalized);
+        self.context.as_ref().map_or_else(
+            || FileRef {
+                name_normalized: normalized,
+                ..FileRef::default()
+            },
+            |c| c.file_ref(normalized),
+        )
+    }
 }
 
 enum PendingOp {
@@ -328,11 +358,8 @@ pub unsafe extern "C" fn pre_set_information(
     objects: PCFLT_RELATED_OBJECTS,
     completion: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    let Some(driver) = running() else {
-        return FLT_PREOP_SUCCESS_NO_CALLBACK;
-    };
     // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    let Some((driver, op)) = (unsafe { begin(data, objects) }) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
     if op.is_paging_io() || driver.is_client(op.requestor()) {
@@ -441,13 +468,27 @@ pub unsafe extern "C" fn pre_set_information(
     )
 }
 
-/// Takes the pending state back in a post-operation callback.
+/// What a synchronized post-operation callback needs first: the pending state taken back
+/// (always, so it is freed whatever follows), then, unless Filter Manager is draining, as
+/// [`begin`].
 ///
 /// # Safety
-/// `context` is what `synchronize` stored as the completion context.
-unsafe fn take_pending(context: PVOID) -> Option<PoolBox<Pending>> {
+/// The arguments Filter Manager passed to a post-operation callback whose pre-operation
+/// returned `FLT_PREOP_SYNCHRONIZE` through `synchronize`: `completion` is what it stored.
+unsafe fn resume<'a>(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: PVOID,
+    flags: u32,
+) -> Option<(&'static Driver, Op<'a>, PoolBox<Pending>)> {
     // SAFETY: the caller's guarantee; taken back exactly once.
-    unsafe { PoolBox::from_raw(context.cast::<Pending>(), TAG_OP) }
+    let pending = unsafe { PoolBox::from_raw(completion.cast::<Pending>(), TAG_OP) }?;
+    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
+        return None;
+    }
+    // SAFETY: the caller's guarantee.
+    let (driver, op) = unsafe { begin(data, objects) }?;
+    Some((driver, op, pending))
 }
 
 /// Post-set-information. IRQL: `<= APC_LEVEL` (synchronized by the pre-operation).
@@ -457,35 +498,16 @@ pub unsafe extern "C" fn post_set_information(
     completion: PVOID,
     flags: u32,
 ) -> FLT_POSTOP_CALLBACK_STATUS {
-    // SAFETY: only `pre_set_information` returns FLT_PREOP_SYNCHRONIZE, with this context.
-    let Some(pending) = (unsafe { take_pending(completion) }) else {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    };
-    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    }
-    let Some(driver) = running() else {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    };
-    // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    // SAFETY: this callback's arguments; only `pre_set_information` returns FLT_PREOP_SYNCHRONIZE,
+    // with this context.
+    let Some((driver, op, pending)) = (unsafe { resume(data, objects, completion, flags) }) else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
     if !nt_success(status_of(&op)) {
         return FLT_POSTOP_FINISHED_PROCESSING;
     }
-    let normalized = pending.name.as_ref().is_some_and(FileName::normalized);
-    let file = pending.context.as_ref().map_or_else(
-        || picket_protocol::FileRef {
-            name_normalized: normalized,
-            ..picket_protocol::FileRef::default()
-        },
-        |c| c.file_ref(normalized),
-    );
-    let name = pending
-        .name
-        .as_ref()
-        .map_or(Name::new(&[]), FileName::record_name);
+    let file = pending.file_ref();
+    let name = record_name(pending.name.as_ref());
     let body = match pending.what {
         PendingOp::Delete(intent) => {
             // Reported at cleanup, once the file is confirmed gone — by whichever handle
@@ -505,10 +527,7 @@ pub unsafe extern "C" fn post_set_information(
                 file,
                 flags,
                 name,
-                new_name: pending
-                    .new_name
-                    .as_ref()
-                    .map_or(Name::new(&[]), FileName::record_name),
+                new_name: record_name(pending.new_name.as_ref()),
             };
             if rename {
                 Body::Rename(change)
@@ -544,11 +563,8 @@ pub unsafe extern "C" fn pre_cleanup(
     objects: PCFLT_RELATED_OBJECTS,
     completion: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    let Some(driver) = running() else {
-        return FLT_PREOP_SUCCESS_NO_CALLBACK;
-    };
     // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    let Some((driver, op)) = (unsafe { begin(data, objects) }) else {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
     let context = op.handle_context();
@@ -606,18 +622,9 @@ pub unsafe extern "C" fn post_cleanup(
     completion: PVOID,
     flags: u32,
 ) -> FLT_POSTOP_CALLBACK_STATUS {
-    // SAFETY: only `pre_cleanup` returns FLT_PREOP_SYNCHRONIZE, with this context.
-    let Some(pending) = (unsafe { take_pending(completion) }) else {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    };
-    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    }
-    let Some(driver) = running() else {
-        return FLT_POSTOP_FINISHED_PROCESSING;
-    };
-    // SAFETY: the arguments Filter Manager passed to this callback.
-    let Some(op) = (unsafe { Op::new(data, objects) }) else {
+    // SAFETY: this callback's arguments; only `pre_cleanup` returns FLT_PREOP_SYNCHRONIZE,
+    // with this context.
+    let Some((driver, op, pending)) = (unsafe { resume(data, objects, completion, flags) }) else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
     // A handle opened before Picket attached has no context: judge it as an untouched one.
@@ -631,18 +638,8 @@ pub unsafe extern "C" fn post_cleanup(
             FileProbe::Unknown
         };
     let report = flags.at_cleanup(stream, probe);
-    let normalized = pending.name.as_ref().is_some_and(FileName::normalized);
-    let file = pending.context.as_ref().map_or_else(
-        || picket_protocol::FileRef {
-            name_normalized: normalized,
-            ..picket_protocol::FileRef::default()
-        },
-        |c| c.file_ref(normalized),
-    );
-    let name = pending
-        .name
-        .as_ref()
-        .map_or(Name::new(&[]), FileName::record_name);
+    let file = pending.file_ref();
+    let name = record_name(pending.name.as_ref());
     if let Some(method) = report.deleted {
         emit(driver, &op, Body::Delete(Delete { file, method, name }));
     }
