@@ -15,6 +15,17 @@ pub struct PathParts<'a> {
     pub extension: Option<&'a str>,
 }
 
+impl<'a> PathParts<'a> {
+    /// `name` in `directory`, its extension found the same way for every path kind.
+    fn new(directory: &'a str, name: &'a str) -> Self {
+        Self {
+            directory,
+            name,
+            extension: extension(name),
+        }
+    }
+}
+
 fn extension(name: &str) -> Option<&str> {
     let dot = name.rfind('.')?;
     let ext = name.get(dot + 1..)?;
@@ -63,28 +74,18 @@ pub fn split_windows(path: &str) -> PathParts<'_> {
         trimmed = trimmed.get(..at).unwrap_or_default();
     }
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
-    match last_windows_separator(trimmed) {
-        Some((at, len)) => {
-            let name = trimmed.get(at + len..).unwrap_or_default();
-            let before = trimmed.get(..at).unwrap_or_default();
-            // `C:\x` → `C:\`; `\\server\share\x` stays `\\server\share`.
-            let directory = if before.len() == 2 && before.ends_with(':') || before.is_empty() {
-                trimmed.get(..at + len).unwrap_or_default()
-            } else {
-                before
-            };
-            PathParts {
-                directory,
-                name,
-                extension: extension(name),
-            }
-        }
-        None => PathParts {
-            directory: "",
-            name: trimmed,
-            extension: extension(trimmed),
-        },
-    }
+    let Some((at, len)) = last_windows_separator(trimmed) else {
+        return PathParts::new("", trimmed);
+    };
+    let name = trimmed.get(at + len..).unwrap_or_default();
+    let before = trimmed.get(..at).unwrap_or_default();
+    // `C:\x` → `C:\`; `\\server\share\x` stays `\\server\share`.
+    let directory = if before.len() == 2 && before.ends_with(':') || before.is_empty() {
+        trimmed.get(..at + len).unwrap_or_default()
+    } else {
+        before
+    };
+    PathParts::new(directory, name)
 }
 
 /// Splits a POSIX path.
@@ -92,26 +93,16 @@ pub fn split_windows(path: &str) -> PathParts<'_> {
 pub fn split_posix(path: &str) -> PathParts<'_> {
     let trimmed = path.trim_end_matches('/');
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
-    match trimmed.rfind('/') {
-        Some(at) => {
-            let name = trimmed.get(at + 1..).unwrap_or_default();
-            let directory = if at == 0 {
-                "/"
-            } else {
-                trimmed.get(..at).unwrap_or_default()
-            };
-            PathParts {
-                directory,
-                name,
-                extension: extension(name),
-            }
-        }
-        None => PathParts {
-            directory: "",
-            name: trimmed,
-            extension: extension(trimmed),
-        },
-    }
+    let Some(at) = trimmed.rfind('/') else {
+        return PathParts::new("", trimmed);
+    };
+    let name = trimmed.get(at + 1..).unwrap_or_default();
+    let directory = if at == 0 {
+        "/"
+    } else {
+        trimmed.get(..at).unwrap_or_default()
+    };
+    PathParts::new(directory, name)
 }
 
 #[cfg(test)]
