@@ -69,7 +69,7 @@ fn flood(files: usize, stop_sensor_meanwhile: bool) -> Flood {
     let logs = TempDir::new("flood-logs");
     let scratch = root.path().join("scratch");
     fs::create_dir(&scratch).unwrap();
-    let mut watcher = Watcher::start(root.path(), logs.path(), &["--quiet"]);
+    let mut watcher = Watcher::start(root.path(), logs.path(), &[]);
     if stop_sensor_meanwhile {
         watcher.signal("STOP");
     }
