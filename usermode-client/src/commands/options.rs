@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::detection::DetectionArgs;
+
 /// Output format of the JSON lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -39,4 +41,16 @@ pub struct FilterArgs {
     /// (e.g. `powershell.exe`; repeatable).
     #[arg(long = "image", value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// The flags of every command that runs a live or recorded source through the pipeline
+/// (`watch`, `replay`): output, event filter, detection.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub detection: DetectionArgs,
 }

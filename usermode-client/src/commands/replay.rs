@@ -11,9 +11,8 @@ use picket_emit::HostInfo;
 use picket_enrich::RecordedProcesses;
 use picket_parse::{Parser, VolumeMap};
 
-use super::options::{FilterArgs, OutputArgs};
+use super::options::SessionArgs;
 use super::session::{run_session, Session};
-use crate::detection::DetectionArgs;
 
 /// `picket replay` arguments.
 #[derive(Debug, clap::Args)]
@@ -29,11 +28,7 @@ pub struct ReplayArgs {
     #[arg(long = "volume", value_name = "DEVICE=DRIVE", value_parser = parse_volume)]
     pub volumes: Vec<(String, String)>,
     #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    #[command(flatten)]
-    pub detection: DetectionArgs,
+    pub session: SessionArgs,
 }
 
 fn parse_speed(text: &str) -> Result<Pace, String> {
@@ -100,13 +95,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             hostname: Some(header.hostname).filter(|h| !h.is_empty()),
         },
     };
-    run_session(
-        &mut source,
-        session,
-        &args.output,
-        &args.filter,
-        &args.detection,
-    )
+    run_session(&mut source, session, &args.session)
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use picket_parse::Parser;
 use picket_pipeline::{run, EventFilter, Pipeline, Progress, RunError, RunOptions, RunSummary};
 
 use super::interrupt;
-use super::options::{FilterArgs, Format, OutputArgs};
-use crate::detection::{build_detector, DetectionArgs};
+use super::options::{Format, SessionArgs};
+use crate::detection::build_detector;
 
 /// Where the events come from and how to read them.
 pub struct Session {
@@ -61,10 +61,13 @@ fn print_summary(label: &str, summary: &RunSummary) {
 pub fn run_session(
     source: &mut dyn BatchSource,
     session: Session,
-    output: &OutputArgs,
-    filter: &FilterArgs,
-    detection: &DetectionArgs,
+    args: &SessionArgs,
 ) -> anyhow::Result<ExitCode> {
+    let SessionArgs {
+        output,
+        filter,
+        detection,
+    } = args;
     let detector = build_detector(detection)?;
     let mut pipeline = Pipeline::new(
         session.parser,

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use picket_emit::HostInfo;
 
-use super::options::{FilterArgs, OutputArgs};
+use super::options::SessionArgs;
 use super::session::{local_hostname, run_session, Session};
-use crate::detection::DetectionArgs;
 
 /// `picket watch` arguments.
 #[derive(Debug, clap::Args)]
@@ -17,11 +16,7 @@ pub struct WatchArgs {
     /// volume; narrow with --path-prefix.
     pub path: Option<PathBuf>,
     #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    #[command(flatten)]
-    pub detection: DetectionArgs,
+    pub session: SessionArgs,
 }
 
 /// Runs the live sensor until Ctrl-C.
@@ -39,11 +34,5 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
             hostname: local_hostname(),
         },
     };
-    run_session(
-        &mut *source,
-        session,
-        &args.output,
-        &args.filter,
-        &args.detection,
-    )
+    run_session(&mut *source, session, &args.session)
 }
