@@ -69,6 +69,70 @@ const fn result_name(raw: u32) -> &'static str {
     }
 }
 
+/// An OCSF event class.
+struct Class {
+    uid: u32,
+    name: &'static str,
+    category_uid: u8,
+    category_name: &'static str,
+}
+
+const FILE_SYSTEM_ACTIVITY: Class = Class {
+    uid: 1001,
+    name: "File System Activity",
+    category_uid: 1,
+    category_name: "System Activity",
+};
+
+const DETECTION_FINDING: Class = Class {
+    uid: 2004,
+    name: "Detection Finding",
+    category_uid: 2,
+    category_name: "Findings",
+};
+
+impl Class {
+    /// OCSF's `type_uid`: the class times 100 plus the activity.
+    const fn type_uid(&self, activity_id: u8) -> u32 {
+        self.uid * 100 + activity_id as u32
+    }
+}
+
+/// The classification attributes every OCSF event starts with.
+#[derive(Serialize)]
+struct Classification {
+    class_uid: u32,
+    class_name: &'static str,
+    category_uid: u8,
+    category_name: &'static str,
+    activity_id: u8,
+    activity_name: &'static str,
+    type_uid: u32,
+    severity_id: u8,
+    severity: &'static str,
+}
+
+impl Classification {
+    /// An event of `class`, with an (id, name) activity and severity.
+    const fn new(
+        class: &Class,
+        (activity_id, activity_name): (u8, &'static str),
+        (severity_id, severity): (u8, &'static str),
+    ) -> Self {
+        Self {
+            class_uid: class.uid,
+            class_name: class.name,
+            category_uid: class.category_uid,
+            category_name: class.category_name,
+            activity_id,
+            activity_name,
+            type_uid: class.type_uid(activity_id),
+            severity_id,
+            severity,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Product {
     name: &'static str,
@@ -88,6 +152,17 @@ struct Metadata {
     product: Product,
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence: Option<u64>,
+}
+
+impl Metadata {
+    /// Picket's product block at this schema version; `sequence` for event lines.
+    const fn new(sequence: Option<u64>) -> Self {
+        Self {
+            version: OCSF_VERSION,
+            product: PRODUCT,
+            sequence,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -268,15 +343,8 @@ struct Unmapped<T> {
 /// One OCSF File System Activity line.
 #[derive(Serialize)]
 pub struct FileActivity<'a> {
-    class_uid: u32,
-    class_name: &'static str,
-    category_uid: u8,
-    category_name: &'static str,
-    activity_id: u8,
-    activity_name: &'static str,
-    type_uid: u32,
-    severity_id: u8,
-    severity: &'static str,
+    #[serde(flatten)]
+    classification: Classification,
     time: u64,
     metadata: Metadata,
     device: Device<'a>,
@@ -291,7 +359,6 @@ impl<'a> FileActivity<'a> {
     /// The OCSF form of `event`.
     #[must_use]
     pub fn new(event: &'a FileEvent, host: &'a HostInfo) -> Self {
-        let (activity_id, activity_name) = activity(event.operation);
         let d = &event.details;
         // For a rename or link, OCSF's `file` is the source and `file_result` the new name.
         let (subject, result) = match &event.source {
@@ -299,21 +366,13 @@ impl<'a> FileActivity<'a> {
             None => (&event.target, None),
         };
         Self {
-            class_uid: 1001,
-            class_name: "File System Activity",
-            category_uid: 1,
-            category_name: "System Activity",
-            activity_id,
-            activity_name,
-            type_uid: 100_100 + u32::from(activity_id),
-            severity_id: 1,
-            severity: "Informational",
+            classification: Classification::new(
+                &FILE_SYSTEM_ACTIVITY,
+                activity(event.operation),
+                severity(Level::Informational),
+            ),
             time: event.time.unix_millis(),
-            metadata: Metadata {
-                version: OCSF_VERSION,
-                product: PRODUCT,
-                sequence: Some(event.seq),
-            },
+            metadata: Metadata::new(Some(event.seq)),
             device: device(event.host, host),
             actor: actor(event),
             file: file(subject, d.file_id),
@@ -443,15 +502,8 @@ struct PicketFinding<'a> {
 /// One OCSF Detection Finding line.
 #[derive(Serialize)]
 pub struct DetectionFinding<'a> {
-    class_uid: u32,
-    class_name: &'static str,
-    category_uid: u8,
-    category_name: &'static str,
-    activity_id: u8,
-    activity_name: &'static str,
-    type_uid: u32,
-    severity_id: u8,
-    severity: &'static str,
+    #[serde(flatten)]
+    classification: Classification,
     status_id: u8,
     status: &'static str,
     time: u64,
@@ -469,28 +521,19 @@ impl<'a> DetectionFinding<'a> {
     /// The OCSF form of `alert`.
     #[must_use]
     pub fn new(alert: &'a Alert, host: &'a HostInfo) -> Self {
-        let (severity_id, severity) = severity(alert.level);
         let last = alert.events.last();
         let last_seq = last.map_or(0, |e| e.seq);
         Self {
-            class_uid: 2004,
-            class_name: "Detection Finding",
-            category_uid: 2,
-            category_name: "Findings",
-            activity_id: 1,
-            activity_name: "Create",
-            type_uid: 200_401,
-            severity_id,
-            severity,
+            classification: Classification::new(
+                &DETECTION_FINDING,
+                (1, "Create"),
+                severity(alert.level),
+            ),
             status_id: 1,
             status: "New",
             time: alert.time.unix_millis(),
             message: &alert.title,
-            metadata: Metadata {
-                version: OCSF_VERSION,
-                product: PRODUCT,
-                sequence: None,
-            },
+            metadata: Metadata::new(None),
             device: last.map(|e| device(e.host, host)),
             finding_info: FindingInfo {
                 uid: format!("{}:{}:{last_seq}", alert.rule_id, alert.time.0),
@@ -508,7 +551,7 @@ impl<'a> DetectionFinding<'a> {
                     .iter()
                     .map(|e| RelatedEvent {
                         uid: e.seq.to_string(),
-                        type_uid: 100_100 + u32::from(activity(e.operation).0),
+                        type_uid: FILE_SYSTEM_ACTIVITY.type_uid(activity(e.operation).0),
                         time: e.time.unix_millis(),
                     })
                     .collect(),
