@@ -359,6 +359,38 @@ fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Res
     Ok(())
 }
 
+/// Takes the rule's `id` for the set: detection rules and correlations share one id space
+/// (alerts, tests and correlation references name rules by it), so an id must be there and
+/// unique; otherwise an error (labelled with the title when there is no id) and `None`.
+fn claim_id(
+    seen: &mut HashSet<String>,
+    id: Option<&String>,
+    title: &str,
+    origin: &Origin,
+    missing: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    let Some(id) = id else {
+        problems.push(Problem::error(
+            &origin.file,
+            origin.line,
+            Some(title),
+            missing,
+        ));
+        return None;
+    };
+    if !seen.insert(id.clone()) {
+        problems.push(Problem::error(
+            &origin.file,
+            origin.line_of(id),
+            Some(id),
+            "duplicate rule id",
+        ));
+        return None;
+    }
+    Some(id.clone())
+}
+
 #[allow(clippy::too_many_lines)]
 fn build(
     parsed_rules: Vec<ParsedRule>,
@@ -373,25 +405,16 @@ fn build(
     let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
 
     for ParsedRule { rule, origin } in parsed_rules {
-        let label = rule.id.clone().unwrap_or_else(|| rule.title.clone());
-        let Some(id) = rule.id.clone() else {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line,
-                Some(&label),
-                "rule has no 'id': Picket names alerts, tests and correlations by it",
-            ));
+        let Some(id) = claim_id(
+            &mut seen_ids,
+            rule.id.as_ref(),
+            &rule.title,
+            &origin,
+            "rule has no 'id': Picket names alerts, tests and correlations by it",
+            problems,
+        ) else {
             continue;
         };
-        if !seen_ids.insert(id.clone()) {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line_of(&id),
-                Some(&id),
-                "duplicate rule id",
-            ));
-            continue;
-        }
         let routes = match routes(&rule.logsource) {
             Ok(r) => r,
             Err(message) => {
@@ -491,25 +514,16 @@ fn build(
 
     let mut correlations = Vec::new();
     for (index, ParsedCorrelation { rule, origin }) in parsed_correlations.iter().enumerate() {
-        let label = rule.id.clone().unwrap_or_else(|| rule.title.clone());
-        let Some(id) = rule.id.clone() else {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line,
-                Some(&label),
-                "correlation has no 'id'",
-            ));
+        let Some(id) = claim_id(
+            &mut seen_ids,
+            rule.id.as_ref(),
+            &rule.title,
+            origin,
+            "correlation has no 'id'",
+            problems,
+        ) else {
             continue;
         };
-        if !seen_ids.insert(id.clone()) {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line_of(&id),
-                Some(&id),
-                "duplicate rule id",
-            ));
-            continue;
-        }
         let mut ok = true;
         for reference in &rule.rules {
             if !detection_refs.contains_key(reference) && !correlation_refs.contains_key(reference)
