@@ -5,51 +5,14 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
-
-use picket_capture::{Pace, ReplaySource};
-use picket_emit::{Emitter, Format, HostInfo};
-use picket_enrich::{ProcessCache, RecordedProcesses};
-use picket_parse::{Parser, VolumeMap};
-use picket_pipeline::{run, EventFilter, Pipeline, RunError, RunOptions};
+use picket_emit::Format;
 use proptest::prelude::*;
 
-/// Runs the pipeline on `bytes`; returns the output and whether it ended in an error.
+use common::replay_bytes::replay_bytes;
+
+/// Runs the pipeline on `bytes`; returns the output and the error it ended in, if any.
 fn replay(bytes: &[u8], format: Format) -> (String, Option<String>) {
-    let processes = RecordedProcesses::new(64);
-    let sink = processes.clone();
-    let source = match ReplaySource::new(bytes, "mutated.pkcap", Pace::Max) {
-        Ok(source) => source,
-        Err(error) => return (String::new(), Some(error.to_string())),
-    };
-    let mut source = source.with_process_sink(Box::new(move |info| sink.insert(info)));
-    let volumes = source.header().volumes.clone();
-    let mut pipeline = Pipeline::new(
-        Parser::new(VolumeMap::fixed(volumes)),
-        ProcessCache::new(Box::new(processes), 16),
-        EventFilter::default(),
-        None,
-    );
-    let mut out = Vec::new();
-    let stop = AtomicBool::new(false);
-    let result = run(
-        &mut source,
-        &mut pipeline,
-        Emitter::new(&mut out, format, HostInfo::default()),
-        RunOptions {
-            stop: &stop,
-            progress: None,
-            progress_every: Duration::from_secs(60),
-            alerts_on_stderr: false,
-        },
-    );
-    let error = match result {
-        Ok(_) => None,
-        Err(RunError::Source { error, .. }) => Some(error.to_string()),
-        Err(RunError::Output(error)) => panic!("writing to memory failed: {error}"),
-    };
-    (String::from_utf8(out).expect("output is UTF-8"), error)
+    replay_bytes(bytes, "mutated.pkcap", format)
 }
 
 #[derive(Clone, Debug)]

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod replay_bytes;
+
 use picket_capture::{CaptureHeader, CaptureWriter, HostOs};
 use picket_integration_tests::workload::{self, Action, Operation as WorkloadOp, Platform};
 use picket_model::{ProcessInfo, ProcessKey, Timestamp};
