@@ -352,6 +352,67 @@ fn synchronize(
     FLT_PREOP_SYNCHRONIZE
 }
 
+/// What a visible set-information request of `kind` (raw `class`) asks for, read from its
+/// system buffer; `None` when the buffer is too short for it or it changes nothing reported.
+/// `<= APC_LEVEL`, pre-operation only.
+///
+/// # Safety
+/// `op` is a pre-set-information operation.
+unsafe fn requested(op: &Op<'_>, kind: SetInfo, class: u32) -> Option<PendingOp> {
+    Some(match kind {
+        SetInfo::Rename | SetInfo::Link => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_RENAME_INFORMATION>(op) }?;
+            // FILE_RENAME_INFORMATION_EX classes carry `Flags`; the others a BOOLEAN
+            // `ReplaceIfExists`, which is FILE_RENAME_REPLACE_IF_EXISTS (1) when set.
+            let flags = if matches!(class, 65 | 66 | 72 | 73) {
+                // SAFETY: reading the union member the class defines.
+                unsafe { info.__bindgen_anon_1.Flags }
+            } else {
+                // SAFETY: reading the union member the class defines.
+                u32::from(unsafe { info.__bindgen_anon_1.ReplaceIfExists } != 0)
+            };
+            PendingOp::Link {
+                rename: kind == SetInfo::Rename,
+                flags,
+            }
+        }
+        SetInfo::Disposition => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION>(op) }?;
+            PendingOp::Delete(disposition_intent(info.DeleteFile != 0))
+        }
+        SetInfo::DispositionEx => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION_EX>(op) }?;
+            PendingOp::Delete(disposition_ex_intent(info.Flags))
+        }
+        SetInfo::EndOfFile => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_END_OF_FILE_INFORMATION>(op) }?;
+            // SAFETY: QuadPart view of a LARGE_INTEGER.
+            let size = unsafe { info.EndOfFile.QuadPart };
+            PendingOp::Size(SizeKind::EndOfFile, size.cast_unsigned())
+        }
+        SetInfo::Allocation => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_ALLOCATION_INFORMATION>(op) }?;
+            // SAFETY: QuadPart view of a LARGE_INTEGER.
+            let size = unsafe { info.AllocationSize.QuadPart };
+            PendingOp::Size(SizeKind::Allocation, size.cast_unsigned())
+        }
+        SetInfo::Basic => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_BASIC_INFORMATION>(op) }?;
+            // 0 leaves the attributes unchanged: only times change, not reported.
+            if info.FileAttributes == 0 {
+                return None;
+            }
+            PendingOp::Attributes(info.FileAttributes)
+        }
+    })
+}
+
 /// Pre-set-information. IRQL: `<= APC_LEVEL`.
 pub unsafe extern "C" fn pre_set_information(
     data: PFLT_CALLBACK_DATA,
@@ -381,73 +442,9 @@ pub unsafe extern "C" fn pre_set_information(
     if !kind.is_visible_change(advance_only != 0) {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
-    let what = match kind {
-        SetInfo::Rename | SetInfo::Link => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let Some(info) = (unsafe { info_buffer::<FILE_RENAME_INFORMATION>(&op) }) else {
-                return FLT_PREOP_SUCCESS_NO_CALLBACK;
-            };
-            // FILE_RENAME_INFORMATION_EX classes carry `Flags`; the others a BOOLEAN
-            // `ReplaceIfExists`, which is FILE_RENAME_REPLACE_IF_EXISTS (1) when set.
-            let flags = if matches!(class, 65 | 66 | 72 | 73) {
-                // SAFETY: reading the union member the class defines.
-                unsafe { info.__bindgen_anon_1.Flags }
-            } else {
-                // SAFETY: reading the union member the class defines.
-                u32::from(unsafe { info.__bindgen_anon_1.ReplaceIfExists } != 0)
-            };
-            PendingOp::Link {
-                rename: kind == SetInfo::Rename,
-                flags,
-            }
-        }
-        SetInfo::Disposition => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION>(&op) };
-            match info {
-                Some(info) => PendingOp::Delete(disposition_intent(info.DeleteFile != 0)),
-                None => return FLT_PREOP_SUCCESS_NO_CALLBACK,
-            }
-        }
-        SetInfo::DispositionEx => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let info = unsafe { info_buffer::<FILE_DISPOSITION_INFORMATION_EX>(&op) };
-            match info {
-                Some(info) => PendingOp::Delete(disposition_ex_intent(info.Flags)),
-                None => return FLT_PREOP_SUCCESS_NO_CALLBACK,
-            }
-        }
-        SetInfo::EndOfFile => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let info = unsafe { info_buffer::<FILE_END_OF_FILE_INFORMATION>(&op) };
-            let Some(info) = info else {
-                return FLT_PREOP_SUCCESS_NO_CALLBACK;
-            };
-            // SAFETY: QuadPart view of a LARGE_INTEGER.
-            let size = unsafe { info.EndOfFile.QuadPart };
-            PendingOp::Size(SizeKind::EndOfFile, size.cast_unsigned())
-        }
-        SetInfo::Allocation => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let info = unsafe { info_buffer::<FILE_ALLOCATION_INFORMATION>(&op) };
-            let Some(info) = info else {
-                return FLT_PREOP_SUCCESS_NO_CALLBACK;
-            };
-            // SAFETY: QuadPart view of a LARGE_INTEGER.
-            let size = unsafe { info.AllocationSize.QuadPart };
-            PendingOp::Size(SizeKind::Allocation, size.cast_unsigned())
-        }
-        SetInfo::Basic => {
-            // SAFETY: `op` is a pre-set-information operation.
-            let info = unsafe { info_buffer::<FILE_BASIC_INFORMATION>(&op) };
-            match info {
-                // 0 leaves the attributes unchanged: only times change, not reported.
-                Some(info) if info.FileAttributes != 0 => {
-                    PendingOp::Attributes(info.FileAttributes)
-                }
-                _ => return FLT_PREOP_SUCCESS_NO_CALLBACK,
-            }
-        }
+    // SAFETY: `op` is a pre-set-information operation.
+    let Some(what) = (unsafe { requested(&op, kind, class) }) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
     };
     let (name, new_name) = match what {
         // SAFETY: `op` is pre-set-information for a rename or link class.
