@@ -161,6 +161,18 @@ fn create_record(name: &[u8]) -> Record<'_> {
     }
 }
 
+/// Sends the ring's first record the way the sender does (into a UTF-16 batch written to
+/// `out`) and decodes it back.
+fn first_record_sent<'o>(ring: &Ring<TestSpin>, out: &'o mut [u8]) -> Record<'o> {
+    let mut consumer = ring.consumer().unwrap();
+    let front = consumer.front().unwrap();
+    let mut batch = BatchWriter::new(&mut *out, BatchFlags::UTF16_NAMES, 0).unwrap();
+    batch.push_encoded(front.bytes).unwrap();
+    let len = batch.finish();
+    let out: &'o [u8] = out;
+    decode_batch(&out[..len]).unwrap().records().next().unwrap()
+}
+
 #[test]
 fn a_stored_record_decodes_from_a_batch_with_the_ring_sequence_number() {
     let mut storage = vec![0u64; 4096];
@@ -170,14 +182,8 @@ fn a_stored_record_decodes_from_a_batch_with_the_ring_sequence_number() {
         .flat_map(u16::to_le_bytes)
         .collect();
     assert_eq!(store(&ring, create_record(&name)), Ok(40));
-    let mut consumer = ring.consumer().unwrap();
-    let front = consumer.front().unwrap();
     let mut out = vec![0u8; 4096];
-    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
-    batch.push_encoded(front.bytes).unwrap();
-    let len = batch.finish();
-    let decoded = decode_batch(&out[..len]).unwrap();
-    let record = decoded.records().next().unwrap();
+    let record = first_record_sent(&ring, &mut out);
     let mut expected = create_record(&name);
     expected.header.seq = 40;
     assert_eq!(record, expected);
@@ -189,14 +195,8 @@ fn an_overlong_name_is_cut_and_flagged_not_dropped() {
     let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();
     let name = vec![b'a'; MAX_NAME_BYTES + 100];
     store(&ring, create_record(&name)).unwrap();
-    let mut consumer = ring.consumer().unwrap();
-    let front = consumer.front().unwrap();
     let mut out = vec![0u8; 8192];
-    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
-    batch.push_encoded(front.bytes).unwrap();
-    let len = batch.finish();
-    let decoded = decode_batch(&out[..len]).unwrap();
-    let Body::FileCreate(create) = decoded.records().next().unwrap().body else {
+    let Body::FileCreate(create) = first_record_sent(&ring, &mut out).body else {
         panic!("not a create")
     };
     assert_eq!(create.name.bytes.len(), MAX_NAME_BYTES);
@@ -279,14 +279,8 @@ fn an_odd_length_name_loses_its_stray_byte_not_the_event() {
         create.name = utf16_name(b"x\0y");
     }
     store(&ring, record).unwrap();
-    let mut consumer = ring.consumer().unwrap();
-    let front = consumer.front().unwrap();
     let mut out = vec![0u8; 4096];
-    let mut batch = BatchWriter::new(&mut out, BatchFlags::UTF16_NAMES, 0).unwrap();
-    batch.push_encoded(front.bytes).unwrap();
-    let len = batch.finish();
-    let decoded = decode_batch(&out[..len]).unwrap();
-    let Body::FileCreate(create) = decoded.records().next().unwrap().body else {
+    let Body::FileCreate(create) = first_record_sent(&ring, &mut out).body else {
         panic!("not a create")
     };
     assert_eq!(create.name.bytes, b"x\0");
