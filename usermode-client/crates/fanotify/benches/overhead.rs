@@ -46,7 +46,8 @@ fn main() {
 // The bare reader: the same group configuration as picket's source, and nothing else.
 
 fn bare_reader(path: &Path) {
-    let group = Group::open(path, true).expect("bare reader: open the fanotify group");
+    let group = Group::open(path, picket_fanotify::Features::default())
+        .expect("bare reader: open the fanotify group");
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
     std::thread::spawn(move || {

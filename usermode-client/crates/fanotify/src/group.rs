@@ -21,6 +21,41 @@ pub enum MarkKind {
     Mount,
 }
 
+/// The optional kernel features the group may use. All on by default: each is used where
+/// the kernel has it. Turning one off makes the source behave as on a kernel without it,
+/// which is how the fallbacks are tested on a new kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// `FAN_REPORT_PIDFD` (Linux 5.15).
+    pub pidfd: bool,
+    /// `FAN_REPORT_FID`: the object's own handle (Linux 5.1; with DFID_NAME 5.9).
+    pub object_fid: bool,
+    /// `FAN_REPORT_TARGET_FID` (Linux 5.17); needs `object_fid`.
+    pub target_fid: bool,
+    /// `FAN_RENAME` (Linux 5.17), else `MOVED_FROM`/`MOVED_TO` halves.
+    pub rename_event: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            pidfd: true,
+            object_fid: true,
+            target_fid: true,
+            rename_event: true,
+        }
+    }
+}
+
+impl Features {
+    /// Whether a set of `fanotify_init` report flags uses only allowed features.
+    const fn allows_init(self, report: u32) -> bool {
+        (self.pidfd || report & libc::FAN_REPORT_PIDFD == 0)
+            && (self.object_fid || report & libc::FAN_REPORT_FID == 0)
+            && (self.target_fid || report & libc::FAN_REPORT_TARGET_FID == 0)
+    }
+}
+
 /// What the kernel granted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
@@ -100,16 +135,16 @@ pub struct Group {
 }
 
 impl Group {
-    /// Opens a group and marks the file system holding `path`. `want_pidfd` false skips
-    /// `FAN_REPORT_PIDFD` even where the kernel has it.
+    /// Opens a group and marks the file system holding `path`, using the richest
+    /// configuration the kernel accepts among those `features` allows.
     ///
     /// # Errors
     /// [`FanotifyError::MissingPrivilege`] without `CAP_SYS_ADMIN`,
     /// [`FanotifyError::Unsupported`] when the kernel or file system cannot report what we
     /// need, [`FanotifyError::Io`] otherwise.
-    pub fn open(path: &Path, want_pidfd: bool) -> Result<Self, FanotifyError> {
-        let (fd, init_flags) = init(want_pidfd)?;
-        let (mark, event_mask) = mark(fd.as_fd(), path)?;
+    pub fn open(path: &Path, features: Features) -> Result<Self, FanotifyError> {
+        let (fd, init_flags) = init(features)?;
+        let (mark, event_mask) = mark(fd.as_fd(), path, features.rename_event)?;
         let caps = Capabilities {
             init_flags,
             event_mask,
@@ -164,12 +199,12 @@ pub fn release_descriptors(event: &crate::parse::RawEvent<'_>) {
     drop(sys::adopt_fd(event.fd));
 }
 
-fn init(want_pidfd: bool) -> Result<(OwnedFd, u32), FanotifyError> {
+fn init(features: Features) -> Result<(OwnedFd, u32), FanotifyError> {
     let event_f_flags =
         u32::try_from(libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC).unwrap_or_default();
     let mut last = None;
     for report in INIT_CHOICES {
-        if !want_pidfd && report & libc::FAN_REPORT_PIDFD != 0 {
+        if !features.allows_init(report) {
             continue;
         }
         let flags = BASE_INIT | report;
@@ -201,7 +236,11 @@ fn init(want_pidfd: bool) -> Result<(OwnedFd, u32), FanotifyError> {
     })
 }
 
-fn mark(group: BorrowedFd<'_>, path: &Path) -> Result<(MarkKind, u64), FanotifyError> {
+fn mark(
+    group: BorrowedFd<'_>,
+    path: &Path,
+    rename_event: bool,
+) -> Result<(MarkKind, u64), FanotifyError> {
     let choices = [
         (MarkKind::Filesystem, COMMON_MASK | mask::RENAME),
         (
@@ -216,6 +255,9 @@ fn mark(group: BorrowedFd<'_>, path: &Path) -> Result<(MarkKind, u64), FanotifyE
     ];
     let mut last = None;
     for (kind, event_mask) in choices {
+        if !rename_event && event_mask & mask::RENAME != 0 {
+            continue;
+        }
         let flags = libc::FAN_MARK_ADD
             | match kind {
                 MarkKind::Filesystem => libc::FAN_MARK_FILESYSTEM,

@@ -9,7 +9,9 @@
 //! first, see [`group`]), on a file system mark (a mount mark where that is refused) for
 //! `FAN_CREATE`, `FAN_MODIFY`, `FAN_ATTRIB`, `FAN_CLOSE_WRITE`, `FAN_DELETE` and `FAN_RENAME`
 //! (or `FAN_MOVED_FROM`/`FAN_MOVED_TO` before Linux 5.17), directories included
-//! (`FAN_ONDIR`). Permission events (`FAN_CLASS_CONTENT`, `FAN_OPEN_PERM`) cannot share a group
+//! (`FAN_ONDIR`). [`Features`] can withhold any of the newer features, which is how the
+//! older kernels' paths (no pidfd, no object or target handles, rename halves) are tested
+//! live on a new kernel. Permission events (`FAN_CLASS_CONTENT`, `FAN_OPEN_PERM`) cannot share a group
 //! with FID reporting: prevention will open a second group beside this one.
 //!
 //! The kernel has no subtree mark, so the whole file system holding the watched path is
@@ -95,5 +97,5 @@ mod sys;
 pub mod translate;
 
 pub use error::FanotifyError;
-pub use group::{Capabilities, Group, MarkKind};
+pub use group::{Capabilities, Features, Group, MarkKind};
 pub use source::{FanotifySource, SourceConfig, SourceCounters};

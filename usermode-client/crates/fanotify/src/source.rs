@@ -18,7 +18,7 @@ use picket_protocol::{
 };
 
 use crate::error::FanotifyError;
-use crate::group::{Capabilities, Group};
+use crate::group::{Capabilities, Features, Group};
 use crate::parse;
 use crate::paths::MountResolver;
 use crate::process::StartKeys;
@@ -34,8 +34,8 @@ pub struct SourceConfig {
     /// Drop events caused by this process (the client's own output and lookups). Tests that
     /// drive the source and the file operations from one process turn it off.
     pub exclude_self: bool,
-    /// Ask for `FAN_REPORT_PIDFD` where the kernel has it.
-    pub pidfd: bool,
+    /// The optional kernel features to use where the kernel has them (all by default).
+    pub features: Features,
     /// How long [`BatchSource::next_batch`] waits before answering [`Pull::Idle`].
     pub poll_interval: Duration,
     /// After a read that emptied the queue, how long to let events gather before waiting
@@ -53,13 +53,13 @@ pub struct SourceConfig {
 }
 
 impl SourceConfig {
-    /// Defaults for watching `path`: own events excluded, pidfd on, 200 ms poll.
+    /// Defaults for watching `path`: own events excluded, every kernel feature, 200 ms poll.
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             exclude_self: true,
-            pidfd: true,
+            features: Features::default(),
             poll_interval: Duration::from_millis(200),
             gather: crate::group::GATHER_INTERVAL,
             limits: Limits::default(),
@@ -129,7 +129,7 @@ impl FanotifySource {
         } else {
             scope.parent().unwrap_or(Path::new("/")).to_path_buf()
         };
-        let group = Group::open(&scope, config.pidfd)?;
+        let group = Group::open(&scope, config.features)?;
         let mount = sys::open_dir(&mount_dir)
             .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
         check_handles(&mount_dir, &mount)?;

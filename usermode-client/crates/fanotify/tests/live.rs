@@ -44,9 +44,44 @@ fn write_new(path: &Path, size: usize) {
 
 #[test]
 fn reports_each_operation_with_its_paths_process_and_order() {
+    let caps = workload_under(picket_fanotify::Features::default());
+    assert!(caps.rename_event && caps.target_fid && caps.object_fid && caps.pidfd);
+}
+
+/// As on a Linux 5.9 kernel: no pidfd, no object or target handles, no `FAN_RENAME` (so
+/// renames come as `MOVED_FROM`/`MOVED_TO` halves): the same records.
+#[test]
+fn the_fallbacks_for_older_kernels_give_the_same_records() {
+    let caps = workload_under(picket_fanotify::Features {
+        pidfd: false,
+        object_fid: false,
+        target_fid: false,
+        rename_event: false,
+    });
+    assert!(!caps.rename_event && !caps.target_fid && !caps.object_fid && !caps.pidfd);
+}
+
+/// As on Linux 5.15/5.16: pidfd and object handles, but no `FAN_RENAME` or target handles.
+#[test]
+fn rename_halves_are_paired_with_object_handles() {
+    let caps = workload_under(picket_fanotify::Features {
+        target_fid: false,
+        rename_event: false,
+        ..picket_fanotify::Features::default()
+    });
+    assert!(!caps.rename_event && caps.object_fid);
+}
+
+/// Runs the shared workload's steps with a source limited to `features` and checks every
+/// record.
+fn workload_under(features: picket_fanotify::Features) -> picket_fanotify::Capabilities {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut source = open(d, false);
+    let mut config = picket_fanotify::SourceConfig::new(d);
+    config.exclude_self = false;
+    config.features = features;
+    let mut source = common::open_with(config);
+    let caps = source.capabilities();
     let first = drain(&mut source, d, QUIET, LIMIT);
     assert!(first.hello, "the stream opens with a hello record");
 
@@ -114,12 +149,25 @@ fn reports_each_operation_with_its_paths_process_and_order() {
         "mkdir and rmdir are directory records"
     );
     assert!(files[1..12].iter().all(|s| !s.dir));
-    // One inode throughout: alpha, beta and its link gamma.
-    let inode = files[1].file_id;
-    assert_ne!(inode, 0);
-    assert!(files[1..12].iter().all(|s| s.file_id == inode));
+    if caps.object_fid {
+        // One inode throughout: alpha, beta and its link gamma. Entry events (create,
+        // rename, delete) carry it only with target handles.
+        let ids: Vec<u128> = files[1..12]
+            .iter()
+            .map(|s| s.file_id)
+            .filter(|&id| id != 0)
+            .collect();
+        assert!(
+            !ids.is_empty() && ids.iter().all(|&id| id == ids[0]),
+            "{ids:?}"
+        );
+        if caps.target_fid {
+            assert_eq!(ids.len(), 11);
+        }
+        assert!(source.counters().translated.link_count_changes >= 3);
+    }
     assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert!(source.counters().translated.link_count_changes >= 3);
+    caps
 }
 
 #[test]
