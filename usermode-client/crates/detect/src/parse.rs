@@ -30,6 +30,21 @@ impl Origin {
             .position(|l| l.contains(needle))
             .map_or(self.line, |i| self.line + i)
     }
+
+    /// An error about rule `rule`, at the line of `needle` in this document.
+    pub(crate) fn error_at(&self, needle: &str, rule: &str, message: impl Into<String>) -> Problem {
+        Problem::error(&self.file, self.line_of(needle), Some(rule), message)
+    }
+
+    /// A warning about rule `rule`, at the line of `needle` in this document.
+    pub(crate) fn warning_at(
+        &self,
+        needle: &str,
+        rule: &str,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem::warning(&self.file, self.line_of(needle), Some(rule), message)
+    }
 }
 
 /// A parsed detection rule.

@@ -283,12 +283,7 @@ fn shadow_flag(
         None => false,
         Some(yaml_serde::Value::Bool(b)) => *b,
         Some(_) => {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line_of("shadow:"),
-                Some(id),
-                "'shadow' must be true or false",
-            ));
+            problems.push(origin.error_at("shadow:", id, "'shadow' must be true or false"));
             false
         }
     }
@@ -380,12 +375,7 @@ fn claim_id(
         return None;
     };
     if !seen.insert(id.clone()) {
-        problems.push(Problem::error(
-            &origin.file,
-            origin.line_of(id),
-            Some(id),
-            "duplicate rule id",
-        ));
+        problems.push(origin.error_at(id, id, "duplicate rule id"));
         return None;
     }
     Some(id.clone())
@@ -418,12 +408,7 @@ fn build(
         let routes = match routes(&rule.logsource) {
             Ok(r) => r,
             Err(message) => {
-                problems.push(Problem::warning(
-                    &origin.file,
-                    origin.line_of("logsource"),
-                    Some(&id),
-                    format!("{message}; skipped"),
-                ));
+                problems.push(origin.warning_at("logsource", &id, format!("{message}; skipped")));
                 continue;
             }
         };
@@ -431,12 +416,7 @@ fn build(
         let mut bad = false;
         for detection in rule.detection.named.values() {
             if let Err(message) = detection_fields(detection, &mut fields) {
-                problems.push(Problem::error(
-                    &origin.file,
-                    origin.line_of("detection"),
-                    Some(&id),
-                    message,
-                ));
+                problems.push(origin.error_at("detection", &id, message));
                 bad = true;
             }
         }
@@ -446,10 +426,9 @@ fn build(
         // content uses such fields in filters (`not ParentImage…`), where that is right; a
         // typo in a tested rule fails its positive test, which is an error.
         for field in fields.into_iter().filter(|f| !is_known_field(f)) {
-            problems.push(Problem::warning(
-                &origin.file,
-                origin.line_of(field),
-                Some(&id),
+            problems.push(origin.warning_at(
+                field,
+                &id,
                 format!(
                     "unknown field '{field}': always absent on Picket events (they have: {}, {})",
                     picket_model::FileEvent::FIELDS.join(", "),
@@ -460,12 +439,7 @@ fn build(
         let compiled = match rsigma_eval::compile_rule(&rule) {
             Ok(c) => c,
             Err(e) => {
-                problems.push(Problem::error(
-                    &origin.file,
-                    origin.line_of("detection"),
-                    Some(&id),
-                    format!("does not compile: {e}"),
-                ));
+                problems.push(origin.error_at("detection", &id, format!("does not compile: {e}")));
                 continue;
             }
         };
@@ -528,10 +502,9 @@ fn build(
         for reference in &rule.rules {
             if !detection_refs.contains_key(reference) && !correlation_refs.contains_key(reference)
             {
-                problems.push(Problem::error(
-                    &origin.file,
-                    origin.line_of(reference),
-                    Some(&id),
+                problems.push(origin.error_at(
+                    reference,
+                    &id,
                     format!("references unknown rule '{reference}'"),
                 ));
                 ok = false;
@@ -540,10 +513,9 @@ fn build(
         let aliases: HashSet<&str> = rule.aliases.iter().map(|a| a.alias.as_str()).collect();
         for field in &rule.group_by {
             if !is_known_field(field) && !aliases.contains(field.as_str()) {
-                problems.push(Problem::error(
-                    &origin.file,
-                    origin.line_of(field),
-                    Some(&id),
+                problems.push(origin.error_at(
+                    field,
+                    &id,
                     format!("group-by field '{field}' is not a Picket event field"),
                 ));
                 ok = false;
@@ -555,20 +527,18 @@ fn build(
         } = &rule.condition
         {
             for field in fields.iter().filter(|f| !is_known_field(f)) {
-                problems.push(Problem::error(
-                    &origin.file,
-                    origin.line_of(field),
-                    Some(&id),
+                problems.push(origin.error_at(
+                    field,
+                    &id,
                     format!("condition field '{field}' is not a Picket event field"),
                 ));
                 ok = false;
             }
         }
         if rule.timespan.seconds == 0 || rule.timespan.seconds > MAX_TIMESPAN_SECS {
-            problems.push(Problem::error(
-                &origin.file,
-                origin.line_of("timespan"),
-                Some(&id),
+            problems.push(origin.error_at(
+                "timespan",
+                &id,
                 format!(
                     "timespan {} is outside 1s..=24h: correlation state must expire",
                     rule.timespan.original
