@@ -493,15 +493,22 @@ fn run_benchmark() {
             .map(|r| r.writer_cpu.as_secs_f64())
             .collect(),
     );
+    let bare_cpu = results
+        .iter()
+        .find(|(m, _)| *m == Mode::Bare)
+        .map_or(base_cpu, |(_, runs)| {
+            median(runs.iter().map(|r| r.writer_cpu.as_secs_f64()).collect())
+        });
     println!("fanotify events per run (bare reader's count, median): {bare_events}");
     println!(
-        "{:<30} {:>9} {:>9} {:>15} {:>9} {:>12} {:>12} {:>9}  sensor report",
+        "{:<30} {:>9} {:>9} {:>15} {:>9} {:>12} {:>11} {:>12} {:>9}  sensor report",
         "mode",
         "writer s",
         "slowdown",
         "range",
         "vs bare",
         "writer CPU s",
+        "CPU vs bare",
         "sensor CPU s",
         "events/s"
     );
@@ -520,26 +527,34 @@ fn run_benchmark() {
         } else {
             format!("{:+.1}%", (slowdown / bare_slowdown - 1.0) * 100.0)
         };
+        let cpu_vs_bare = if *mode == Mode::Unwatched {
+            String::from("-")
+        } else {
+            format!("{:+.1}%", (writer_cpu / bare_cpu - 1.0) * 100.0)
+        };
         let rate = if *mode == Mode::Unwatched || bare_events == 0 {
             String::from("-")
         } else {
             format!("{:.0}", bare_events as f64 / (writer + lag))
         };
         println!(
-            "{:<30} {:>9.3} {:>8.3}x {:>15} {:>9} {:>12.3} {:>12.2} {:>9}  {}",
+            "{:<30} {:>9.3} {:>8.3}x {:>15} {:>9} {:>12.3} {:>11} {:>12.2} {:>9}  {}",
             mode.label(),
             writer,
             slowdown,
             range,
             vs_bare,
             writer_cpu,
+            cpu_vs_bare,
             cpu,
             rate,
             runs.last().map_or("", |r| r.report.as_str())
         );
     }
     println!(
-        "writer CPU: unwatched {base_cpu:.3} s; the kernel's cost of generating events shows there"
+        "writer CPU: unwatched {base_cpu:.3} s. The writer's own CPU time holds the kernel's cost \
+         of generating and queuing events ('CPU vs bare' compares it with the bare reader's \
+         run); wall time adds the CPU the sensor takes from the writer when no core is free"
     );
     println!("load average after the runs: {}", load());
     println!(
