@@ -2,6 +2,9 @@
 //! the detection that must come out of it — an actionable alert for the ransomware-like
 //! process, none for the benign one, and no alert at all with `--no-detect`.
 
+// fanotify, setpriv and /proc: Linux only (the Windows harness is tests/vm/).
+#![cfg(target_os = "linux")]
+
 #[path = "e2e_support/mod.rs"]
 mod support;
 

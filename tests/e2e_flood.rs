@@ -6,6 +6,9 @@
 //! least one"); and the counts add up — never more events than operations, fewer only with a
 //! loss notice, and exactly one event per operation when no loss was reported.
 
+// fanotify, setpriv and /proc: Linux only (the Windows harness is tests/vm/).
+#![cfg(target_os = "linux")]
+
 #[path = "e2e_support/mod.rs"]
 mod support;
 

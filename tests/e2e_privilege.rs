@@ -2,6 +2,9 @@
 //! the missing capability. The capability is dropped from the child's bounding set with
 //! `setpriv` (util-linux), or the child runs as `nobody`; each must fail, and say why.
 
+// fanotify, setpriv and /proc: Linux only (the Windows harness is tests/vm/).
+#![cfg(target_os = "linux")]
+
 #[path = "e2e_support/mod.rs"]
 mod support;
 

@@ -4,6 +4,9 @@
 //! rename source and target, and this process's pid on every event. Needs root and fanotify
 //! (CI runs as root); without them the sensor fails to start and so does this test.
 
+// fanotify, setpriv and /proc: Linux only (the Windows harness is tests/vm/).
+#![cfg(target_os = "linux")]
+
 #[path = "e2e_support/mod.rs"]
 mod support;
 
