@@ -6,7 +6,8 @@ use core::ptr::NonNull;
 use picket_protocol::{FileRef, Name, RecordHeader};
 use wdk_sys::{
     ntddk::{KeQuerySystemTimePrecise, PsGetProcessId, PsGetProcessStartKey, PsGetThreadId},
-    FILE_OBJECT, IRP_PAGING_IO, IRP_SYNCHRONOUS_PAGING_IO, LARGE_INTEGER, PEPROCESS, POOL_TYPE,
+    FILE_OBJECT, IRP_PAGING_IO, IRP_SYNCHRONOUS_PAGING_IO, LARGE_INTEGER, NTSTATUS, PEPROCESS,
+    PFILE_OBJECT, POOL_TYPE,
 };
 
 use super::flt::{
@@ -16,11 +17,16 @@ use super::flt::{
     _FLT_SET_CONTEXT_OPERATION::FLT_SET_CONTEXT_KEEP_IF_EXISTS, FLT_CALLBACK_DATA,
     FLT_FILE_NAME_INFORMATION, FLT_FILE_NAME_NORMALIZED, FLT_IO_PARAMETER_BLOCK,
     FLT_RELATED_OBJECTS, FLT_STREAMHANDLE_CONTEXT, FLT_STREAM_CONTEXT, NAME_NORMALIZED,
-    NAME_OPENED, PFLT_CALLBACK_DATA, PFLT_FILE_NAME_INFORMATION,
+    NAME_OPENED, PFLT_CALLBACK_DATA, PFLT_CONTEXT, PFLT_FILE_NAME_INFORMATION, PFLT_INSTANCE,
     STATUS_FLT_CONTEXT_ALREADY_DEFINED,
 };
 use super::ustr::bytes_of;
 use crate::records::{utf16_name, HandleFlags, StreamFlags};
+
+/// A Filter Manager getter of one kind of context (`FltGetStreamHandleContext`,
+/// `FltGetStreamContext`): the same signature for every kind.
+type ContextGetter =
+    unsafe extern "C" fn(PFLT_INSTANCE, PFILE_OBJECT, *mut PFLT_CONTEXT) -> NTSTATUS;
 
 /// One operation as a callback sees it.
 pub struct Op<'a> {
@@ -113,14 +119,17 @@ impl<'a> Op<'a> {
             .or_else(|| FileName::query(self.raw, NAME_OPENED))
     }
 
-    /// The stream-handle context Picket attached to this handle at create.
+    /// The context `get` finds on this operation's file object (referenced for us), if any.
     /// `IRQL <= APC_LEVEL`.
-    pub fn handle_context(&self) -> Option<ContextRef<HandleContext>> {
+    ///
+    /// # Safety
+    /// `T` is what Picket stores in contexts of `get`'s kind.
+    unsafe fn context<T>(&self, get: ContextGetter) -> Option<ContextRef<T>> {
         let mut context = core::ptr::null_mut();
-        // SAFETY: valid instance and file object of the running operation; `context` is a
-        // valid out-pointer.
+        // SAFETY: `get` is a Filter Manager context getter; valid instance and file object
+        // of the running operation; `context` is a valid out-pointer.
         let status = unsafe {
-            FltGetStreamHandleContext(
+            get(
                 self.objects.Instance,
                 self.objects.FileObject,
                 &raw mut context,
@@ -129,26 +138,21 @@ impl<'a> Op<'a> {
         if !nt_success(status) {
             return None;
         }
-        NonNull::new(context.cast::<HandleContext>()).map(ContextRef)
+        NonNull::new(context.cast::<T>()).map(ContextRef)
+    }
+
+    /// The stream-handle context Picket attached to this handle at create.
+    /// `IRQL <= APC_LEVEL`.
+    pub fn handle_context(&self) -> Option<ContextRef<HandleContext>> {
+        // SAFETY: Picket's stream-handle contexts are all `HandleContext`s.
+        unsafe { self.context(FltGetStreamHandleContext) }
     }
 
     /// The file's stream context, if a delete was ever requested on it.
     /// `IRQL <= APC_LEVEL`.
     pub fn stream_context(&self) -> Option<ContextRef<StreamContext>> {
-        let mut context = core::ptr::null_mut();
-        // SAFETY: valid instance and file object of the running operation; `context` is a
-        // valid out-pointer.
-        let status = unsafe {
-            FltGetStreamContext(
-                self.objects.Instance,
-                self.objects.FileObject,
-                &raw mut context,
-            )
-        };
-        if !nt_success(status) {
-            return None;
-        }
-        NonNull::new(context.cast::<StreamContext>()).map(ContextRef)
+        // SAFETY: Picket's stream contexts are all `StreamContext`s.
+        unsafe { self.context(FltGetStreamContext) }
     }
 
     /// The file's stream context, created if missing; `None` where the file system does
