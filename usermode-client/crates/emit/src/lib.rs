@@ -54,6 +54,12 @@ pub struct EmitCounts {
     pub malformed: u64,
 }
 
+/// Writes `value` as one JSON line.
+fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
+}
+
 /// Writes JSON lines in one format.
 #[derive(Debug)]
 pub struct Emitter<W: Write> {
@@ -92,15 +98,9 @@ impl<W: Write> Emitter<W> {
     /// When writing fails.
     pub fn event(&mut self, event: &FileEvent) -> std::io::Result<()> {
         match self.format {
-            Format::Ocsf => {
-                serde_json::to_writer(&mut self.out, &ocsf::FileActivity::new(event, &self.host))
-            }
-            Format::Ecs => {
-                serde_json::to_writer(&mut self.out, &ecs::EcsEvent::new(event, &self.host))
-            }
-        }
-        .map_err(std::io::Error::from)?;
-        self.out.write_all(b"\n")?;
+            Format::Ocsf => json_line(&mut self.out, &ocsf::FileActivity::new(event, &self.host)),
+            Format::Ecs => json_line(&mut self.out, &ecs::EcsEvent::new(event, &self.host)),
+        }?;
         self.counts.events += 1;
         Ok(())
     }
@@ -111,16 +111,12 @@ impl<W: Write> Emitter<W> {
     /// When writing fails.
     pub fn alert(&mut self, alert: &Alert) -> std::io::Result<()> {
         match self.format {
-            Format::Ocsf => serde_json::to_writer(
+            Format::Ocsf => json_line(
                 &mut self.out,
                 &ocsf::DetectionFinding::new(alert, &self.host),
             ),
-            Format::Ecs => {
-                serde_json::to_writer(&mut self.out, &ecs::EcsAlert::new(alert, &self.host))
-            }
-        }
-        .map_err(std::io::Error::from)?;
-        self.out.write_all(b"\n")?;
+            Format::Ecs => json_line(&mut self.out, &ecs::EcsAlert::new(alert, &self.host)),
+        }?;
         self.counts.alerts += 1;
         Ok(())
     }
