@@ -14,7 +14,13 @@ use picket_fanotify::{FanotifySource, SourceConfig};
 /// handles) the error names the missing capability; a kernel or file system that cannot
 /// report directory entries with file handles, or a path that does not exist, is named too.
 pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::BatchSource>> {
-    let source = FanotifySource::open(&SourceConfig::new(path))
+    // Hard links are reported as such (existing name and new name), as the Windows driver
+    // does, whenever the source has seen the file under its other name.
+    let config = SourceConfig {
+        report_hard_links: true,
+        ..SourceConfig::new(path)
+    };
+    let source = FanotifySource::open(&config)
         .with_context(|| format!("cannot start the live sensor on {}", path.display()))?;
     tracing::info!("{}", source.describe());
     Ok(Box::new(source))

@@ -34,8 +34,8 @@
 //! Where the kernel forces a difference from the Windows driver:
 //! - **Hard links**: `link(2)` raises `FAN_CREATE` for the new name exactly like a new file;
 //!   the existing name is not in the event. By default the record is a `FileCreate` of the
-//!   new name, as `tests/data/workload.json` (shared with the Windows harness) expects on
-//!   Linux. With [`SourceConfig::report_hard_links`] the source remembers each file's last
+//!   new name. With [`SourceConfig::report_hard_links`] (which `picket watch` turns on, and
+//!   which `tests/data/workload.json` expects) the source remembers each file's last
 //!   name by its handle (bounded), and a `FAN_CREATE` whose file handle it already knows
 //!   under another name becomes a `HardLink` (name = that name, new name = the created
 //!   one), as on Windows; a link to a file not seen since the source started stays a
