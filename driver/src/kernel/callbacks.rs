@@ -18,9 +18,9 @@ use wdk_sys::{
     ntddk::FsRtlIsPagingFile,
     _FILE_INFORMATION_CLASS::{FileInternalInformation, FileStandardInformation},
     FILE_ALLOCATION_INFORMATION, FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION,
-    FILE_DISPOSITION_INFORMATION_EX, FILE_END_OF_FILE_INFORMATION, FILE_INTERNAL_INFORMATION,
-    FILE_RENAME_INFORMATION, FILE_STANDARD_INFORMATION, FO_VOLUME_OPEN, NTSTATUS, PVOID,
-    SL_OPEN_PAGING_FILE, STATUS_FILE_DELETED,
+    FILE_DISPOSITION_INFORMATION_EX, FILE_END_OF_FILE_INFORMATION, FILE_INFORMATION_CLASS,
+    FILE_INTERNAL_INFORMATION, FILE_RENAME_INFORMATION, FILE_STANDARD_INFORMATION, FO_VOLUME_OPEN,
+    NTSTATUS, PVOID, SL_OPEN_PAGING_FILE, STATUS_FILE_DELETED,
 };
 
 use super::emit::emit;
@@ -106,21 +106,36 @@ fn is_prefetcher(op: &Op<'_>) -> bool {
     unsafe { FltIsEcpFromUserMode(op.objects.Filter, context) == 0 }
 }
 
-/// The file's id (`FileInternalInformation`), 0 if the file system has none. `PASSIVE_LEVEL`.
-fn file_id(op: &Op<'_>) -> u64 {
-    let mut info = FILE_INTERNAL_INFORMATION::default();
-    // SAFETY: valid instance and file object of a successful create; `info` is a local of
-    // the size passed.
+/// Queries information `class` of the operation's file into a `T`: the status, and `T` as
+/// the file system filled it. `PASSIVE_LEVEL`.
+///
+/// # Safety
+/// `T` is the plain-data structure of information `class` (any bytes valid).
+unsafe fn query_information<T: Default>(
+    op: &Op<'_>,
+    class: FILE_INFORMATION_CLASS,
+) -> (NTSTATUS, T) {
+    let mut info = T::default();
+    // SAFETY: valid instance and file object of the running operation; `info` is a local
+    // of the size passed.
     let status = unsafe {
         FltQueryInformationFile(
             op.objects.Instance,
             op.objects.FileObject,
             core::ptr::addr_of_mut!(info).cast(),
-            size_u32::<FILE_INTERNAL_INFORMATION>(),
-            FileInternalInformation,
+            size_u32::<T>(),
+            class,
             core::ptr::null_mut(),
         )
     };
+    (status, info)
+}
+
+/// The file's id (`FileInternalInformation`), 0 if the file system has none. `PASSIVE_LEVEL`.
+fn file_id(op: &Op<'_>) -> u64 {
+    // SAFETY: FILE_INTERNAL_INFORMATION is the structure of its class.
+    let (status, info) =
+        unsafe { query_information::<FILE_INTERNAL_INFORMATION>(op, FileInternalInformation) };
     if !nt_success(status) {
         return 0;
     }
@@ -590,18 +605,9 @@ pub unsafe extern "C" fn pre_cleanup(
 
 /// Whether the file is gone, the way Microsoft's `delete` sample checks. `PASSIVE_LEVEL`.
 fn probe(op: &Op<'_>) -> FileProbe {
-    let mut info = FILE_STANDARD_INFORMATION::default();
-    // SAFETY: valid instance and file object; `info` is a local of the size passed.
-    let status = unsafe {
-        FltQueryInformationFile(
-            op.objects.Instance,
-            op.objects.FileObject,
-            core::ptr::addr_of_mut!(info).cast(),
-            size_u32::<FILE_STANDARD_INFORMATION>(),
-            FileStandardInformation,
-            core::ptr::null_mut(),
-        )
-    };
+    // SAFETY: FILE_STANDARD_INFORMATION is the structure of its class.
+    let (status, _) =
+        unsafe { query_information::<FILE_STANDARD_INFORMATION>(op, FileStandardInformation) };
     if status == STATUS_FILE_DELETED {
         FileProbe::Deleted
     } else if nt_success(status) {
