@@ -296,36 +296,23 @@ impl Translator {
         });
     }
 
-    /// A periodic counters record.
-    pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut VecDeque<Pending>) {
+    /// A control record (hello, stats, loss): no process, no file, no names.
+    fn control(&mut self, body: PendingBody, timestamp: u64, out: &mut VecDeque<Pending>) {
         let actor = Actor {
             timestamp,
             ..Actor::default()
         };
-        self.push(
-            out,
-            actor,
-            PendingBody::Stats(stats),
-            FileRef::default(),
-            Vec::new(),
-            Vec::new(),
-        );
+        self.push(out, actor, body, FileRef::default(), Vec::new(), Vec::new());
+    }
+
+    /// A periodic counters record.
+    pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut VecDeque<Pending>) {
+        self.control(PendingBody::Stats(stats), timestamp, out);
     }
 
     /// The hello record that opens the stream.
     pub fn hello(&mut self, hello: DriverHello, timestamp: u64, out: &mut VecDeque<Pending>) {
-        let actor = Actor {
-            timestamp,
-            ..Actor::default()
-        };
-        self.push(
-            out,
-            actor,
-            PendingBody::Hello(hello),
-            FileRef::default(),
-            Vec::new(),
-            Vec::new(),
-        );
+        self.control(PendingBody::Hello(hello), timestamp, out);
     }
 
     /// A loss the kernel reported (`FAN_Q_OVERFLOW`): it says neither how many events nor
@@ -348,18 +335,7 @@ impl Translator {
         self.flush_move(out);
         self.dirs.clear();
         self.dirty.clear();
-        let actor = Actor {
-            timestamp,
-            ..Actor::default()
-        };
-        self.push(
-            out,
-            actor,
-            PendingBody::Loss(loss),
-            FileRef::default(),
-            Vec::new(),
-            Vec::new(),
-        );
+        self.control(PendingBody::Loss(loss), timestamp, out);
     }
 
     fn in_scope(&self, path: &[u8]) -> bool {
