@@ -43,14 +43,7 @@ try {
         Write-Step 'Enabling Driver Verifier: verifier /standard /driver picket_driver.sys'
         Invoke-Native -FilePath 'verifier.exe' -ArgumentList @('/standard', '/driver', 'picket_driver.sys') -AllowedExitCodes @(0, 2) | Out-Null
     }
-    Write-Host ''
-    Write-Warning 'A REBOOT IS NEEDED: Driver Verifier reads its settings at boot.'
-    if ($Reboot) {
-        Write-Host 'Rebooting now.'
-        Restart-Computer -Force
-    } else {
-        Write-Host 'Reboot with: Restart-Computer   (or run this script with -Reboot)'
-    }
+    Request-Reboot -Why 'Driver Verifier reads its settings at boot.' -Reboot:$Reboot
     exit 0
 } catch {
     Write-Host "FAILED: $($_.Exception.Message)" -ForegroundColor Red

@@ -37,14 +37,7 @@ try {
     }
     Write-Step 'Enabling test signing (bcdedit /set testsigning on)'
     Invoke-Native -FilePath 'bcdedit.exe' -ArgumentList @('/set', 'testsigning', 'on') | Out-Null
-    Write-Host ''
-    Write-Warning 'A REBOOT IS NEEDED: test signing takes effect at the next boot.'
-    if ($Reboot) {
-        Write-Host 'Rebooting now.'
-        Restart-Computer -Force
-    } else {
-        Write-Host 'Reboot with: Restart-Computer   (or run this script with -Reboot)'
-    }
+    Request-Reboot -Why 'test signing takes effect at the next boot.' -Reboot:$Reboot
     exit 0
 } catch {
     Write-Host "FAILED: $($_.Exception.Message)" -ForegroundColor Red

@@ -58,6 +58,19 @@ function Test-SecureBootOn {
     catch { return $false }   # legacy BIOS, or the cmdlet is unsupported: no Secure Boot
 }
 
+# Says that a reboot is needed for $Why, and reboots now when -Reboot was given.
+function Request-Reboot {
+    param([Parameter(Mandatory)][string]$Why, [switch]$Reboot)
+    Write-Host ''
+    Write-Warning "A REBOOT IS NEEDED: $Why"
+    if ($Reboot) {
+        Write-Host 'Rebooting now.'
+        Restart-Computer -Force
+    } else {
+        Write-Host 'Reboot with: Restart-Computer   (or run this script with -Reboot)'
+    }
+}
+
 # True when the running boot has test signing on. bcdedit's output is localized, but the
 # element name and its value "Yes" are not.
 function Test-TestSigningOn {
@@ -423,5 +436,6 @@ $exported = @(
     'Format-EventKey'
     'Read-ScratchEvents'
     'Compare-PicketEvents'
+    'Request-Reboot'
 )
 Export-ModuleMember -Function $exported
