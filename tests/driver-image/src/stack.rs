@@ -149,6 +149,22 @@ fn leaf_end(code: &[u8], image_base: u64, start: u32, limit: u32) -> u32 {
     limit
 }
 
+/// The import a linker thunk (`jmp [rip+slot]`) at `rva` jumps to.
+fn thunk_import<'a>(
+    code: &[u8],
+    image_base: u64,
+    rva: u32,
+    iat: &BTreeMap<u32, &'a str>,
+) -> Option<&'a str> {
+    let mut decoder = Decoder::with_ip(64, code, image_base + u64::from(rva), DecoderOptions::NONE);
+    let first = decoder.iter().next()?;
+    if first.flow_control() != FlowControl::IndirectBranch || !first.is_ip_rel_memory_operand() {
+        return None;
+    }
+    let slot = u32::try_from(first.ip_rel_memory_address().checked_sub(image_base)?).ok()?;
+    iat.get(&slot).copied()
+}
+
 /// A function: its code ranges (a function and its chained fragments), fixed frame (with the
 /// return address) and what it calls.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -176,6 +192,11 @@ pub struct Graph {
     pub roots: BTreeSet<u32>,
     /// What could not be bounded (indirect calls): each makes the analysis fail.
     pub unknowns: Vec<String>,
+    /// Instructions that read code as data. The one way this happens in a driver is a kernel
+    /// variable declared without `dllimport` whose `.def` line lacks `DATA`: the link then
+    /// succeeds against the import's `jmp [__imp_X]` thunk, and the code reads the thunk's
+    /// bytes instead of the variable. Each names the import when the code is its thunk.
+    pub code_reads: Vec<String>,
 }
 
 /// A deepest path: total bytes and the functions along it, outermost first.
@@ -265,6 +286,13 @@ impl Graph {
             .collect();
 
         graph.roots.insert(image.entry_rva);
+        graph.roots.extend(
+            image
+                .exports
+                .iter()
+                .map(|(_, rva)| *rva)
+                .filter(|rva| is_code(*rva)),
+        );
         // Address-taken code through base relocations (pointer tables in data).
         if let Some(dir) = pe.data_directory(IMAGE_DIRECTORY_ENTRY_BASERELOC) {
             let (rva, size) = (dir.virtual_address.get(LE), dir.size.get(LE) as usize);
@@ -399,16 +427,33 @@ impl Graph {
                             }
                         }
                         _ => {
+                            let target = instruction
+                                .is_ip_rel_memory_operand()
+                                .then(|| to_rva(instruction.ip_rel_memory_address()))
+                                .flatten()
+                                .filter(|t| is_code(*t));
+                            let Some(target) = target else { continue };
                             if instruction.mnemonic() == Mnemonic::Lea
                                 && instruction.op1_kind() == OpKind::Memory
-                                && instruction.is_ip_rel_memory_operand()
                             {
-                                if let Some(target) = to_rva(instruction.ip_rel_memory_address()) {
-                                    if is_code(target) {
-                                        graph.roots.insert(target);
-                                        pending.push(target);
-                                    }
-                                }
+                                // A function's address taken: an entry point.
+                                graph.roots.insert(target);
+                                pending.push(target);
+                            } else {
+                                let thunk = thunk_import(
+                                    at(target).unwrap_or_default(),
+                                    image.image_base,
+                                    target,
+                                    &iat,
+                                );
+                                graph.code_reads.push(match thunk {
+                                    Some(name) => format!(
+                                        "{site:#x} reads the bytes of the import thunk for {name} as data: \
+                                         {name} is a variable; list it with DATA in driver/defs and declare \
+                                         it in driver/src/kernel/data_imports.rs"
+                                    ),
+                                    None => format!("{site:#x} reads code at {target:#x} as data"),
+                                });
                             }
                         }
                     }

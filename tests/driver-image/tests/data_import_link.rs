@@ -2,7 +2,9 @@
 //! against the import library generated from `driver/defs/ntoskrnl.def`, and the way
 //! `driver/src/kernel/data_imports.rs` declares it (`#[link(name = "ntoskrnl")]`) does. This
 //! is what keeps the `PsThreadType` link failure from coming back unnoticed: `.ci/build-sys.sh`
-//! links the driver against the same library.
+//! links the driver against the same library. Should `DATA` be forgotten in the `.def`, the
+//! wrong declaration links against the import's code thunk instead; the image check's
+//! "code read as data" rule reports it (shown here on the linked DLL).
 //!
 //! Needs `llvm-dlltool` and the rustup target `x86_64-pc-windows-msvc` (what the cross-build
 //! needs); skipped with one line, or failing, exactly when the image test is.
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use picket_driver_image::locate::{driver_image, workspace_root, Found};
+use picket_driver_image::pe::Image;
+use picket_driver_image::stack::Graph;
 
 const TARGET: &str = "x86_64-pc-windows-msvc";
 
@@ -80,7 +84,7 @@ fn link(dir: &Path, name: &str, source: &str, implib: &Path) -> std::process::Ou
 }
 
 #[test]
-fn a_data_import_declared_without_dllimport_fails_the_link_and_the_right_way_links() {
+fn a_data_import_declared_without_dllimport_fails_the_link_or_the_image_check() {
     match driver_image() {
         Ok(Found::Skip(why)) => {
             eprintln!("picket-driver-image: skipped: {why}");
@@ -135,6 +139,49 @@ fn a_data_import_declared_without_dllimport_fails_the_link_and_the_right_way_lin
         "the dllimport declaration did not link: {}{}",
         String::from_utf8_lossy(&right.stderr),
         String::from_utf8_lossy(&right.stdout)
+    );
+
+    // The same wrong declaration with `DATA` forgotten in the .def: the link succeeds against
+    // the code thunk, and the code would read the thunk's bytes. The image test catches it.
+    let def_text = std::fs::read_to_string(&def).unwrap();
+    let no_data = def_text.replace("PsThreadType DATA", "PsThreadType");
+    assert_ne!(no_data, def_text, "ntoskrnl.def lists PsThreadType DATA");
+    let no_data_def = dir.join("no-data.def");
+    std::fs::write(&no_data_def, no_data).unwrap();
+    let no_data_lib = dir.join("no-data").join("ntoskrnl.lib");
+    std::fs::create_dir_all(no_data_lib.parent().unwrap()).unwrap();
+    let made = run(Command::new("llvm-dlltool")
+        .args(["-m", "i386:x86-64", "-d"])
+        .arg(&no_data_def)
+        .arg("-l")
+        .arg(&no_data_lib));
+    assert!(
+        made.status.success(),
+        "llvm-dlltool: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let silent = link(
+        &dir,
+        "silent",
+        "#![no_std]\nextern \"C\" { static PsThreadType: *mut usize; }\n\
+         #[no_mangle] pub extern \"C\" fn probe() -> usize { unsafe { *PsThreadType } }\n",
+        &no_data_lib,
+    );
+    assert!(
+        silent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&silent.stderr)
+    );
+    let bytes = std::fs::read(dir.join("silent.dll")).unwrap();
+    let image = Image::parse(&bytes).unwrap();
+    let graph = Graph::read(&bytes, &image).unwrap();
+    assert!(
+        graph
+            .code_reads
+            .iter()
+            .any(|r| r.contains("import thunk for PsThreadType")),
+        "the image check missed the thunk read: {:?}",
+        graph.code_reads
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -141,6 +141,11 @@ fn every_entry_point_stays_within_its_stack_budget() {
         "cannot bound the stack:\n  {}",
         graph.unknowns.join("\n  ")
     );
+    assert!(
+        graph.code_reads.is_empty(),
+        "code read as data:\n  {}",
+        graph.code_reads.join("\n  ")
+    );
 
     let mut frames: Vec<_> = graph
         .functions
