@@ -11,6 +11,11 @@
 //! relocation pointing at code (the Filter Manager registration tables) or a `lea` of code
 //! (the sender thread's start routine). The analysis refuses what it cannot bound: an
 //! indirect call whose target it cannot name, and recursion.
+//!
+//! Limits: an indirect `jmp` through a register is taken to be a `match` jump table inside
+//! its function (the only kind LLVM emits for this code; an indirect tail call through a
+//! function pointer would escape the analysis). The kernel routines the driver calls use
+//! stack of their own that is not counted here: the budgets leave room for them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
