@@ -116,6 +116,14 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "
     fail "the Rust target $TRIPLE is missing (rustup target add $TRIPLE)"
 fi
 
+# The patch turns wdk-build/wdk-sys into path dependencies, and Cargo rewrites their entries
+# in Cargo.lock (no source, no checksum). Put the committed lock file back on exit, so the
+# working tree stays clean and later --locked builds keep working.
+mkdir -p "$TARGET_DIR"
+if [ -f Cargo.lock ]; then
+    cp -p Cargo.lock "$TARGET_DIR/Cargo.lock.before-wdk-patch"
+    trap 'cp -p "$TARGET_DIR/Cargo.lock.before-wdk-patch" Cargo.lock' EXIT
+fi
 export WDKContentRoot=$CONTENT Version_Number
 PATCH=(--config "patch.crates-io.wdk-build.path=\"$WDK_BUILD\""
        --config "patch.crates-io.wdk-sys.path=\"$WDK_SYS\"")
