@@ -1,8 +1,11 @@
 //! The import allow-list: `driver/defs/*.def`, the files the import libraries are built from.
 //!
-//! One export per line, `Name [DATA] ; min-build N [never-imported …]`. The library a file
-//! describes is its `LIBRARY` line. `never-imported` marks a name that the link must resolve
-//! but that the image must not import (`KeBugCheckEx`, reachable only from the panic handler).
+//! One export per line, `Name [DATA] ; min-build N [never-imported | link-only …]`. The
+//! library a file describes is its `LIBRARY` line. `never-imported` marks a name that the link
+//! must resolve but that the image must not import (`KeBugCheckEx`, reachable only from the
+//! panic handler); `link-only` a name a dependency references that the image may or may not
+//! end up importing (`memcmp` from `core`). Every other name must be imported: the list
+//! stays exactly what the driver uses.
 
 use std::path::Path;
 
@@ -19,6 +22,8 @@ pub struct Entry {
     pub min_build: u32,
     /// The link needs it; the image must not import it.
     pub never_imported: bool,
+    /// The link needs it; the image need not import it.
+    pub link_only: bool,
     /// `file:line`, for messages.
     pub source: String,
 }
@@ -174,6 +179,7 @@ pub fn parse_def(file: &str, text: &str) -> Result<Vec<Entry>, Error> {
             data,
             min_build,
             never_imported: comment.split_whitespace().any(|w| w == "never-imported"),
+            link_only: comment.split_whitespace().any(|w| w == "link-only"),
             source: at,
         });
     }

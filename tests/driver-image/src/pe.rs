@@ -298,5 +298,18 @@ pub fn problems(image: &Image, allow: &AllowList, floor: u32) -> Vec<String> {
             Some(_) => {}
         }
     }
+    for entry in &allow.entries {
+        let imported = image
+            .imports
+            .iter()
+            .any(|i| i.name == entry.name && i.library.eq_ignore_ascii_case(&entry.library));
+        if !imported && !entry.never_imported && !entry.link_only {
+            out.push(format!(
+                "driver/defs lists {} ({}) but the image does not import it: remove the line \
+                 (or mark it link-only if a dependency's unused code needs it to link)",
+                entry.name, entry.source
+            ));
+        }
+    }
     out
 }

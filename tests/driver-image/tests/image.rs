@@ -310,6 +310,17 @@ fn imports_the_allow_list_does_not_cover_are_reported() {
         found.len() == 1 && found[0].contains("must stay unreachable"),
         "{found:?}"
     );
+    let found = with(&|a| {
+        let mut extra = a.entries[0].clone();
+        extra.name = "FltUnusedExport".into();
+        a.entries.push(extra);
+    });
+    assert!(
+        found.len() == 1
+            && found[0].contains("FltUnusedExport")
+            && found[0].contains("does not import it"),
+        "{found:?}"
+    );
     let fltmgr = image
         .imports
         .iter()
