@@ -153,11 +153,12 @@ for lib in hal wmilib BufferOverflowFastFailK; do
 done
 
 export CARGO_PROFILE_RELEASE_PANIC=abort
-# /RELEASE: the PE checksum. /INTEGRITYCHECK (FORCE_INTEGRITY) also comes from wdk-build;
-# repeated here so the image test's requirement does not hang on a dependency's choice.
+# The link arguments (/DRIVER, /ENTRY:DriverEntry, /RELEASE for the checksum,
+# /INTEGRITYCHECK, ...) come from wdk-build and driver/build.rs, as on Windows; here only
+# the linker, the static CRT and where the import libraries are.
 cargo build "${PATCH[@]}" \
     --config "target.$TRIPLE.linker=\"rust-lld\"" \
-    --config "target.$TRIPLE.rustflags=[\"-C\",\"target-feature=+crt-static\",\"-C\",\"link-arg=/RELEASE\",\"-C\",\"link-arg=/INTEGRITYCHECK\",\"-L\",\"native=$LIBS\"]" \
+    --config "target.$TRIPLE.rustflags=[\"-C\",\"target-feature=+crt-static\",\"-L\",\"native=$LIBS\"]" \
     -p picket-driver --features kernel --target $TRIPLE --release
 
 [ -f "$OUT/picket_driver.dll" ] || fail "cargo produced no $OUT/picket_driver.dll"

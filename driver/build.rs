@@ -46,6 +46,12 @@ mod flt_bindings {
         // fltMgr.lib: the Filter Manager's import library, in the WDK's km lib dir that
         // `configure_binary_build` put on the search path.
         println!("cargo::rustc-link-lib=fltMgr");
+        // /RELEASE: the PE checksum, as the WDK's MSBuild driver targets set it (wdk-build
+        // does not); /INTEGRITYCHECK (FORCE_INTEGRITY, which PsSetCreateProcessNotifyRoutineEx
+        // requires) is also emitted by wdk-build, repeated so the image test's requirement
+        // does not rest on a dependency's choice. tests/driver-image checks both.
+        println!("cargo::rustc-cdylib-link-arg=/RELEASE");
+        println!("cargo::rustc-cdylib-link-arg=/INTEGRITYCHECK");
 
         let out = PathBuf::from(env::var("OUT_DIR")?).join("flt.rs");
         bindgen::Builder::wdk_default(&config)?

@@ -5,7 +5,7 @@
 //! saying why; with a kit (or `PICKET_REQUIRE_IMAGE=1`) a missing or stale image is a
 //! failure that says how to build it. `PICKET_SKIP_IMAGE_TEST=1` skips explicitly.
 //!
-//! Variables: `PICKET_DRIVER_SYS` (the image; default
+//! Variables: `PICKET_DRIVER_SYS` (the image, absolute or relative to the workspace; default
 //! `target/x86_64-pc-windows-msvc/release/picket_driver.sys` under the workspace, or under
 //! `CARGO_TARGET_DIR`), `PICKET_WDK` (the kit, default `../shared/wdk`).
 
@@ -49,7 +49,7 @@ pub fn driver_image() -> Result<Found, String> {
                 .map_or_else(|| root.join("target"), PathBuf::from);
             target.join(IMAGE_IN_TARGET)
         },
-        PathBuf::from,
+        |p| root.join(p), // a relative path is relative to the workspace root
     );
     let kit =
         std::env::var_os("PICKET_WDK").map_or_else(|| root.join("../shared/wdk"), |k| root.join(k));
