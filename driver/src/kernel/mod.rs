@@ -7,9 +7,11 @@
 //! - [`io`]: safe views of callback data, names and stream-handle contexts,
 //! - [`callbacks`], [`emit`]: the I/O callbacks and how they store a record,
 //! - [`port`], [`sender`]: the communication port and the sender thread,
+//! - [`data_imports`]: the kernel variables read through the import table,
 //! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload.
 
 pub mod callbacks;
+pub mod data_imports;
 pub mod emit;
 pub mod entry;
 pub mod flt;

@@ -12,6 +12,7 @@ use wdk_sys::{
     LARGE_INTEGER, NTSTATUS, PVOID, STATUS_SUCCESS, THREAD_ALL_ACCESS,
 };
 
+use super::data_imports::thread_type;
 use super::flt::{nt_success, FltSendMessage, KERNEL_MODE};
 use super::io::now;
 use super::state::{driver, Driver};
@@ -42,11 +43,8 @@ pub fn start(driver: &Driver) -> NTSTATUS {
         return status;
     }
     let mut object: PVOID = core::ptr::null_mut();
-    // SAFETY: `PsThreadType` is the kernel's exported, never-written pointer to the thread
-    // object type; reading it copies the pointer.
-    let thread_type_ptr = unsafe { wdk_sys::PsThreadType };
-    // SAFETY: it points to the valid POBJECT_TYPE variable of the kernel.
-    let thread_type = unsafe { *thread_type_ptr };
+    // A data export: read through its import slot (see `data_imports`).
+    let thread_type = thread_type();
     // SAFETY: a thread handle we own; `object` is a valid out-pointer.
     let status = unsafe {
         ObReferenceObjectByHandle(
