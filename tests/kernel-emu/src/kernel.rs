@@ -764,7 +764,7 @@ fn zw_open_key(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn zw_query_value_key(emu: &mut Emu) -> Result<Flow, Violation> {
     let (handle, name, class, buffer, length, result) =
-        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)?, emu.arg(3)?, emu.arg(4)? as u32, emu.arg(5)?);
+        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)? as u32, emu.arg(3)?, emu.arg(4)? as u32, emu.arg(5)?);
     let Some(Handle::Key(path)) = emu.k.handles.get(&handle).cloned() else {
         return Err(bad(format!("ZwQueryValueKey({handle:#x}): not an open key")));
     };
@@ -967,7 +967,7 @@ fn flt_close_client_port(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn flt_send_message(emu: &mut Emu) -> Result<Flow, Violation> {
     let (filter, slot, buffer, length, reply, timeout) =
-        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)?, emu.arg(3)?, emu.arg(4)?, emu.arg(6)?);
+        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)?, emu.arg(3)? as u32, emu.arg(4)?, emu.arg(6)?);
     our_filter(emu, filter, "FltSendMessage")?;
     if timeout == 0 {
         return Err(bad("FltSendMessage without a timeout: a hung client would block the sender forever"));
@@ -1057,7 +1057,7 @@ fn get_context(emu: &mut Emu, slot: Slot, api: &str) -> Result<Flow, Violation> 
 }
 
 fn set_context(emu: &mut Emu, slot: Slot, api: &str) -> Result<Flow, Violation> {
-    let (file_object, operation, new, old_out) = (emu.arg(1)?, emu.arg(2)?, emu.arg(3)?, emu.arg(4)?);
+    let (file_object, operation, new, old_out) = (emu.arg(1)?, emu.arg(2)? as u32, emu.arg(3)?, emu.arg(4)?);
     if !emu.k.contexts.contains_key(&new) {
         return Err(bad(format!("{api}: {new:#x} is not a live context")));
     }
@@ -1128,7 +1128,7 @@ fn flt_get_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
 }
 
 fn flt_get_destination_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
-    let (name, length, options, out) = (emu.arg(3)?, emu.arg(4)?, emu.arg(5)? as u32, emu.arg(6)?);
+    let (name, length, options, out) = (emu.arg(3)?, u64::from(emu.arg(4)? as u32), emu.arg(5)? as u32, emu.arg(6)?);
     if emu.k.inject.fail_name_queries {
         return ret(status::FLT_INVALID_NAME_REQUEST);
     }
@@ -1185,7 +1185,7 @@ fn flt_is_directory(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn flt_query_information_file(emu: &mut Emu) -> Result<Flow, Violation> {
     let (file_object, buffer, length, class, returned) =
-        (emu.arg(1)?, emu.arg(2)?, emu.arg(3)?, emu.arg(4)? as u32, emu.arg(5)?);
+        (emu.arg(1)?, emu.arg(2)?, u64::from(emu.arg(3)? as u32), emu.arg(4)? as u32, emu.arg(5)?);
     let status = crate::fs::query_information(emu, file_object, buffer, length, class)?;
     if returned != 0 {
         emu.w32(returned, 0)?;
