@@ -111,12 +111,29 @@ impl<'a, P: RawSpin> Ring<'a, P> {
     /// # Errors
     /// [`RingError`] when the buffer does not qualify.
     pub fn new(storage: &'a mut [u64], first_seq: u64) -> Result<Self, RingError> {
-        let len = storage.len();
-        if !len.is_power_of_two() || len < 64 {
+        if !Self::capacity_ok(storage.len()) {
             return Err(RingError::BadCapacity);
         }
         if storage.iter().any(|w| *w != 0) {
             return Err(RingError::NotZeroed);
+        }
+        // SAFETY: every word was just checked to be zero.
+        unsafe { Self::new_zeroed(storage, first_seq) }
+    }
+
+    /// [`Ring::new`] without reading the buffer: for memory that is zero by construction
+    /// (the driver's `ExAllocatePool2` allocation), where the check would touch every word
+    /// of a multi-megabyte buffer in `DriverEntry` to learn nothing.
+    ///
+    /// # Errors
+    /// [`RingError::BadCapacity`] when the length does not qualify.
+    ///
+    /// # Safety
+    /// Every word of `storage` is zero (invariant I1 starts from it).
+    pub unsafe fn new_zeroed(storage: &'a mut [u64], first_seq: u64) -> Result<Self, RingError> {
+        let len = storage.len();
+        if !Self::capacity_ok(len) {
+            return Err(RingError::BadCapacity);
         }
         Ok(Self {
             words: NonNull::from(storage).cast(),
@@ -130,6 +147,11 @@ impl<'a, P: RawSpin> Ring<'a, P> {
             consumer_taken: AtomicBool::new(false),
             _storage: PhantomData,
         })
+    }
+
+    /// A power of two of at least 64 words.
+    const fn capacity_ok(len: usize) -> bool {
+        len.is_power_of_two() && len >= 64
     }
 
     /// Largest payload a single frame may carry (half the ring, so a frame always fits once

@@ -32,9 +32,13 @@ impl Key {
         let mut handle: HANDLE = core::ptr::null_mut();
         // SAFETY: both out-pointers are valid locals; the name buffer is valid for the call.
         let status = unsafe { ZwOpenKey(&raw mut handle, KEY_READ, &raw mut attributes) };
-        // `then`, not `then_some`: a `Key` built eagerly for a failed open would be dropped
-        // at once, and its `Drop` would call `ZwClose(NULL)`.
-        nt_success(status).then(|| Self(handle))
+        // Not `then_some(Self(handle))`: that `Key` would be built eagerly and, on failure,
+        // dropped, closing the null handle (`ZwClose(NULL)`).
+        if nt_success(status) {
+            Some(Self(handle))
+        } else {
+            None
+        }
     }
 
     /// A `REG_DWORD` value; `None` when missing or of another type or size.

@@ -75,7 +75,9 @@ impl Driver {
         // SAFETY: the slice is used only by `ring`, which lives in the same `Driver` and is
         // dropped before `_ring_storage` (field order); nothing else borrows the buffer.
         let words = unsafe { storage.as_unbounded_slice() };
-        let ring = Ring::new(words, 1).map_err(|_| OutOfMemory)?;
+        // SAFETY: `PoolSlice::zeroed` memory comes from `ExAllocatePool2` without
+        // `POOL_FLAG_UNINITIALIZED`, which returns it zeroed: no need to scan 4 MiB here.
+        let ring = unsafe { Ring::new_zeroed(words, 1) }.map_err(|_| OutOfMemory)?;
         let state = PoolBox::new(
             Self {
                 filter,

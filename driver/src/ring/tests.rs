@@ -41,6 +41,9 @@ fn rejects_buffers_it_cannot_use() {
         TestRing::new(&mut dirty, 0).err(),
         Some(RingError::NotZeroed)
     );
+    // SAFETY: the buffer is zero; the length is what is being tested.
+    let unchecked = unsafe { TestRing::new_zeroed(&mut odd, 0) };
+    assert_eq!(unchecked.err(), Some(RingError::BadCapacity));
 }
 
 #[test]
