@@ -153,7 +153,11 @@ impl Emu {
         let unknown: Vec<String> = image
             .imports
             .iter()
-            .filter(|i| !EXPORTS.iter().any(|e| e.name == i.name && e.library.eq_ignore_ascii_case(&i.library)))
+            .filter(|i| {
+                !EXPORTS
+                    .iter()
+                    .any(|e| e.name == i.name && e.library.eq_ignore_ascii_case(&i.library))
+            })
             .map(|i| format!("{}!{}", i.library, i.name))
             .collect();
         if !unknown.is_empty() {
@@ -172,10 +176,15 @@ impl Emu {
         uc.mem_map(image.base, size, Prot::ALL).map_err(uc_err)?;
         uc.mem_write(image.base, &image.headers).map_err(uc_err)?;
         for s in &image.sections {
-            let len = s.data.len().min(s.virtual_size.max(s.data.len() as u64) as usize);
-            uc.mem_write(image.base + s.rva, &s.data[..len]).map_err(uc_err)?;
+            let len = s
+                .data
+                .len()
+                .min(s.virtual_size.max(s.data.len() as u64) as usize);
+            uc.mem_write(image.base + s.rva, &s.data[..len])
+                .map_err(uc_err)?;
         }
-        uc.mem_protect(image.base, PAGE, Prot::READ).map_err(uc_err)?;
+        uc.mem_protect(image.base, PAGE, Prot::READ)
+            .map_err(uc_err)?;
         for s in &image.sections {
             let mut prot = Prot::NONE;
             if s.read {
@@ -188,10 +197,12 @@ impl Emu {
                 prot |= Prot::EXEC;
             }
             let len = s.virtual_size.max(1).div_ceil(PAGE) * PAGE;
-            uc.mem_protect(image.base + s.rva, len, prot).map_err(uc_err)?;
+            uc.mem_protect(image.base + s.rva, len, prot)
+                .map_err(uc_err)?;
         }
         // Trap page: `ret` everywhere (never executed: each slot is an exit).
-        uc.mem_map(TRAP_BASE, 0x10000, Prot::READ | Prot::EXEC).map_err(uc_err)?;
+        uc.mem_map(TRAP_BASE, 0x10000, Prot::READ | Prot::EXEC)
+            .map_err(uc_err)?;
         uc.mem_write(TRAP_BASE, &[0xC3; 0x10000]).map_err(uc_err)?;
         uc.mem_map(DATA_BASE, 0x1000, Prot::READ).map_err(uc_err)?;
         let mut handlers = Vec::new();
@@ -293,7 +304,9 @@ impl Emu {
         let mapped = size.max(1).div_ceil(PAGE) * PAGE;
         let at = self.heap_next;
         self.heap_next += mapped + PAGE;
-        self.uc.mem_map(at, mapped, Prot::READ | Prot::WRITE).map_err(uc_err)?;
+        self.uc
+            .mem_map(at, mapped, Prot::READ | Prot::WRITE)
+            .map_err(uc_err)?;
         self.blocks.insert(
             at,
             Block {
@@ -311,10 +324,16 @@ impl Emu {
     /// Freeing something that is not a live block.
     pub fn free(&mut self, at: u64) -> Result<u64, Violation> {
         let Some(block) = self.blocks.get_mut(&at) else {
-            return Err(Violation::new(Rule::DoubleFree, format!("{at:#x} was never allocated")));
+            return Err(Violation::new(
+                Rule::DoubleFree,
+                format!("{at:#x} was never allocated"),
+            ));
         };
         if !block.live {
-            return Err(Violation::new(Rule::DoubleFree, format!("{at:#x} is already freed")));
+            return Err(Violation::new(
+                Rule::DoubleFree,
+                format!("{at:#x} is already freed"),
+            ));
         }
         block.live = false;
         let (mapped, size) = (block.mapped, block.size);
@@ -328,7 +347,10 @@ impl Emu {
     /// [`Rule::BadMemory`] for an address the fake kernel never handed out.
     pub fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, Violation> {
         self.uc.mem_read_as_vec(at, len).map_err(|_| {
-            Violation::new(Rule::BadMemory, format!("the kernel was given {len} bytes at {at:#x}, which are not mapped"))
+            Violation::new(
+                Rule::BadMemory,
+                format!("the kernel was given {len} bytes at {at:#x}, which are not mapped"),
+            )
         })
     }
 
@@ -338,7 +360,13 @@ impl Emu {
     /// [`Rule::BadMemory`].
     pub fn write(&mut self, at: u64, bytes: &[u8]) -> Result<(), Violation> {
         self.uc.mem_write(at, bytes).map_err(|_| {
-            Violation::new(Rule::BadMemory, format!("the kernel was told to write {} bytes at {at:#x}, which are not mapped", bytes.len()))
+            Violation::new(
+                Rule::BadMemory,
+                format!(
+                    "the kernel was told to write {} bytes at {at:#x}, which are not mapped",
+                    bytes.len()
+                ),
+            )
         })
     }
 
@@ -347,21 +375,27 @@ impl Emu {
     /// # Errors
     /// [`Rule::BadMemory`].
     pub fn r64(&self, at: u64) -> Result<u64, Violation> {
-        Ok(u64::from_le_bytes(self.read(at, 8)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.read(at, 8)?.try_into().unwrap_or([0; 8]),
+        ))
     }
     /// Reads a u32.
     ///
     /// # Errors
     /// [`Rule::BadMemory`].
     pub fn r32(&self, at: u64) -> Result<u32, Violation> {
-        Ok(u32::from_le_bytes(self.read(at, 4)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.read(at, 4)?.try_into().unwrap_or([0; 4]),
+        ))
     }
     /// Reads a u16.
     ///
     /// # Errors
     /// [`Rule::BadMemory`].
     pub fn r16(&self, at: u64) -> Result<u16, Violation> {
-        Ok(u16::from_le_bytes(self.read(at, 2)?.try_into().unwrap_or([0; 2])))
+        Ok(u16::from_le_bytes(
+            self.read(at, 2)?.try_into().unwrap_or([0; 2]),
+        ))
     }
     /// Writes a u64.
     ///
@@ -401,7 +435,10 @@ impl Emu {
     /// [`Rule::BadMemory`].
     pub fn utf16(&self, at: u64, bytes: u64) -> Result<String, Violation> {
         let raw = self.read(at, bytes as usize)?;
-        let units: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = raw
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         Ok(String::from_utf16_lossy(&units))
     }
 
@@ -420,7 +457,12 @@ impl Emu {
     ///
     /// # Errors
     /// [`Rule::BadMemory`].
-    pub fn write_unicode_string(&mut self, at: u64, buffer: u64, bytes: &[u8]) -> Result<(), Violation> {
+    pub fn write_unicode_string(
+        &mut self,
+        at: u64,
+        buffer: u64,
+        bytes: &[u8],
+    ) -> Result<(), Violation> {
         self.write(buffer, bytes)?;
         self.w16(at, bytes.len() as u16)?;
         self.w16(at + 2, bytes.len() as u16)?;
@@ -506,18 +548,28 @@ impl Emu {
             self.w64(sp + 8 + 8 * i as u64, *value)?;
         }
         self.w64(sp, CALL_RETURN)?;
-        let regs = [RegisterX86::RCX, RegisterX86::RDX, RegisterX86::R8, RegisterX86::R9];
+        let regs = [
+            RegisterX86::RCX,
+            RegisterX86::RDX,
+            RegisterX86::R8,
+            RegisterX86::R9,
+        ];
         for (r, value) in regs.iter().zip(args.iter().chain(std::iter::repeat(&0))) {
             self.uc.reg_write(*r, *value).map_err(uc_err)?;
         }
         self.uc.reg_write(RegisterX86::RSP, sp).map_err(uc_err)?;
-        self.uc.reg_write(RegisterX86::RIP, function).map_err(uc_err)?;
+        self.uc
+            .reg_write(RegisterX86::RIP, function)
+            .map_err(uc_err)?;
         self.set_irql(at_irql);
         let stop = self.run(Some(sp + 8))?;
         let Stop::Returned(rax) = stop else {
             return Err(Violation::new(
                 Rule::BadCall,
-                format!("{} ended its thread instead of returning", self.symbols.describe(function)),
+                format!(
+                    "{} ended its thread instead of returning",
+                    self.symbols.describe(function)
+                ),
             ));
         };
         if self.irql() != at_irql {
@@ -558,8 +610,11 @@ impl Emu {
                 return Ok(Stop::Exited);
             }
             if !(TRAP_BASE..CALL_RETURN).contains(&pc) {
-                return Err(Violation::new(Rule::Emulator, format!("emulation stopped at {pc:#x}"))
-                    .at(self.symbols.describe(pc)));
+                return Err(Violation::new(
+                    Rule::Emulator,
+                    format!("emulation stopped at {pc:#x}"),
+                )
+                .at(self.symbols.describe(pc)));
             }
             let slot = ((pc - TRAP_BASE) / 0x10) as usize;
             let export = &EXPORTS[self.handlers[slot]];
@@ -593,7 +648,9 @@ impl Emu {
         let sp = self.reg(RegisterX86::RSP);
         let to = self.r64(sp)?;
         self.uc.reg_write(RegisterX86::RAX, value).map_err(uc_err)?;
-        self.uc.reg_write(RegisterX86::RSP, sp + 8).map_err(uc_err)?;
+        self.uc
+            .reg_write(RegisterX86::RSP, sp + 8)
+            .map_err(uc_err)?;
         self.uc.reg_write(RegisterX86::RIP, to).map_err(uc_err)
     }
 
@@ -607,7 +664,11 @@ impl Emu {
                     .filter(|(start, b)| address < *start + b.mapped + PAGE)
                     .map_or(String::new(), |(start, b)| {
                         if b.live {
-                            format!(" ({} bytes past the {}-byte block at {start:#x})", address - start - b.size.min(address - start), b.size)
+                            format!(
+                                " ({} bytes past the {}-byte block at {start:#x})",
+                                address - start - b.size.min(address - start),
+                                b.size
+                            )
                         } else {
                             format!(" (inside the freed block at {start:#x}: use after free)")
                         }
@@ -617,7 +678,8 @@ impl Emu {
             }
             None => {
                 let pc = self.reg(RegisterX86::RIP);
-                Violation::new(Rule::Emulator, format!("unicorn: {e:?}")).at(self.symbols.describe(pc))
+                Violation::new(Rule::Emulator, format!("unicorn: {e:?}"))
+                    .at(self.symbols.describe(pc))
             }
         }
     }
@@ -631,7 +693,9 @@ impl Emu {
     pub fn new_thread(&mut self, start: u64, arg: u64) -> Result<usize, Violation> {
         let index = self.threads.len();
         let stack = STACK_BASE + STACK_STRIDE * index as u64;
-        self.uc.mem_map(stack, STACK_SIZE, Prot::READ | Prot::WRITE).map_err(uc_err)?;
+        self.uc
+            .mem_map(stack, STACK_SIZE, Prot::READ | Prot::WRITE)
+            .map_err(uc_err)?;
         let object = self.alloc(0x500)?;
         self.threads.push(Thread {
             object,
@@ -700,7 +764,10 @@ impl Emu {
             if index == except || self.threads[index].harness {
                 continue;
             }
-            if matches!(self.threads[index].state, ThreadState::New(..) | ThreadState::Ready(_)) {
+            if matches!(
+                self.threads[index].state,
+                ThreadState::New(..) | ThreadState::Ready(_)
+            ) {
                 self.run_thread(index)?;
                 ran = true;
             }
@@ -761,14 +828,20 @@ impl Emu {
                 self.ret(status)?;
             }
             other => {
-                return Err(Violation::new(Rule::Emulator, format!("thread {index} is not runnable: {other:?}")));
+                return Err(Violation::new(
+                    Rule::Emulator,
+                    format!("thread {index} is not runnable: {other:?}"),
+                ));
             }
         }
         let stop = self.run(None)?;
         match stop {
             Stop::Exited => {
                 if self.irql() != irql::PASSIVE {
-                    return Err(Violation::new(Rule::IrqlBalance, format!("system thread {index} exited at IRQL {}", self.irql())));
+                    return Err(Violation::new(
+                        Rule::IrqlBalance,
+                        format!("system thread {index} exited at IRQL {}", self.irql()),
+                    ));
                 }
                 self.threads[index].state = ThreadState::Exited;
                 let object = self.threads[index].object;
@@ -779,7 +852,10 @@ impl Emu {
                 self.threads[index].irql = self.irql();
             }
             Stop::Returned(_) => {
-                return Err(Violation::new(Rule::Emulator, "a scheduled thread returned to the call sentinel"));
+                return Err(Violation::new(
+                    Rule::Emulator,
+                    "a scheduled thread returned to the call sentinel",
+                ));
             }
         }
         self.threads[index].instructions += self.instructions() - before;

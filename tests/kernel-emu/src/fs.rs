@@ -161,7 +161,12 @@ impl Fs {
     /// The full normalized name of a relative path.
     #[must_use]
     pub fn full_name(&self, rel: &str) -> String {
-        format!("{}\\{}\\{}", self.volume, self.scratch, rel.replace('/', "\\"))
+        format!(
+            "{}\\{}\\{}",
+            self.volume,
+            self.scratch,
+            rel.replace('/', "\\")
+        )
     }
 
     /// The scratch folder's full name.
@@ -172,11 +177,12 @@ impl Fs {
 }
 
 fn file<'a>(emu: &'a Emu, fo: u64, api: &str) -> Result<&'a FileObj, Violation> {
-    emu.k
-        .fs
-        .files
-        .get(&fo)
-        .ok_or_else(|| Violation::new(Rule::BadCall, format!("{api}({fo:#x}): not a live file object")))
+    emu.k.fs.files.get(&fo).ok_or_else(|| {
+        Violation::new(
+            Rule::BadCall,
+            format!("{api}({fo:#x}): not a live file object"),
+        )
+    })
 }
 
 /// The context attached to a file object (`stream`: its stream's; else the handle's).
@@ -196,7 +202,12 @@ pub fn context_slot(emu: &Emu, fo: u64, stream: bool, api: &str) -> Result<Optio
 ///
 /// # Errors
 /// A file object that is not live.
-pub fn set_context_slot(emu: &mut Emu, fo: u64, stream: bool, context: u64) -> Result<(), Violation> {
+pub fn set_context_slot(
+    emu: &mut Emu,
+    fo: u64,
+    stream: bool,
+    context: u64,
+) -> Result<(), Violation> {
     let node = file(emu, fo, "set context")?.node;
     if stream {
         emu.k.fs.nodes[node].stream_context = Some(context);
@@ -211,8 +222,20 @@ pub fn set_context_slot(emu: &mut Emu, fo: u64, stream: bool, context: u64) -> R
 /// # Errors
 /// Unbalanced contexts.
 pub fn drop_attachments(emu: &mut Emu) -> Result<(), Violation> {
-    let handle: Vec<u64> = emu.k.fs.files.values_mut().filter_map(|f| f.handle_context.take()).collect();
-    let stream: Vec<u64> = emu.k.fs.nodes.iter_mut().filter_map(|n| n.stream_context.take()).collect();
+    let handle: Vec<u64> = emu
+        .k
+        .fs
+        .files
+        .values_mut()
+        .filter_map(|f| f.handle_context.take())
+        .collect();
+    let stream: Vec<u64> = emu
+        .k
+        .fs
+        .nodes
+        .iter_mut()
+        .filter_map(|n| n.stream_context.take())
+        .collect();
     for at in handle.into_iter().chain(stream) {
         context_ref(emu, at, -1, "Filter Manager teardown")?;
     }
@@ -224,12 +247,12 @@ pub fn drop_attachments(emu: &mut Emu) -> Result<(), Violation> {
 /// # Errors
 /// Callback data that is not in flight (used after the operation completed).
 pub fn requestor_of(emu: &Emu, data: u64) -> Result<u64, Violation> {
-    emu.k
-        .fs
-        .ops
-        .get(&data)
-        .map(|op| op.process)
-        .ok_or_else(|| Violation::new(Rule::BadMemory, format!("callback data {data:#x} is not an operation in flight")))
+    emu.k.fs.ops.get(&data).map(|op| op.process).ok_or_else(|| {
+        Violation::new(
+            Rule::BadMemory,
+            format!("callback data {data:#x} is not an operation in flight"),
+        )
+    })
 }
 
 /// The name of the file an operation in flight is about, and the volume prefix length.
@@ -237,14 +260,17 @@ pub fn requestor_of(emu: &Emu, data: u64) -> Result<u64, Violation> {
 /// # Errors
 /// Callback data not in flight.
 pub fn name_of(emu: &Emu, data: u64) -> Result<(String, usize), Violation> {
-    let op = emu
-        .k
-        .fs
-        .ops
-        .get(&data)
-        .ok_or_else(|| Violation::new(Rule::BadMemory, format!("callback data {data:#x} is not an operation in flight")))?;
+    let op = emu.k.fs.ops.get(&data).ok_or_else(|| {
+        Violation::new(
+            Rule::BadMemory,
+            format!("callback data {data:#x} is not an operation in flight"),
+        )
+    })?;
     let f = file(emu, op.file_object, "FltGetFileNameInformation")?;
-    Ok((emu.k.fs.full_name(&f.path), emu.k.fs.volume.encode_utf16().count()))
+    Ok((
+        emu.k.fs.full_name(&f.path),
+        emu.k.fs.volume.encode_utf16().count(),
+    ))
 }
 
 /// The normalized name of a rename or link target as the caller passed it
@@ -253,10 +279,16 @@ pub fn name_of(emu: &Emu, data: u64) -> Result<(String, usize), Violation> {
 /// # Errors
 /// A target outside the fake volume.
 pub fn destination_name(emu: &Emu, raw: &str) -> Result<(String, usize), Violation> {
-    let rest = raw
-        .strip_prefix("\\??\\C:")
-        .ok_or_else(|| Violation::new(Rule::BadCall, format!("destination {raw:?} is not on the fake C: volume")))?;
-    Ok((format!("{}{rest}", emu.k.fs.volume), emu.k.fs.volume.encode_utf16().count()))
+    let rest = raw.strip_prefix("\\??\\C:").ok_or_else(|| {
+        Violation::new(
+            Rule::BadCall,
+            format!("destination {raw:?} is not on the fake C: volume"),
+        )
+    })?;
+    Ok((
+        format!("{}{rest}", emu.k.fs.volume),
+        emu.k.fs.volume.encode_utf16().count(),
+    ))
 }
 
 /// `FltIsDirectory`.
@@ -272,7 +304,13 @@ pub fn is_directory(emu: &Emu, fo: u64) -> Result<bool, Violation> {
 ///
 /// # Errors
 /// A file object that is not live; bad memory.
-pub fn query_information(emu: &mut Emu, fo: u64, buffer: u64, length: u64, class: u32) -> Result<u32, Violation> {
+pub fn query_information(
+    emu: &mut Emu,
+    fo: u64,
+    buffer: u64,
+    length: u64,
+    class: u32,
+) -> Result<u32, Violation> {
     let f = file(emu, fo, "FltQueryInformationFile")?.clone();
     if f.link_deleted {
         return Ok(status::FILE_DELETED);
@@ -314,7 +352,13 @@ struct Frame {
 
 const PARAMS: u64 = 0x60 + l::IOPB_PARAMETERS;
 
-fn frame(emu: &mut Emu, actor: Actor, major: u8, fo: u64, irp_flags: u32) -> Result<Frame, Violation> {
+fn frame(
+    emu: &mut Emu,
+    actor: Actor,
+    major: u8,
+    fo: u64,
+    irp_flags: u32,
+) -> Result<Frame, Violation> {
     let block = emu.alloc(0x1000)?;
     let data = block;
     let iopb = block + 0x60;
@@ -335,8 +379,20 @@ fn frame(emu: &mut Emu, actor: Actor, major: u8, fo: u64, irp_flags: u32) -> Res
     emu.w64(objects + l::RO_VOLUME, emu.k.fs.volume_object)?;
     emu.w64(objects + l::RO_INSTANCE, emu.k.fs.instance)?;
     emu.w64(objects + l::RO_FILE_OBJECT, fo)?;
-    emu.k.fs.ops.insert(data, InFlight { file_object: fo, process: actor.process });
-    Ok(Frame { block, data, objects, completion, extra })
+    emu.k.fs.ops.insert(
+        data,
+        InFlight {
+            file_object: fo,
+            process: actor.process,
+        },
+    );
+    Ok(Frame {
+        block,
+        data,
+        objects,
+        completion,
+        extra,
+    })
 }
 
 fn end_frame(emu: &mut Emu, f: &Frame) -> Result<(), Violation> {
@@ -346,12 +402,21 @@ fn end_frame(emu: &mut Emu, f: &Frame) -> Result<(), Violation> {
 }
 
 /// Calls one callback, measuring it.
-fn invoke(emu: &mut Emu, function: u64, args: &[u64], at: u8, label: &str) -> Result<u64, Violation> {
+fn invoke(
+    emu: &mut Emu,
+    function: u64,
+    args: &[u64],
+    at: u8,
+    label: &str,
+) -> Result<u64, Violation> {
     emu.paint_stack()?;
     let before = emu.instructions();
     let result = emu.call(function, args, at)?;
     let cost = CallbackCost {
-        callback: emu.symbols.function_at(function).map_or_else(|| label.to_owned(), str::to_owned),
+        callback: emu
+            .symbols
+            .function_at(function)
+            .map_or_else(|| label.to_owned(), str::to_owned),
         operation: emu.k.fs.operation.clone(),
         instructions: emu.instructions() - before,
         stack: emu.stack_used(),
@@ -380,7 +445,13 @@ fn deliver(
     let mut completion = 0;
     if let Some(op) = registered.filter(|o| o.pre != 0) {
         emu.w64(f.completion, 0)?;
-        let result = invoke(emu, op.pre, &[f.data, f.objects, f.completion], pre_irql, &format!("IRP_MJ_{major:#x} pre"))? as u32;
+        let result = invoke(
+            emu,
+            op.pre,
+            &[f.data, f.objects, f.completion],
+            pre_irql,
+            &format!("IRP_MJ_{major:#x} pre"),
+        )? as u32;
         completion = emu.r64(f.completion)?;
         match result {
             0 | 5 => {} // FLT_PREOP_SUCCESS_WITH_CALLBACK, FLT_PREOP_SYNCHRONIZE
@@ -392,7 +463,12 @@ fn deliver(
                 post = 0;
             }
             other => {
-                return Err(Violation::new(Rule::BadCall, format!("pre-operation callback returned {other}, which this driver never should")));
+                return Err(Violation::new(
+                    Rule::BadCall,
+                    format!(
+                        "pre-operation callback returned {other}, which this driver never should"
+                    ),
+                ));
             }
         }
     } else if registered.is_none() {
@@ -404,12 +480,21 @@ fn deliver(
     if post != 0 {
         // Post-create runs at PASSIVE_LEVEL; a synchronized post runs in the pre's thread
         // at PASSIVE here (the fake file system completes synchronously).
-        let result = invoke(emu, post, &[f.data, f.objects, completion, 0], irql::PASSIVE, &format!("IRP_MJ_{major:#x} post"))?;
+        let result = invoke(
+            emu,
+            post,
+            &[f.data, f.objects, completion, 0],
+            irql::PASSIVE,
+            &format!("IRP_MJ_{major:#x} post"),
+        )?;
         if result != 0 {
             return Err(Violation::new(Rule::BadCall, format!("post-operation callback returned {result}, expected FLT_POSTOP_FINISHED_PROCESSING")));
         }
     } else if completion != 0 {
-        return Err(Violation::new(Rule::Unbalanced, "a completion context was set but no post-operation callback runs"));
+        return Err(Violation::new(
+            Rule::Unbalanced,
+            "a completion context was set but no post-operation callback runs",
+        ));
     }
     Ok(status)
 }
@@ -418,19 +503,32 @@ fn deliver(
 ///
 /// # Errors
 /// Violations in the callbacks.
-pub fn create(emu: &mut Emu, actor: Actor, path: &str, disposition: u32, options: u32, access: u32) -> Result<Option<u64>, Violation> {
+pub fn create(
+    emu: &mut Emu,
+    actor: Actor,
+    path: &str,
+    disposition: u32,
+    options: u32,
+    access: u32,
+) -> Result<Option<u64>, Violation> {
     let key = path.to_lowercase();
     let existing = emu.k.fs.names.get(&key).copied();
     let fo = emu.alloc(l::FO_SIZE + 0x200)?;
     emu.w16(fo + l::FO_TYPE, 5)?;
     emu.w16(fo + l::FO_SIZE_FIELD, l::FO_SIZE as u16)?;
-    let name: Vec<u8> = format!("\\{}\\{}", emu.k.fs.scratch, path.replace('/', "\\")).encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let name: Vec<u8> = format!("\\{}\\{}", emu.k.fs.scratch, path.replace('/', "\\"))
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
     emu.write_unicode_string(fo + l::FO_FILE_NAME, fo + l::FO_SIZE, &name)?;
     let f = frame(emu, actor, IRP_MJ_CREATE, fo, 0)?;
     let security = f.extra;
     emu.w32(security + l::SC_DESIRED_ACCESS, access)?;
     emu.w64(f.block + PARAMS + l::P_CREATE_SECURITY, security)?;
-    emu.w32(f.block + PARAMS + l::P_CREATE_OPTIONS, (disposition << 24) | options)?;
+    emu.w32(
+        f.block + PARAMS + l::P_CREATE_OPTIONS,
+        (disposition << 24) | options,
+    )?;
     let directory = options & FILE_DIRECTORY_FILE != 0;
     let mut opened = None;
     let mut effect = |emu: &mut Emu| -> Result<(u32, u64), Violation> {
@@ -440,21 +538,31 @@ pub fn create(emu: &mut Emu, actor: Actor, path: &str, disposition: u32, options
             (_, Some(node)) => node,
             (_, None) => {
                 let id = 0x1_0000 + emu.k.fs.nodes.len() as u64;
-                emu.k.fs.nodes.push(Node { id, directory, links: vec![key.clone()], size: 0, stream_context: None, open: 0 });
+                emu.k.fs.nodes.push(Node {
+                    id,
+                    directory,
+                    links: vec![key.clone()],
+                    size: 0,
+                    stream_context: None,
+                    open: 0,
+                });
                 let node = emu.k.fs.nodes.len() - 1;
                 emu.k.fs.names.insert(key.clone(), node);
                 node
             }
         };
         emu.k.fs.nodes[node].open += 1;
-        emu.k.fs.files.insert(fo, FileObj {
-            node,
-            path: key.clone(),
-            handle_context: None,
-            delete_pending: options & FILE_DELETE_ON_CLOSE != 0,
-            link_deleted: false,
-            cleaned_up: false,
-        });
+        emu.k.fs.files.insert(
+            fo,
+            FileObj {
+                node,
+                path: key.clone(),
+                handle_context: None,
+                delete_pending: options & FILE_DELETE_ON_CLOSE != 0,
+                link_deleted: false,
+                cleaned_up: false,
+            },
+        );
         opened = Some(fo);
         Ok((status::SUCCESS, if existing.is_some() { 1 } else { 2 })) // FILE_OPENED / FILE_CREATED
     };
@@ -470,8 +578,20 @@ pub fn create(emu: &mut Emu, actor: Actor, path: &str, disposition: u32, options
 ///
 /// # Errors
 /// Violations in the callbacks.
-pub fn write(emu: &mut Emu, actor: Actor, fo: u64, length: u32, paging: bool) -> Result<(), Violation> {
-    let f = frame(emu, actor, IRP_MJ_WRITE, fo, if paging { IRP_PAGING_IO } else { 0 })?;
+pub fn write(
+    emu: &mut Emu,
+    actor: Actor,
+    fo: u64,
+    length: u32,
+    paging: bool,
+) -> Result<(), Violation> {
+    let f = frame(
+        emu,
+        actor,
+        IRP_MJ_WRITE,
+        fo,
+        if paging { IRP_PAGING_IO } else { 0 },
+    )?;
     let node = file(emu, fo, "write")?.node;
     let offset = emu.k.fs.nodes[node].size;
     emu.w32(f.block + PARAMS + l::P_WRITE_LENGTH, length)?;
@@ -492,20 +612,33 @@ pub fn write(emu: &mut Emu, actor: Actor, fo: u64, length: u32, paging: bool) ->
 ///
 /// # Errors
 /// Violations in the callbacks.
-pub fn set_information(emu: &mut Emu, actor: Actor, fo: u64, class: u32, buffer: &[u8], target: Option<&str>, replace: bool) -> Result<u32, Violation> {
+pub fn set_information(
+    emu: &mut Emu,
+    actor: Actor,
+    fo: u64,
+    class: u32,
+    buffer: &[u8],
+    target: Option<&str>,
+    replace: bool,
+) -> Result<u32, Violation> {
     let f = frame(emu, actor, IRP_MJ_SET_INFORMATION, fo, 0)?;
     let info = f.extra;
     emu.write(info, buffer)?;
     emu.w32(f.block + PARAMS + l::P_SETINFO_LENGTH, buffer.len() as u32)?;
     emu.w32(f.block + PARAMS + l::P_SETINFO_CLASS, class)?;
-    emu.write(f.block + PARAMS + l::P_SETINFO_REPLACE, &[u8::from(replace), 0])?;
+    emu.write(
+        f.block + PARAMS + l::P_SETINFO_REPLACE,
+        &[u8::from(replace), 0],
+    )?;
     emu.w64(f.block + PARAMS + l::P_SETINFO_BUFFER, info)?;
     let target = target.map(str::to_lowercase);
     let mut effect = |emu: &mut Emu| -> Result<(u32, u64), Violation> {
         let node = file(emu, fo, "set information")?.node;
         match class {
             FILE_RENAME_INFORMATION | FILE_LINK_INFORMATION => {
-                let Some(target) = target.clone() else { return Ok((status::INVALID_PARAMETER, 0)) };
+                let Some(target) = target.clone() else {
+                    return Ok((status::INVALID_PARAMETER, 0));
+                };
                 if emu.k.fs.names.contains_key(&target) {
                     return Ok((0xC000_0035, 0));
                 }
@@ -533,7 +666,14 @@ pub fn set_information(emu: &mut Emu, actor: Actor, fo: u64, class: u32, buffer:
         }
         Ok((status::SUCCESS, 0))
     };
-    let result = deliver(emu, &f, IRP_MJ_SET_INFORMATION, false, irql::PASSIVE, &mut effect)?;
+    let result = deliver(
+        emu,
+        &f,
+        IRP_MJ_SET_INFORMATION,
+        false,
+        irql::PASSIVE,
+        &mut effect,
+    )?;
     end_frame(emu, &f)?;
     Ok(result)
 }
@@ -568,7 +708,10 @@ pub fn cleanup(emu: &mut Emu, actor: Actor, fo: u64) -> Result<(), Violation> {
 /// Unbalanced contexts.
 pub fn close(emu: &mut Emu, fo: u64) -> Result<(), Violation> {
     let Some(file) = emu.k.fs.files.remove(&fo) else {
-        return Err(Violation::new(Rule::BadCall, format!("close of {fo:#x}: not a live file object")));
+        return Err(Violation::new(
+            Rule::BadCall,
+            format!("close of {fo:#x}: not a live file object"),
+        ));
     };
     if let Some(context) = file.handle_context {
         context_ref(emu, context, -1, "Filter Manager (close)")?;

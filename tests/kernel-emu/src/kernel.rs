@@ -66,11 +66,31 @@ pub struct Export {
 const NT: &str = "ntoskrnl.exe";
 const FLT: &str = "FLTMGR.SYS";
 
-const fn f(name: &'static str, max_irql: u8, run: fn(&mut Emu) -> Result<Flow, Violation>) -> Export {
-    Export { library: NT, name, max_irql, data: None, run }
+const fn f(
+    name: &'static str,
+    max_irql: u8,
+    run: fn(&mut Emu) -> Result<Flow, Violation>,
+) -> Export {
+    Export {
+        library: NT,
+        name,
+        max_irql,
+        data: None,
+        run,
+    }
 }
-const fn m(name: &'static str, max_irql: u8, run: fn(&mut Emu) -> Result<Flow, Violation>) -> Export {
-    Export { library: FLT, name, max_irql, data: None, run }
+const fn m(
+    name: &'static str,
+    max_irql: u8,
+    run: fn(&mut Emu) -> Result<Flow, Violation>,
+) -> Export {
+    Export {
+        library: FLT,
+        name,
+        max_irql,
+        data: None,
+        run,
+    }
 }
 
 use irql::{APC, DISPATCH, HIGH, PASSIVE};
@@ -82,23 +102,53 @@ pub const EXPORTS: &[Export] = &[
     f("ExFreePoolWithTag", DISPATCH, ex_free_pool_with_tag),
     f("FsRtlIsPagingFile", APC, fs_rtl_is_paging_file),
     f("IoGetCurrentProcess", HIGH, io_get_current_process),
-    f("KeAcquireSpinLockRaiseToDpc", DISPATCH, ke_acquire_spin_lock_raise_to_dpc),
+    f(
+        "KeAcquireSpinLockRaiseToDpc",
+        DISPATCH,
+        ke_acquire_spin_lock_raise_to_dpc,
+    ),
     f("KeReleaseSpinLock", DISPATCH, ke_release_spin_lock),
     f("KeInitializeEvent", HIGH, ke_initialize_event),
-    f("KeQuerySystemTimePrecise", HIGH, ke_query_system_time_precise),
+    f(
+        "KeQuerySystemTimePrecise",
+        HIGH,
+        ke_query_system_time_precise,
+    ),
     f("KeSetEvent", DISPATCH, ke_set_event),
     f("KeWaitForSingleObject", DISPATCH, ke_wait_for_single_object),
-    f("ObReferenceObjectByHandle", PASSIVE, ob_reference_object_by_handle),
+    f(
+        "ObReferenceObjectByHandle",
+        PASSIVE,
+        ob_reference_object_by_handle,
+    ),
     f("ObfDereferenceObject", DISPATCH, ob_dereference_object),
-    f("ObfDereferenceObjectWithTag", DISPATCH, ob_dereference_object_with_tag),
+    f(
+        "ObfDereferenceObjectWithTag",
+        DISPATCH,
+        ob_dereference_object_with_tag,
+    ),
     f("ObfReferenceObject", DISPATCH, ob_reference_object),
-    f("ObfReferenceObjectWithTag", DISPATCH, ob_reference_object_with_tag),
+    f(
+        "ObfReferenceObjectWithTag",
+        DISPATCH,
+        ob_reference_object_with_tag,
+    ),
     f("PsCreateSystemThread", PASSIVE, ps_create_system_thread),
     f("PsGetProcessId", HIGH, ps_get_process_id),
     f("PsGetProcessStartKey", HIGH, ps_get_process_start_key),
     f("PsGetThreadId", HIGH, ps_get_thread_id),
-    f("PsTerminateSystemThread", PASSIVE, ps_terminate_system_thread),
-    Export { library: NT, name: "PsThreadType", max_irql: HIGH, data: Some(THREAD_TYPE_VAR), run: data_export },
+    f(
+        "PsTerminateSystemThread",
+        PASSIVE,
+        ps_terminate_system_thread,
+    ),
+    Export {
+        library: NT,
+        name: "PsThreadType",
+        max_irql: HIGH,
+        data: Some(THREAD_TYPE_VAR),
+        run: data_export,
+    },
     f("ZwClose", PASSIVE, zw_close),
     f("ZwOpenKey", PASSIVE, zw_open_key),
     f("ZwQueryValueKey", PASSIVE, zw_query_value_key),
@@ -107,27 +157,79 @@ pub const EXPORTS: &[Export] = &[
     f("memmove", HIGH, memcpy),
     f("memset", HIGH, memset),
     m("FltAllocateContext", APC, flt_allocate_context),
-    m("FltBuildDefaultSecurityDescriptor", PASSIVE, flt_build_default_security_descriptor),
+    m(
+        "FltBuildDefaultSecurityDescriptor",
+        PASSIVE,
+        flt_build_default_security_descriptor,
+    ),
     m("FltCloseClientPort", PASSIVE, flt_close_client_port),
-    m("FltCloseCommunicationPort", PASSIVE, flt_close_communication_port),
-    m("FltCreateCommunicationPort", PASSIVE, flt_create_communication_port),
-    m("FltFindExtraCreateParameter", APC, flt_find_extra_create_parameter),
-    m("FltFreeSecurityDescriptor", PASSIVE, flt_free_security_descriptor),
-    m("FltGetDestinationFileNameInformation", APC, flt_get_destination_file_name_information),
-    m("FltGetEcpListFromCallbackData", APC, flt_get_ecp_list_from_callback_data),
-    m("FltGetFileNameInformation", APC, flt_get_file_name_information),
-    m("FltGetRequestorProcess", DISPATCH, flt_get_requestor_process),
+    m(
+        "FltCloseCommunicationPort",
+        PASSIVE,
+        flt_close_communication_port,
+    ),
+    m(
+        "FltCreateCommunicationPort",
+        PASSIVE,
+        flt_create_communication_port,
+    ),
+    m(
+        "FltFindExtraCreateParameter",
+        APC,
+        flt_find_extra_create_parameter,
+    ),
+    m(
+        "FltFreeSecurityDescriptor",
+        PASSIVE,
+        flt_free_security_descriptor,
+    ),
+    m(
+        "FltGetDestinationFileNameInformation",
+        APC,
+        flt_get_destination_file_name_information,
+    ),
+    m(
+        "FltGetEcpListFromCallbackData",
+        APC,
+        flt_get_ecp_list_from_callback_data,
+    ),
+    m(
+        "FltGetFileNameInformation",
+        APC,
+        flt_get_file_name_information,
+    ),
+    m(
+        "FltGetRequestorProcess",
+        DISPATCH,
+        flt_get_requestor_process,
+    ),
     m("FltGetStreamContext", APC, flt_get_stream_context),
-    m("FltGetStreamHandleContext", APC, flt_get_stream_handle_context),
+    m(
+        "FltGetStreamHandleContext",
+        APC,
+        flt_get_stream_handle_context,
+    ),
     m("FltIsDirectory", APC, flt_is_directory),
     m("FltIsEcpFromUserMode", APC, flt_is_ecp_from_user_mode),
-    m("FltQueryInformationFile", PASSIVE, flt_query_information_file),
+    m(
+        "FltQueryInformationFile",
+        PASSIVE,
+        flt_query_information_file,
+    ),
     m("FltRegisterFilter", PASSIVE, flt_register_filter),
     m("FltReleaseContext", DISPATCH, flt_release_context),
-    m("FltReleaseFileNameInformation", APC, flt_release_file_name_information),
+    m(
+        "FltReleaseFileNameInformation",
+        APC,
+        flt_release_file_name_information,
+    ),
     m("FltSendMessage", APC, flt_send_message),
     m("FltSetStreamContext", APC, flt_set_stream_context),
-    m("FltSetStreamHandleContext", APC, flt_set_stream_handle_context),
+    m(
+        "FltSetStreamHandleContext",
+        APC,
+        flt_set_stream_handle_context,
+    ),
     m("FltStartFiltering", PASSIVE, flt_start_filtering),
     m("FltUnregisterFilter", PASSIVE, flt_unregister_filter),
 ];
@@ -485,7 +587,10 @@ fn ex_allocate_pool2(emu: &mut Emu) -> Result<Flow, Violation> {
         return Err(bad(format!("ExAllocatePool2(flags {flags:#x}, size {size}, tag {tag:#x}): no pool type, no size or no tag")));
     }
     if flags & PAGED != 0 && emu.irql() > APC {
-        return Err(Violation::new(Rule::Irql, format!("paged ExAllocatePool2 at IRQL {}", emu.irql())));
+        return Err(Violation::new(
+            Rule::Irql,
+            format!("paged ExAllocatePool2 at IRQL {}", emu.irql()),
+        ));
     }
     if allocation_fails(emu) {
         return Ok(Flow::Return(0));
@@ -505,13 +610,24 @@ fn ex_free_pool_with_tag(emu: &mut Emu) -> Result<Flow, Violation> {
         return Ok(Flow::Return(0));
     }
     let Some(alloc) = emu.k.pool.remove(&at) else {
-        let what = if emu.k.freed_pool.contains(&at) { "freed twice" } else { "never allocated" };
-        return Err(Violation::new(Rule::DoubleFree, format!("ExFreePoolWithTag({at:#x}): {what}")));
+        let what = if emu.k.freed_pool.contains(&at) {
+            "freed twice"
+        } else {
+            "never allocated"
+        };
+        return Err(Violation::new(
+            Rule::DoubleFree,
+            format!("ExFreePoolWithTag({at:#x}): {what}"),
+        ));
     };
     if alloc.tag != tag {
         return Err(Violation::new(
             Rule::TagMismatch,
-            format!("ExFreePoolWithTag({at:#x}, {}) of a {} allocation", tag_name(tag), tag_name(alloc.tag)),
+            format!(
+                "ExFreePoolWithTag({at:#x}, {}) of a {} allocation",
+                tag_name(tag),
+                tag_name(alloc.tag)
+            ),
         ));
     }
     emu.k.freed_pool.insert(at);
@@ -541,13 +657,21 @@ fn io_get_current_process(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn ps_get_process_id(emu: &mut Emu) -> Result<Flow, Violation> {
     let p = emu.arg(0)?;
-    let process = emu.k.processes.get(&p).ok_or_else(|| bad(format!("PsGetProcessId({p:#x}): not a process")))?;
+    let process = emu
+        .k
+        .processes
+        .get(&p)
+        .ok_or_else(|| bad(format!("PsGetProcessId({p:#x}): not a process")))?;
     Ok(Flow::Return(process.pid))
 }
 
 fn ps_get_process_start_key(emu: &mut Emu) -> Result<Flow, Violation> {
     let p = emu.arg(0)?;
-    let process = emu.k.processes.get(&p).ok_or_else(|| bad(format!("PsGetProcessStartKey({p:#x}): not a process")))?;
+    let process = emu
+        .k
+        .processes
+        .get(&p)
+        .ok_or_else(|| bad(format!("PsGetProcessStartKey({p:#x}): not a process")))?;
     Ok(Flow::Return(process.start_key))
 }
 
@@ -556,7 +680,9 @@ fn ps_get_thread_id(emu: &mut Emu) -> Result<Flow, Violation> {
     if let Some(tid) = emu.k.io_threads.get(&t) {
         return Ok(Flow::Return(*tid));
     }
-    let index = emu.thread_by_object(t).ok_or_else(|| bad(format!("PsGetThreadId({t:#x}): not a thread")))?;
+    let index = emu
+        .thread_by_object(t)
+        .ok_or_else(|| bad(format!("PsGetThreadId({t:#x}): not a thread")))?;
     Ok(Flow::Return(emu.threads[index].tid))
 }
 
@@ -566,7 +692,9 @@ fn ps_create_system_thread(emu: &mut Emu) -> Result<Flow, Violation> {
         return Err(bad("PsCreateSystemThread: a driver thread belongs in the system process (ProcessHandle NULL)"));
     }
     if start < emu.image.base || start >= emu.image.end() {
-        return Err(bad(format!("PsCreateSystemThread: start routine {start:#x} is outside the image")));
+        return Err(bad(format!(
+            "PsCreateSystemThread: start routine {start:#x} is outside the image"
+        )));
     }
     let index = emu.new_thread(start, context)?;
     let object = emu.threads[index].object;
@@ -577,7 +705,9 @@ fn ps_create_system_thread(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn ps_terminate_system_thread(emu: &mut Emu) -> Result<Flow, Violation> {
     if emu.threads[emu.current].harness {
-        return Err(bad("PsTerminateSystemThread called outside a system thread"));
+        return Err(bad(
+            "PsTerminateSystemThread called outside a system thread",
+        ));
     }
     Ok(Flow::ExitThread)
 }
@@ -585,17 +715,27 @@ fn ps_terminate_system_thread(emu: &mut Emu) -> Result<Flow, Violation> {
 fn ob_reference_object_by_handle(emu: &mut Emu) -> Result<Flow, Violation> {
     let (handle, object_type, out) = (emu.arg(0)?, emu.arg(2)?, emu.arg(4)?);
     let Some(Handle::Thread(object)) = emu.k.handles.get(&handle).cloned() else {
-        return Err(bad(format!("ObReferenceObjectByHandle({handle:#x}): not an open thread handle")));
+        return Err(bad(format!(
+            "ObReferenceObjectByHandle({handle:#x}): not an open thread handle"
+        )));
     };
     if object_type != THREAD_TYPE {
-        return Err(bad(format!("ObReferenceObjectByHandle: object type {object_type:#x} is not *PsThreadType")));
+        return Err(bad(format!(
+            "ObReferenceObjectByHandle: object type {object_type:#x} is not *PsThreadType"
+        )));
     }
     emu.w64(out, object)?;
     *emu.k.object_refs.entry(object).or_insert(0) += 1;
     ret(status::SUCCESS)
 }
 
-fn reference(emu: &mut Emu, object: u64, tag: Option<u32>, delta: i64, api: &str) -> Result<(), Violation> {
+fn reference(
+    emu: &mut Emu,
+    object: u64,
+    tag: Option<u32>,
+    delta: i64,
+    api: &str,
+) -> Result<(), Violation> {
     let known = emu.k.processes.contains_key(&object) || emu.thread_by_object(object).is_some();
     if !known {
         return Err(bad(format!("{api}({object:#x}): not an object")));
@@ -603,13 +743,22 @@ fn reference(emu: &mut Emu, object: u64, tag: Option<u32>, delta: i64, api: &str
     let count = emu.k.object_refs.entry(object).or_insert(0);
     *count += delta;
     if *count < 0 {
-        return Err(Violation::new(Rule::Unbalanced, format!("{api}({object:#x}) drops a reference the driver never took")));
+        return Err(Violation::new(
+            Rule::Unbalanced,
+            format!("{api}({object:#x}) drops a reference the driver never took"),
+        ));
     }
     if let Some(tag) = tag {
         let count = emu.k.tagged_refs.entry((object, tag)).or_insert(0);
         *count += delta;
         if *count < 0 {
-            return Err(Violation::new(Rule::Unbalanced, format!("{api}({object:#x}, {}) drops a reference never taken with that tag", tag_name(tag))));
+            return Err(Violation::new(
+                Rule::Unbalanced,
+                format!(
+                    "{api}({object:#x}, {}) drops a reference never taken with that tag",
+                    tag_name(tag)
+                ),
+            ));
         }
     }
     Ok(())
@@ -653,10 +802,16 @@ fn ke_acquire_spin_lock_raise_to_dpc(emu: &mut Emu) -> Result<Flow, Violation> {
 fn ke_release_spin_lock(emu: &mut Emu) -> Result<Flow, Violation> {
     let (lock, new) = (emu.arg(0)?, emu.arg(1)? as u8);
     if emu.k.spin_held.remove(&lock) != Some(emu.current) {
-        return Err(Violation::new(Rule::IrqlBalance, format!("KeReleaseSpinLock({lock:#x}) of a lock this thread does not hold")));
+        return Err(Violation::new(
+            Rule::IrqlBalance,
+            format!("KeReleaseSpinLock({lock:#x}) of a lock this thread does not hold"),
+        ));
     }
     if emu.irql() != DISPATCH || new > DISPATCH {
-        return Err(Violation::new(Rule::IrqlBalance, format!("KeReleaseSpinLock at IRQL {} back to {new}", emu.irql())));
+        return Err(Violation::new(
+            Rule::IrqlBalance,
+            format!("KeReleaseSpinLock at IRQL {} back to {new}", emu.irql()),
+        ));
     }
     emu.set_irql(new);
     Ok(Flow::Return(0))
@@ -665,14 +820,22 @@ fn ke_release_spin_lock(emu: &mut Emu) -> Result<Flow, Violation> {
 fn ke_initialize_event(emu: &mut Emu) -> Result<Flow, Violation> {
     let (event, kind, state) = (emu.arg(0)?, emu.arg(1)? as u32, emu.arg(2)? as u8);
     emu.write(event, &[0u8; 0x18])?;
-    emu.k.events.insert(event, Event { synchronization: kind == 1, signaled: state != 0 });
+    emu.k.events.insert(
+        event,
+        Event {
+            synchronization: kind == 1,
+            signaled: state != 0,
+        },
+    );
     Ok(Flow::Return(0))
 }
 
 fn ke_set_event(emu: &mut Emu) -> Result<Flow, Violation> {
     let event = emu.arg(0)?;
     let Some(e) = emu.k.events.get_mut(&event) else {
-        return Err(bad(format!("KeSetEvent({event:#x}): not an initialised event")));
+        return Err(bad(format!(
+            "KeSetEvent({event:#x}): not an initialised event"
+        )));
     };
     let previous = e.signaled;
     e.signaled = true;
@@ -703,17 +866,29 @@ fn deadline(emu: &Emu, timeout_ptr: u64) -> Result<Option<u64>, Violation> {
         return Ok(None);
     }
     let t = emu.r64(timeout_ptr)? as i64;
-    Ok(Some(if t < 0 { emu.clock + t.unsigned_abs() } else { t as u64 }))
+    Ok(Some(if t < 0 {
+        emu.clock + t.unsigned_abs()
+    } else {
+        t as u64
+    }))
 }
 
 fn wait_checked(emu: &mut Emu, object: u64, timeout_ptr: u64) -> Result<Flow, Violation> {
     let deadline = deadline(emu, timeout_ptr)?;
     if deadline != Some(emu.clock) && emu.irql() > APC {
-        return Err(Violation::new(Rule::Irql, format!("a wait that may block at IRQL {} (only a zero timeout is allowed above APC_LEVEL)", emu.irql())));
+        return Err(Violation::new(
+            Rule::Irql,
+            format!(
+                "a wait that may block at IRQL {} (only a zero timeout is allowed above APC_LEVEL)",
+                emu.irql()
+            ),
+        ));
     }
     let known = emu.k.events.contains_key(&object) || emu.thread_by_object(object).is_some();
     if !known {
-        return Err(bad(format!("wait on {object:#x}, which is not an event or a thread")));
+        return Err(bad(format!(
+            "wait on {object:#x}, which is not an event or a thread"
+        )));
     }
     emu.wait(object, deadline)
 }
@@ -726,7 +901,9 @@ fn ke_wait_for_single_object(emu: &mut Emu) -> Result<Flow, Violation> {
 fn zw_wait_for_single_object(emu: &mut Emu) -> Result<Flow, Violation> {
     let (handle, timeout) = (emu.arg(0)?, emu.arg(2)?);
     let Some(Handle::Thread(object)) = emu.k.handles.get(&handle).cloned() else {
-        return Err(bad(format!("ZwWaitForSingleObject({handle:#x}): not an open thread handle")));
+        return Err(bad(format!(
+            "ZwWaitForSingleObject({handle:#x}): not an open thread handle"
+        )));
     };
     wait_checked(emu, object, timeout)
 }
@@ -763,17 +940,30 @@ fn zw_open_key(emu: &mut Emu) -> Result<Flow, Violation> {
 }
 
 fn zw_query_value_key(emu: &mut Emu) -> Result<Flow, Violation> {
-    let (handle, name, class, buffer, length, result) =
-        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)? as u32, emu.arg(3)?, emu.arg(4)? as u32, emu.arg(5)?);
+    let (handle, name, class, buffer, length, result) = (
+        emu.arg(0)?,
+        emu.arg(1)?,
+        emu.arg(2)? as u32,
+        emu.arg(3)?,
+        emu.arg(4)? as u32,
+        emu.arg(5)?,
+    );
     let Some(Handle::Key(path)) = emu.k.handles.get(&handle).cloned() else {
-        return Err(bad(format!("ZwQueryValueKey({handle:#x}): not an open key")));
+        return Err(bad(format!(
+            "ZwQueryValueKey({handle:#x}): not an open key"
+        )));
     };
     if class != 2 {
-        return Err(bad(format!("ZwQueryValueKey class {class}: only KeyValuePartialInformation is faked")));
+        return Err(bad(format!(
+            "ZwQueryValueKey class {class}: only KeyValuePartialInformation is faked"
+        )));
     }
     let name = emu.unicode_string(name)?;
     let value = emu.k.registry.get(&path).and_then(|values| {
-        values.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&name)).cloned()
+        values
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(&name))
+            .cloned()
     });
     let Some((_, kind, data)) = value else {
         return ret(status::OBJECT_NAME_NOT_FOUND);
@@ -876,8 +1066,13 @@ fn flt_register_filter(emu: &mut Emu) -> Result<Flow, Violation> {
 fn our_filter(emu: &Emu, filter: u64, api: &str) -> Result<(), Violation> {
     match &emu.k.filter {
         Some(f) if f.object == filter && !f.unregistered => Ok(()),
-        Some(f) if f.object == filter => Err(Violation::new(Rule::BadMemory, format!("{api} with the filter after FltUnregisterFilter"))),
-        _ => Err(bad(format!("{api}({filter:#x}): not the registered filter"))),
+        Some(f) if f.object == filter => Err(Violation::new(
+            Rule::BadMemory,
+            format!("{api} with the filter after FltUnregisterFilter"),
+        )),
+        _ => Err(bad(format!(
+            "{api}({filter:#x}): not the registered filter"
+        ))),
     }
 }
 
@@ -921,7 +1116,10 @@ fn flt_build_default_security_descriptor(emu: &mut Emu) -> Result<Flow, Violatio
 fn flt_free_security_descriptor(emu: &mut Emu) -> Result<Flow, Violation> {
     let sd = emu.arg(0)?;
     if !emu.k.security_descriptors.remove(&sd) {
-        return Err(Violation::new(Rule::DoubleFree, format!("FltFreeSecurityDescriptor({sd:#x}): not a live descriptor")));
+        return Err(Violation::new(
+            Rule::DoubleFree,
+            format!("FltFreeSecurityDescriptor({sd:#x}): not a live descriptor"),
+        ));
     }
     emu.free(sd)?;
     Ok(Flow::Return(0))
@@ -929,7 +1127,14 @@ fn flt_free_security_descriptor(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn flt_create_communication_port(emu: &mut Emu) -> Result<Flow, Violation> {
     let (filter, out, attributes, cookie, connect, disconnect, message, max) = (
-        emu.arg(0)?, emu.arg(1)?, emu.arg(2)?, emu.arg(3)?, emu.arg(4)?, emu.arg(5)?, emu.arg(6)?, emu.arg(7)? as u32,
+        emu.arg(0)?,
+        emu.arg(1)?,
+        emu.arg(2)?,
+        emu.arg(3)?,
+        emu.arg(4)?,
+        emu.arg(5)?,
+        emu.arg(6)?,
+        emu.arg(7)? as u32,
     );
     our_filter(emu, filter, "FltCreateCommunicationPort")?;
     if connect == 0 || disconnect == 0 || max == 0 {
@@ -937,7 +1142,16 @@ fn flt_create_communication_port(emu: &mut Emu) -> Result<Flow, Violation> {
     }
     let name = emu.unicode_string(emu.r64(attributes + l::OA_NAME)?)?;
     let object = emu.alloc(0x100)?;
-    emu.k.port = Some(ServerPort { object, name, connect, disconnect, message, max_connections: max, cookie, closed: false });
+    emu.k.port = Some(ServerPort {
+        object,
+        name,
+        connect,
+        disconnect,
+        message,
+        max_connections: max,
+        cookie,
+        closed: false,
+    });
     emu.w64(out, object)?;
     ret(status::SUCCESS)
 }
@@ -946,7 +1160,11 @@ fn flt_close_communication_port(emu: &mut Emu) -> Result<Flow, Violation> {
     let port = emu.arg(0)?;
     match emu.k.port.as_mut() {
         Some(p) if p.object == port && !p.closed => p.closed = true,
-        _ => return Err(bad(format!("FltCloseCommunicationPort({port:#x}): not an open server port"))),
+        _ => {
+            return Err(bad(format!(
+                "FltCloseCommunicationPort({port:#x}): not an open server port"
+            )))
+        }
     }
     Ok(Flow::Return(0))
 }
@@ -958,7 +1176,11 @@ fn flt_close_client_port(emu: &mut Emu) -> Result<Flow, Violation> {
     if port != 0 {
         match emu.k.client.as_mut() {
             Some(c) if c.port == port && !c.closed => c.closed = true,
-            _ => return Err(bad(format!("FltCloseClientPort: {port:#x} is not the connected client's port"))),
+            _ => {
+                return Err(bad(format!(
+                    "FltCloseClientPort: {port:#x} is not the connected client's port"
+                )))
+            }
         }
     }
     emu.w64(slot, 0)?;
@@ -966,17 +1188,31 @@ fn flt_close_client_port(emu: &mut Emu) -> Result<Flow, Violation> {
 }
 
 fn flt_send_message(emu: &mut Emu) -> Result<Flow, Violation> {
-    let (filter, slot, buffer, length, reply, timeout) =
-        (emu.arg(0)?, emu.arg(1)?, emu.arg(2)?, emu.arg(3)? as u32, emu.arg(4)?, emu.arg(6)?);
+    let (filter, slot, buffer, length, reply, timeout) = (
+        emu.arg(0)?,
+        emu.arg(1)?,
+        emu.arg(2)?,
+        emu.arg(3)? as u32,
+        emu.arg(4)?,
+        emu.arg(6)?,
+    );
     our_filter(emu, filter, "FltSendMessage")?;
     if timeout == 0 {
-        return Err(bad("FltSendMessage without a timeout: a hung client would block the sender forever"));
+        return Err(bad(
+            "FltSendMessage without a timeout: a hung client would block the sender forever",
+        ));
     }
     if reply != 0 {
-        return Err(bad("FltSendMessage expects a reply, but the client never sends one"));
+        return Err(bad(
+            "FltSendMessage expects a reply, but the client never sends one",
+        ));
     }
     let port = emu.r64(slot)?;
-    let connected = emu.k.client.as_ref().is_some_and(|c| c.port == port && !c.closed);
+    let connected = emu
+        .k
+        .client
+        .as_ref()
+        .is_some_and(|c| c.port == port && !c.closed);
     if port == 0 || !connected {
         emu.k.failed_sends += 1;
         return ret(status::PORT_DISCONNECTED);
@@ -997,19 +1233,35 @@ fn flt_send_message(emu: &mut Emu) -> Result<Flow, Violation> {
 fn flt_allocate_context(emu: &mut Emu) -> Result<Flow, Violation> {
     let (filter, kind, size, out) = (emu.arg(0)?, emu.arg(1)? as u16, emu.arg(2)?, emu.arg(4)?);
     our_filter(emu, filter, "FltAllocateContext")?;
-    let registered = emu.k.filter.as_ref().and_then(|f| f.contexts.iter().find(|c| c.kind == kind).copied());
+    let registered = emu
+        .k
+        .filter
+        .as_ref()
+        .and_then(|f| f.contexts.iter().find(|c| c.kind == kind).copied());
     let Some(registered) = registered else {
-        return Err(bad(format!("FltAllocateContext of type {kind:#x}, which was not registered")));
+        return Err(bad(format!(
+            "FltAllocateContext of type {kind:#x}, which was not registered"
+        )));
     };
     if registered.size != size {
-        return Err(bad(format!("FltAllocateContext of type {kind:#x}: size {size}, registered {}", registered.size)));
+        return Err(bad(format!(
+            "FltAllocateContext of type {kind:#x}: size {size}, registered {}",
+            registered.size
+        )));
     }
     if allocation_fails(emu) {
         return ret(status::INSUFFICIENT_RESOURCES);
     }
     let at = emu.alloc(size)?;
     let caller = emu.caller_name();
-    emu.k.contexts.insert(at, Context { kind, refs: 1, caller });
+    emu.k.contexts.insert(
+        at,
+        Context {
+            kind,
+            refs: 1,
+            caller,
+        },
+    );
     emu.w64(out, at)?;
     ret(status::SUCCESS)
 }
@@ -1020,7 +1272,10 @@ fn flt_allocate_context(emu: &mut Emu) -> Result<Flow, Violation> {
 /// [`Rule::Unbalanced`] for a context released more than referenced or unknown.
 pub fn context_ref(emu: &mut Emu, at: u64, delta: i64, api: &str) -> Result<(), Violation> {
     let Some(context) = emu.k.contexts.get_mut(&at) else {
-        return Err(Violation::new(Rule::Unbalanced, format!("{api}({at:#x}): not a live context (released too often?)")));
+        return Err(Violation::new(
+            Rule::Unbalanced,
+            format!("{api}({at:#x}): not a live context (released too often?)"),
+        ));
     };
     context.refs += delta;
     if context.refs == 0 {
@@ -1057,7 +1312,8 @@ fn get_context(emu: &mut Emu, slot: Slot, api: &str) -> Result<Flow, Violation> 
 }
 
 fn set_context(emu: &mut Emu, slot: Slot, api: &str) -> Result<Flow, Violation> {
-    let (file_object, operation, new, old_out) = (emu.arg(1)?, emu.arg(2)? as u32, emu.arg(3)?, emu.arg(4)?);
+    let (file_object, operation, new, old_out) =
+        (emu.arg(1)?, emu.arg(2)? as u32, emu.arg(3)?, emu.arg(4)?);
     if !emu.k.contexts.contains_key(&new) {
         return Err(bad(format!("{api}: {new:#x} is not a live context")));
     }
@@ -1072,7 +1328,9 @@ fn set_context(emu: &mut Emu, slot: Slot, api: &str) -> Result<Flow, Violation> 
             }
             return ret(status::FLT_CONTEXT_ALREADY_DEFINED);
         }
-        return Err(bad(format!("{api}: only FLT_SET_CONTEXT_KEEP_IF_EXISTS is faked")));
+        return Err(bad(format!(
+            "{api}: only FLT_SET_CONTEXT_KEEP_IF_EXISTS is faked"
+        )));
     }
     context_ref(emu, new, 1, api)?;
     crate::fs::set_context_slot(emu, file_object, stream, new)?;
@@ -1098,7 +1356,12 @@ fn flt_set_stream_context(emu: &mut Emu) -> Result<Flow, Violation> {
 ///
 /// # Errors
 /// Emulator errors.
-pub fn new_name_info(emu: &mut Emu, name: &str, format: u32, volume_len: usize) -> Result<u64, Violation> {
+pub fn new_name_info(
+    emu: &mut Emu,
+    name: &str,
+    format: u32,
+    volume_len: usize,
+) -> Result<u64, Violation> {
     let bytes: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let at = emu.alloc(l::FNI_SIZE + bytes.len() as u64)?;
     let buffer = at + l::FNI_SIZE;
@@ -1108,7 +1371,14 @@ pub fn new_name_info(emu: &mut Emu, name: &str, format: u32, volume_len: usize) 
     let volume_bytes = (volume_len * 2).min(bytes.len());
     emu.write_unicode_string(at + l::FNI_VOLUME, buffer, &bytes[..volume_bytes])?;
     let caller = emu.caller_name();
-    emu.k.names.insert(at, NameInfo { refs: 1, name: name.to_owned(), caller });
+    emu.k.names.insert(
+        at,
+        NameInfo {
+            refs: 1,
+            name: name.to_owned(),
+            caller,
+        },
+    );
     Ok(at)
 }
 
@@ -1116,7 +1386,9 @@ fn flt_get_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
     let (data, options, out) = (emu.arg(0)?, emu.arg(1)? as u32, emu.arg(2)?);
     let format = options & 0xFF;
     if format != 1 && format != 2 && format != 4 {
-        return Err(bad(format!("FltGetFileNameInformation: options {options:#x} name no single format")));
+        return Err(bad(format!(
+            "FltGetFileNameInformation: options {options:#x} name no single format"
+        )));
     }
     if emu.k.inject.fail_name_queries {
         return ret(status::FLT_INVALID_NAME_REQUEST);
@@ -1128,7 +1400,12 @@ fn flt_get_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
 }
 
 fn flt_get_destination_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
-    let (name, length, options, out) = (emu.arg(3)?, u64::from(emu.arg(4)? as u32), emu.arg(5)? as u32, emu.arg(6)?);
+    let (name, length, options, out) = (
+        emu.arg(3)?,
+        u64::from(emu.arg(4)? as u32),
+        emu.arg(5)? as u32,
+        emu.arg(6)?,
+    );
     if emu.k.inject.fail_name_queries {
         return ret(status::FLT_INVALID_NAME_REQUEST);
     }
@@ -1145,7 +1422,10 @@ fn flt_release_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
         return Ok(Flow::Return(0));
     }
     let Some(info) = emu.k.names.get_mut(&at) else {
-        return Err(Violation::new(Rule::Unbalanced, format!("FltReleaseFileNameInformation({at:#x}): not a live name (released twice?)")));
+        return Err(Violation::new(
+            Rule::Unbalanced,
+            format!("FltReleaseFileNameInformation({at:#x}): not a live name (released twice?)"),
+        ));
     };
     info.refs -= 1;
     if info.refs == 0 {
@@ -1184,8 +1464,13 @@ fn flt_is_directory(emu: &mut Emu) -> Result<Flow, Violation> {
 }
 
 fn flt_query_information_file(emu: &mut Emu) -> Result<Flow, Violation> {
-    let (file_object, buffer, length, class, returned) =
-        (emu.arg(1)?, emu.arg(2)?, u64::from(emu.arg(3)? as u32), emu.arg(4)? as u32, emu.arg(5)?);
+    let (file_object, buffer, length, class, returned) = (
+        emu.arg(1)?,
+        emu.arg(2)?,
+        u64::from(emu.arg(3)? as u32),
+        emu.arg(4)? as u32,
+        emu.arg(5)?,
+    );
     let status = crate::fs::query_information(emu, file_object, buffer, length, class)?;
     if returned != 0 {
         emu.w32(returned, 0)?;

@@ -116,7 +116,7 @@ layout! {
     /// `FLT_PARAMETERS.Write.Length`.
     P_WRITE_LENGTH = 0 => "offsetof(FLT_PARAMETERS, Write.Length)";
     /// `FLT_PARAMETERS.Write.ByteOffset`.
-    P_WRITE_OFFSET = 8 => "offsetof(FLT_PARAMETERS, Write.ByteOffset)";
+    P_WRITE_OFFSET = 0x10 => "offsetof(FLT_PARAMETERS, Write.ByteOffset)";
     /// `FLT_PARAMETERS.SetFileInformation.Length`.
     P_SETINFO_LENGTH = 0 => "offsetof(FLT_PARAMETERS, SetFileInformation.Length)";
     /// `FLT_PARAMETERS.SetFileInformation.FileInformationClass`.

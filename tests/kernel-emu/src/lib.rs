@@ -45,7 +45,7 @@ pub struct Received {
     pub kind: Option<RecordKind>,
     /// For loss records: (first, last, count).
     pub loss: Option<(u64, u64, u64)>,
-    /// Batch's `lost_since_previous` for the batch's first record.
+    /// Requestor process id.
     pub pid: u32,
 }
 
@@ -78,7 +78,10 @@ impl Harness {
             emu,
             driver_object: 0,
             client_process: 0,
-            actor: Actor { process: 0, thread: 0 },
+            actor: Actor {
+                process: 0,
+                thread: 0,
+            },
             workload_pid: 0x2a0,
             entry_instructions: 0,
         };
@@ -106,7 +109,9 @@ impl Harness {
         let path = self.emu.new_unicode_string(SERVICE_KEY)?;
         let entry = self.emu.image.base + self.emu.image.driver_entry;
         let before = self.emu.instructions();
-        let result = self.emu.call(entry, &[self.driver_object, path], irql::PASSIVE)? as u32;
+        let result = self
+            .emu
+            .call(entry, &[self.driver_object, path], irql::PASSIVE)? as u32;
         self.entry_instructions = self.emu.instructions() - before;
         if result == status::SUCCESS {
             self.attach_volume()?;
@@ -116,21 +121,31 @@ impl Harness {
 
     fn attach_volume(&mut self) -> Result<(), Violation> {
         let Some(filter) = self.emu.k.filter.clone() else {
-            return Err(Violation::new(Rule::BadCall, "DriverEntry succeeded without registering a filter"));
+            return Err(Violation::new(
+                Rule::BadCall,
+                "DriverEntry succeeded without registering a filter",
+            ));
         };
         if !filter.started {
-            return Err(Violation::new(Rule::BadCall, "DriverEntry succeeded without FltStartFiltering"));
+            return Err(Violation::new(
+                Rule::BadCall,
+                "DriverEntry succeeded without FltStartFiltering",
+            ));
         }
         let instance = self.emu.alloc(0x100)?;
         if filter.instance_setup != 0 {
             let objects = self.emu.alloc(0x30)?;
             self.emu.w16(objects, layout::RO_SIZE as u16)?;
             self.emu.w64(objects + layout::RO_FILTER, filter.object)?;
-            self.emu.w64(objects + layout::RO_VOLUME, self.emu.k.fs.volume_object)?;
+            self.emu
+                .w64(objects + layout::RO_VOLUME, self.emu.k.fs.volume_object)?;
             self.emu.w64(objects + layout::RO_INSTANCE, instance)?;
             // FLTFL_INSTANCE_SETUP_AUTOMATIC_ATTACHMENT, FILE_DEVICE_DISK_FILE_SYSTEM,
             // FLT_FSTYPE_NTFS.
-            let result = self.emu.call(filter.instance_setup, &[objects, 1, 8, 2], irql::PASSIVE)? as u32;
+            let result = self
+                .emu
+                .call(filter.instance_setup, &[objects, 1, 8, 2], irql::PASSIVE)?
+                as u32;
             self.emu.free(objects)?;
             if result != status::SUCCESS {
                 return Ok(());
@@ -171,7 +186,13 @@ impl Harness {
         self.emu.k.current_process = self.client_process;
         let result = self.emu.call(
             port.connect,
-            &[client_port, port.cookie, if hello.is_empty() { 0 } else { context }, hello.len() as u64, cookie_out],
+            &[
+                client_port,
+                port.cookie,
+                if hello.is_empty() { 0 } else { context },
+                hello.len() as u64,
+                cookie_out,
+            ],
             irql::PASSIVE,
         )? as u32;
         self.emu.k.current_process = self.emu.k.system_process;
@@ -179,7 +200,11 @@ impl Harness {
         self.emu.free(context)?;
         self.emu.free(cookie_out)?;
         if result == status::SUCCESS {
-            self.emu.k.client = Some(kernel::Client { port: client_port, cookie, closed: false });
+            self.emu.k.client = Some(kernel::Client {
+                port: client_port,
+                cookie,
+                closed: false,
+            });
         } else {
             self.emu.free(client_port)?;
         }
@@ -199,12 +224,17 @@ impl Harness {
     /// # Errors
     /// Any violation.
     pub fn disconnect(&mut self) -> Result<(), Violation> {
-        let (Some(client), Some(port)) = (self.emu.k.client.clone(), self.emu.k.port.clone()) else {
+        let (Some(client), Some(port)) = (self.emu.k.client.clone(), self.emu.k.port.clone())
+        else {
             return Err(Violation::new(Rule::BadCall, "no client to disconnect"));
         };
-        self.emu.call(port.disconnect, &[client.cookie], irql::PASSIVE)?;
+        self.emu
+            .call(port.disconnect, &[client.cookie], irql::PASSIVE)?;
         if !self.emu.k.client.as_ref().is_some_and(|c| c.closed) {
-            return Err(Violation::new(Rule::Unbalanced, "the disconnect callback did not close the client port (FltCloseClientPort)"));
+            return Err(Violation::new(
+                Rule::Unbalanced,
+                "the disconnect callback did not close the client port (FltCloseClientPort)",
+            ));
         }
         self.emu.k.client = None;
         Ok(())
@@ -219,7 +249,10 @@ impl Harness {
             return Err(Violation::new(Rule::BadCall, "no filter registered"));
         };
         if filter.unload == 0 {
-            return Err(Violation::new(Rule::BadCall, "the driver registered no unload callback"));
+            return Err(Violation::new(
+                Rule::BadCall,
+                "the driver registered no unload callback",
+            ));
         }
         Ok(self.emu.call(filter.unload, &[0], irql::PASSIVE)? as u32)
     }
@@ -232,7 +265,8 @@ impl Harness {
     pub fn received(&self) -> Result<Vec<Received>, String> {
         let mut out = Vec::new();
         for (i, message) in self.emu.k.messages.iter().enumerate() {
-            let batch = decode_batch(message).map_err(|e| format!("message {i} does not decode: {e}"))?;
+            let batch =
+                decode_batch(message).map_err(|e| format!("message {i} does not decode: {e}"))?;
             for record in batch.records() {
                 out.push(Received {
                     seq: record.header.seq,
@@ -248,6 +282,46 @@ impl Harness {
         Ok(out)
     }
 
+    /// Checks that every sequence number from the first to the last received is either
+    /// received or inside a loss record's range (nothing lost silently), and that each loss
+    /// record's count is exactly the number of sequence numbers in its range that never
+    /// arrived (a range may span delivered records: the driver's loss book keeps one range
+    /// per reason); the number of records reported lost.
+    ///
+    /// # Errors
+    /// The first unaccounted sequence number or wrong count, or an undecodable batch.
+    pub fn accounted(&self) -> Result<u64, String> {
+        let received = self.received()?;
+        let arrived: std::collections::BTreeSet<u64> = received.iter().map(|r| r.seq).collect();
+        let mut covered = arrived.clone();
+        let mut lost = 0;
+        for r in &received {
+            if let Some((first, last, count)) = r.loss {
+                if count == 0 || first == 0 || last < first {
+                    return Err(format!(
+                        "loss record {} has no exact range ({first}..={last}, {count})",
+                        r.seq
+                    ));
+                }
+                let missing = (first..=last).filter(|s| !arrived.contains(s)).count() as u64;
+                if missing != count {
+                    return Err(format!("loss record {}: {missing} records of {first}..={last} never arrived, but it counts {count}", r.seq));
+                }
+                covered.extend(first..=last);
+                lost += count;
+            }
+        }
+        let (Some(&low), Some(&high)) = (covered.first(), covered.last()) else {
+            return Ok(0);
+        };
+        if let Some(missing) = (low..=high).find(|s| !covered.contains(s)) {
+            return Err(format!(
+                "sequence number {missing} was neither received nor reported lost"
+            ));
+        }
+        Ok(lost)
+    }
+
     /// The Verifier's end-of-run checks (after unload): pool, contexts, names, object
     /// references, handles, ports, threads, locks, stack use.
     #[must_use]
@@ -257,50 +331,96 @@ impl Harness {
         let leaks: Vec<String> = k
             .pool
             .iter()
-            .map(|(at, a)| format!("{} {} bytes at {at:#x} (allocated by {})", kernel::tag_name(a.tag), a.size, a.caller))
+            .map(|(at, a)| {
+                format!(
+                    "{} {} bytes at {at:#x} (allocated by {})",
+                    kernel::tag_name(a.tag),
+                    a.size,
+                    a.caller
+                )
+            })
             .collect();
         if !leaks.is_empty() {
-            found.push(Violation::new(Rule::PoolLeak, format!("pool not freed by the end of unload: {}", leaks.join("; "))));
+            found.push(Violation::new(
+                Rule::PoolLeak,
+                format!("pool not freed by the end of unload: {}", leaks.join("; ")),
+            ));
         }
         for (at, c) in &k.contexts {
             found.push(Violation::new(Rule::Unbalanced, format!("context {at:#x} (type {:#x}, allocated by {}) still has {} reference(s): FltUnregisterFilter would wait forever", c.kind, c.caller, c.refs)));
         }
         for (at, n) in &k.names {
-            found.push(Violation::new(Rule::Unbalanced, format!("file name information {at:#x} ({}) from {} never released ({} reference(s))", n.name, n.caller, n.refs)));
+            found.push(Violation::new(
+                Rule::Unbalanced,
+                format!(
+                    "file name information {at:#x} ({}) from {} never released ({} reference(s))",
+                    n.name, n.caller, n.refs
+                ),
+            ));
         }
         for (object, refs) in &k.object_refs {
             if *refs != 0 {
-                found.push(Violation::new(Rule::Unbalanced, format!("{refs} reference(s) on object {object:#x} never dropped")));
+                found.push(Violation::new(
+                    Rule::Unbalanced,
+                    format!("{refs} reference(s) on object {object:#x} never dropped"),
+                ));
             }
         }
         for ((object, tag), refs) in &k.tagged_refs {
             if *refs != 0 {
-                found.push(Violation::new(Rule::Unbalanced, format!("{refs} {} reference(s) on object {object:#x} never dropped", kernel::tag_name(*tag))));
+                found.push(Violation::new(
+                    Rule::Unbalanced,
+                    format!(
+                        "{refs} {} reference(s) on object {object:#x} never dropped",
+                        kernel::tag_name(*tag)
+                    ),
+                ));
             }
         }
         for (handle, what) in &k.handles {
-            found.push(Violation::new(Rule::Unbalanced, format!("handle {handle:#x} ({what:?}) never closed")));
+            found.push(Violation::new(
+                Rule::Unbalanced,
+                format!("handle {handle:#x} ({what:?}) never closed"),
+            ));
         }
         if !k.security_descriptors.is_empty() {
-            found.push(Violation::new(Rule::Unbalanced, "security descriptor never freed"));
+            found.push(Violation::new(
+                Rule::Unbalanced,
+                "security descriptor never freed",
+            ));
         }
         if k.port.as_ref().is_some_and(|p| !p.closed) {
             found.push(Violation::new(Rule::Unbalanced, "server port never closed"));
         }
         if k.filter.as_ref().is_some_and(|f| !f.unregistered) {
-            found.push(Violation::new(Rule::Unbalanced, "filter never unregistered"));
+            found.push(Violation::new(
+                Rule::Unbalanced,
+                "filter never unregistered",
+            ));
         }
         if !k.spin_held.is_empty() {
             found.push(Violation::new(Rule::IrqlBalance, "spin lock still held"));
         }
         for t in self.emu.threads.iter().filter(|t| !t.harness) {
             if t.state != emu::ThreadState::Exited {
-                found.push(Violation::new(Rule::Unbalanced, format!("system thread {} still alive after unload ({:?})", t.tid, t.state)));
+                found.push(Violation::new(
+                    Rule::Unbalanced,
+                    format!(
+                        "system thread {} still alive after unload ({:?})",
+                        t.tid, t.state
+                    ),
+                ));
             }
         }
         for cost in &k.fs.costs {
             if cost.stack > STACK_BUDGET {
-                found.push(Violation::new(Rule::Stack, format!("{} used {} bytes of stack (budget {STACK_BUDGET})", cost.callback, cost.stack)));
+                found.push(Violation::new(
+                    Rule::Stack,
+                    format!(
+                        "{} used {} bytes of stack (budget {STACK_BUDGET})",
+                        cost.callback, cost.stack
+                    ),
+                ));
             }
         }
         found
