@@ -740,13 +740,11 @@ impl Emu {
             if let ThreadState::Ready(status) = self.threads[me].state {
                 break status;
             }
-            if !self.step_others(me)? {
-                if !self.advance_clock()? {
-                    return Err(Violation::new(
-                        Rule::Deadlock,
-                        format!("the harness thread waits on {object:#x} forever: no thread can run and no timeout is pending"),
-                    ));
-                }
+            if !self.step_others(me)? && !self.advance_clock()? {
+                return Err(Violation::new(
+                    Rule::Deadlock,
+                    format!("the harness thread waits on {object:#x} forever: no thread can run and no timeout is pending"),
+                ));
             }
         };
         self.threads[me].state = ThreadState::Running;

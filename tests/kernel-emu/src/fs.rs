@@ -425,6 +425,9 @@ fn invoke(
     Ok(result)
 }
 
+/// What the file system does for an operation: its status and `IoStatus.Information`.
+type Effect<'a> = dyn FnMut(&mut Emu) -> Result<(u32, u64), Violation> + 'a;
+
 /// Runs `major` through the registered callbacks: pre at `pre_irql`, then `effect` (the
 /// file system: returns status and information), then post (synchronized or not).
 fn deliver(
@@ -433,7 +436,7 @@ fn deliver(
     major: u8,
     paging: bool,
     pre_irql: u8,
-    effect: &mut dyn FnMut(&mut Emu) -> Result<(u32, u64), Violation>,
+    effect: &mut Effect<'_>,
 ) -> Result<u32, Violation> {
     let registered = emu.k.filter.as_ref().and_then(|filter| {
         (filter.started && !filter.unregistered && emu.k.fs.instance != 0)

@@ -569,7 +569,7 @@ fn allocation_fails(emu: &mut Emu) -> bool {
         .k
         .inject
         .fail_every_nth_allocation
-        .is_some_and(|n| n > 0 && emu.k.counters.allocations % n == 0);
+        .is_some_and(|n| n > 0 && emu.k.counters.allocations.is_multiple_of(n));
     if fail {
         emu.k.counters.failed_allocations += 1;
     }

@@ -3,7 +3,6 @@
 #![cfg(target_os = "linux")]
 
 use picket_kernel_emu::kernel::status;
-use picket_kernel_emu::verifier::Rule;
 use picket_kernel_emu::{workload, Harness};
 use picket_protocol::{ClientHello, RecordKind};
 
