@@ -79,7 +79,10 @@ fn main() -> Result<(), String> {
         );
     }
     println!();
-    println!("DriverEntry: {} instructions", h.entry_instructions);
+    println!(
+        "DriverEntry: {} instructions, {} bytes of stack",
+        h.entry_instructions, h.entry_stack
+    );
     println!("filter unload: {unload} instructions");
     println!(
         "sender thread: {sender} instructions for {records} records delivered = {} per record",

@@ -137,6 +137,11 @@ pub struct Emu {
     pub blocks: BTreeMap<u64, Block>,
     /// Fake clock, 100 ns units since 1601.
     pub clock: u64,
+    /// Nesting of [`Emu::call`] on the harness thread.
+    depth: usize,
+    /// RSP at entry of the harness thread's last outermost call (after the return address
+    /// was pushed), for [`Emu::stack_used`].
+    entry_sp: u64,
 }
 
 fn uc_err(e: unicorn_engine::uc_error) -> Violation {
@@ -285,6 +290,8 @@ impl Emu {
             heap_next: HEAP_BASE,
             blocks: BTreeMap::new(),
             clock: 133_800_000_000_000_000,
+            depth: 0,
+            entry_sp: 0,
         };
         let harness = emu.new_thread(0, 0)?;
         emu.threads[harness].harness = true;
@@ -562,7 +569,14 @@ impl Emu {
             .reg_write(RegisterX86::RIP, function)
             .map_err(uc_err)?;
         self.set_irql(at_irql);
-        let stop = self.run(Some(sp + 8))?;
+        let outermost = self.threads[self.current].harness && self.depth == 0;
+        if outermost {
+            self.entry_sp = sp;
+        }
+        self.depth += usize::from(self.threads[self.current].harness);
+        let stop = self.run(Some(sp + 8));
+        self.depth -= usize::from(self.threads[self.current].harness);
+        let stop = stop?;
         let Stop::Returned(rax) = stop else {
             return Err(Violation::new(
                 Rule::BadCall,
@@ -891,13 +905,15 @@ impl Emu {
         self.write(stack, &[PAINT; STACK_SIZE as usize])
     }
 
-    /// Bytes of the harness thread's stack written since [`Emu::paint_stack`].
+    /// Bytes of stack the harness thread's last outermost call used below its return
+    /// address (its frames and everything it called), measured against the paint of
+    /// [`Emu::paint_stack`].
     #[must_use]
     pub fn stack_used(&self) -> u64 {
         let stack = self.threads[0].stack;
         let bytes = self.read(stack, STACK_SIZE as usize).unwrap_or_default();
-        let untouched = bytes.iter().take_while(|b| **b == PAINT).count() as u64;
-        STACK_SIZE - untouched
+        let lowest = stack + bytes.iter().take_while(|b| **b == PAINT).count() as u64;
+        self.entry_sp.saturating_sub(lowest)
     }
 }
 
