@@ -138,6 +138,24 @@ pub struct Fs {
     pub costs: Vec<CallbackCost>,
     /// The workload operation being run (labels the costs).
     pub operation: String,
+    /// Operations whose pre-operation callback ran and whose post-operation callback is
+    /// still owed (I/O in flight): drained by `FltUnregisterFilter`.
+    pub in_flight: Vec<OwedPost>,
+}
+
+/// A post-operation callback Filter Manager still owes the driver.
+#[derive(Clone, Copy, Debug)]
+pub struct OwedPost {
+    /// The operation's memory block.
+    pub block: u64,
+    /// Callback data.
+    pub data: u64,
+    /// Related objects.
+    pub objects: u64,
+    /// The completion context the pre-operation callback returned.
+    pub completion: u64,
+    /// The post-operation callback.
+    pub post: u64,
 }
 
 impl Default for Fs {
@@ -153,6 +171,7 @@ impl Default for Fs {
             instance: 0,
             costs: Vec::new(),
             operation: String::new(),
+            in_flight: Vec::new(),
         }
     }
 }
@@ -727,5 +746,78 @@ pub fn close(emu: &mut Emu, fo: u64) -> Result<(), Violation> {
         }
     }
     emu.free(fo)?;
+    Ok(())
+}
+
+/// Starts a set-information request whose completion never comes before unload: the
+/// pre-operation callback runs; if it asks for a post-operation callback, that call is owed
+/// and `FltUnregisterFilter` delivers it with `FLTFL_POST_OPERATION_DRAINING`.
+///
+/// # Errors
+/// Violations in the callback.
+pub fn set_information_in_flight(
+    emu: &mut Emu,
+    actor: Actor,
+    fo: u64,
+    class: u32,
+    buffer: &[u8],
+) -> Result<bool, Violation> {
+    let f = frame(emu, actor, IRP_MJ_SET_INFORMATION, fo, 0)?;
+    emu.write(f.extra, buffer)?;
+    emu.w32(f.block + PARAMS + l::P_SETINFO_LENGTH, buffer.len() as u32)?;
+    emu.w32(f.block + PARAMS + l::P_SETINFO_CLASS, class)?;
+    emu.w64(f.block + PARAMS + l::P_SETINFO_BUFFER, f.extra)?;
+    let op = emu.k.filter.as_ref().and_then(|filter| {
+        filter
+            .operations
+            .iter()
+            .find(|o| o.major == IRP_MJ_SET_INFORMATION)
+            .copied()
+    });
+    let Some(op) = op.filter(|o| o.pre != 0 && o.post != 0) else {
+        end_frame(emu, &f)?;
+        return Ok(false);
+    };
+    emu.w64(f.completion, 0)?;
+    let result = invoke(
+        emu,
+        op.pre,
+        &[f.data, f.objects, f.completion],
+        irql::PASSIVE,
+        "pre-set-information",
+    )?;
+    let completion = emu.r64(f.completion)?;
+    if result == 1 {
+        end_frame(emu, &f)?;
+        return Ok(false);
+    }
+    emu.k.fs.in_flight.push(OwedPost {
+        block: f.block,
+        data: f.data,
+        objects: f.objects,
+        completion,
+        post: op.post,
+    });
+    Ok(true)
+}
+
+/// Delivers every owed post-operation callback with `FLTFL_POST_OPERATION_DRAINING`
+/// (Filter Manager does this while the filter unregisters).
+///
+/// # Errors
+/// Violations in the callbacks.
+pub fn drain(emu: &mut Emu) -> Result<(), Violation> {
+    let owed = std::mem::take(&mut emu.k.fs.in_flight);
+    for o in owed {
+        let result = emu.call(o.post, &[o.data, o.objects, o.completion, 1], irql::PASSIVE)?;
+        if result != 0 {
+            return Err(Violation::new(
+                Rule::BadCall,
+                format!("a draining post-operation callback returned {result}"),
+            ));
+        }
+        emu.k.fs.ops.remove(&o.data);
+        emu.free(o.block)?;
+    }
     Ok(())
 }

@@ -1095,6 +1095,8 @@ fn flt_unregister_filter(emu: &mut Emu) -> Result<Flow, Violation> {
         }
         emu.k.client = None;
     }
+    // Post-operation callbacks still owed are delivered with FLTFL_POST_OPERATION_DRAINING.
+    crate::fs::drain(emu)?;
     // Then it tears down every context it holds for us: the attachments' references.
     crate::fs::drop_attachments(emu)?;
     if let Some(f) = emu.k.filter.as_mut() {

@@ -171,3 +171,53 @@ fn unload_with_a_client_connected_and_records_queued_disconnects_it_and_frees_ev
     );
     clean(&h);
 }
+
+#[test]
+fn unload_with_a_rename_in_flight_drains_its_post_callback_and_frees_its_context() {
+    use picket_kernel_emu::fs::{self, FILE_OPEN, FILE_RENAME_INFORMATION};
+    let w = w();
+    let mut h = harness();
+    assert_eq!(ok(h.driver_entry()), status::SUCCESS);
+    assert_eq!(ok(h.connect_client()), status::SUCCESS);
+    let first = w
+        .steps_for(picket_integration_tests::workload::Platform::Windows)
+        .take(2)
+        .map(|s| s.action.clone())
+        .collect::<Vec<_>>();
+    for action in &first {
+        ok(workload::run_action(&mut h, action));
+    }
+    let actor = h.actor;
+    let fo = ok(fs::create(
+        &mut h.emu,
+        actor,
+        "alpha.txt",
+        FILE_OPEN,
+        0,
+        0x0011_0000,
+    ))
+    .expect("alpha.txt exists after the first steps");
+    let target: Vec<u8> = "\\??\\C:\\picket-emu\\renamed.txt"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut buffer = vec![0u8; 0x14];
+    buffer[0x10..0x14].copy_from_slice(&(target.len() as u32).to_le_bytes());
+    buffer.extend_from_slice(&target);
+    assert!(
+        ok(fs::set_information_in_flight(
+            &mut h.emu,
+            actor,
+            fo,
+            FILE_RENAME_INFORMATION,
+            &buffer
+        )),
+        "the rename's pre-operation asks for its post-operation"
+    );
+    assert_eq!(ok(h.unload()), status::SUCCESS);
+    assert!(
+        h.emu.k.fs.in_flight.is_empty(),
+        "drained during FltUnregisterFilter"
+    );
+    clean(&h);
+}
