@@ -134,6 +134,8 @@ pub struct Fs {
     pub volume_object: u64,
     /// The instance handed to callbacks.
     pub instance: u64,
+    /// The instance being set up (during the instance-setup callback).
+    pub setup_instance: u64,
     /// Costs of every callback delivered.
     pub costs: Vec<CallbackCost>,
     /// The workload operation being run (labels the costs).
@@ -169,6 +171,7 @@ impl Default for Fs {
             ops: HashMap::new(),
             volume_object: 0,
             instance: 0,
+            setup_instance: 0,
             costs: Vec::new(),
             operation: String::new(),
             in_flight: Vec::new(),
@@ -353,9 +356,34 @@ pub fn query_information(
             emu.w32(buffer + l::STANDARD_LINKS, node.links.len() as u32)?;
             emu.write(buffer + l::STANDARD_DIRECTORY, &[u8::from(node.directory)])?;
         }
+        // FileIdInformation: the volume serial number and the 128-bit id.
+        59 => {
+            if length < l::ID_SIZE {
+                return Ok(status::INVALID_PARAMETER);
+            }
+            emu.w64(buffer, 0x5EED_0000_1CE5_0001)?;
+            emu.w64(buffer + l::ID_FILE_ID, node.id)?;
+            emu.w64(buffer + l::ID_FILE_ID + 8, 0)?;
+        }
         _ => return Ok(status::INVALID_INFO_CLASS),
     }
     Ok(status::SUCCESS)
+}
+
+/// What `FSCTL_GET_OBJECT_ID` returns for a file object: `STATUS_FILE_DELETED` once the
+/// file has no name left, else "no object id" (the fake volume assigns none).
+///
+/// # Errors
+/// A file object that is not live.
+pub fn object_id_status(emu: &Emu, fo: u64) -> Result<u32, Violation> {
+    let f = file(emu, fo, "FltFsControlFile")?;
+    Ok(
+        if f.link_deleted && emu.k.fs.nodes[f.node].links.is_empty() {
+            status::FILE_DELETED
+        } else {
+            status::OBJECTID_NOT_FOUND
+        },
+    )
 }
 
 // ----- delivering operations -----

@@ -40,6 +40,8 @@ pub mod status {
     pub const REVISION_MISMATCH: u32 = 0xC000_0059;
     /// `STATUS_FLT_CONTEXT_ALREADY_DEFINED`.
     pub const FLT_CONTEXT_ALREADY_DEFINED: u32 = 0xC01C_0002;
+    /// `STATUS_OBJECTID_NOT_FOUND`.
+    pub const OBJECTID_NOT_FOUND: u32 = 0xC000_02F0;
     /// `STATUS_FLT_INVALID_NAME_REQUEST`.
     pub const FLT_INVALID_NAME_REQUEST: u32 = 0xC01C_0005;
 }
@@ -177,6 +179,19 @@ pub const EXPORTS: &[Export] = &[
         "FltFindExtraCreateParameter",
         APC,
         flt_find_extra_create_parameter,
+    ),
+    m("FltFsControlFile", PASSIVE, flt_fs_control_file),
+    m("FltIsVolumeSnapshot", APC, flt_is_volume_snapshot),
+    m("FltIsVolumeWritable", APC, flt_is_volume_writable),
+    m(
+        "FltParseFileNameInformation",
+        APC,
+        flt_parse_file_name_information,
+    ),
+    m(
+        "FltQueryVolumeInformation",
+        PASSIVE,
+        flt_query_volume_information,
     ),
     m(
         "FltFreeSecurityDescriptor",
@@ -1478,4 +1493,160 @@ fn flt_query_information_file(emu: &mut Emu) -> Result<Flow, Violation> {
         emu.w32(returned, 0)?;
     }
     ret(status)
+}
+
+// ----- Filter Manager: volumes, name parsing, FSCTLs -----
+
+fn volume_arg(emu: &Emu, volume: u64, api: &str) -> Result<(), Violation> {
+    if volume == 0 || volume != emu.k.fs.volume_object {
+        return Err(bad(format!("{api}({volume:#x}): not the volume")));
+    }
+    Ok(())
+}
+
+fn flt_is_volume_snapshot(emu: &mut Emu) -> Result<Flow, Violation> {
+    let (volume, out) = (emu.arg(0)?, emu.arg(1)?);
+    volume_arg(emu, volume, "FltIsVolumeSnapshot")?;
+    emu.write(out, &[0])?;
+    ret(status::SUCCESS)
+}
+
+fn flt_is_volume_writable(emu: &mut Emu) -> Result<Flow, Violation> {
+    let (volume, out) = (emu.arg(0)?, emu.arg(1)?);
+    volume_arg(emu, volume, "FltIsVolumeWritable")?;
+    emu.write(out, &[1])?;
+    ret(status::SUCCESS)
+}
+
+/// `FileFsAttributeInformation` of an NTFS volume: case-preserving and -sensitive search,
+/// Unicode, ACLs, compression, quotas, sparse files, reparse points, object ids, named
+/// streams, encryption, hard links, extended attributes, open by id, USN journal.
+const NTFS_ATTRIBUTES: u32 = 0x03E7_00FF;
+
+fn flt_query_volume_information(emu: &mut Emu) -> Result<Flow, Violation> {
+    let (instance, iosb, buffer, length, class) = (
+        emu.arg(0)?,
+        emu.arg(1)?,
+        emu.arg(2)?,
+        u64::from(emu.arg(3)? as u32),
+        emu.arg(4)? as u32,
+    );
+    if instance == 0 || instance != emu.k.fs.instance && instance != emu.k.fs.setup_instance {
+        return Err(bad(format!(
+            "FltQueryVolumeInformation({instance:#x}): not an instance"
+        )));
+    }
+    // FileFsAttributeInformation only.
+    if class != 5 {
+        return Err(bad(format!(
+            "FltQueryVolumeInformation class {class}: only FileFsAttributeInformation is faked"
+        )));
+    }
+    let name: Vec<u8> = "NTFS".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut info = Vec::new();
+    info.extend_from_slice(&NTFS_ATTRIBUTES.to_le_bytes());
+    info.extend_from_slice(&255u32.to_le_bytes());
+    info.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    info.extend_from_slice(&name);
+    if length < l::FSA_NAME {
+        return ret(status::BUFFER_TOO_SMALL);
+    }
+    let written = info.len().min(length as usize);
+    emu.write(buffer, &info[..written])?;
+    let result = if written < info.len() {
+        status::BUFFER_OVERFLOW
+    } else {
+        status::SUCCESS
+    };
+    emu.w64(iosb, u64::from(result))?;
+    emu.w64(iosb + 8, written as u64)?;
+    ret(result)
+}
+
+/// Writes a `UNICODE_STRING` at `at` viewing `len` bytes of the buffer at `buffer + start`.
+fn view(emu: &mut Emu, at: u64, buffer: u64, start: usize, len: usize) -> Result<(), Violation> {
+    emu.w16(at, len as u16)?;
+    emu.w16(at + 2, len as u16)?;
+    emu.w64(at + 8, if len == 0 { 0 } else { buffer + start as u64 })
+}
+
+fn flt_parse_file_name_information(emu: &mut Emu) -> Result<Flow, Violation> {
+    let at = emu.arg(0)?;
+    let Some(info) = emu.k.names.get(&at).cloned() else {
+        return Err(Violation::new(
+            Rule::BadMemory,
+            format!("FltParseFileNameInformation({at:#x}): not a live name"),
+        ));
+    };
+    let buffer = emu.r64(at + l::FNI_NAME + l::US_BUFFER)?;
+    let units: Vec<u16> = info.name.encode_utf16().collect();
+    let volume = emu.k.fs.volume.encode_utf16().count().min(units.len());
+    let last_slash = units
+        .iter()
+        .rposition(|u| *u == u16::from(b'\\'))
+        .unwrap_or(volume);
+    let final_start = (last_slash + 1).min(units.len());
+    let final_component = &units[final_start..];
+    let stream_at = final_component.iter().position(|u| *u == u16::from(b':'));
+    let base_end = stream_at.map_or(units.len(), |s| final_start + s);
+    let extension = units[final_start..base_end]
+        .iter()
+        .rposition(|u| *u == u16::from(b'.'))
+        .map(|d| final_start + d + 1);
+    view(emu, at + l::FNI_SHARE, buffer, 0, 0)?;
+    view(
+        emu,
+        at + l::FNI_FINAL,
+        buffer,
+        2 * final_start,
+        2 * (units.len() - final_start),
+    )?;
+    view(
+        emu,
+        at + l::FNI_PARENT,
+        buffer,
+        2 * volume,
+        2 * (final_start - volume.min(final_start)),
+    )?;
+    match extension {
+        Some(e) => view(
+            emu,
+            at + l::FNI_EXTENSION,
+            buffer,
+            2 * e,
+            2 * (base_end - e),
+        )?,
+        None => view(emu, at + l::FNI_EXTENSION, buffer, 0, 0)?,
+    }
+    view(
+        emu,
+        at + l::FNI_STREAM,
+        buffer,
+        2 * base_end,
+        2 * (units.len() - base_end),
+    )?;
+    // FLTFL_FILE_NAME_PARSED_FINAL_COMPONENT | EXTENSION | STREAM | PARENT_DIR.
+    emu.w16(at + l::FNI_PARSED, 0xF)?;
+    ret(status::SUCCESS)
+}
+
+fn flt_fs_control_file(emu: &mut Emu) -> Result<Flow, Violation> {
+    let (file_object, code, output, output_length) = (
+        emu.arg(1)?,
+        emu.arg(2)? as u32,
+        emu.arg(5)?,
+        u64::from(emu.arg(6)? as u32),
+    );
+    const FSCTL_GET_OBJECT_ID: u32 = 0x0009_009C;
+    if code != FSCTL_GET_OBJECT_ID {
+        return Err(bad(format!(
+            "FltFsControlFile code {code:#x}: only FSCTL_GET_OBJECT_ID is faked"
+        )));
+    }
+    if output_length < 64 {
+        return ret(status::BUFFER_TOO_SMALL);
+    }
+    emu.read(output, 64)?;
+    // No file of the fake volume has an object id; a deleted one is gone.
+    ret(crate::fs::object_id_status(emu, file_object)?)
 }

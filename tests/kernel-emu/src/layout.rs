@@ -163,6 +163,18 @@ layout! {
     FNI_NAME = 8 => "offsetof(FLT_FILE_NAME_INFORMATION, Name)";
     /// `FLT_FILE_NAME_INFORMATION.Volume`.
     FNI_VOLUME = 0x18 => "offsetof(FLT_FILE_NAME_INFORMATION, Volume)";
+    /// `FLT_FILE_NAME_INFORMATION.NamesParsed`.
+    FNI_PARSED = 2 => "offsetof(FLT_FILE_NAME_INFORMATION, NamesParsed)";
+    /// `FLT_FILE_NAME_INFORMATION.Share`.
+    FNI_SHARE = 0x28 => "offsetof(FLT_FILE_NAME_INFORMATION, Share)";
+    /// `FLT_FILE_NAME_INFORMATION.Extension`.
+    FNI_EXTENSION = 0x38 => "offsetof(FLT_FILE_NAME_INFORMATION, Extension)";
+    /// `FLT_FILE_NAME_INFORMATION.Stream`.
+    FNI_STREAM = 0x48 => "offsetof(FLT_FILE_NAME_INFORMATION, Stream)";
+    /// `FLT_FILE_NAME_INFORMATION.FinalComponent`.
+    FNI_FINAL = 0x58 => "offsetof(FLT_FILE_NAME_INFORMATION, FinalComponent)";
+    /// `FLT_FILE_NAME_INFORMATION.ParentDir`.
+    FNI_PARENT = 0x68 => "offsetof(FLT_FILE_NAME_INFORMATION, ParentDir)";
     /// `sizeof(FLT_FILE_NAME_INFORMATION)`.
     FNI_SIZE = 0x78 => "sizeof(FLT_FILE_NAME_INFORMATION)";
 
@@ -182,6 +194,14 @@ layout! {
     STANDARD_LINKS = 0x10 => "offsetof(FILE_STANDARD_INFORMATION, NumberOfLinks)";
     /// `FILE_STANDARD_INFORMATION.Directory`.
     STANDARD_DIRECTORY = 0x15 => "offsetof(FILE_STANDARD_INFORMATION, Directory)";
+    /// `FILE_ID_INFORMATION.FileId`.
+    ID_FILE_ID = 8 => "offsetof(FILE_ID_INFORMATION, FileId)";
+    /// `sizeof(FILE_ID_INFORMATION)`.
+    ID_SIZE = 24 => "sizeof(FILE_ID_INFORMATION)";
+    /// `FILE_FS_ATTRIBUTE_INFORMATION.FileSystemNameLength`.
+    FSA_NAME_LENGTH = 8 => "offsetof(FILE_FS_ATTRIBUTE_INFORMATION, FileSystemNameLength)";
+    /// `FILE_FS_ATTRIBUTE_INFORMATION.FileSystemName`.
+    FSA_NAME = 12 => "offsetof(FILE_FS_ATTRIBUTE_INFORMATION, FileSystemName)";
     /// `sizeof(FILE_STANDARD_INFORMATION)`.
     STANDARD_SIZE = 0x18 => "sizeof(FILE_STANDARD_INFORMATION)";
 }

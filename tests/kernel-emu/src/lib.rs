@@ -150,6 +150,7 @@ impl Harness {
             self.emu.w64(objects + layout::RO_INSTANCE, instance)?;
             // FLTFL_INSTANCE_SETUP_AUTOMATIC_ATTACHMENT, FILE_DEVICE_DISK_FILE_SYSTEM,
             // FLT_FSTYPE_NTFS.
+            self.emu.k.fs.setup_instance = instance;
             let result = self
                 .emu
                 .call(filter.instance_setup, &[objects, 1, 8, 2], irql::PASSIVE)?
