@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Cross-builds the RELEASE driver image on Linux:
 #     target/x86_64-pc-windows-msvc/release/picket_driver.sys
+#   .ci/build-sys.sh          build the image (the default)
+#   .ci/build-sys.sh lint     instead: cargo check and cargo clippy -D warnings of the driver
+#                             with --features kernel, for the Linux shadow target
+#                             (x86_64-unknown-linux-gnu) and for x86_64-pc-windows-msvc
 #
 # Needs a Linux WDK kit (headers + the wdk crates patched for a Linux host), see
 # docs/VM-TESTING.md ("Building the .sys on Linux"):
@@ -20,6 +24,8 @@
 # edit there (with its minimum Windows build). hal, wmilib and BufferOverflowFastFailK (which
 # wdk-build always names) are empty libraries: the driver imports nothing from them.
 set -euo pipefail
+MODE=${1:-build}
+case "$MODE" in build | lint) ;; *) echo "usage: $0 [build|lint]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TRIPLE=x86_64-pc-windows-msvc
@@ -37,7 +43,7 @@ skip() {
         echo "error: cannot cross-build picket_driver.sys: $1" >&2
         exit 1
     fi
-    echo "picket: skipped the Linux cross-build of picket_driver.sys: $1"
+    echo "picket: skipped the Linux cross-build ($MODE) of picket_driver.sys: $1"
     exit 0
 }
 fail() { echo "error: build-sys: $1" >&2; exit 1; }
@@ -93,8 +99,12 @@ farm() { # farm SRC DST: DST mirrors SRC with symlinks, aliases repaired
 }
 if [ -n "$PSEUDO" ]; then
     FARM=$TARGET_DIR/wdk-content
-    rm -rf "$FARM"
-    farm "$CONTENT" "$FARM"
+    # Rebuilt only when the kit it mirrors changes, so the headers keep their identity.
+    if [ "$(cat "$FARM.source" 2>/dev/null)" != "$CONTENT" ] || [ ! -d "$FARM" ]; then
+        rm -rf "$FARM" "$FARM.source"
+        farm "$CONTENT" "$FARM"
+        printf '%s' "$CONTENT" > "$FARM.source"
+    fi
     echo "picket: $(printf '%s\n' "$PSEUDO" | wc -l) case-alias symlinks of $CONTENT are plain files; using the link farm $FARM"
     CONTENT=$FARM
 fi
@@ -104,6 +114,29 @@ for tool in llvm-dlltool llvm-lib clang; do
 done
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$TRIPLE"; then
     fail "the Rust target $TRIPLE is missing (rustup target add $TRIPLE)"
+fi
+
+# The patch turns wdk-build/wdk-sys into path dependencies, and Cargo rewrites their entries
+# in Cargo.lock (no source, no checksum). Put the committed lock file back on exit, so the
+# working tree stays clean and later --locked builds keep working.
+mkdir -p "$TARGET_DIR"
+if [ -f Cargo.lock ]; then
+    cp -p Cargo.lock "$TARGET_DIR/Cargo.lock.before-wdk-patch"
+    trap 'cp -p "$TARGET_DIR/Cargo.lock.before-wdk-patch" Cargo.lock' EXIT
+fi
+export WDKContentRoot=$CONTENT Version_Number
+PATCH=(--config "patch.crates-io.wdk-build.path=\"$WDK_BUILD\""
+       --config "patch.crates-io.wdk-sys.path=\"$WDK_SYS\"")
+if [ "$MODE" = lint ]; then
+    # panic=abort as in the real build (wdk-panic provides the handler); +crt-static for the
+    # Windows target comes from .cargo/config.toml. Cargo.lock is left as it is by the patch.
+    export CARGO_PROFILE_DEV_PANIC=abort
+    for target in x86_64-unknown-linux-gnu $TRIPLE; do
+        cargo check "${PATCH[@]}" -p picket-driver --features kernel --target "$target"
+        cargo clippy "${PATCH[@]}" -p picket-driver --features kernel --target "$target" -- -D warnings
+    done
+    echo "picket: the driver's kernel feature type-checks and passes clippy for x86_64-unknown-linux-gnu and $TRIPLE"
+    exit 0
 fi
 
 # Import libraries: one per .def file, plus the empty ones wdk-build names.
@@ -119,13 +152,10 @@ for lib in hal wmilib BufferOverflowFastFailK; do
     llvm-lib /out:"$LIBS/$lib.lib" "$LIBS/empty.obj"
 done
 
-export WDKContentRoot=$CONTENT Version_Number
 export CARGO_PROFILE_RELEASE_PANIC=abort
 # /RELEASE: the PE checksum. /INTEGRITYCHECK (FORCE_INTEGRITY) also comes from wdk-build;
 # repeated here so the image test's requirement does not hang on a dependency's choice.
-cargo build \
-    --config "patch.crates-io.wdk-build.path=\"$WDK_BUILD\"" \
-    --config "patch.crates-io.wdk-sys.path=\"$WDK_SYS\"" \
+cargo build "${PATCH[@]}" \
     --config "target.$TRIPLE.linker=\"rust-lld\"" \
     --config "target.$TRIPLE.rustflags=[\"-C\",\"target-feature=+crt-static\",\"-C\",\"link-arg=/RELEASE\",\"-C\",\"link-arg=/INTEGRITYCHECK\",\"-L\",\"native=$LIBS\"]" \
     -p picket-driver --features kernel --target $TRIPLE --release
