@@ -8,9 +8,13 @@
     of Driver Verifier) with the standard settings, which add special pool and pool tracking:
         verifier.exe /standard /driver picket_driver.sys
     Verification starts when the driver registers with Filter Manager, i.e. at `fltmc load`.
-    Settings are read at boot, so reboot before loading the driver. A violation stops the
-    machine with a bug check naming the rule; attach a kernel debugger (or read the memory
-    dump) to see it. On builds before 25126 do not also verify ntoskrnl: Microsoft documents
+    Settings are read at boot, so reboot before loading the driver. Filter Verifier reports a
+    violation to a kernel debugger (a message naming the rule, then a break/ignore prompt); it
+    does not bug-check a machine with no debugger attached, so violations can pass unseen.
+    Attach one over the network (KDNET) for the run: on the VM `bcdedit /debug on` and
+    `bcdedit /dbgsettings net hostip:<host> port:50000` (prints the key), reboot, and on the
+    host `windbg -k net:port=50000,key=<key>` (docs/VM-TESTING.md). Invoke-PicketVmTest.ps1
+    marks a pass under Verifier with no debugger attached as provisional. On builds before 25126 do not also verify ntoskrnl: Microsoft documents
     spurious errors when minifilters and ntoskrnl are verified together.
 
 .PARAMETER Reboot
@@ -42,6 +46,9 @@ try {
     } else {
         Write-Step 'Enabling Driver Verifier: verifier /standard /driver picket_driver.sys'
         Invoke-Native -FilePath 'verifier.exe' -ArgumentList @('/standard', '/driver', 'picket_driver.sys') -AllowedExitCodes @(0, 2) | Out-Null
+    }
+    if (-not $Disable -and -not (Get-KernelDebuggerState).Enabled) {
+        Write-Warning 'Kernel debugging is off in this boot: Filter Verifier reports violations to a debugger. Set up KDNET (Get-Help .\Enable-DriverVerifier.ps1 -Full) for a final pass.'
     }
     Request-Reboot -Why 'Driver Verifier reads its settings at boot.' -Reboot:$Reboot
     exit 0

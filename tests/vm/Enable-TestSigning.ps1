@@ -6,7 +6,10 @@
     Runs `bcdedit /set testsigning on` for the current boot entry. Windows refuses this while
     Secure Boot is on: turn Secure Boot off in the VM's firmware settings first (Hyper-V: VM
     Settings > Security > clear "Enable Secure Boot"). The setting takes effect at the next boot;
-    the desktop then shows "Test Mode" in a corner.
+    the desktop then shows "Test Mode" in a corner. Whether this boot has it is read from the
+    running boot's load options (SystemStartOptions contains TESTSIGNING), not from bcdedit,
+    which shows what is stored for the next boot: when test signing is stored but this boot
+    does not have it, the script says a reboot is still pending.
 
     Use a disposable test VM: test signing lowers the machine's protection against malicious
     drivers. Undo with `bcdedit /set testsigning off` and a reboot.
@@ -28,6 +31,11 @@ try {
     Assert-Administrator
     if (Test-TestSigningOn) {
         Write-Host 'Test signing is already on in this boot. Nothing to do.'
+        exit 0
+    }
+    if (Test-TestSigningConfigured) {
+        Write-Host 'Test signing is already set for the next boot, but this boot does not have it yet.'
+        Request-Reboot -Why 'test signing is set (bcdedit) and takes effect at the next boot: the reboot is still pending.' -Reboot:$Reboot
         exit 0
     }
     if (Test-SecureBootOn) {

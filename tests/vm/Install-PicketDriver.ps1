@@ -25,6 +25,7 @@ Import-Module (Join-Path $PSScriptRoot 'PicketVm.psm1') -Force
 try {
     Assert-Administrator
     if (-not (Test-TestSigningOn)) {
+        if (Test-TestSigningConfigured) { throw 'Test signing is set but not active in this boot: reboot first.' }
         throw 'Test signing is off in this boot: run .\Enable-TestSigning.ps1 and reboot first.'
     }
     Install-PicketDriver -PackageDir (Resolve-Path $PackageDir).ProviderPath

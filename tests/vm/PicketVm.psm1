@@ -71,11 +71,56 @@ function Request-Reboot {
     }
 }
 
-# True when the running boot has test signing on. bcdedit's output is localized, but the
-# element name and its value "Yes" are not.
+# The running boot's load options, as the boot loader passed them to the kernel (for example
+# " NOEXECUTE=OPTIN  TESTSIGNING  DEBUG"). Unlike `bcdedit /enum`, which shows what is stored
+# for the next boot, this reflects the boot in progress, and it is not localized.
+function Get-SystemStartOptions {
+    $control = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control' -Name 'SystemStartOptions' -ErrorAction SilentlyContinue
+    if ($null -eq $control) { return '' }
+    return [string]$control.SystemStartOptions
+}
+
+function Test-StartOption {
+    param([Parameter(Mandatory)][string]$Name)
+    $options = (Get-SystemStartOptions).Trim() -split '\s+'
+    return [bool]($options | Where-Object { $_ -ieq $Name -or $_ -like "$Name=*" })
+}
+
+# True when the running boot has test signing on (the TESTSIGNING load option).
 function Test-TestSigningOn {
+    return (Test-StartOption 'TESTSIGNING')
+}
+
+# True when test signing is stored for the next boot of this entry (`bcdedit /set testsigning
+# on`), whether or not this boot has it. bcdedit's element names are not localized; its
+# boolean values are shown as Yes/No.
+function Test-TestSigningConfigured {
     $lines = Invoke-Native -FilePath 'bcdedit.exe' -ArgumentList @('/enum', '{current}') -Quiet
-    return [bool]($lines | Where-Object { $_ -match '^\s*testsigning\s+Yes\s*$' })
+    return [bool]($lines | Where-Object { $_ -match '^\s*testsigning\s+(Yes|On|True)\s*$' })
+}
+
+# The kernel debugger as the kernel sees it now (NtQuerySystemInformation,
+# SystemKernelDebuggerInformation): Enabled = the boot has debugging on (bcdedit /debug on,
+# e.g. KDNET); Attached = a debugger host is connected. Filter Verifier reports a violation
+# to an attached debugger; with none, the violation may go unseen.
+function Get-KernelDebuggerState {
+    if (-not ('PicketVm.KernelDebugger' -as [type])) {
+        Add-Type -Namespace PicketVm -Name KernelDebugger -MemberDefinition @'
+[DllImport("ntdll.dll")]
+public static extern int NtQuerySystemInformation(int SystemInformationClass, byte[] SystemInformation, int SystemInformationLength, out int ReturnLength);
+'@
+    }
+    # SYSTEM_KERNEL_DEBUGGER_INFORMATION: BOOLEAN KernelDebuggerEnabled, KernelDebuggerNotPresent.
+    $info = New-Object byte[] 2
+    $returned = 0
+    $status = [PicketVm.KernelDebugger]::NtQuerySystemInformation(35, $info, $info.Length, [ref]$returned)
+    if ($status -ne 0) {
+        throw ('NtQuerySystemInformation(SystemKernelDebuggerInformation) failed: NTSTATUS 0x{0:x8}' -f $status)
+    }
+    return [pscustomobject]@{
+        Enabled  = ($info[0] -ne 0)
+        Attached = ($info[0] -ne 0) -and ($info[1] -eq 0)
+    }
 }
 
 # True when Driver Verifier is set up for the Picket driver (takes effect after a reboot).
@@ -417,7 +462,10 @@ $exported = @(
     'Assert-Administrator'
     'Invoke-Native'
     'Test-SecureBootOn'
+    'Get-SystemStartOptions'
     'Test-TestSigningOn'
+    'Test-TestSigningConfigured'
+    'Get-KernelDebuggerState'
     'Test-VerifierConfigured'
     'Test-VerifierActive'
     'Get-PicketPublishedInf'

@@ -85,6 +85,13 @@
 //! Every system call lives in `sys`, one small safe function each with a `SAFETY:` comment;
 //! the event parser ([`parse`]) has no unsafe code and turns every inconsistent length into
 //! an error.
+//!
+//! # Other platforms
+//! fanotify is Linux's: on any other target this crate is empty (the client depends on it only
+//! for `target_os = "linux"`; its Windows source is `picket-winport`), so the workspace builds
+//! for Windows as it is.
+
+#![cfg(target_os = "linux")]
 
 mod error;
 pub mod group;

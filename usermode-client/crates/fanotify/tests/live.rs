@@ -1,6 +1,8 @@
 //! The source on a real fanotify group: real file operations in a temporary folder, and the
 //! exact records they must produce. These need root (CI runs as root); without fanotify they
-//! fail at `open`, loudly.
+//! fail at `open`, loudly. fanotify is Linux's: elsewhere this file holds no test.
+
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -12,6 +12,31 @@ pub const fn hresult_from_win32(code: u32) -> i32 {
     }
 }
 
+/// The Win32 error inside a `FACILITY_WIN32` failure `HRESULT` (`0x8007xxxx`, what
+/// `HRESULT_FROM_WIN32` makes), `None` for any other `HRESULT`.
+#[must_use]
+pub const fn win32_from_hresult(hr: i32) -> Option<u32> {
+    let bits = hr as u32;
+    if bits & 0xFFFF_0000 == 0x8007_0000 {
+        Some(bits & 0xFFFF)
+    } else {
+        None
+    }
+}
+
+/// An `HRESULT` as an [`std::io::Error`]: a `FACILITY_WIN32` code becomes its Win32 error (so
+/// the message is the system's text for it and `raw_os_error` the Win32 code); any other keeps
+/// the `HRESULT`, in hex, in its message. (`from_raw_os_error(hr)` would say "Unknown error
+/// -2147…".)
+#[must_use]
+pub fn hresult_error(hr: i32) -> std::io::Error {
+    match win32_from_hresult(hr) {
+        // Win32 codes are 16 bits here: the cast cannot wrap.
+        Some(code) => std::io::Error::from_raw_os_error(code as i32),
+        None => std::io::Error::other(format!("HRESULT {:#010x}", hr as u32)),
+    }
+}
+
 /// `HRESULT_FROM_NT`.
 #[must_use]
 pub const fn hresult_from_nt(status: u32) -> i32 {
@@ -176,6 +201,35 @@ pub fn message_payload(buffer: &[u8], transferred: usize) -> Option<&[u8]> {
     buffer.get(MESSAGE_HEADER_LEN..transferred)
 }
 
+/// What a completed read's byte count covers, judged from the batch's own length field
+/// (`total_len`, bytes 16..20 of the batch header, little-endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionCount {
+    /// Filter Manager's header plus the batch: what [`message_payload`] assumes.
+    IncludesHeader,
+    /// The batch alone: the payload would lose its last [`MESSAGE_HEADER_LEN`] bytes.
+    ExcludesHeader,
+    /// Neither (no batch header, or a length that matches neither reading).
+    Unrecognised,
+}
+
+/// Classifies the byte count `transferred` of a completed `FilterGetMessage` whose buffer
+/// starts with `message` (header included; only its first 40 bytes are read).
+#[must_use]
+pub fn completion_count(message: &[u8], transferred: usize) -> CompletionCount {
+    const TOTAL_LEN_AT: usize = MESSAGE_HEADER_LEN + 16;
+    let total = message
+        .get(TOTAL_LEN_AT..TOTAL_LEN_AT + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok());
+    match total {
+        Some(total) if transferred == MESSAGE_HEADER_LEN + total => CompletionCount::IncludesHeader,
+        Some(total) if transferred == total => CompletionCount::ExcludesHeader,
+        _ => CompletionCount::Unrecognised,
+    }
+}
+
 /// The first string of a `REG_MULTI_SZ`-style buffer (`QueryDosDevice` output).
 #[must_use]
 pub fn first_multi_sz(units: &[u16]) -> String {
@@ -243,6 +297,49 @@ mod tests {
             source,
             picket_model::SourceError::PermissionDenied(_)
         ));
+    }
+
+    #[test]
+    fn hresults_unwrap_to_win32_errors_or_keep_their_value() {
+        // ERROR_INVALID_FUNCTION (1) as an HRESULT, as FilterGetMessage returns it.
+        let error = hresult_error(hresult_from_win32(1));
+        assert_eq!(error.raw_os_error(), Some(1));
+        let error = hresult_error(0x8007_0241_u32 as i32);
+        assert_eq!(error.raw_os_error(), Some(0x241));
+        assert_eq!(win32_from_hresult(hresult_from_win32(1238)), Some(1238));
+        // Not FACILITY_WIN32: an NTSTATUS-derived HRESULT and E_FAIL keep their value.
+        let nt = hresult_from_nt(0xC000_0059);
+        assert_eq!(win32_from_hresult(nt), None);
+        let error = hresult_error(nt);
+        assert_eq!(error.raw_os_error(), None);
+        assert_eq!(error.to_string(), "HRESULT 0xd0000059");
+        let e_fail = hresult_error(0x8000_4005_u32 as i32);
+        assert_eq!(e_fail.to_string(), "HRESULT 0x80004005");
+        // A success or warning code is not a Win32 error either.
+        assert_eq!(win32_from_hresult(0x0007_0001), None);
+    }
+
+    #[test]
+    fn completion_counts_are_judged_by_the_batch_length() {
+        let mut message = vec![0u8; MESSAGE_HEADER_LEN + 40];
+        message[MESSAGE_HEADER_LEN + 16..MESSAGE_HEADER_LEN + 20]
+            .copy_from_slice(&40u32.to_le_bytes());
+        assert_eq!(
+            completion_count(&message, MESSAGE_HEADER_LEN + 40),
+            CompletionCount::IncludesHeader
+        );
+        assert_eq!(
+            completion_count(&message, 40),
+            CompletionCount::ExcludesHeader
+        );
+        assert_eq!(
+            completion_count(&message, 41),
+            CompletionCount::Unrecognised
+        );
+        assert_eq!(
+            completion_count(&message[..MESSAGE_HEADER_LEN + 19], 56),
+            CompletionCount::Unrecognised
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ use windows_sys::Win32::System::IO::{
 
 use crate::handle::OwnedHandle;
 use crate::logic::{
-    hresult_from_win32, wide, Backoff, ConnectFailure, PortError, MESSAGE_HEADER_LEN,
+    completion_count, hresult_error, hresult_from_win32, wide, Backoff, CompletionCount,
+    ConnectFailure, PortError, MESSAGE_HEADER_LEN,
 };
 
 /// Reads kept outstanding.
@@ -66,6 +67,15 @@ impl Read {
         );
         Some(())
     }
+
+    /// The first `len` bytes of the buffer (Filter Manager's header, then the batch's).
+    fn prefix(&self, len: usize) -> Vec<u8> {
+        self.buffer
+            .iter()
+            .flat_map(|w| w.to_ne_bytes())
+            .take(len)
+            .collect()
+    }
 }
 
 fn call_error(call: &'static str) -> PortError {
@@ -84,6 +94,8 @@ struct Connection {
     #[allow(clippy::vec_box)]
     reads: Vec<Box<Read>>,
     in_flight: usize,
+    /// Whether the first message's byte count has been logged (once per connection).
+    first_logged: bool,
 }
 
 impl Connection {
@@ -117,6 +129,7 @@ impl Connection {
             iocp,
             reads: (0..READS).map(|_| Read::new()).collect(),
             in_flight: 0,
+            first_logged: false,
         };
         for index in 0..READS {
             connection.issue(index)?;
@@ -144,8 +157,31 @@ impl Connection {
         } else {
             Err(PortError::Call {
                 call: "FilterGetMessage",
-                source: std::io::Error::from_raw_os_error(hr),
+                source: hresult_error(hr),
             })
+        }
+    }
+
+    /// Says once what the completion count of the first message covers: the payload
+    /// framing assumes it includes `FILTER_MESSAGE_HEADER`, as the scanner sample does.
+    fn log_first_count(&self, index: usize, transferred: usize) {
+        let Some(read) = self.reads.get(index) else {
+            return;
+        };
+        let count = completion_count(&read.prefix(MESSAGE_HEADER_LEN + 40), transferred);
+        if count == CompletionCount::IncludesHeader {
+            tracing::info!(
+                transferred,
+                header = MESSAGE_HEADER_LEN,
+                "first message: the completion count includes FILTER_MESSAGE_HEADER"
+            );
+        } else {
+            tracing::warn!(
+                transferred,
+                header = MESSAGE_HEADER_LEN,
+                ?count,
+                "first message: the completion count does not cover header + batch; batches will fail to decode"
+            );
         }
     }
 
@@ -187,6 +223,10 @@ impl Connection {
             return Err(call_error("FilterGetMessage"));
         }
         let bytes = usize::try_from(bytes).unwrap_or(0);
+        if !self.first_logged {
+            self.first_logged = true;
+            self.log_first_count(index, bytes);
+        }
         self.reads
             .get(index)
             .and_then(|read| read.payload_into(bytes, buf))

@@ -1,0 +1,567 @@
+//! What watching costs the writer: a fixed file workload run unwatched, under a bare
+//! fanotify reader that only drains events (the floor any fanotify sensor pays), and under
+//! `picket watch --output /dev/null` with detection off and on. Prints the writer's time,
+//! its slowdown against the unwatched run, the sensors' CPU per event and events/s, and
+//! whether the kernel queue overflowed.
+//!
+//! ```text
+//! cargo bench -p picket-fanotify --bench overhead            # needs root
+//! PICKET_BENCH_FILES=25000 PICKET_BENCH_REPS=5 cargo bench -p picket-fanotify --bench overhead
+//! ```
+//!
+//! Workload: `PICKET_BENCH_FILES` files (default 25 000), each created and written (4 KiB,
+//! one write, close), renamed, and deleted: 100 000 operations by default. Each mode runs
+//! `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is printed.
+//! Target (issue 6): the writer's slowdown under `picket watch` within 10% of its slowdown
+//! under the bare reader, and no overflow.
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use picket_fanotify::{group::release_descriptors, parse, Group};
+
+const FAN_Q_OVERFLOW: u64 = libc::FAN_Q_OVERFLOW;
+
+pub fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--bare-reader") {
+        bare_reader(Path::new(&args[at + 1]));
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful: the
+    // benchmark only runs when asked for.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("overhead: run with `cargo bench -p picket-fanotify --bench overhead`");
+        return;
+    }
+    run_benchmark();
+}
+
+// ---------------------------------------------------------------------------------------
+// The bare reader: the same group configuration as picket's source, and nothing else.
+
+fn bare_reader(path: &Path) {
+    let group = Group::open(path, picket_fanotify::Features::default())
+        .expect("bare reader: open the fanotify group");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        stop_flag.store(true, Ordering::SeqCst);
+    });
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut events, mut overflows) = (0u64, 0u64);
+    let mut drained = false;
+    loop {
+        // The same read policy as picket's source: after emptying the queue, let events
+        // gather before waiting again.
+        if drained {
+            std::thread::sleep(picket_fanotify::group::GATHER_INTERVAL);
+        }
+        drained = false;
+        let ready = group.wait(50).expect("poll");
+        if !ready {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            continue;
+        }
+        let n = group.read(&mut buf).expect("read");
+        drained = n < buf.len() - buf.len() / 4;
+        for event in parse::events(&buf[..n]) {
+            let event = event.expect("well-formed events");
+            release_descriptors(&event);
+            events += 1;
+            if event.mask & FAN_Q_OVERFLOW != 0 {
+                overflows += 1;
+            }
+        }
+    }
+    println!("events {events} overflows {overflows}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer.
+
+/// CPU time (user + system) this thread has used.
+fn thread_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a valid, exclusively borrowed rusage for the kernel to fill.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: getrusage succeeded, so it initialized the whole struct (it was zeroed anyway).
+    let usage = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Runs the workload; returns (wall time, CPU time of the writer).
+fn workload(dir: &Path, files: usize) -> (Duration, Duration) {
+    let data = vec![0x5au8; 4096];
+    let cpu = thread_cpu();
+    let start = Instant::now();
+    for i in 0..files {
+        let a = dir.join(format!("f{i}.dat"));
+        let b = dir.join(format!("f{i}.bak"));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&a)
+            .unwrap();
+        f.write_all(&data).unwrap();
+        drop(f);
+        fs::rename(&a, &b).unwrap();
+        fs::remove_file(&b).unwrap();
+    }
+    (start.elapsed(), thread_cpu().saturating_sub(cpu))
+}
+
+// ---------------------------------------------------------------------------------------
+// Sensors.
+
+enum Sensor {
+    Bare {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        stdout: BufReader<std::process::ChildStdout>,
+    },
+    Picket {
+        child: Child,
+        stderr: PathBuf,
+    },
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 (12th and 13th after the command).
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(11) + get(12)
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf takes an integer and reads no memory of ours.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Whether `pid` holds a fanotify group with a mark on it (its fdinfo lists the mark).
+fn has_fanotify_mark(pid: u32) -> bool {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        fs::read_to_string(e.path()).is_ok_and(|t| {
+            t.lines().any(|l| {
+                l.starts_with("fanotify sdev:")
+                    || l.starts_with("fanotify mnt_id:")
+                    || l.starts_with("fanotify ino:")
+            })
+        })
+    })
+}
+
+impl Sensor {
+    fn pid(&self) -> u32 {
+        match self {
+            Self::Bare { child, .. } | Self::Picket { child, .. } => child.id(),
+        }
+    }
+
+    fn start_bare(root: &Path) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--bare-reader")
+            .arg(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "bare reader failed to start");
+        Self::Bare {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn start_picket(bin: &Path, root: &Path, extra: &[String], logs: &Path) -> Self {
+        let stderr = logs.join(format!("picket-{}.stderr", extra.join("_")));
+        let child = Command::new(bin)
+            .arg("watch")
+            .arg(root)
+            .args(["--output", "/dev/null"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let start = Instant::now();
+        while !has_fanotify_mark(pid) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "picket watch did not start: {}",
+                fs::read_to_string(&stderr).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self::Picket { child, stderr }
+    }
+
+    /// Waits until the sensor has used no CPU for 300 ms (it has drained the queue), then
+    /// stops it. Returns (lag after the writer finished, CPU ticks used so far, report).
+    fn finish(self) -> (Duration, u64, String) {
+        let pid = self.pid();
+        let start = Instant::now();
+        let mut last = cpu_ticks(pid);
+        let mut quiet_since = Instant::now();
+        let mut busy_until = Instant::now();
+        while quiet_since.elapsed() < Duration::from_millis(300) {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = cpu_ticks(pid);
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+                busy_until = Instant::now();
+            }
+        }
+        let lag = busy_until.duration_since(start);
+        match self {
+            Self::Bare {
+                mut child,
+                stdin,
+                mut stdout,
+            } => {
+                drop(stdin);
+                let mut report = String::new();
+                stdout.read_line(&mut report).unwrap();
+                child.wait().unwrap();
+                (lag, last, report.trim().to_owned())
+            }
+            Self::Picket { mut child, stderr } => {
+                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: kill takes two integers and touches no memory of ours; the
+                    // child is ours and not yet reaped, so the pid is still its.
+                    unsafe { libc::kill(pid, libc::SIGINT) };
+                }
+                child.wait().unwrap();
+                let text = fs::read_to_string(&stderr).unwrap_or_default();
+                let summary: Vec<&str> = text
+                    .lines()
+                    .filter(|l| {
+                        let l = l.to_lowercase();
+                        l.contains("lost") || l.contains("events")
+                    })
+                    .collect();
+                (lag, last, summary.join(" | "))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The benchmark.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unwatched,
+    Bare,
+    PicketNoDetect,
+    PicketDetect,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Unwatched => "unwatched",
+            Self::Bare => "bare fanotify reader",
+            Self::PicketNoDetect => "picket watch, detection off",
+            Self::PicketDetect => "picket watch, detection on",
+        }
+    }
+}
+
+struct Run {
+    writer: Duration,
+    writer_cpu: Duration,
+    sensor_cpu: f64,
+    lag: Duration,
+    report: String,
+}
+
+fn picket_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap().to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "picket",
+            "--bin",
+            "picket",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status()
+        .expect("cargo build --release -p picket");
+    assert!(status.success());
+    target_dir.join("release/picket")
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run_benchmark() {
+    let files = env_usize("PICKET_BENCH_FILES", 25_000);
+    let reps = env_usize("PICKET_BENCH_REPS", 5).max(1);
+    let bin = picket_bin();
+    let help = Command::new(&bin)
+        .args(["watch", "--help"])
+        .output()
+        .expect("picket watch --help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let has_no_detect = help.contains("--no-detect");
+    let root = std::env::temp_dir().join(format!("picket-bench-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).unwrap();
+    let root = fs::canonicalize(&root).unwrap();
+    let logs = root.join("logs");
+    fs::create_dir(&logs).unwrap();
+    let watched = root.join("watched");
+    fs::create_dir(&watched).unwrap();
+    // A private tmpfs: no other process's file activity reaches this file system's mark,
+    // and no disk or journal shared with the rest of the machine adds noise. Falls back to
+    // the temp dir's file system.
+    let tmpfs = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1g", "picket-bench"])
+        .arg(&watched)
+        .status()
+        .is_ok_and(|s| s.success());
+    println!(
+        "file system: {}",
+        if tmpfs {
+            "private tmpfs (only this benchmark's activity)"
+        } else {
+            "the temp dir's (tmpfs mount failed): other processes' activity adds events and noise"
+        }
+    );
+
+    let mut modes = vec![Mode::Unwatched, Mode::Bare, Mode::PicketNoDetect];
+    if has_no_detect {
+        modes.push(Mode::PicketDetect);
+    }
+    println!(
+        "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode",
+        files * 4
+    );
+    if !has_no_detect {
+        println!(
+            "note: this picket has no --no-detect flag (detection not built yet): the picket \
+             run is the pipeline without detection, and the detection-on mode is skipped"
+        );
+    }
+    let load = || {
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "machine: {} CPUs, load average {} (with no core free for the sensor, its CPU time \
+         comes out of the writer's)",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        load()
+    );
+    let hz = ticks_per_second();
+    let mut results: Vec<(Mode, Vec<Run>)> = modes.iter().map(|m| (*m, Vec::new())).collect();
+    let mut bare_counts = Vec::new();
+    for rep in 0..reps {
+        // Rotate the order each round so slow drift of the machine hits every mode alike.
+        let n = results.len();
+        for k in 0..n {
+            let (mode, runs) = &mut results[(k + rep) % n];
+            let scratch = watched.join(format!("run-{rep}-{}", *mode as u8));
+            fs::create_dir(&scratch).unwrap();
+            let sensor = match mode {
+                Mode::Unwatched => None,
+                Mode::Bare => Some(Sensor::start_bare(&watched)),
+                Mode::PicketNoDetect => {
+                    let extra = if has_no_detect {
+                        vec!["--no-detect".to_owned()]
+                    } else {
+                        vec![]
+                    };
+                    Some(Sensor::start_picket(&bin, &watched, &extra, &logs))
+                }
+                Mode::PicketDetect => Some(Sensor::start_picket(&bin, &watched, &[], &logs)),
+            };
+            let cpu_before = sensor.as_ref().map_or(0, |s| cpu_ticks(s.pid()));
+            let (writer, writer_cpu) = workload(&scratch, files);
+            let (sensor_cpu, lag, report) = match sensor {
+                None => (0.0, Duration::ZERO, String::new()),
+                Some(sensor) => {
+                    let (lag, cpu_after, report) = sensor.finish();
+                    (
+                        cpu_after.saturating_sub(cpu_before) as f64 / hz,
+                        lag,
+                        report,
+                    )
+                }
+            };
+            if *mode == Mode::Bare {
+                if let Some(n) = report
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<f64>().ok())
+                {
+                    bare_counts.push(n);
+                }
+            }
+            fs::remove_dir(&scratch).unwrap();
+            runs.push(Run {
+                writer,
+                writer_cpu,
+                sensor_cpu,
+                lag,
+                report,
+            });
+        }
+    }
+    let bare_events = if bare_counts.is_empty() {
+        0
+    } else {
+        median(bare_counts) as u64
+    };
+    let base = median(
+        results[0]
+            .1
+            .iter()
+            .map(|r| r.writer.as_secs_f64())
+            .collect(),
+    );
+    let bare_slowdown = results
+        .iter()
+        .find(|(m, _)| *m == Mode::Bare)
+        .map(|(_, runs)| median(runs.iter().map(|r| r.writer.as_secs_f64()).collect()) / base)
+        .unwrap_or(1.0);
+    let base_cpu = median(
+        results[0]
+            .1
+            .iter()
+            .map(|r| r.writer_cpu.as_secs_f64())
+            .collect(),
+    );
+    let bare_cpu = results
+        .iter()
+        .find(|(m, _)| *m == Mode::Bare)
+        .map_or(base_cpu, |(_, runs)| {
+            median(runs.iter().map(|r| r.writer_cpu.as_secs_f64()).collect())
+        });
+    println!("fanotify events per run (bare reader's count, median): {bare_events}");
+    println!(
+        "{:<30} {:>9} {:>9} {:>15} {:>9} {:>12} {:>11} {:>12} {:>9}  sensor report",
+        "mode",
+        "writer s",
+        "slowdown",
+        "range",
+        "vs bare",
+        "writer CPU s",
+        "CPU vs bare",
+        "sensor CPU s",
+        "events/s"
+    );
+    for (mode, runs) in &results {
+        let writer = median(runs.iter().map(|r| r.writer.as_secs_f64()).collect());
+        let cpu = median(runs.iter().map(|r| r.sensor_cpu).collect());
+        let lag = median(runs.iter().map(|r| r.lag.as_secs_f64()).collect());
+        let slowdown = writer / base;
+        let writer_cpu = median(runs.iter().map(|r| r.writer_cpu.as_secs_f64()).collect());
+        let each: Vec<f64> = runs.iter().map(|r| r.writer.as_secs_f64() / base).collect();
+        let lo = each.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = each.iter().copied().fold(0.0, f64::max);
+        let range = format!("{lo:.3}-{hi:.3}x");
+        let vs_bare = if *mode == Mode::Unwatched {
+            String::from("-")
+        } else {
+            format!("{:+.1}%", (slowdown / bare_slowdown - 1.0) * 100.0)
+        };
+        let cpu_vs_bare = if *mode == Mode::Unwatched {
+            String::from("-")
+        } else {
+            format!("{:+.1}%", (writer_cpu / bare_cpu - 1.0) * 100.0)
+        };
+        let rate = if *mode == Mode::Unwatched || bare_events == 0 {
+            String::from("-")
+        } else {
+            format!("{:.0}", bare_events as f64 / (writer + lag))
+        };
+        println!(
+            "{:<30} {:>9.3} {:>8.3}x {:>15} {:>9} {:>12.3} {:>11} {:>12.2} {:>9}  {}",
+            mode.label(),
+            writer,
+            slowdown,
+            range,
+            vs_bare,
+            writer_cpu,
+            cpu_vs_bare,
+            cpu,
+            rate,
+            runs.last().map_or("", |r| r.report.as_str())
+        );
+    }
+    println!(
+        "writer CPU: unwatched {base_cpu:.3} s. The writer's own CPU time holds the kernel's cost \
+         of generating and queuing events ('CPU vs bare' compares it with the bare reader's \
+         run); wall time adds the CPU the sensor takes from the writer when no core is free"
+    );
+    println!("load average after the runs: {}", load());
+    println!(
+        "target: picket's slowdown within 10% of the bare reader's (the 'vs bare' column), no overflow"
+    );
+    if tmpfs {
+        let _ = Command::new("umount").arg(&watched).status();
+    }
+    let _ = fs::remove_dir_all(&root);
+}
