@@ -7,7 +7,8 @@
 //! - [`io`]: safe views of callback data, names and stream-handle contexts,
 //! - [`callbacks`], [`emit`]: the I/O callbacks and how they store a record,
 //! - [`port`], [`sender`]: the communication port and the sender thread,
-//! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload.
+//! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload,
+//! - [`volume`]: the `InstanceSetup` callback (which volumes are watched).
 
 pub mod callbacks;
 pub mod emit;
@@ -21,3 +22,4 @@ pub mod sender;
 pub mod spin;
 pub mod state;
 pub mod ustr;
+pub mod volume;
