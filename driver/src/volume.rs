@@ -3,7 +3,7 @@
 //! The kernel shell gathers the facts
 //! (the callback's device and file-system types, `FltIsVolumeSnapshot`,
 //! `FltIsVolumeWritable`, `FILE_DAX_VOLUME` from `FileFsAttributeInformation`) and
-//! [`VolumeFacts::decide`] answers. `docs/ARCHITECTURE.md` §2.8 explains each choice.
+//! [`VolumeFacts::decide`] answers. `docs/ARCHITECTURE.md` §2.9 explains each choice.
 
 /// `FLT_FILESYSTEM_TYPE` values the decision names (`fltUserStructures.h`).
 pub mod fs_type {

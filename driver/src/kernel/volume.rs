@@ -66,7 +66,7 @@ fn fs_attributes(objects: &super::flt::FLT_RELATED_OBJECTS) -> Option<u32> {
         .then_some(buffer.info.FileSystemAttributes)
 }
 
-/// Instance setup: attach to the volume or not (`docs/ARCHITECTURE.md` §2.8). IRQL:
+/// Instance setup: attach to the volume or not (`docs/ARCHITECTURE.md` §2.9). IRQL:
 /// `PASSIVE_LEVEL`. Decides nothing itself: the facts go to `VolumeFacts::decide`.
 pub unsafe extern "C" fn instance_setup(
     objects: PCFLT_RELATED_OBJECTS,
