@@ -6,21 +6,17 @@
 //! context is still attached (a client that connects while the handle is open gets correct
 //! first-write, close-modified and delete reports for it, `docs/ARCHITECTURE.md` §2.1).
 
-/// The work of one post-create.
+/// The work of one post-create beyond attaching the stream-handle context (handle id,
+/// directory flag, delete-on-close, overwritten/superseded), which is always done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(clippy::struct_excessive_bools)] // each is one independent step of the callback
 pub struct CreateWork {
-    /// Attach the stream-handle context (handle id, directory flag, delete-on-close,
-    /// overwritten/superseded): always.
-    pub attach_context: bool,
     /// Query the file id (`FileInternalInformation`, then `FileIdInformation` for `ReFS`)
     /// and keep it in the context. Without a client the context keeps id 0 ("unknown"):
     /// the later records of that handle carry no file id, rather than every create
     /// paying a file-system query nobody reads.
     pub query_file_id: bool,
-    /// Query the name (`FltGetFileNameInformation`).
-    pub query_name: bool,
-    /// Build and store the `FileCreate` record (otherwise one `NoClient` loss is counted).
+    /// Query the name (`FltGetFileNameInformation`) and store a `FileCreate` record;
+    /// otherwise count the one `NoClient` loss the record would have become.
     pub build_record: bool,
 }
 
@@ -29,9 +25,7 @@ impl CreateWork {
     #[must_use]
     pub const fn plan(connected: bool) -> Self {
         Self {
-            attach_context: true,
             query_file_id: connected,
-            query_name: connected,
             build_record: connected,
         }
     }
@@ -42,16 +36,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_connected_client_gets_the_full_record() {
-        let work = CreateWork::plan(true);
-        assert!(work.attach_context && work.query_file_id && work.query_name);
-        assert!(work.build_record);
+    fn a_connected_client_gets_the_id_and_the_record() {
+        assert_eq!(
+            CreateWork::plan(true),
+            CreateWork {
+                query_file_id: true,
+                build_record: true
+            }
+        );
     }
 
     #[test]
-    fn without_a_client_only_the_handle_context_is_kept() {
-        let work = CreateWork::plan(false);
-        assert!(work.attach_context, "a client that connects later needs it");
-        assert!(!work.query_file_id && !work.query_name && !work.build_record);
+    fn without_a_client_no_query_is_made_for_a_dropped_record() {
+        assert_eq!(
+            CreateWork::plan(false),
+            CreateWork {
+                query_file_id: false,
+                build_record: false
+            }
+        );
     }
 }
