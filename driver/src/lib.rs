@@ -3,7 +3,9 @@
 //! The crate has two layers (see `docs/ARCHITECTURE.md`):
 //! - plain Rust that builds and is unit-tested on Linux: the event ring ([`ring`]), loss
 //!   accounting ([`loss`]), batching ([`batch`]), skip rules ([`skip`]), record building
-//!   ([`records`]), registry configuration bounds ([`config`]), the connect-hello check
+//!   ([`records`]), file identity and stream deletes ([`identity`]), non-write modifications
+//!   ([`modify`]), the post-create work plan ([`create`]), volume attachment ([`volume`]),
+//!   registry configuration bounds ([`config`]), the connect-hello check
 //!   ([`connection`]) and the unload state machine ([`lifecycle`]);
 //! - the WDK shell (`kernel` module, behind the `kernel` feature): Filter Manager bindings,
 //!   callbacks, the communication port, the sender thread and `DriverEntry`. It only moves
@@ -47,12 +49,16 @@ static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 pub mod batch;
 pub mod config;
 pub mod connection;
+pub mod create;
+pub mod identity;
 pub mod lifecycle;
 pub mod loss;
+pub mod modify;
 pub mod records;
 pub mod ring;
 pub mod skip;
 pub mod sync;
+pub mod volume;
 
 // `const` on FFI wrappers that read Filter Manager structures would promise nothing useful.
 #[cfg(feature = "kernel")]

@@ -71,6 +71,9 @@ pub enum SetInfo {
     Allocation,
     /// `FileBasicInformation` (attributes, times).
     Basic,
+    /// `FileValidDataLengthInformation` (`SetFileValidData`): the valid data length moves
+    /// up without the bytes in between being written — a change of content, not a write.
+    ValidDataLength,
 }
 
 impl SetInfo {
@@ -85,6 +88,7 @@ impl SetInfo {
             64 => Self::DispositionEx,
             19 => Self::Allocation,
             20 => Self::EndOfFile,
+            39 => Self::ValidDataLength,
             _ => return None,
         })
     }
@@ -105,18 +109,29 @@ impl SetInfo {
         match self {
             Self::EndOfFile => Some(SizeKind::EndOfFile),
             Self::Allocation => Some(SizeKind::Allocation),
+            Self::ValidDataLength => Some(SizeKind::ValidDataLength),
             _ => None,
         }
     }
 }
 
 /// What a disposition request asks for.
+///
+/// A handle has two independent delete requests, as
+/// the file system keeps them: the disposition (`FileDispositionInformation[Ex]`) and
+/// delete-on-close (`FILE_DELETE_ON_CLOSE` at create, or `FILE_DISPOSITION_ON_CLOSE`).
+/// Clearing one leaves the other in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeleteIntent {
-    /// Delete when the last handle closes.
+    /// Delete when the last handle closes: the disposition (`Disposition`,
+    /// `DispositionEx`) or, with `DeleteOnClose`, the delete-on-close request.
     Set(DeleteMethod),
-    /// Undo an earlier request.
+    /// Undo the disposition (`DeleteFile = FALSE`, or `FILE_DISPOSITION_DO_NOT_DELETE`);
+    /// delete-on-close stays.
     Clear,
+    /// Undo delete-on-close (`FILE_DISPOSITION_ON_CLOSE` without `DELETE`); the disposition
+    /// stays.
+    ClearOnClose,
 }
 
 /// `FILE_DISPOSITION_INFORMATION.DeleteFile`.
@@ -135,7 +150,11 @@ pub const fn disposition_intent(delete_file: bool) -> DeleteIntent {
 #[must_use]
 pub const fn disposition_ex_intent(flags: u32) -> DeleteIntent {
     if flags & FILE_DISPOSITION_DELETE == 0 {
-        DeleteIntent::Clear
+        if flags & FILE_DISPOSITION_ON_CLOSE != 0 {
+            DeleteIntent::ClearOnClose
+        } else {
+            DeleteIntent::Clear
+        }
     } else if flags & FILE_DISPOSITION_ON_CLOSE != 0 {
         DeleteIntent::Set(DeleteMethod::DeleteOnClose)
     } else {
@@ -193,18 +212,30 @@ pub struct HandleFlags(AtomicU32);
 
 const WRITTEN: u32 = 1 << 0;
 const MODIFIED: u32 = 1 << 1;
-const DELETE_SHIFT: u32 = 8;
-const DELETE_MASK: u32 = 0xff << DELETE_SHIFT;
+/// Delete-on-close requested (at create or by `FILE_DISPOSITION_ON_CLOSE`): its own slot,
+/// so a "do not delete" disposition does not erase it.
+const ON_CLOSE: u32 = 1 << 2;
+/// The disposition's method (`Disposition` / `DispositionEx`), 0 when none is in force.
+const DISPOSITION_SHIFT: u32 = 8;
+const DISPOSITION_MASK: u32 = 0xff << DISPOSITION_SHIFT;
 
 impl HandleFlags {
     /// Flags for a new handle; `delete_on_close` from the create options.
     #[must_use]
     pub const fn new(delete_on_close: bool) -> Self {
-        let bits = if delete_on_close {
-            DeleteMethod::DeleteOnClose.raw() << DELETE_SHIFT
-        } else {
-            0
-        };
+        Self(AtomicU32::new(if delete_on_close { ON_CLOSE } else { 0 }))
+    }
+
+    /// Flags for a handle a successful create returned: `delete_on_close` from the create
+    /// options; a create that overwrote or superseded the file (`result`) already changed
+    /// its contents, so the handle starts out modified and its cleanup reports
+    /// "closed after modification" even when nothing is written through it.
+    #[must_use]
+    pub const fn for_create(delete_on_close: bool, result: CreateResult) -> Self {
+        let mut bits = if delete_on_close { ON_CLOSE } else { 0 };
+        if matches!(result, CreateResult::Overwritten | CreateResult::Superseded) {
+            bits |= MODIFIED;
+        }
         Self(AtomicU32::new(bits))
     }
 
@@ -213,35 +244,47 @@ impl HandleFlags {
         self.0.fetch_or(WRITTEN | MODIFIED, Ordering::AcqRel) & WRITTEN == 0
     }
 
-    /// Marks a change other than a write (size, attributes, rename target contents).
+    /// Marks a change other than a write (size, valid data length, zeroed ranges, cloned
+    /// extents, raw encrypted writes).
     pub fn note_modified(&self) {
         self.0.fetch_or(MODIFIED, Ordering::AcqRel);
     }
 
-    /// Applies a successful disposition request.
+    /// Applies a successful disposition request to its slot, leaving the other alone.
     pub fn note_delete_intent(&self, intent: DeleteIntent) {
-        let method = match intent {
-            DeleteIntent::Set(method) => method.raw() & 0xff,
-            DeleteIntent::Clear => 0,
-        };
         let _ = self
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
-                Some((bits & !DELETE_MASK) | (method << DELETE_SHIFT))
+                Some(match intent {
+                    DeleteIntent::Set(DeleteMethod::DeleteOnClose) => bits | ON_CLOSE,
+                    DeleteIntent::Set(method) => {
+                        (bits & !DISPOSITION_MASK) | ((method.raw() & 0xff) << DISPOSITION_SHIFT)
+                    }
+                    DeleteIntent::Clear => bits & !DISPOSITION_MASK,
+                    DeleteIntent::ClearOnClose => bits & !ON_CLOSE,
+                })
             });
     }
 
     /// Whether cleanup of this handle may have something to report.
     #[must_use]
     pub fn anything_to_report(&self) -> bool {
-        self.0.load(Ordering::Acquire) & (MODIFIED | DELETE_MASK) != 0
+        self.0.load(Ordering::Acquire) & (MODIFIED | ON_CLOSE | DISPOSITION_MASK) != 0
     }
 
-    /// The delete requested through this handle, if any is in force.
+    /// The delete requested through this handle, if any is in force: the disposition's
+    /// method first (the explicit request), else delete-on-close.
     #[must_use]
     pub fn delete_intent(&self) -> Option<DeleteMethod> {
-        let method = (self.0.load(Ordering::Acquire) & DELETE_MASK) >> DELETE_SHIFT;
-        (method != 0).then(|| DeleteMethod::from_raw(method))
+        let bits = self.0.load(Ordering::Acquire);
+        let method = (bits & DISPOSITION_MASK) >> DISPOSITION_SHIFT;
+        if method != 0 {
+            Some(DeleteMethod::from_raw(method))
+        } else if bits & ON_CLOSE != 0 {
+            Some(DeleteMethod::DeleteOnClose)
+        } else {
+            None
+        }
     }
 
     /// What to report at cleanup of this handle, given the file's stream flags (when it

@@ -610,14 +610,19 @@ fn parse_body<'a>(p: &Parts<'a>) -> Result<Body<'a>, DecodeError> {
                 Body::HardLink(change)
             }
         }
-        RecordKind::Delete => {
+        RecordKind::Delete | RecordKind::DeleteStream => {
             let (file, name) = p.file(delete::LEN, false)?;
             p.require_zero_u32(delete::RESERVED)?;
-            Body::Delete(Delete {
+            let delete = Delete {
                 file,
                 method: DeleteMethod::from_raw(p.u32_at(delete::METHOD)?),
                 name,
-            })
+            };
+            if kind == RecordKind::Delete {
+                Body::Delete(delete)
+            } else {
+                Body::DeleteStream(delete)
+            }
         }
         RecordKind::SetSize => {
             let (file, name) = p.file(set_size::LEN, false)?;

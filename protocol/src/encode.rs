@@ -141,6 +141,9 @@ fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
             shape
         }
         Body::Delete(b) => file_shape(RecordKind::Delete, &b.file, delete::LEN, &b.name),
+        Body::DeleteStream(b) => {
+            file_shape(RecordKind::DeleteStream, &b.file, delete::LEN, &b.name)
+        }
         Body::SetSize(b) => file_shape(RecordKind::SetSize, &b.file, set_size::LEN, &b.name),
         Body::SetAttributes(b) => file_shape(
             RecordKind::SetAttributes,
@@ -230,7 +233,7 @@ fn write_fixed(fixed: &mut [u8], body: &Body<'_>) -> Option<()> {
             write_file(fixed, &b.file)?;
             write_u32(fixed, link::FLAGS, b.flags)
         }
-        Body::Delete(b) => {
+        Body::Delete(b) | Body::DeleteStream(b) => {
             write_file(fixed, &b.file)?;
             write_u32(fixed, delete::METHOD, b.method.raw())
         }

@@ -59,7 +59,7 @@ pub(crate) mod link {
     pub(crate) const LEN: usize = 32;
 }
 
-/// `Delete` fixed part.
+/// `Delete` / `DeleteStream` fixed part.
 pub(crate) mod delete {
     pub(crate) const METHOD: usize = 24;
     pub(crate) const RESERVED: usize = 28;

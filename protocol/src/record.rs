@@ -21,6 +21,10 @@ pub enum RecordKind {
     SetSize = 0x0007,
     /// File attributes changed.
     SetAttributes = 0x0008,
+    /// A named data stream (`file:stream`) deleted, confirmed; the file itself remains
+    /// (minor 1). A client of minor 0 skips it by length instead of taking it for a file
+    /// delete.
+    DeleteStream = 0x0009,
     /// Reserved for process start records (a later minor version).
     ProcessStart = 0x0020,
     /// Reserved for process exit records (a later minor version).
@@ -48,6 +52,7 @@ impl RecordKind {
             0x0006 => Self::Delete,
             0x0007 => Self::SetSize,
             0x0008 => Self::SetAttributes,
+            0x0009 => Self::DeleteStream,
             0x0020 => Self::ProcessStart,
             0x0021 => Self::ProcessExit,
             0x0030 => Self::VerdictRequest,
@@ -281,6 +286,9 @@ open_enum! {
         Allocation = 2,
         /// A truncate seen without the new size (Linux source: `O_TRUNC`/`truncate`)
         Truncate = 3,
+        /// `FileValidDataLengthInformation` (`SetFileValidData`): the valid data length moved
+        /// up without the bytes in between being written (minor 1)
+        ValidDataLength = 4,
     }
 }
 
@@ -410,6 +418,8 @@ impl DriverHello {
     pub const CAP_FILE_IDS: u64 = 1 << 6;
     /// Fills `FileRef::handle_id`.
     pub const CAP_HANDLE_IDS: u64 = 1 << 7;
+    /// Tells named-stream deletes ([`Body::DeleteStream`]) apart from file deletes (minor 1).
+    pub const CAP_STREAM_DELETES: u64 = 1 << 8;
 }
 
 /// Periodic counters from the driver.
@@ -470,6 +480,8 @@ pub enum Body<'a> {
     HardLink(LinkChange<'a>),
     /// See [`Delete`].
     Delete(Delete<'a>),
+    /// A named data stream deleted; `name` is the stream's full name (`…\\file:stream`).
+    DeleteStream(Delete<'a>),
     /// See [`SetSize`].
     SetSize(SetSize<'a>),
     /// See [`SetAttributes`].
@@ -506,6 +518,7 @@ impl Body<'_> {
             Self::Rename(_) => RecordKind::Rename as u16,
             Self::HardLink(_) => RecordKind::HardLink as u16,
             Self::Delete(_) => RecordKind::Delete as u16,
+            Self::DeleteStream(_) => RecordKind::DeleteStream as u16,
             Self::SetSize(_) => RecordKind::SetSize as u16,
             Self::SetAttributes(_) => RecordKind::SetAttributes as u16,
             Self::DriverHello(_) => RecordKind::DriverHello as u16,
@@ -522,7 +535,7 @@ impl Body<'_> {
             Self::FileCreate(b) => Some(&b.file),
             Self::FirstWrite(b) | Self::CloseModified(b) => Some(&b.file),
             Self::Rename(b) | Self::HardLink(b) => Some(&b.file),
-            Self::Delete(b) => Some(&b.file),
+            Self::Delete(b) | Self::DeleteStream(b) => Some(&b.file),
             Self::SetSize(b) => Some(&b.file),
             Self::SetAttributes(b) => Some(&b.file),
             Self::DriverHello(_) | Self::Stats(_) | Self::Loss(_) | Self::Unknown { .. } => None,

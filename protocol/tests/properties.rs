@@ -11,7 +11,7 @@ use picket_protocol::{
     decode_batch, encoded_len, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult,
     Delete, DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, Gap, LinkChange,
     Loss, LossReason, Name, Record, RecordHeader, RecordKind, SequenceCheck, SequenceTracker,
-    SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES,
+    SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES, PROTOCOL_MINOR,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -306,6 +306,11 @@ fn expected(record: &Record<'_>) -> Record<'static> {
             method: b.method,
             name: cut(b.name),
         }),
+        Body::DeleteStream(b) => Body::DeleteStream(Delete {
+            file: b.file,
+            method: b.method,
+            name: cut(b.name),
+        }),
         Body::SetSize(b) => Body::SetSize(SetSize {
             file: b.file,
             new_size: b.new_size,
@@ -378,12 +383,12 @@ fn write_batch(posix: bool, lost: u64, records: &[Record<'_>], buffer: usize) ->
 }
 
 /// Records that decode to a canonical form, i.e. re-encoding gives the same bytes.
-fn is_canonical_v1_0(bytes: &[u8]) -> bool {
+fn is_canonical_current(bytes: &[u8]) -> bool {
     let Ok(batch) = decode_batch(bytes) else {
         return false;
     };
     let header = batch.header;
-    header.minor == 0
+    header.minor == PROTOCOL_MINOR
         && u16::from_le_bytes([bytes[8], bytes[9]]) == 40
         && (header.record_count > 0 || header.first_seq == 0)
 }
@@ -500,7 +505,7 @@ proptest! {
                 assert_views_inside(&bytes, &batch);
                 // Whatever survived validation is canonical: the encoder writes it again
                 // byte for byte (v1.0 header, known fixed lengths).
-                if is_canonical_v1_0(&bytes) && fixed_parts_exact(&bytes) {
+                if is_canonical_current(&bytes) && fixed_parts_exact(&bytes) {
                     let records: Vec<Record<'_>> = batch.records().collect();
                     let again = encode(batch.header.flags, batch.header.lost_since_previous, &records, None);
                     prop_assert_eq!(again, bytes.clone());
@@ -512,7 +517,7 @@ proptest! {
     #[test]
     fn newer_minor_batches_decode_with_unknowns_skipped(
         (_, records) in batch_records(false, 8),
-        minor in 1u16..u16::MAX,
+        minor in (PROTOCOL_MINOR + 1)..u16::MAX,
         header_words in 0usize..8,
         header_fill in any::<u8>(),
         extensions in vec((0usize..8, 1usize..4, any::<u8>()), 0..4),
@@ -601,7 +606,7 @@ fn views_after_cut(record: &Record<'_>) -> Vec<usize> {
         Body::Rename(b) | Body::HardLink(b) => {
             vec![cut(b.name.bytes.len()), cut(b.new_name.bytes.len())]
         }
-        Body::Delete(b) => vec![cut(b.name.bytes.len())],
+        Body::Delete(b) | Body::DeleteStream(b) => vec![cut(b.name.bytes.len())],
         Body::SetSize(b) => vec![cut(b.name.bytes.len())],
         Body::SetAttributes(b) => vec![cut(b.name.bytes.len())],
         Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => vec![],
@@ -625,6 +630,7 @@ fn fixed_parts_exact(bytes: &[u8]) -> bool {
                 RecordKind::Rename
                 | RecordKind::HardLink
                 | RecordKind::Delete
+                | RecordKind::DeleteStream
                 | RecordKind::SetAttributes
                 | RecordKind::Loss,
             ) => 32,

@@ -7,8 +7,10 @@
 //! | pre-write | `<= APC_LEVEL` (paging I/O is not registered) | name query, context lookup |
 //! | pre-set-information | `<= APC_LEVEL` | name queries, reading the system buffer |
 //! | post-set-information | `<= APC_LEVEL`: synchronized (`FLT_PREOP_SYNCHRONIZE`) | record with names |
-//! | pre-cleanup | `<= APC_LEVEL` | name query (before cleanup, while it is allowed) |
-//! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` to confirm a delete |
+//! | pre-cleanup | `<= APC_LEVEL` | name query and parse (before cleanup, while it is allowed) |
+//! | post-cleanup | `PASSIVE_LEVEL`: synchronized | `FltQueryInformationFile` / `FltFsControlFile` to confirm a delete |
+//! | pre-file-system-control | `<= APC_LEVEL` (`IRP_MJ_FILE_SYSTEM_CONTROL` pre-ops are at `PASSIVE_LEVEL` or `APC_LEVEL`) | context lookup only |
+//! | post-file-system-control | `<= DISPATCH_LEVEL` | one atomic `fetch_or`, `FltReleaseContext` (both allowed at `DISPATCH_LEVEL`) |
 
 use picket_protocol::{
     Body, Delete, DeleteMethod, FileCreate, FileOp, FileRef, LinkChange, LossReason, Name,
@@ -16,26 +18,34 @@ use picket_protocol::{
 };
 use wdk_sys::{
     ntddk::FsRtlIsPagingFile,
-    _FILE_INFORMATION_CLASS::{FileInternalInformation, FileStandardInformation},
+    _FILE_INFORMATION_CLASS::{
+        FileIdInformation, FileInternalInformation, FileStandardInformation,
+    },
     FILE_ALLOCATION_INFORMATION, FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION,
-    FILE_DISPOSITION_INFORMATION_EX, FILE_END_OF_FILE_INFORMATION, FILE_INFORMATION_CLASS,
-    FILE_INTERNAL_INFORMATION, FILE_RENAME_INFORMATION, FILE_STANDARD_INFORMATION, FO_VOLUME_OPEN,
-    NTSTATUS, PVOID, SL_OPEN_PAGING_FILE, STATUS_FILE_DELETED,
+    FILE_DISPOSITION_INFORMATION_EX, FILE_END_OF_FILE_INFORMATION, FILE_ID_INFORMATION,
+    FILE_INFORMATION_CLASS, FILE_INTERNAL_INFORMATION, FILE_RENAME_INFORMATION,
+    FILE_STANDARD_INFORMATION, FILE_VALID_DATA_LENGTH_INFORMATION, FO_VOLUME_OPEN, NTSTATUS, PVOID,
+    SL_OPEN_PAGING_FILE, STATUS_FILE_DELETED,
 };
 
 use super::emit::emit;
 use super::flt::{
-    flag_on, nt_success, size_u32, FltFindExtraCreateParameter,
+    flag_on, nt_success, size_u32, FltFindExtraCreateParameter, FltFsControlFile,
     FltGetDestinationFileNameInformation, FltGetEcpListFromCallbackData, FltIsDirectory,
     FltIsEcpFromUserMode, FltQueryInformationFile,
     _FLT_POSTOP_CALLBACK_STATUS::FLT_POSTOP_FINISHED_PROCESSING,
-    _FLT_PREOP_CALLBACK_STATUS::{FLT_PREOP_SUCCESS_NO_CALLBACK, FLT_PREOP_SYNCHRONIZE},
+    _FLT_PREOP_CALLBACK_STATUS::{
+        FLT_PREOP_SUCCESS_NO_CALLBACK, FLT_PREOP_SUCCESS_WITH_CALLBACK, FLT_PREOP_SYNCHRONIZE,
+    },
     FLTFL_POST_OPERATION_DRAINING, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
     GUID_ECP_PREFETCH_OPEN, NAME_NORMALIZED, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
 use super::io::{ContextRef, FileName, HandleContext, Op, StreamContext};
 use super::pool::{PoolBox, TAG_OP};
 use super::state::{driver, Driver, LIFE};
+use crate::create::CreateWork;
+use crate::identity::{self, Deleted, InternalId};
+use crate::modify::{fsctl_modifies, FSCTL_GET_OBJECT_ID};
 use crate::records::{
     create_disposition, create_options, create_result, disposition_ex_intent, disposition_intent,
     DeleteIntent, FileProbe, HandleFlags, SetInfo, StreamFlags, FILE_DELETE_ON_CLOSE,
@@ -131,17 +141,27 @@ unsafe fn query_information<T: Default>(
     (status, info)
 }
 
-/// The file's id (`FileInternalInformation`), 0 if the file system has none. `PASSIVE_LEVEL`.
-fn file_id(op: &Op<'_>) -> u64 {
+/// The file's id, 128 bits as little-endian bytes: `FileInternalInformation`, or — when that
+/// returns `FILE_INVALID_FILE_ID` (`ReFS` ids that need 128 bits) — `FileIdInformation`,
+/// as Microsoft's `delete` sample does; 0 if the file system has none. `PASSIVE_LEVEL`.
+fn file_id(op: &Op<'_>) -> [u8; 16] {
     // SAFETY: FILE_INTERNAL_INFORMATION is the structure of its class.
     let (status, info) =
         unsafe { query_information::<FILE_INTERNAL_INFORMATION>(op, FileInternalInformation) };
-    if !nt_success(status) {
-        return 0;
-    }
-    // SAFETY: reading the QuadPart view of a LARGE_INTEGER the file system filled.
-    let index = unsafe { info.IndexNumber.QuadPart };
-    index.cast_unsigned()
+    // SAFETY: reading the QuadPart view of a LARGE_INTEGER (any bit pattern is an i64),
+    // used only when the query succeeded.
+    let index = nt_success(status).then_some(unsafe { info.IndexNumber.QuadPart });
+    let id = match identity::internal_id(index) {
+        InternalId::Known(id) => id,
+        InternalId::Unknown => 0,
+        InternalId::Needs128Bits => {
+            // SAFETY: FILE_ID_INFORMATION is the structure of its class.
+            let (status, info) =
+                unsafe { query_information::<FILE_ID_INFORMATION>(op, FileIdInformation) };
+            identity::file_id_128(nt_success(status).then_some(info.FileId.Identifier))
+        }
+    };
+    id.to_le_bytes()
 }
 
 /// Post-create. IRQL: `PASSIVE_LEVEL`.
@@ -190,19 +210,31 @@ pub unsafe extern "C" fn post_create(
         )
     };
     let is_directory = nt_success(status) && is_directory != 0;
+    let result = create_result(usize::try_from(op.data.IoStatus.Information).unwrap_or(usize::MAX));
+    let delete_on_close = flag_on(create.Options, FILE_DELETE_ON_CLOSE);
+    // Without a client the record would only be counted lost: no queries just to fill it.
+    let work = CreateWork::plan(driver.slot.is_connected());
     let context = HandleContext::attach(
         &op,
         HandleContext {
             handle_id: driver.handle_ids.next(),
-            file_id: file_id(&op),
+            file_id: if work.query_file_id {
+                file_id(&op)
+            } else {
+                [0; 16]
+            },
             is_directory,
-            flags: HandleFlags::new(flag_on(create.Options, FILE_DELETE_ON_CLOSE)),
+            flags: HandleFlags::for_create(delete_on_close, result),
         },
     );
-    if flag_on(create.Options, FILE_DELETE_ON_CLOSE) {
+    if delete_on_close {
         if let Some(stream) = op.stream_context_or_create() {
             stream.flags.mark(DeleteMethod::DeleteOnClose);
         }
+    }
+    if !work.build_record {
+        driver.ring.drop_event(LossReason::NoClient);
+        return FLT_POSTOP_FINISHED_PROCESSING;
     }
     let name = op.name();
     let normalized = name.as_ref().is_some_and(FileName::normalized);
@@ -222,9 +254,7 @@ pub unsafe extern "C" fn post_create(
             disposition: create_disposition(create.Options),
             create_options: create_options(create.Options),
             desired_access,
-            result: create_result(
-                usize::try_from(op.data.IoStatus.Information).unwrap_or(usize::MAX),
-            ),
+            result,
             name: record_name(name.as_ref()),
         }),
     );
@@ -269,6 +299,9 @@ struct Pending {
     stream: Option<ContextRef<StreamContext>>,
     name: Option<FileName>,
     new_name: Option<FileName>,
+    /// The handle is on a named data stream (`file:stream`); parsed from `name` in
+    /// pre-cleanup, for delete candidates only.
+    named_stream: bool,
     what: PendingOp,
 }
 
@@ -416,6 +449,13 @@ unsafe fn requested(op: &Op<'_>, kind: SetInfo, class: u32) -> Option<PendingOp>
             let size = unsafe { info.AllocationSize.QuadPart };
             PendingOp::Size(SizeKind::Allocation, size.cast_unsigned())
         }
+        SetInfo::ValidDataLength => {
+            // SAFETY: `op` is a pre-set-information operation.
+            let info = unsafe { info_buffer::<FILE_VALID_DATA_LENGTH_INFORMATION>(op) }?;
+            // SAFETY: QuadPart view of a LARGE_INTEGER.
+            let size = unsafe { info.ValidDataLength.QuadPart };
+            PendingOp::Size(SizeKind::ValidDataLength, size.cast_unsigned())
+        }
         SetInfo::Basic => {
             // SAFETY: `op` is a pre-set-information operation.
             let info = unsafe { info_buffer::<FILE_BASIC_INFORMATION>(op) }?;
@@ -474,6 +514,7 @@ pub unsafe extern "C" fn pre_set_information(
             stream: None,
             name,
             new_name,
+            named_stream: false,
             what,
         },
         completion,
@@ -590,13 +631,20 @@ pub unsafe extern "C" fn pre_cleanup(
     if !handle_has_news && !stream_is_candidate {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
+    let delete_candidate = stream_is_candidate
+        || context
+            .as_ref()
+            .is_some_and(|c| c.flags.delete_intent().is_some());
+    let name = op.name();
+    let named_stream = delete_candidate && name.as_ref().is_some_and(FileName::is_named_stream);
     synchronize(
         driver,
         Pending {
-            name: op.name(),
+            name,
             context,
             stream,
             new_name: None,
+            named_stream,
             what: PendingOp::Cleanup,
         },
         completion,
@@ -617,6 +665,28 @@ fn probe(op: &Op<'_>) -> FileProbe {
     }
 }
 
+/// Whether the whole file is gone after one of its named streams was deleted: the `delete`
+/// sample's `FSCTL_GET_OBJECT_ID` check (see `identity::object_id_probe`). `PASSIVE_LEVEL`.
+fn probe_whole_file(op: &Op<'_>) -> FileProbe {
+    // FILE_OBJECTID_BUFFER: 64 bytes.
+    let mut buffer = [0u8; 64];
+    // SAFETY: valid instance and file object of the running operation; the output buffer
+    // is a local of the length passed; no input buffer.
+    let status = unsafe {
+        FltFsControlFile(
+            op.objects.Instance,
+            op.objects.FileObject,
+            FSCTL_GET_OBJECT_ID,
+            core::ptr::null_mut(),
+            0,
+            buffer.as_mut_ptr().cast(),
+            size_u32::<[u8; 64]>(),
+            core::ptr::null_mut(),
+        )
+    };
+    identity::object_id_probe(status)
+}
+
 /// Post-cleanup: "closed after modification" and confirmed deletes. IRQL: `PASSIVE_LEVEL`
 /// (synchronized by the pre-operation).
 pub unsafe extern "C" fn post_cleanup(
@@ -630,6 +700,10 @@ pub unsafe extern "C" fn post_cleanup(
     let Some((driver, op, pending)) = (unsafe { resume(data, objects, completion, flags) }) else {
         return FLT_POSTOP_FINISHED_PROCESSING;
     };
+    // A failed cleanup changed nothing: no probe, no record.
+    if !nt_success(status_of(&op)) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
     // A handle opened before Picket attached has no context: judge it as an untouched one.
     let untracked = HandleFlags::new(false);
     let flags = pending.context.as_ref().map_or(&untracked, |c| &c.flags);
@@ -644,10 +718,80 @@ pub unsafe extern "C" fn post_cleanup(
     let file = pending.file_ref();
     let name = record_name(pending.name.as_ref());
     if let Some(method) = report.deleted {
-        emit(driver, &op, Body::Delete(Delete { file, method, name }));
+        let whole_file = if pending.named_stream {
+            probe_whole_file(&op)
+        } else {
+            FileProbe::Unknown
+        };
+        let delete = Delete { file, method, name };
+        let body = match identity::deleted(pending.named_stream, whole_file) {
+            Deleted::File => Body::Delete(delete),
+            Deleted::Stream => Body::DeleteStream(delete),
+        };
+        emit(driver, &op, body);
     }
     if report.close_modified {
         emit(driver, &op, Body::CloseModified(FileOp { file, name }));
+    }
+    FLT_POSTOP_FINISHED_PROCESSING
+}
+
+/// Pre-file-system-control: a request that changes the file's contents without a write
+/// (`modify::fsctl_modifies`) hands the handle's context to the post-operation, which marks
+/// the handle modified if the request succeeded. Nothing is queried, nothing is stored.
+/// IRQL: `<= APC_LEVEL`.
+pub unsafe extern "C" fn pre_file_system_control(
+    data: PFLT_CALLBACK_DATA,
+    objects: PCFLT_RELATED_OBJECTS,
+    completion: *mut PVOID,
+) -> FLT_PREOP_CALLBACK_STATUS {
+    // SAFETY: the arguments Filter Manager passed to this callback.
+    let Some((driver, op)) = (unsafe { begin(data, objects) }) else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    // SAFETY: `FileSystemControl` is the parameter member for IRP_MJ_FILE_SYSTEM_CONTROL.
+    let control = unsafe { op.iopb.Parameters.FileSystemControl };
+    // SAFETY: `Common` is the view every minor function shares; `FsControlCode` is at the
+    // same offset in each (a plain copy of a ULONG).
+    let code = unsafe { control.Common.FsControlCode };
+    if !fsctl_modifies(op.iopb.MinorFunction, code) || driver.is_client(op.requestor()) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    let Some(context) = op.handle_context() else {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    };
+    // SAFETY: Filter Manager passes a valid completion-context out-pointer.
+    unsafe { completion.write(context.into_raw().cast()) };
+    FLT_PREOP_SUCCESS_WITH_CALLBACK
+}
+
+/// Post-file-system-control: takes the context back (always, draining or not, so its
+/// reference is released) and marks the handle modified when the request succeeded.
+/// IRQL: `<= DISPATCH_LEVEL`.
+pub unsafe extern "C" fn post_file_system_control(
+    data: PFLT_CALLBACK_DATA,
+    _objects: PCFLT_RELATED_OBJECTS,
+    completion: PVOID,
+    flags: u32,
+) -> FLT_POSTOP_CALLBACK_STATUS {
+    // SAFETY: only `pre_file_system_control` returns FLT_PREOP_SUCCESS_WITH_CALLBACK, with
+    // a context it gave up through `into_raw`; taken back once, here.
+    let Some(context) = (unsafe { ContextRef::<HandleContext>::from_raw(completion.cast()) })
+    else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    if flag_on(flags, FLTFL_POST_OPERATION_DRAINING) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+    // SAFETY: valid callback data for this callback's duration.
+    let Some(data) = (unsafe { data.as_ref() }) else {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    };
+    // SAFETY: `Status` is the member of the IO_STATUS_BLOCK union Filter Manager fills
+    // for a completed operation.
+    let status = unsafe { data.IoStatus.__bindgen_anon_1.Status };
+    if nt_success(status) {
+        context.flags.note_modified();
     }
     FLT_POSTOP_FINISHED_PROCESSING
 }

@@ -1,12 +1,14 @@
 //! `DriverEntry`, the Filter Manager registration and the unload routine.
 
 use wdk_sys::{
-    IRP_MJ_CLEANUP, IRP_MJ_CREATE, IRP_MJ_SET_INFORMATION, IRP_MJ_WRITE, NTSTATUS,
-    PCUNICODE_STRING, PDRIVER_OBJECT, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
+    IRP_MJ_CLEANUP, IRP_MJ_CREATE, IRP_MJ_FILE_SYSTEM_CONTROL, IRP_MJ_SET_INFORMATION,
+    IRP_MJ_WRITE, NTSTATUS, PCUNICODE_STRING, PDRIVER_OBJECT, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_SUCCESS,
 };
 
 use super::callbacks::{
-    post_cleanup, post_create, post_set_information, pre_cleanup, pre_set_information, pre_write,
+    post_cleanup, post_create, post_file_system_control, post_set_information, pre_cleanup,
+    pre_file_system_control, pre_set_information, pre_write,
 };
 use super::flt::{
     nt_success, FltRegisterFilter, FltStartFiltering, FltUnregisterFilter,
@@ -18,6 +20,7 @@ use super::flt::{
 use super::io::{HandleContext, StreamContext};
 use super::pool::{TAG_HANDLE, TAG_STREAM};
 use super::state::{driver, publish, withdraw, Driver, LIFE};
+use super::volume::instance_setup;
 use super::{port, registry, sender};
 use crate::lifecycle::Stage;
 
@@ -82,7 +85,7 @@ const fn operation(
     }
 }
 
-static OPERATIONS: Table<[FLT_OPERATION_REGISTRATION; 5]> = Table([
+static OPERATIONS: Table<[FLT_OPERATION_REGISTRATION; 6]> = Table([
     operation(IRP_MJ_CREATE, 0, None, Some(post_create)),
     operation(
         IRP_MJ_WRITE,
@@ -97,6 +100,12 @@ static OPERATIONS: Table<[FLT_OPERATION_REGISTRATION; 5]> = Table([
         Some(post_set_information),
     ),
     operation(IRP_MJ_CLEANUP, 0, Some(pre_cleanup), Some(post_cleanup)),
+    operation(
+        IRP_MJ_FILE_SYSTEM_CONTROL,
+        0,
+        Some(pre_file_system_control),
+        Some(post_file_system_control),
+    ),
     operation(IRP_MJ_OPERATION_END as u32, 0, None, None),
 ]);
 
@@ -109,7 +118,7 @@ static REGISTRATION: Table<FLT_REGISTRATION> = Table(FLT_REGISTRATION {
     ContextRegistration: CONTEXTS.0.as_ptr(),
     OperationRegistration: OPERATIONS.0.as_ptr(),
     FilterUnloadCallback: Some(unload),
-    InstanceSetupCallback: None,
+    InstanceSetupCallback: Some(instance_setup),
     InstanceQueryTeardownCallback: Some(query_teardown),
     InstanceTeardownStartCallback: None,
     InstanceTeardownCompleteCallback: None,

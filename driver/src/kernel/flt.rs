@@ -33,6 +33,15 @@ pub const IRP_MJ_OPERATION_END: UCHAR = 0x80;
 #[allow(clippy::cast_possible_wrap)] // the NTSTATUS bit pattern
 pub const STATUS_FLT_CONTEXT_ALREADY_DEFINED: wdk_sys::NTSTATUS = 0xC01C_0002_u32 as i32;
 
+/// `STATUS_FLT_DO_NOT_ATTACH` (`((NTSTATUS)0xC01C000FL)`): `InstanceSetup` declines a volume.
+#[allow(clippy::cast_possible_wrap)] // the NTSTATUS bit pattern
+pub const STATUS_FLT_DO_NOT_ATTACH: wdk_sys::NTSTATUS = 0xC01C_000F_u32 as i32;
+
+/// `STATUS_BUFFER_OVERFLOW` (`((NTSTATUS)0x80000005L)`): a warning — the fixed part of a
+/// variable-length answer was filled, its tail was not.
+#[allow(clippy::cast_possible_wrap)] // the NTSTATUS bit pattern
+pub const STATUS_BUFFER_OVERFLOW: wdk_sys::NTSTATUS = 0x8000_0005_u32 as i32;
+
 /// `POOL_FLAG_NON_PAGED` (`((POOL_FLAGS)0x40)`), for `ExAllocatePool2`.
 pub const POOL_FLAG_NON_PAGED: ULONG64 = 0x40;
 

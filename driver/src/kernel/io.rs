@@ -12,7 +12,7 @@ use wdk_sys::{
 
 use super::flt::{
     flag_on, nt_success, FltAllocateContext, FltGetFileNameInformation, FltGetRequestorProcess,
-    FltGetStreamContext, FltGetStreamHandleContext, FltReleaseContext,
+    FltGetStreamContext, FltGetStreamHandleContext, FltParseFileNameInformation, FltReleaseContext,
     FltReleaseFileNameInformation, FltSetStreamContext, FltSetStreamHandleContext,
     _FLT_SET_CONTEXT_OPERATION::FLT_SET_CONTEXT_KEEP_IF_EXISTS, FLT_CALLBACK_DATA,
     FLT_FILE_NAME_INFORMATION, FLT_FILE_NAME_NORMALIZED, FLT_IO_PARAMETER_BLOCK,
@@ -21,6 +21,7 @@ use super::flt::{
     STATUS_FLT_CONTEXT_ALREADY_DEFINED,
 };
 use super::ustr::bytes_of;
+use crate::identity::is_named_stream;
 use crate::records::{utf16_name, HandleFlags, StreamFlags};
 
 /// A Filter Manager getter of one kind of context (`FltGetStreamHandleContext`,
@@ -284,6 +285,23 @@ impl FileName {
     pub fn record_name(&self) -> Name<'_> {
         utf16_name(self.bytes())
     }
+
+    /// Whether the name is that of a named data stream (`file:stream`), from the stream
+    /// component Filter Manager's own parser splits off (`FltParseFileNameInformation`);
+    /// `false` when it cannot parse the name. `IRQL <= APC_LEVEL`.
+    pub fn is_named_stream(&self) -> bool {
+        // SAFETY: a referenced name information owned by `self`; parsing fills its
+        // component views in place (Filter Manager's documented use) and is idempotent.
+        let status = unsafe { FltParseFileNameInformation(self.0.as_ptr()) };
+        if !nt_success(status) {
+            return false;
+        }
+        // SAFETY: as in `bytes`.
+        let info = unsafe { self.0.as_ref() };
+        // SAFETY: after a successful parse `Stream` is a valid UNICODE_STRING viewing part
+        // of the name's buffer, for `self`'s lifetime.
+        is_named_stream(unsafe { bytes_of(&raw const info.Stream) })
+    }
 }
 
 impl Drop for FileName {
@@ -304,9 +322,11 @@ const _: () = assert!(core::mem::align_of::<StreamContext>() <= CONTEXT_ALIGN);
 pub struct HandleContext {
     /// The handle's identifier on the wire.
     pub handle_id: u64,
-    /// The file's id (`FileInternalInformation`, 64 bits), 0 when unknown. Widened to the
-    /// wire's 128 bits only when a record is built (see `CONTEXT_ALIGN`).
-    pub file_id: u64,
+    /// The file's id, 128 bits little-endian (`FileInternalInformation` zero-extended, or
+    /// `FileIdInformation` on `ReFS`), 0 when unknown. Kept as bytes, read as a `u128` only
+    /// when a record is built: a `u128` field would need 16-byte alignment
+    /// (see `CONTEXT_ALIGN`).
+    pub file_id: [u8; 16],
     /// Directory or file.
     pub is_directory: bool,
     /// Write / modification / delete-intent flags.
@@ -318,7 +338,7 @@ impl HandleContext {
     pub fn file_ref(&self, name_normalized: bool) -> FileRef {
         FileRef {
             handle_id: self.handle_id,
-            file_id: u128::from(self.file_id),
+            file_id: u128::from_le_bytes(self.file_id),
             is_directory: self.is_directory,
             name_normalized,
         }
@@ -346,6 +366,24 @@ impl HandleContext {
 /// A referenced Filter Manager context, released on drop. `IRQL <= DISPATCH_LEVEL` for
 /// the release.
 pub struct ContextRef<T>(NonNull<T>);
+
+impl<T> ContextRef<T> {
+    /// Gives up the reference as a raw pointer (e.g. a completion context), to be taken
+    /// back exactly once with [`ContextRef::from_raw`].
+    pub fn into_raw(self) -> *mut T {
+        let raw = self.0.as_ptr();
+        core::mem::forget(self);
+        raw
+    }
+
+    /// Takes back a reference given up by [`ContextRef::into_raw`].
+    ///
+    /// # Safety
+    /// `raw` came from `into_raw` of a `ContextRef<T>` and is taken back only once.
+    pub unsafe fn from_raw(raw: *mut T) -> Option<Self> {
+        NonNull::new(raw).map(Self)
+    }
+}
 
 impl<T> core::ops::Deref for ContextRef<T> {
     type Target = T;

@@ -8,7 +8,8 @@
 //! - [`callbacks`], [`emit`]: the I/O callbacks and how they store a record,
 //! - [`port`], [`sender`]: the communication port and the sender thread,
 //! - [`data_imports`]: the kernel variables read through the import table,
-//! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload.
+//! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload,
+//! - [`volume`]: the `InstanceSetup` callback (which volumes are watched).
 
 pub mod callbacks;
 pub mod data_imports;
@@ -23,3 +24,4 @@ pub mod sender;
 pub mod spin;
 pub mod state;
 pub mod ustr;
+pub mod volume;

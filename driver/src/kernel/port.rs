@@ -53,7 +53,8 @@ const CAPABILITIES: u64 = DriverHello::CAP_CREATE
     | DriverHello::CAP_DELETE
     | DriverHello::CAP_SET_INFO
     | DriverHello::CAP_FILE_IDS
-    | DriverHello::CAP_HANDLE_IDS;
+    | DriverHello::CAP_HANDLE_IDS
+    | DriverHello::CAP_STREAM_DELETES;
 
 /// Creates the server port. `PASSIVE_LEVEL`.
 pub fn create(driver: &Driver) -> NTSTATUS {

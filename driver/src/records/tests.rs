@@ -45,6 +45,10 @@ fn set_information_classes_are_classified() {
     );
     assert_eq!(SetInfo::classify(4), Some(SetInfo::Basic));
     assert_eq!(
+        SetInfo::classify(39).and_then(SetInfo::size_kind),
+        Some(SizeKind::ValidDataLength)
+    );
+    assert_eq!(
         SetInfo::classify(14),
         None,
         "FilePositionInformation is ignored"
@@ -70,7 +74,7 @@ fn disposition_flags_map_to_intents() {
         disposition_ex_intent(0x1 | 0x8),
         DeleteIntent::Set(DeleteMethod::DeleteOnClose)
     );
-    assert_eq!(disposition_ex_intent(0x8), DeleteIntent::Clear);
+    assert_eq!(disposition_ex_intent(0x8), DeleteIntent::ClearOnClose);
     assert_eq!(disposition_ex_intent(0), DeleteIntent::Clear);
 }
 
@@ -124,9 +128,72 @@ fn delete_is_reported_only_when_confirmed() {
 fn delete_on_close_from_create_and_undo() {
     let flags = HandleFlags::new(true);
     assert_eq!(flags.delete_intent(), Some(DeleteMethod::DeleteOnClose));
-    flags.note_delete_intent(DeleteIntent::Clear);
+    flags.note_delete_intent(disposition_ex_intent(0x8));
     assert_eq!(flags.delete_intent(), None);
     assert_eq!(flags.at_cleanup(None, FileProbe::Deleted).deleted, None);
+}
+
+#[test]
+fn a_do_not_delete_disposition_leaves_delete_on_close_in_force() {
+    // CreateFile(FILE_FLAG_DELETE_ON_CLOSE), then SetFileInformationByHandle(
+    // FileDispositionInfo, DeleteFile = FALSE): the file is still deleted at close.
+    let flags = HandleFlags::new(true);
+    flags.note_delete_intent(disposition_intent(false));
+    assert_eq!(flags.delete_intent(), Some(DeleteMethod::DeleteOnClose));
+    assert!(flags.anything_to_report());
+    assert_eq!(
+        flags.at_cleanup(None, FileProbe::Deleted).deleted,
+        Some(DeleteMethod::DeleteOnClose)
+    );
+}
+
+#[test]
+fn the_two_delete_slots_are_set_and_cleared_independently() {
+    let flags = HandleFlags::new(false);
+    flags.note_delete_intent(disposition_ex_intent(0x1 | 0x8));
+    flags.note_delete_intent(disposition_intent(true));
+    assert_eq!(
+        flags.delete_intent(),
+        Some(DeleteMethod::Disposition),
+        "the explicit disposition is named first"
+    );
+    flags.note_delete_intent(disposition_ex_intent(0x8));
+    assert_eq!(flags.delete_intent(), Some(DeleteMethod::Disposition));
+    flags.note_delete_intent(disposition_intent(false));
+    assert_eq!(flags.delete_intent(), None);
+    assert!(!flags.anything_to_report());
+    flags.note_delete_intent(disposition_ex_intent(0x1));
+    assert_eq!(flags.delete_intent(), Some(DeleteMethod::DispositionEx));
+}
+
+#[test]
+fn a_create_that_overwrote_or_superseded_starts_modified() {
+    for (result, modified) in [
+        (CreateResult::Overwritten, true),
+        (CreateResult::Superseded, true),
+        (CreateResult::Created, false),
+        (CreateResult::Opened, false),
+        (CreateResult::Other(9), false),
+    ] {
+        let flags = HandleFlags::for_create(false, result);
+        assert_eq!(flags.anything_to_report(), modified, "{result:?}");
+        let report = flags.at_cleanup(None, FileProbe::Unknown);
+        assert_eq!(report.close_modified, modified, "{result:?}");
+        assert!(
+            flags.note_write(),
+            "the first write is still the first: {result:?}"
+        );
+    }
+    let flags = HandleFlags::for_create(true, CreateResult::Overwritten);
+    assert_eq!(flags.delete_intent(), Some(DeleteMethod::DeleteOnClose));
+}
+
+#[test]
+fn a_change_that_is_not_a_write_makes_the_close_modified() {
+    let flags = HandleFlags::new(false);
+    flags.note_modified();
+    assert!(flags.at_cleanup(None, FileProbe::Unknown).close_modified);
+    assert!(flags.note_write(), "but it is no write");
 }
 
 #[test]

@@ -11,7 +11,7 @@ fn views<'a>(record: &Record<'a>) -> [&'a [u8]; 3] {
         Body::FileCreate(b) => [b.name.bytes, &[], &[]],
         Body::FirstWrite(b) | Body::CloseModified(b) => [b.name.bytes, &[], &[]],
         Body::Rename(b) | Body::HardLink(b) => [b.name.bytes, b.new_name.bytes, &[]],
-        Body::Delete(b) => [b.name.bytes, &[], &[]],
+        Body::Delete(b) | Body::DeleteStream(b) => [b.name.bytes, &[], &[]],
         Body::SetSize(b) => [b.name.bytes, &[], &[]],
         Body::SetAttributes(b) => [b.name.bytes, &[], &[]],
         Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => [&[], &[], &[]],

@@ -27,6 +27,7 @@ enum Kind {
     Rename(File, u32),
     HardLink(File, u32),
     Delete(File, u32),
+    DeleteStream(File, u32),
     SetSize(File, u64, u32),
     SetAttributes(File, u32),
     Hello([u16; 3], u16, u16, u64, u32, u32, u32),
@@ -110,6 +111,11 @@ fn body<'a>(
             new_name,
         }),
         Kind::Delete(f, m) => Body::Delete(Delete {
+            file: file(f),
+            method: DeleteMethod::from_raw(*m),
+            name,
+        }),
+        Kind::DeleteStream(f, m) => Body::DeleteStream(Delete {
             file: file(f),
             method: DeleteMethod::from_raw(*m),
             name,

@@ -44,7 +44,7 @@ fn fixed_fields(kind: u16) -> Option<Vec<Field>> {
             ("link_flags", 24, 4, Show::Hex),
             ("reserved", 28, 4, Show::Reserved),
         ]),
-        RecordKind::Delete => file(&[
+        RecordKind::Delete | RecordKind::DeleteStream => file(&[
             ("delete_method", 24, 4, Show::DeleteMethod),
             ("reserved", 28, 4, Show::Reserved),
         ]),

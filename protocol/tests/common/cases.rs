@@ -50,6 +50,10 @@ pub fn all() -> Vec<(&'static str, Message)> {
         ("truncated_names", truncated_case()),
         ("posix_names", posix_case()),
         ("empty_with_loss", empty_case()),
+        // Minor 1.
+        ("delete_stream", batch(DELETE_STREAM_TITLE, vec![delete_stream()])),
+        ("valid_data_length", batch(VALID_DATA_LENGTH_TITLE, vec![valid_data_length()])),
+        ("refs_file_id", batch(REFS_FILE_ID_TITLE, vec![refs_first_write()])),
         (
             "client_hello",
             Message::ClientHello(
@@ -319,7 +323,7 @@ fn newer_minor_case() -> Message {
     let records = vec![create, process_start, unknown, write];
     Message::Batch(BatchCase {
         title: &[
-            "A batch from a newer minor (1.1) read by a 1.0 client: the header is 8 bytes",
+            "A batch from a newer minor (1.2) read by a 1.1 client: the header is 8 bytes",
             "longer, FileCreate carries 8 more fixed bytes, and two kinds this version does",
             "not decode (0x0020, reserved for process start, and 0x0040) are skipped by",
             "length and returned as Body::Unknown. The known records decode unchanged.",
@@ -329,7 +333,7 @@ fn newer_minor_case() -> Message {
         encode_from: records.clone(),
         decoded: records,
         future: Some(Future {
-            minor: 1,
+            minor: 2,
             header_extension: vec![0xa1, 0xa2, 0xa3, 0xa4, 0, 0, 0, 0],
             fixed_extensions: vec![(0, vec![0xee; 8])],
         }),
@@ -489,5 +493,64 @@ pub fn encode(
     match future {
         Some(future) => future::apply(&out, future),
         None => out,
+    }
+}
+
+const DELETE_STREAM_TITLE: &[&str] = &[
+    "DeleteStream (minor 1): the named stream report.docx:Zone.Identifier was deleted",
+    "(Unblock-File, a browser clearing the mark of the web); the file itself remains.",
+    "Same fixed part as Delete; a minor-0 client skips the kind by length.",
+];
+
+fn delete_stream() -> Record<'static> {
+    Record {
+        header: header(4000),
+        body: Body::DeleteStream(Delete {
+            file: FileRef {
+                handle_id: 23,
+                ..report_file()
+            },
+            method: DeleteMethod::Disposition,
+            name: Name::new(utf16(&format!(
+                "{VOLUME}\\Users\\alice\\Downloads\\setup.exe:Zone.Identifier"
+            ))),
+        }),
+    }
+}
+
+const VALID_DATA_LENGTH_TITLE: &[&str] = &[
+    "SetSize with kind ValidDataLength (minor 1): SetFileValidData moved the valid data",
+    "length to 16 MiB without writing the bytes in between.",
+];
+
+fn valid_data_length() -> Record<'static> {
+    Record {
+        header: header(4001),
+        body: Body::SetSize(SetSize {
+            file: report_file(),
+            new_size: 16 << 20,
+            kind: SizeKind::ValidDataLength,
+            name: report_name(),
+        }),
+    }
+}
+
+const REFS_FILE_ID_TITLE: &[&str] = &[
+    "FirstWrite on ReFS: the 128-bit file id from FileIdInformation (FileInternalInformation",
+    "returns FILE_INVALID_FILE_ID for it), FILE_ID_128 bytes read as a little-endian u128.",
+];
+
+fn refs_first_write() -> Record<'static> {
+    Record {
+        header: header(4002),
+        body: Body::FirstWrite(FileOp {
+            file: FileRef {
+                handle_id: 31,
+                file_id: 0x0000_0000_0000_1f2e_0000_0000_0000_0a0b,
+                is_directory: false,
+                name_normalized: true,
+            },
+            name: Name::new(utf16(&format!("{VOLUME}\\DevDrive\\src\\main.rs"))),
+        }),
     }
 }

@@ -39,7 +39,7 @@ pub fn views<'a>(record: &Record<'a>) -> Vec<&'a [u8]> {
             out.push(b.name.bytes);
             out.push(b.new_name.bytes);
         }
-        Body::Delete(b) => out.push(b.name.bytes),
+        Body::Delete(b) | Body::DeleteStream(b) => out.push(b.name.bytes),
         Body::SetSize(b) => out.push(b.name.bytes),
         Body::SetAttributes(b) => out.push(b.name.bytes),
         Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => {}

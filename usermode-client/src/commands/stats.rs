@@ -44,6 +44,7 @@ fn kind_name(body: &Body<'_>) -> String {
         Some(RecordKind::Rename) => "rename",
         Some(RecordKind::HardLink) => "hard_link",
         Some(RecordKind::Delete) => "delete",
+        Some(RecordKind::DeleteStream) => "delete_stream",
         Some(RecordKind::SetSize) => "set_size",
         Some(RecordKind::SetAttributes) => "set_attributes",
         Some(RecordKind::DriverHello) => "driver_hello",

@@ -152,8 +152,12 @@ struct Picket<'a> {
     process_start_key: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     delete_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    named_stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     new_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     entropy: Option<f64>,
 }
@@ -217,7 +221,9 @@ impl<'a> EcsEvent<'a> {
                 original_path: &event.target.original,
                 process_start_key: p.key.start_key,
                 delete_method: event.details.delete_method,
+                named_stream: event.details.named_stream,
                 new_size: event.details.new_size,
+                size_kind: event.details.size_kind,
                 entropy: event.entropy,
             },
         }

@@ -264,6 +264,27 @@ mod tests {
     }
 
     #[test]
+    fn a_refs_128_bit_id_and_a_stream_delete_reach_both_formats_whole() {
+        let mut event = rename();
+        event.operation = Operation::Delete;
+        event.source = None;
+        event.details.file_id = 0x0000_0000_0000_1f2e_0000_0000_0000_0a0b;
+        event.details.delete_method = Some("disposition");
+        event.details.named_stream = true;
+        let v = lines(Format::Ocsf, &event);
+        assert_eq!(v["file"]["uid"], "1f2e0000000000000a0b");
+        assert_eq!(v["unmapped"]["picket"]["named_stream"], true);
+        let v = lines(Format::Ecs, &event);
+        assert_eq!(v["file"]["inode"], "147241911196349641001483");
+        assert_eq!(v["picket"]["named_stream"], true);
+        event.details.named_stream = false;
+        event.details.file_id = 0;
+        let v = lines(Format::Ocsf, &event);
+        assert!(v["file"].get("uid").is_none(), "an unknown id is left out");
+        assert!(v["unmapped"]["picket"].get("named_stream").is_none());
+    }
+
+    #[test]
     fn unknown_process_facts_are_null_not_guessed() {
         let mut event = rename();
         event.process = Arc::new(ProcessInfo {

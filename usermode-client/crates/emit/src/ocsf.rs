@@ -316,8 +316,12 @@ struct PicketEvent<'a> {
     create: Option<Create>,
     #[serde(skip_serializing_if = "Option::is_none")]
     delete_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    named_stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     new_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attributes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -391,7 +395,9 @@ impl<'a> FileActivity<'a> {
                         desired_access: c.desired_access,
                     }),
                     delete_method: d.delete_method,
+                    named_stream: d.named_stream,
                     new_size: d.new_size,
+                    size_kind: d.size_kind,
                     attributes: d.attributes,
                     link_flags: d.link_flags,
                     path_truncated: subject.truncated,

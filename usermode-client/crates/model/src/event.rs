@@ -98,6 +98,14 @@ pub struct Details {
     /// For deletes: how it was requested (`disposition`, `disposition_ex`,
     /// `delete_on_close`, `unlink`).
     pub delete_method: Option<&'static str>,
+    /// For deletes: only a named data stream (`file:stream`, e.g. `:Zone.Identifier`) was
+    /// deleted; the file itself remains (Windows `DeleteStream` records).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named_stream: bool,
+    /// For size changes: which size (`end_of_file`, `allocation`, `truncate`,
+    /// `valid_data_length`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_kind: Option<&'static str>,
     /// For truncates: the new size, where known.
     pub new_size: Option<u64>,
     /// For attribute changes: the new attribute bits, where known.

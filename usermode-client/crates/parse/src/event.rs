@@ -46,6 +46,30 @@ const fn delete_method_name(method: DeleteMethod) -> &'static str {
     }
 }
 
+const fn size_kind_name(kind: SizeKind) -> &'static str {
+    match kind {
+        SizeKind::EndOfFile => "end_of_file",
+        SizeKind::Allocation => "allocation",
+        SizeKind::Truncate => "truncate",
+        SizeKind::ValidDataLength => "valid_data_length",
+        SizeKind::Other(_) => "other",
+    }
+}
+
+/// `FILE_INVALID_FILE_ID` ((LONGLONG)-1) zero-extended: what a 1.0 driver sent for a ReFS
+/// file whose id needs 128 bits. It names no file (every such file had it), so it is
+/// treated as "unknown" rather than shown as one shared id.
+const INVALID_64_BIT_FILE_ID: u128 = u64::MAX as u128;
+
+/// The file id the model carries: 0 (unknown) for the invalid id of a Windows record.
+const fn known_file_id(file_id: u128, posix: bool) -> u128 {
+    if !posix && file_id == INVALID_64_BIT_FILE_ID {
+        0
+    } else {
+        file_id
+    }
+}
+
 impl Parser {
     /// A parser that maps NT device paths with `volumes`.
     #[must_use]
@@ -107,7 +131,7 @@ impl Parser {
         let file = *record.body.file()?;
         let mut details = Details {
             handle_id: file.handle_id,
-            file_id: file.file_id,
+            file_id: known_file_id(file.file_id, posix),
             ..Details::default()
         };
         let (operation, name, new_name) = match &record.body {
@@ -134,7 +158,13 @@ impl Parser {
                 details.delete_method = Some(delete_method_name(b.method));
                 (Operation::Delete, b.name, None)
             }
+            Body::DeleteStream(b) => {
+                details.delete_method = Some(delete_method_name(b.method));
+                details.named_stream = true;
+                (Operation::Delete, b.name, None)
+            }
             Body::SetSize(b) => {
+                details.size_kind = Some(size_kind_name(b.kind));
                 let unknown = b.kind == SizeKind::Truncate && b.new_size == 0;
                 details.new_size = (!unknown).then_some(b.new_size);
                 (Operation::Truncate, b.name, None)
@@ -237,6 +267,83 @@ mod tests {
         assert!(!source.truncated);
         assert_eq!(event.details.link_flags, Some(1));
         assert_eq!(event.details.file_id, 77);
+    }
+
+    #[test]
+    fn a_stream_delete_is_a_delete_flagged_named_stream_with_its_full_name() {
+        use picket_protocol::Delete;
+        let name = utf16(r"\Device\HarddiskVolume3\Users\a\setup.exe:Zone.Identifier");
+        let delete = Delete {
+            file: FileRef {
+                file_id: 0x1f2e_0000_0000_0000_0a0b,
+                ..FileRef::default()
+            },
+            method: DeleteMethod::Disposition,
+            name: Name::new(&name),
+        };
+        let mut parser = Parser::without_volumes();
+        let stream = Record {
+            header: header(),
+            body: Body::DeleteStream(delete),
+        };
+        let event = parser.parse(&stream, false).unwrap();
+        assert_eq!(event.operation, Operation::Delete);
+        assert!(event.details.named_stream);
+        assert_eq!(event.details.delete_method, Some("disposition"));
+        assert_eq!(event.target.name, "setup.exe:Zone.Identifier");
+        assert_eq!(event.details.file_id, 0x1f2e_0000_0000_0000_0a0b);
+        let file = Record {
+            header: header(),
+            body: Body::Delete(delete),
+        };
+        assert!(!parser.parse(&file, false).unwrap().details.named_stream);
+    }
+
+    #[test]
+    fn the_invalid_64_bit_file_id_of_a_windows_record_is_unknown_not_shared() {
+        let name = utf16(r"\Device\HarddiskVolume3\a.txt");
+        let op = |file_id: u128| Record {
+            header: header(),
+            body: Body::FirstWrite(picket_protocol::FileOp {
+                file: FileRef {
+                    file_id,
+                    ..FileRef::default()
+                },
+                name: Name::new(&name),
+            }),
+        };
+        let mut parser = Parser::without_volumes();
+        let windows = |p: &mut Parser, id| p.parse(&op(id), false).unwrap().details.file_id;
+        assert_eq!(windows(&mut parser, u128::from(u64::MAX)), 0);
+        assert_eq!(
+            windows(&mut parser, u128::from(u64::MAX) + 1),
+            u128::from(u64::MAX) + 1
+        );
+        assert_eq!(windows(&mut parser, 42), 42);
+        let linux = parser.parse(&op(u128::from(u64::MAX)), true).unwrap();
+        assert_eq!(
+            linux.details.file_id,
+            u128::from(u64::MAX),
+            "an inode is kept as is"
+        );
+    }
+
+    #[test]
+    fn a_valid_data_length_change_names_its_size_kind() {
+        let name = utf16(r"\Device\HarddiskVolume3\a.vhd");
+        let record = Record {
+            header: header(),
+            body: Body::SetSize(picket_protocol::SetSize {
+                file: FileRef::default(),
+                new_size: 1 << 24,
+                kind: SizeKind::ValidDataLength,
+                name: Name::new(&name),
+            }),
+        };
+        let event = Parser::without_volumes().parse(&record, false).unwrap();
+        assert_eq!(event.operation, Operation::Truncate);
+        assert_eq!(event.details.size_kind, Some("valid_data_length"));
+        assert_eq!(event.details.new_size, Some(1 << 24));
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub fn drain(
                             seen("hardlink", &b.file, b.name.bytes, b.new_name.bytes)
                         }
                         Body::Delete(b) => seen("delete", &b.file, b.name.bytes, b""),
+                        Body::DeleteStream(b) => seen("delete_stream", &b.file, b.name.bytes, b""),
                         Body::SetSize(b) => seen("truncate", &b.file, b.name.bytes, b""),
                         Body::SetAttributes(b) => {
                             seen("set_attributes", &b.file, b.name.bytes, b"")
