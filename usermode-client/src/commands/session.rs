@@ -88,10 +88,10 @@ pub fn run_session(
     let progress = show_progress.then(|| {
         Box::new(|p: &Progress| {
             eprint!(
-                "\rpicket: {} events ({:.0}/s), {} lost, {} alerts   ",
+                "\rpicket: {} events ({:.0}/s), {}, {} alerts   ",
                 p.counts.events,
                 human::rate(p.counts.events, p.elapsed),
-                p.counts.lost,
+                human::lost_phrase(p.counts.lost, p.counts.lost_inexact),
                 p.counts.alerts
             );
         }) as picket_pipeline::ProgressFn<'_>

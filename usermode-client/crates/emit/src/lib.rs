@@ -50,6 +50,8 @@ pub struct EmitCounts {
     pub alerts: u64,
     /// Sum of the counts of `events_lost` notices.
     pub lost: u64,
+    /// Some loss had no exact count (a queue overflow): `lost` is then a lower bound.
+    pub lost_inexact: bool,
     /// Malformed batches reported.
     pub malformed: u64,
 }
@@ -93,6 +95,7 @@ impl<W: Write> Emitter<W> {
                 notices: 0,
                 alerts: 0,
                 lost: 0,
+                lost_inexact: false,
                 malformed: 0,
             },
         }
@@ -155,8 +158,9 @@ impl<W: Write> Emitter<W> {
         self.out.write_all(b"\n")?;
         self.counts.notices += 1;
         match notice {
-            Notice::EventsLost { count, .. } => {
+            Notice::EventsLost { count, exact, .. } => {
                 self.counts.lost = self.counts.lost.saturating_add(*count);
+                self.counts.lost_inexact |= !exact;
             }
             Notice::MalformedBatch { .. } => self.counts.malformed += 1,
             _ => {}

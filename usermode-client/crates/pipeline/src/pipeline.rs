@@ -32,6 +32,8 @@ pub struct PipelineCounts {
     pub notices: u64,
     /// Sum of `events_lost` counts.
     pub lost: u64,
+    /// Some loss had no exact count: `lost` is a lower bound.
+    pub lost_inexact: bool,
     /// Alerts.
     pub alerts: u64,
     /// Malformed batches.
@@ -64,7 +66,10 @@ impl std::fmt::Debug for Pipeline {
 fn count_notice(counts: &mut PipelineCounts, notice: &Notice) {
     counts.notices = counts.notices.saturating_add(1);
     match notice {
-        Notice::EventsLost { count, .. } => counts.lost = counts.lost.saturating_add(*count),
+        Notice::EventsLost { count, exact, .. } => {
+            counts.lost = counts.lost.saturating_add(*count);
+            counts.lost_inexact |= !exact;
+        }
         Notice::MalformedBatch { .. } => counts.malformed = counts.malformed.saturating_add(1),
         _ => {}
     }
