@@ -11,6 +11,7 @@
 //! intermediate JSON tree per event.
 
 pub mod ecs;
+pub mod guard;
 pub mod human;
 pub mod notice;
 pub mod ocsf;
@@ -154,8 +155,12 @@ impl<W: Write> Emitter<W> {
     /// # Errors
     /// When writing fails.
     pub fn notice(&mut self, notice: &Notice) -> std::io::Result<()> {
-        notice::write(&mut self.out, notice, picket_model::Timestamp::now())?;
-        self.out.write_all(b"\n")?;
+        // One `write_all` per line, as for events: the output guard drops or keeps whole
+        // lines.
+        self.line.clear();
+        notice::write(&mut self.line, notice, picket_model::Timestamp::now())?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         self.counts.notices += 1;
         match notice {
             Notice::EventsLost { count, exact, .. } => {
