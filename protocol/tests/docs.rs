@@ -404,7 +404,7 @@ fn the_header_tables_match_the_encoder() {
     let batch_values = HashMap::from([
         ("magic", u128::from(BATCH_MAGIC)),
         ("major", 1),
-        ("minor", 0),
+        ("minor", u128::from(PROTOCOL_MINOR)),
         ("header_len", 40),
         ("flags", 1),
         ("record_count", 1),

@@ -120,6 +120,10 @@ impl Pipeline {
             counts,
             ..
         } = self;
+        // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
+        if let Some(&[lo, hi]) = bytes.get(6..8) {
+            parser.set_protocol_minor(u16::from_le_bytes([lo, hi]));
+        }
         decoder.feed(bytes, |decoded| match decoded {
             Decoded::Notice(notice) => {
                 count_notice(counts, &notice);
