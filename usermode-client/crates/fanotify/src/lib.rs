@@ -64,6 +64,15 @@
 //!   attribute change, close, delete. A second write-and-close of one file by one process
 //!   before the reader got to the first therefore shows as one `FirstWrite` + `CloseModified`
 //!   pair; the gather interval below widens that window to about 5 ms.
+//! - **Order**: records follow the kernel queue, event by event. What is ordered: the events
+//!   about one directory entry (causal order: create, write, attributes, close, delete), and
+//!   events about different entries by the queue position of their *first* event. What is
+//!   not: the later parts of a merged event relative to other entries' events queued in
+//!   between, since the kernel keeps a merged event at its first part's place and does not
+//!   say when the rest happened. `mkdir sub/deeper; touch sub/a.txt; rmdir sub/deeper`, read
+//!   at once, is reported as create `deeper`, delete `deeper`, create `a.txt`. Sequence
+//!   numbers are the report order, not the order of the system calls; the record timestamps
+//!   are read times (equal within one read), so they cannot reorder either.
 //! - **Reading**: after a read that emptied the queue the source lets events gather for
 //!   [`group::GATHER_INTERVAL`] (5 ms) before waiting again, so the writer's events wake
 //!   nobody and each read carries hundreds of events (see the `overhead` benchmark).
