@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use picket_protocol::{
     encode_record, encoded_len, CreateDisposition, CreateResult, DeleteMethod, LossReason, Name,
-    Record, SizeKind,
+    Record, SizeKind, MAX_NAME_BYTES,
 };
 
 use crate::ring::{Dropped, Ring};
@@ -43,13 +43,27 @@ pub fn create_result(information: usize) -> CreateResult {
 /// Its `Length` is even for every well-behaved file system; an odd one (a buggy name
 /// provider below us) would make the whole record unsendable in a UTF-16 batch, so the
 /// stray last byte is cut and the name flagged truncated: the event still goes out.
+/// A name longer than `MAX_NAME_BYTES` is cut in the middle by the encoder (protocol 1.1),
+/// keeping its final component whole; a truncated name of exactly `MAX_NAME_BYTES` means
+/// that cut to the client, so an odd name that would shrink to exactly that length loses one
+/// more code unit here (it is flagged truncated either way).
 #[must_use]
 pub const fn utf16_name(bytes: &[u8]) -> Name<'_> {
     match bytes.split_last() {
-        Some((_, whole)) if !bytes.len().is_multiple_of(2) => Name {
-            bytes: whole,
-            truncated: true,
-        },
+        Some((_, whole)) if !bytes.len().is_multiple_of(2) => {
+            let whole = if whole.len() == MAX_NAME_BYTES {
+                match whole.split_last_chunk::<2>() {
+                    Some((shorter, _)) => shorter,
+                    None => whole,
+                }
+            } else {
+                whole
+            };
+            Name {
+                bytes: whole,
+                truncated: true,
+            }
+        }
         _ => Name::new(bytes),
     }
 }

@@ -21,8 +21,15 @@ pub const RECORD_HEADER_LEN: usize = 48;
 pub const RECORD_ALIGN: usize = 8;
 
 /// Longest name carried in a record, in bytes (1024 UTF-16 code units). Longer names are cut
-/// to this length and flagged truncated; never dropped.
+/// to this length and flagged truncated; never dropped. Since protocol 1.1 the cut is in the
+/// middle: the first [`NAME_CUT_HEAD_BYTES`] and the last
+/// `MAX_NAME_BYTES - NAME_CUT_HEAD_BYTES` bytes are kept, so the final component (255
+/// characters at most on NTFS and Linux) — the file name and extension rules look at — is
+/// always whole.
 pub const MAX_NAME_BYTES: usize = 2048;
+/// Bytes a cut name keeps from its start (volume and top folders); the rest comes from its
+/// end. A truncated name of exactly [`MAX_NAME_BYTES`] in a 1.1+ batch was cut here.
+pub const NAME_CUT_HEAD_BYTES: usize = 512;
 /// Longest fixed part of any record kind this version writes.
 pub const MAX_FIXED_LEN: usize = 64;
 /// Longest record this version writes: header, largest fixed part, two names, padding.

@@ -6,8 +6,8 @@ use crate::bytes::{align_up, write_bytes, write_u128, write_u16, write_u32, writ
 use crate::layout;
 use crate::record::{BatchFlags, Body, FileRef, Name, Record, RecordFlags, RecordKind};
 use crate::{
-    BATCH_HEADER_LEN, BATCH_MAGIC, MAX_NAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR, RECORD_ALIGN,
-    RECORD_HEADER_LEN,
+    BATCH_HEADER_LEN, BATCH_MAGIC, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MAJOR,
+    PROTOCOL_MINOR, RECORD_ALIGN, RECORD_HEADER_LEN,
 };
 
 /// Why a record or batch could not be encoded.
@@ -66,13 +66,45 @@ impl core::fmt::Display for EncodeError {
 #[cfg(feature = "std")]
 impl std::error::Error for EncodeError {}
 
-/// Cuts a name to [`MAX_NAME_BYTES`] (an even length, so UTF-16 stays whole code units).
-#[inline]
-fn cut<'a>(name: &Name<'a>) -> (&'a [u8], bool) {
-    match name.bytes.get(..MAX_NAME_BYTES) {
-        Some(head) if name.bytes.len() > MAX_NAME_BYTES => (head, true),
-        _ => (name.bytes, name.truncated),
+/// A name as it goes on the wire: `head` then `tail` (empty unless the name was cut).
+#[derive(Clone, Copy)]
+struct Cut<'a> {
+    head: &'a [u8],
+    tail: &'a [u8],
+}
+
+impl<'a> Cut<'a> {
+    const EMPTY: Self = Self::whole(&[]);
+
+    const fn whole(bytes: &'a [u8]) -> Self {
+        Self {
+            head: bytes,
+            tail: &[],
+        }
     }
+
+    const fn len(&self) -> usize {
+        self.head.len().saturating_add(self.tail.len())
+    }
+}
+
+/// Cuts a name longer than [`MAX_NAME_BYTES`] in the middle: its first
+/// [`NAME_CUT_HEAD_BYTES`] and its last `MAX_NAME_BYTES - NAME_CUT_HEAD_BYTES` bytes (both
+/// even, so a UTF-16 name of even length stays whole code units), keeping the final
+/// component whole.
+#[inline]
+fn cut<'a>(name: &Name<'a>) -> (Cut<'a>, bool) {
+    let len = name.bytes.len();
+    if len <= MAX_NAME_BYTES {
+        return (Cut::whole(name.bytes), name.truncated);
+    }
+    let tail_len = MAX_NAME_BYTES.saturating_sub(NAME_CUT_HEAD_BYTES);
+    let head = name.bytes.get(..NAME_CUT_HEAD_BYTES).unwrap_or_default();
+    let tail = name
+        .bytes
+        .get(len.saturating_sub(tail_len)..)
+        .unwrap_or_default();
+    (Cut { head, tail }, true)
 }
 
 /// What a body puts on the wire besides its fixed fields.
@@ -80,8 +112,8 @@ struct Shape<'a> {
     kind: u16,
     flags: u16,
     fixed_len: usize,
-    name: &'a [u8],
-    new_name: &'a [u8],
+    name: Cut<'a>,
+    new_name: Cut<'a>,
 }
 
 #[inline]
@@ -113,7 +145,7 @@ fn file_shape<'a>(
         flags,
         fixed_len,
         name,
-        new_name: &[],
+        new_name: Cut::EMPTY,
     }
 }
 
@@ -175,8 +207,8 @@ fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
                 kind: *kind,
                 flags: *flags,
                 fixed_len: fixed.len(),
-                name,
-                new_name,
+                name: Cut::whole(name),
+                new_name: Cut::whole(new_name),
             }
         }
     })
@@ -187,8 +219,8 @@ const fn control_shape<'a>(kind: RecordKind, fixed_len: usize) -> Shape<'a> {
         kind: kind as u16,
         flags: 0,
         fixed_len,
-        name: &[],
-        new_name: &[],
+        name: Cut::EMPTY,
+        new_name: Cut::EMPTY,
     }
 }
 
@@ -321,12 +353,17 @@ fn write_record(out: &mut [u8], record: &Record<'_>, shape: &Shape<'_>) -> Optio
     )?;
     let fixed_end = RECORD_HEADER_LEN.checked_add(shape.fixed_len)?;
     write_fixed(out.get_mut(RECORD_HEADER_LEN..fixed_end)?, &record.body)?;
-    write_bytes(out, fixed_end, shape.name)?;
-    write_bytes(
-        out,
-        fixed_end.checked_add(shape.name.len())?,
-        shape.new_name,
-    )
+    let mut at = fixed_end;
+    for part in [
+        shape.name.head,
+        shape.name.tail,
+        shape.new_name.head,
+        shape.new_name.tail,
+    ] {
+        write_bytes(out, at, part)?;
+        at = at.checked_add(part.len())?;
+    }
+    Some(())
 }
 
 /// Builds one batch (one `FltSendMessage` payload) in a caller-provided buffer.

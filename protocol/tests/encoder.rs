@@ -209,3 +209,41 @@ fn finish_writes_first_seq_and_the_loss_count() {
     assert_eq!((header.first_seq, header.lost_since_previous), (40, 9));
     assert_eq!(header.record_count, 2);
 }
+
+/// A name over the cap is cut in the middle: the start (volume, top folders) and the end
+/// (the final component, whole) are kept, and the record says it was truncated.
+#[test]
+fn a_long_name_keeps_its_final_component_whole() {
+    use picket_protocol::{decode_batch, BatchFlags, BatchWriter, FileOp, NAME_CUT_HEAD_BYTES};
+    let mut path = b"/srv".to_vec();
+    while path.len() < 3 * MAX_NAME_BYTES {
+        path.extend_from_slice(b"/deep-folder.d");
+    }
+    path.extend_from_slice(b"/invoice.pdf.exe");
+    let record = Record {
+        header: RecordHeader {
+            seq: 1,
+            ..RecordHeader::default()
+        },
+        body: Body::FirstWrite(FileOp {
+            file: FileRef::default(),
+            name: Name::new(&path),
+        }),
+    };
+    let mut out = vec![0u8; 16 * 1024];
+    let mut writer = BatchWriter::new(&mut out, BatchFlags::POSIX_NAMES, 0).unwrap();
+    writer.push(&record).unwrap();
+    let len = writer.finish();
+    let batch = decode_batch(&out[..len]).unwrap();
+    let decoded = batch.records().next().unwrap();
+    let Body::FirstWrite(create) = decoded.body else {
+        panic!("a first write");
+    };
+    assert!(create.name.truncated);
+    assert_eq!(create.name.bytes.len(), MAX_NAME_BYTES);
+    assert_eq!(
+        &create.name.bytes[..NAME_CUT_HEAD_BYTES],
+        &path[..NAME_CUT_HEAD_BYTES]
+    );
+    assert!(create.name.bytes.ends_with(b"/invoice.pdf.exe"));
+}

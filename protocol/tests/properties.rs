@@ -11,7 +11,8 @@ use picket_protocol::{
     decode_batch, encoded_len, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult,
     Delete, DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, Gap, LinkChange,
     Loss, LossReason, Name, Record, RecordHeader, RecordKind, SequenceCheck, SequenceTracker,
-    SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES, PROTOCOL_MINOR,
+    SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES,
+    PROTOCOL_MINOR,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -265,13 +266,24 @@ impl Owned {
     }
 }
 
-/// What the decoder must return for `record`: names past the cap cut and flagged.
+/// What the decoder must return for `record`: names past the cap cut in the middle (their
+/// first `NAME_CUT_HEAD_BYTES` and their end, so the final component is whole) and flagged.
 fn expected(record: &Record<'_>) -> Record<'static> {
     fn cut(name: Name<'_>) -> Name<'static> {
-        let truncated = name.truncated || name.bytes.len() > MAX_NAME_BYTES;
-        let bytes = &name.bytes[..name.bytes.len().min(MAX_NAME_BYTES)];
+        let len = name.bytes.len();
+        let truncated = name.truncated || len > MAX_NAME_BYTES;
+        let bytes = if len > MAX_NAME_BYTES {
+            let tail = MAX_NAME_BYTES - NAME_CUT_HEAD_BYTES;
+            [
+                &name.bytes[..NAME_CUT_HEAD_BYTES],
+                &name.bytes[len - tail..],
+            ]
+            .concat()
+        } else {
+            name.bytes.to_vec()
+        };
         Name {
-            bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
+            bytes: Box::leak(bytes.into_boxed_slice()),
             truncated,
         }
     }

@@ -238,7 +238,16 @@ fn find_events_lost(v: &serde_json::Value) -> Option<u64> {
         serde_json::Value::Object(map) => {
             let is_lost = map.values().any(|x| x == "events_lost");
             if is_lost {
-                if let Some(count) = map.get("count").and_then(serde_json::Value::as_u64) {
+                // `count`, or `count_at_least` when the source cannot say how many (a
+                // kernel queue overflow: `count` is then null).
+                let count = map
+                    .get("count")
+                    .and_then(serde_json::Value::as_u64)
+                    .or_else(|| {
+                        map.get("count_at_least")
+                            .and_then(serde_json::Value::as_u64)
+                    });
+                if let Some(count) = count {
                     return Some(count);
                 }
             }

@@ -338,6 +338,11 @@ fn an_odd_length_name_loses_its_stray_byte_not_the_event() {
     let odd = utf16_name(b"a\0b\0c");
     assert_eq!(odd.bytes, b"a\0b\0");
     assert!(odd.truncated);
+    // Never exactly MAX_NAME_BYTES and truncated: that would read as a cut in the middle.
+    let odd_long = vec![b'a'; picket_protocol::MAX_NAME_BYTES + 1];
+    let name = utf16_name(&odd_long);
+    assert_eq!(name.bytes.len(), picket_protocol::MAX_NAME_BYTES - 2);
+    assert!(name.truncated);
     // The record it goes into is accepted by a UTF-16 batch and decodes, flagged.
     let mut storage = vec![0u64; 4096];
     let ring = Ring::<TestSpin>::new(&mut storage, 0).unwrap();

@@ -8,7 +8,7 @@ use picket_protocol::{
     BatchFlags, BatchWriter, Body, ClientHello, CreateDisposition, CreateResult, Delete,
     DeleteMethod, DriverHello, FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name,
     Record, RecordHeader, SetAttributes, SetSize, SizeKind, Stats, Verdict, VerdictReply,
-    MAX_BATCH_LEN, MAX_NAME_BYTES, PROTOCOL_MAJOR,
+    MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MAJOR,
 };
 
 /// One batch golden vector.
@@ -341,7 +341,8 @@ fn newer_minor_case() -> Message {
 }
 
 fn truncated_case() -> Message {
-    // Names past the cap are cut to exactly MAX_NAME_BYTES and flagged, never dropped.
+    // Names past the cap are cut to exactly MAX_NAME_BYTES and flagged, never dropped; since
+    // 1.1 in the middle, so the final component (a.txt, b.txt.locked) is whole.
     let long_dir = "deep\\".repeat(400);
     let source = utf16(&format!("{VOLUME}\\{long_dir}a.txt"));
     let target = utf16(&format!("{VOLUME}\\{long_dir}b.txt.locked"));
@@ -369,14 +370,19 @@ fn truncated_case() -> Message {
             name,
         }),
     };
-    let cut = |bytes: &'static [u8]| Name {
-        bytes: &bytes[..MAX_NAME_BYTES],
-        truncated: true,
+    let cut = |bytes: &'static [u8]| {
+        let tail = MAX_NAME_BYTES - NAME_CUT_HEAD_BYTES;
+        let kept = [&bytes[..NAME_CUT_HEAD_BYTES], &bytes[bytes.len() - tail..]].concat();
+        Name {
+            bytes: Box::leak(kept.into_boxed_slice()),
+            truncated: true,
+        }
     };
     Message::Batch(BatchCase {
         title: &[
             "Truncated names: a rename whose source and destination are both longer than",
-            "MAX_NAME_BYTES (2048): both are cut to 2048 bytes and flagged NAME_TRUNCATED /",
+            "MAX_NAME_BYTES (2048): both are cut to 2048 bytes in the middle (their first 512",
+            "and last 1536 bytes, so the file names stay whole) and flagged NAME_TRUNCATED /",
             "NEW_NAME_TRUNCATED. Then a create whose name is exactly 2048 bytes: not cut,",
             "not flagged.",
         ],

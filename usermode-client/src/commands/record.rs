@@ -47,6 +47,9 @@ const MAX_REMEMBERED: usize = 1 << 16;
 /// When the file cannot be created or written, or the live source fails.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let label = args.file.display().to_string();
+    // The live source first: when it cannot start (not root, no such path) no empty capture
+    // is left behind to make the next run fail with "File exists".
+    let mut live = super::live::open(args.path.as_deref())?;
     let file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -56,7 +59,6 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| {
             format!("cannot create {label} (an existing file is kept unless --force)")
         })?;
-    let mut live = super::live::open(args.path.as_deref())?;
     let header = CaptureHeader {
         started_at: Timestamp::now(),
         host_os: HostOs::current(),
@@ -64,8 +66,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         protocol: (PROTOCOL_MAJOR, PROTOCOL_MINOR),
         volumes: live.volumes.clone(),
     };
-    let mut writer = CaptureWriter::new(BufWriter::with_capacity(1 << 16, file), &header)
-        .with_context(|| format!("writing {label}"))?;
+    let mut writer = match CaptureWriter::new(BufWriter::with_capacity(1 << 16, file), &header) {
+        Ok(writer) => writer,
+        Err(error) => {
+            // Nothing useful was written: do not leave a broken capture behind.
+            let _ = std::fs::remove_file(&args.file);
+            return Err(anyhow::Error::new(error).context(format!("writing {label}")));
+        }
+    };
     let stop = interrupt::flag();
     if !args.quiet {
         eprintln!(

@@ -2,12 +2,14 @@
 //! `replay` (and `demo`).
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal as _, Write};
+use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use picket_emit::guard::{GuardReport, NoRollBack, OutputGuard};
 use picket_emit::{human, Emitter, HostInfo};
 use picket_enrich::{ProcessCache, ProcessInspector};
 use picket_model::BatchSource;
@@ -30,15 +32,42 @@ pub struct Session {
     pub host: HostInfo,
 }
 
-fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>> {
+/// The output behind an [`OutputGuard`]: a full disk never stops the sensor nor leaves half
+/// a line (see `picket_emit::guard`).
+fn open_output(path: Option<&Path>) -> anyhow::Result<(Box<dyn Write + Send>, Arc<GuardReport>)> {
+    let guarded = |guard: OutputGuard<_>| {
+        let report = guard.report();
+        (Box::new(guard) as Box<dyn Write + Send>, report)
+    };
     Ok(match path {
-        Some(path) => Box::new(BufWriter::with_capacity(
-            1 << 16,
+        Some(path) => guarded(OutputGuard::new(
             File::create(path)
                 .with_context(|| format!("cannot create output file {}", path.display()))?,
+            path.display().to_string(),
         )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+        None => match stdout_file() {
+            Some(file) => guarded(OutputGuard::new(file, "stdout")),
+            None => {
+                let guard = OutputGuard::new(NoRollBack(std::io::stdout()), "stdout");
+                let report = guard.report();
+                (Box::new(guard), report)
+            }
+        },
     })
+}
+
+/// Stdout as a file when it is one (`picket watch > out.json`), so a write cut short by a
+/// full disk can be rolled back to the last whole line.
+#[cfg(unix)]
+fn stdout_file() -> Option<File> {
+    use std::os::fd::AsFd as _;
+    let file = File::from(std::io::stdout().as_fd().try_clone_to_owned().ok()?);
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+#[cfg(not(unix))]
+fn stdout_file() -> Option<File> {
+    None
 }
 
 fn print_summary(label: &str, summary: &RunSummary) {
@@ -83,15 +112,16 @@ pub fn run_session(
         Format::Ocsf => picket_emit::Format::Ocsf,
         Format::Ecs => picket_emit::Format::Ecs,
     };
-    let emitter = Emitter::new(open_output(output.output.as_deref())?, format, session.host);
+    let (out, guard) = open_output(output.output.as_deref())?;
+    let emitter = Emitter::new(out, format, session.host);
     let show_progress = !output.quiet && std::io::stderr().is_terminal();
     let progress = show_progress.then(|| {
         Box::new(|p: &Progress| {
             eprint!(
-                "\rpicket: {} events ({:.0}/s), {} lost, {} alerts   ",
+                "\rpicket: {} events ({:.0}/s), {}, {} alerts   ",
                 p.counts.events,
                 human::rate(p.counts.events, p.elapsed),
-                p.counts.lost,
+                human::lost_phrase(p.counts.lost, p.counts.lost_inexact),
                 p.counts.alerts
             );
         }) as picket_pipeline::ProgressFn<'_>
@@ -110,6 +140,15 @@ pub fn run_session(
         Ok(summary) => {
             if !output.quiet {
                 print_summary(&session.label, &summary);
+            }
+            if guard.dropped_lines() > 0 {
+                eprintln!(
+                    "picket: {} output lines were not written (the output failed {} time(s); \
+                     each gap is an output_gap line where writing resumed)",
+                    guard.dropped_lines(),
+                    guard.failures()
+                );
+                return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -81,11 +81,15 @@ fn capture_stats(path: &Path) -> anyhow::Result<ExitCode> {
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     let (mut batches, mut processes, mut other_frames, mut bytes) = (0u64, 0u64, 0u64, 0u64);
     let (mut lost, mut malformed) = (0u64, 0u64);
+    let mut lost_inexact = false;
     let mut seq_range: Option<(u64, u64)> = None;
     let mut times: Option<(Timestamp, Timestamp)> = None;
     let mut buf = Vec::new();
     let mut on_notice = |notice: &Notice| match notice {
-        Notice::EventsLost { count, .. } => lost = lost.saturating_add(*count),
+        Notice::EventsLost { count, exact, .. } => {
+            lost = lost.saturating_add(*count);
+            lost_inexact |= !exact;
+        }
         Notice::MalformedBatch { .. } => malformed += 1,
         _ => {}
     };
@@ -143,7 +147,13 @@ fn capture_stats(path: &Path) -> anyhow::Result<ExitCode> {
             iso8601(last)
         );
     }
-    println!("lost         {lost} events");
+    if lost_inexact {
+        println!(
+            "lost         at least {lost} events (count unknown: the kernel queue overflowed)"
+        );
+    } else {
+        println!("lost         {lost} events");
+    }
     println!("processes    {processes} described");
     if other_frames > 0 {
         println!("other frames {other_frames} (unknown kinds, skipped)");

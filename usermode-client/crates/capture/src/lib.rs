@@ -18,7 +18,7 @@ pub use writer::CaptureWriter;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// Reading or writing failed.
-    #[error("at byte {offset}: {source}")]
+    #[error("at byte {offset}")]
     Io {
         /// Where.
         offset: u64,

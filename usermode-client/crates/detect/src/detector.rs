@@ -159,8 +159,10 @@ impl SigmaDetector {
         match outcome {
             ReloadOutcome::Loaded(set) => {
                 save(self.state_dir.as_deref(), &set);
+                // Its own target, which the client shows by default: a user who edited a
+                // rule sees one line saying it took effect.
                 tracing::info!(
-                    target: "picket_detect",
+                    target: "picket_reload",
                     "rules reloaded: {} rules, {} correlations, {} tests passed",
                     set.rule_count(),
                     set.correlation_count(),

@@ -18,6 +18,7 @@ pub mod detector;
 pub mod entropy;
 pub mod event;
 pub mod parse;
+pub mod policy;
 pub mod prefilter;
 pub mod problem;
 pub mod reload;
@@ -29,6 +30,7 @@ pub mod source;
 pub mod store;
 #[doc(hidden)]
 pub mod synth;
+pub mod taxonomy;
 
 pub use detector::{DetectorOptions, SigmaDetector, StartError, StartedWith};
 pub use problem::{Problem, Rejected, Severity};

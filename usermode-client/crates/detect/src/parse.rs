@@ -99,6 +99,10 @@ fn parse_file(file: &RuleFile, parsed: &mut Parsed, problems: &mut Vec<Problem>)
         {
             continue;
         }
+        if let crate::policy::DocumentKind::NotARule(reason) = crate::policy::document_kind(&text) {
+            problems.push(Problem::warning(&file.name, line, None, reason));
+            continue;
+        }
         let origin = Origin {
             file: file.name.clone(),
             line,
@@ -110,25 +114,36 @@ fn parse_file(file: &RuleFile, parsed: &mut Parsed, problems: &mut Vec<Problem>)
 
 fn parse_document(origin: Origin, parsed: &mut Parsed, problems: &mut Vec<Problem>) {
     let label = document_label(&origin.text);
+    // A rule that cannot run on our events is skipped even when it does not parse.
+    let refuse = |problems: &mut Vec<Problem>, line: usize, message: String| {
+        match crate::policy::foreign_logsource(&origin.text) {
+            Some(reason) => problems.push(Problem::warning(
+                &origin.file,
+                origin.line_of("logsource"),
+                label.as_deref(),
+                format!("{reason}; the rule can never fire; skipped (it does not parse either: {message})"),
+            )),
+            None => problems.push(Problem::error(&origin.file, line, label.as_deref(), message)),
+        }
+    };
     let collection = match rsigma_parser::parse_sigma_yaml(&origin.text) {
         Ok(c) => c,
         Err(e) => {
-            problems.push(Problem::error(
-                &origin.file,
-                yaml_line(&e.to_string(), origin.line),
-                label.as_deref(),
-                shift_yaml_lines(&e.to_string(), origin.line),
-            ));
+            let message = e.to_string();
+            refuse(
+                problems,
+                error_line(&origin, &message),
+                shift_yaml_lines(&message, origin.line),
+            );
             return;
         }
     };
     for error in &collection.errors {
-        problems.push(Problem::error(
-            &origin.file,
-            yaml_line(error, origin.line),
-            label.as_deref(),
+        refuse(
+            problems,
+            error_line(&origin, error),
             shift_yaml_lines(error, origin.line),
-        ));
+        );
     }
     if !collection.errors.is_empty() {
         return;
@@ -180,6 +195,17 @@ fn document_label(text: &str) -> Option<String> {
     let value: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
     let get = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
     get("id").or_else(|| get("title"))
+}
+
+/// The file line an error of the document is about: a condition that does not parse is at
+/// the `condition:` line (the condition parser numbers lines of the condition text itself),
+/// a YAML error at its own line.
+fn error_line(origin: &Origin, message: &str) -> usize {
+    if message.starts_with("Condition parse error") || message.contains("condition") {
+        origin.line_of("condition:")
+    } else {
+        yaml_line(message, origin.line)
+    }
 }
 
 /// YAML errors say "at line N column M" relative to the document: the file line is

@@ -95,7 +95,7 @@ pub fn load(dir: &std::path::Path) -> ReloadOutcome {
                 &dir.display().to_string(),
                 1,
                 None,
-                format!("cannot read the rule directory: {e}"),
+                format!("cannot read the rule directory: {e}: {}", e.source),
             )],
         }),
     }

@@ -109,8 +109,18 @@ impl RuleSet {
     /// Every problem found, if any is an error.
     pub fn compile(files: Vec<RuleFile>) -> Result<Self, Rejected> {
         let mut problems = Vec::new();
-        let parsed = parse_files(&files, &mut problems);
-        let tests = parse_tests(&files, &mut problems);
+        let mut usable = Vec::with_capacity(files.len());
+        for file in &files {
+            if let Some(reason) = crate::policy::skipped_folder(&file.relative) {
+                problems.push(Problem::warning(&file.name, 1, None, reason));
+            } else if let Some(reason) = &file.unreadable {
+                problems.push(Problem::error(&file.name, 1, None, reason.clone()));
+            } else {
+                usable.push(file.clone());
+            }
+        }
+        let parsed = parse_files(&usable, &mut problems);
+        let tests = parse_tests(&usable, &mut problems);
         let set = build(
             parsed.rules,
             parsed.correlations,
@@ -394,7 +404,17 @@ fn build(
     let mut sigma_by_id: HashMap<String, SigmaRule> = HashMap::new();
     let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
 
-    for ParsedRule { rule, origin } in parsed_rules {
+    for ParsedRule { mut rule, origin } in parsed_rules {
+        // A rule that can never fire is skipped before its id is claimed: its id (or a
+        // missing one) cannot clash with a rule that runs.
+        let routes = match routes(&rule.logsource) {
+            Ok(r) => r,
+            Err(message) => {
+                let label = rule.id.as_deref().unwrap_or(&rule.title);
+                problems.push(origin.warning_at("logsource", label, format!("{message}; skipped")));
+                continue;
+            }
+        };
         let Some(id) = claim_id(
             &mut seen_ids,
             rule.id.as_ref(),
@@ -405,13 +425,11 @@ fn build(
         ) else {
             continue;
         };
-        let routes = match routes(&rule.logsource) {
-            Ok(r) => r,
-            Err(message) => {
-                problems.push(origin.warning_at("logsource", &id, format!("{message}; skipped")));
-                continue;
-            }
-        };
+        // Sigma's field semantics for the rule's category (`file_access` FileName = path).
+        crate::taxonomy::map_fields(&mut rule);
+        for (field, why) in crate::taxonomy::unsatisfiable(&rule) {
+            problems.push(origin.warning_at(&field, &id, why));
+        }
         let mut fields = Vec::new();
         let mut bad = false;
         for detection in rule.detection.named.values() {
@@ -535,6 +553,10 @@ fn build(
                 ok = false;
             }
         }
+        for message in threshold_problems(&origin.text) {
+            problems.push(origin.error_at("condition", &id, message));
+            ok = false;
+        }
         if rule.timespan.seconds == 0 || rule.timespan.seconds > MAX_TIMESPAN_SECS {
             problems.push(origin.error_at(
                 "timespan",
@@ -642,6 +664,31 @@ fn build(
     set
 }
 
+/// A correlation's threshold (`gt`, `gte`, `lt`, `lte`, `eq`, `neq` under
+/// `correlation.condition`) must be a whole number of at least 0: the engine reads it as an
+/// unsigned count and would otherwise drop or wrap it silently.
+fn threshold_problems(text: &str) -> Vec<String> {
+    let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(text) else {
+        return Vec::new();
+    };
+    let Some(condition) = value.get("correlation").and_then(|c| c.get("condition")) else {
+        return Vec::new();
+    };
+    ["gt", "gte", "lt", "lte", "eq", "neq"]
+        .into_iter()
+        .filter_map(|op| {
+            let v = condition.get(op)?;
+            match v.as_u64() {
+                Some(_) => None,
+                None => Some(format!(
+                    "condition '{op}: {}' is not a count: a threshold is a whole number of at least 0",
+                    yaml_serde::to_string(v).unwrap_or_default().trim()
+                )),
+            }
+        })
+        .collect()
+}
+
 /// The correlation engine's clock ticks in milliseconds in Picket (timestamps are fed as
 /// Unix milliseconds), so windows are scaled here. Two rsigma 0.23.0 limits are worked around:
 /// its correlation clock is whole seconds (a ransomware run fits in one second, so
@@ -710,15 +757,15 @@ fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
         let (pos, neg) = coverage.get(id.as_str()).copied().unwrap_or_default();
         if !pos || !neg {
             let missing = match (pos, neg) {
-                (false, false) => "a positive and a negative",
-                (false, true) => "a positive",
-                _ => "a negative",
+                (false, false) => "neither a positive nor a negative test",
+                (false, true) => "no positive test",
+                _ => "no negative test",
             };
             problems.push(Problem::warning(
                 &origin.file,
                 origin.line,
                 Some(id),
-                format!("no test: the rule has no {missing} test (expect: match / no_match) in a .tests.yml file"),
+                format!("no test: the rule has {missing} (expect: match / no_match) in a .tests.yml file"),
             ));
         }
     }

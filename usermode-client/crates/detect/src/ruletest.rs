@@ -303,6 +303,7 @@ mod tests {
             name: "t.tests.yml".into(),
             relative: "t.tests.yml".into(),
             text: "tests:\n  - name: two\n    rule: r\n    expect: match\n    events:\n      - {op: rename, target: 'C:\\d{i}\\x', repeat: 2, step: 1.5, at: 2}\n".into(),
+            unreadable: None,
         };
         let mut problems = Vec::new();
         let cases = parse_tests(&[file], &mut problems);
@@ -323,6 +324,7 @@ mod tests {
             name: "t.tests.yml".into(),
             relative: "t.tests.yml".into(),
             text: "tests:\n  - name: x\n    rule: r\n    expect: maybe\n    events: []\n".into(),
+            unreadable: None,
         };
         let mut problems = Vec::new();
         assert!(parse_tests(&[file], &mut problems).is_empty());

@@ -12,6 +12,9 @@ pub struct RuleFile {
     pub relative: PathBuf,
     /// The text.
     pub text: String,
+    /// Why the file could not be taken as text (not UTF-8), reported as one problem of
+    /// this file while the rest of the set is still checked.
+    pub unreadable: Option<String>,
 }
 
 impl RuleFile {
@@ -25,7 +28,7 @@ impl RuleFile {
 
 /// A directory could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", .path.display())]
+#[error("cannot read {}", .path.display())]
 pub struct ReadError {
     /// What could not be read.
     pub path: PathBuf,
@@ -63,6 +66,7 @@ pub fn builtin_files() -> Vec<RuleFile> {
             name: format!("builtin:{name}"),
             relative: PathBuf::from(name),
             text: (*text).to_owned(),
+            unreadable: None,
         })
         .collect()
 }
@@ -70,8 +74,9 @@ pub fn builtin_files() -> Vec<RuleFile> {
 /// Every `*.yml` / `*.yaml` file under `dir` (recursively, sorted, hidden entries skipped).
 ///
 /// # Errors
-/// When the directory or a file cannot be read (a file that is not UTF-8 is an error too:
-/// Sigma rules are UTF-8 YAML).
+/// When the directory or a file cannot be read. A file that is not UTF-8 is read (empty,
+/// with [`RuleFile::unreadable`] saying why): loading reports it as a problem of that file
+/// and checks the rest.
 pub fn read_dir(dir: &Path) -> Result<Vec<RuleFile>, ReadError> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
@@ -103,14 +108,21 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<RuleFile>) -> Result<(), ReadErro
             continue;
         }
         let bytes = std::fs::read(&path).map_err(error(&path))?;
-        let text = String::from_utf8(bytes).map_err(|e| ReadError {
-            path: path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?;
+        let (text, unreadable) = match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(e) => (
+                String::new(),
+                Some(format!(
+                    "not UTF-8 (invalid byte at offset {}): Sigma rules are UTF-8 YAML",
+                    e.utf8_error().valid_up_to()
+                )),
+            ),
+        };
         out.push(RuleFile {
             name: path.display().to_string(),
             relative: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
             text,
+            unreadable,
         });
     }
     Ok(())

@@ -57,6 +57,7 @@ mod tests {
             name: name.into(),
             relative: name.into(),
             text: text.into(),
+            unreadable: None,
         };
         assert_eq!(last_good_dir(dir.path()), None);
         save_last_good(dir.path(), &[file("a.yml", "1"), file("sub/b.yml", "2")]).unwrap();

@@ -76,14 +76,25 @@ pub fn rate(count: u64, elapsed: Duration) -> f64 {
     }
 }
 
+/// How many events were lost, for humans: `3 lost`, or `at least 1 lost (count unknown)`
+/// when some loss had no exact count (a kernel queue overflow).
+#[must_use]
+pub fn lost_phrase(lost: u64, inexact: bool) -> String {
+    if inexact {
+        format!("at least {lost} lost (count unknown: the kernel queue overflowed)")
+    } else {
+        format!("{lost} lost")
+    }
+}
+
 /// `picket: 1200 events (3400/s), 0 lost, 2 alerts, 0 malformed batches, 1.3 s`
 #[must_use]
 pub fn summary_line(counts: &EmitCounts, elapsed: Duration) -> String {
     format!(
-        "{} events ({:.0}/s), {} lost, {} alerts, {} malformed batches, {} notices, {:.1} s",
+        "{} events ({:.0}/s), {}, {} alerts, {} malformed batches, {} notices, {:.1} s",
         counts.events,
         rate(counts.events, elapsed),
-        counts.lost,
+        lost_phrase(counts.lost, counts.lost_inexact),
         counts.alerts,
         counts.malformed,
         counts.notices,

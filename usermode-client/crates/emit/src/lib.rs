@@ -11,6 +11,7 @@
 //! intermediate JSON tree per event.
 
 pub mod ecs;
+pub mod guard;
 pub mod human;
 pub mod notice;
 pub mod ocsf;
@@ -50,6 +51,8 @@ pub struct EmitCounts {
     pub alerts: u64,
     /// Sum of the counts of `events_lost` notices.
     pub lost: u64,
+    /// Some loss had no exact count (a queue overflow): `lost` is then a lower bound.
+    pub lost_inexact: bool,
     /// Malformed batches reported.
     pub malformed: u64,
 }
@@ -93,6 +96,7 @@ impl<W: Write> Emitter<W> {
                 notices: 0,
                 alerts: 0,
                 lost: 0,
+                lost_inexact: false,
                 malformed: 0,
             },
         }
@@ -151,12 +155,17 @@ impl<W: Write> Emitter<W> {
     /// # Errors
     /// When writing fails.
     pub fn notice(&mut self, notice: &Notice) -> std::io::Result<()> {
-        notice::write(&mut self.out, notice, picket_model::Timestamp::now())?;
-        self.out.write_all(b"\n")?;
+        // One `write_all` per line, as for events: the output guard drops or keeps whole
+        // lines.
+        self.line.clear();
+        notice::write(&mut self.line, notice, picket_model::Timestamp::now())?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         self.counts.notices += 1;
         match notice {
-            Notice::EventsLost { count, .. } => {
+            Notice::EventsLost { count, exact, .. } => {
                 self.counts.lost = self.counts.lost.saturating_add(*count);
+                self.counts.lost_inexact |= !exact;
             }
             Notice::MalformedBatch { .. } => self.counts.malformed += 1,
             _ => {}

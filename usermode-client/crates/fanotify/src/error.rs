@@ -29,7 +29,7 @@ pub enum FanotifyError {
         reason: String,
     },
     /// Any other system call failure, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

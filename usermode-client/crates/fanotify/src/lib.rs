@@ -44,8 +44,19 @@
 //!   write, with no size: it is reported as `FirstWrite` (and `CloseModified` at the close).
 //!   No `SetSize` record is produced.
 //! - **Loss counts**: `FAN_Q_OVERFLOW` says neither how many events were dropped nor which,
-//!   so the loss record's count is 1, meaning "at least one", with an unknown range. What
-//!   holds exactly: without a loss record, every event of the watched tree was delivered.
+//!   so the loss record's count is 1, meaning "at least one", with an unknown range; the
+//!   client reports it as `"count": null, "count_at_least": 1` and its summaries say "at
+//!   least N lost (count unknown)". What holds exactly: without a loss record, every event
+//!   of the watched tree was delivered. **The bound**: the kernel queues at most
+//!   `fs.fanotify.max_queued_events` events (16 384 by default, read at `fanotify_init`)
+//!   for a reader that falls behind; only a reader paused or slower than the writers for that
+//!   many events loses any (a flood of ~150 000 events/s fills the default queue in ~100 ms).
+//!   The source never stops reading to do something else (the pipeline runs between reads,
+//!   each read takes up to 64 KiB, about 1 000 events, and a read that filled the buffer is
+//!   followed by the next at once, without the gather pause). At the first overflow the
+//!   source warns on stderr with the advice to raise the sysctl (16 times, at least
+//!   262 144). `FAN_UNLIMITED_QUEUE` is not used: nothing would then bound the kernel memory
+//!   a paused sensor pins.
 //! - **Times**: fanotify events carry no time; the timestamp is when the event was read.
 //! - **Threads**: `tid` is 0 (`FAN_REPORT_TID` and `FAN_REPORT_PIDFD` exclude each other).
 //! - **Merged events**: the kernel merges queued events of one process about one object
@@ -53,6 +64,15 @@
 //!   attribute change, close, delete. A second write-and-close of one file by one process
 //!   before the reader got to the first therefore shows as one `FirstWrite` + `CloseModified`
 //!   pair; the gather interval below widens that window to about 5 ms.
+//! - **Order**: records follow the kernel queue, event by event. What is ordered: the events
+//!   about one directory entry (causal order: create, write, attributes, close, delete), and
+//!   events about different entries by the queue position of their *first* event. What is
+//!   not: the later parts of a merged event relative to other entries' events queued in
+//!   between, since the kernel keeps a merged event at its first part's place and does not
+//!   say when the rest happened. `mkdir sub/deeper; touch sub/a.txt; rmdir sub/deeper`, read
+//!   at once, is reported as create `deeper`, delete `deeper`, create `a.txt`. Sequence
+//!   numbers are the report order, not the order of the system calls; the record timestamps
+//!   are read times (equal within one read), so they cannot reorder either.
 //! - **Reading**: after a read that emptied the queue the source lets events gather for
 //!   [`group::GATHER_INTERVAL`] (5 ms) before waiting again, so the writer's events wake
 //!   nobody and each read carries hundreds of events (see the `overhead` benchmark).

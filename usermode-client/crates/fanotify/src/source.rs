@@ -112,6 +112,14 @@ pub struct FanotifySource {
     read_high_water: u32,
     stats_interval: Duration,
     last_stats: Instant,
+    /// The advice on the kernel queue's size was given (once per source).
+    overflow_advised: bool,
+}
+
+/// The queue size to advise after an overflow: 16 times the current one (the default 16 384
+/// becomes 262 144, about 30 MiB of kernel memory at worst), at least 262 144.
+fn overflow_advice(limit: u32) -> u32 {
+    limit.saturating_mul(16).max(262_144)
 }
 
 impl FanotifySource {
@@ -163,6 +171,7 @@ impl FanotifySource {
             read_high_water: 0,
             stats_interval: config.stats_interval,
             last_stats: Instant::now(),
+            overflow_advised: false,
         })
     }
 
@@ -263,6 +272,18 @@ impl FanotifySource {
                 .translate(&event, actor, &mut self.resolver, &mut self.pending);
         }
         self.read_high_water = self.read_high_water.max(in_read);
+        let overflows = self.translator.counters().overflows;
+        if overflows > 0 && !self.overflow_advised {
+            self.overflow_advised = true;
+            let limit = self.group.capabilities().queue_limit;
+            tracing::warn!(
+                "the kernel's fanotify queue overflowed: events were dropped and the kernel \
+                 does not say how many; it holds fs.fanotify.max_queued_events = {limit} \
+                 events for a reader that falls behind; raise it before starting picket \
+                 (e.g. sysctl -w fs.fanotify.max_queued_events={})",
+                overflow_advice(limit)
+            );
+        }
         Ok(())
     }
 

@@ -20,6 +20,9 @@ pub enum LossCause {
     MalformedBatch,
     /// The client's own bounded queue was full (backpressure).
     ClientBackpressure,
+    /// A batch header declared records lost (`lost_since_previous`) that no loss record
+    /// or sequence gap accounted for.
+    BatchHeader,
     /// A reason code this client does not know.
     Other,
 }
@@ -30,8 +33,12 @@ pub enum LossCause {
 pub enum Notice {
     /// Events were captured but never reached us.
     EventsLost {
-        /// How many (at least).
+        /// How many: exactly, or at least (see `exact`).
         count: u64,
+        /// Whether `count` is exact. A Linux `FAN_Q_OVERFLOW` does not say how many events
+        /// the kernel dropped: its notice is `exact: false` and `count` is only a lower
+        /// bound (the JSON line then says `"count": null, "count_at_least": N`).
+        exact: bool,
         /// First lost sequence number, where known.
         first_seq: Option<u64>,
         /// Last lost sequence number, where known.

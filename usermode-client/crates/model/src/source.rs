@@ -14,7 +14,7 @@ pub enum Pull {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// An I/O error, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

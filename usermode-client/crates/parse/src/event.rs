@@ -1,7 +1,9 @@
 //! Record → [`ParsedEvent`].
 
 use picket_model::{CreateDetails, Details, FilePath, Host, Operation, ProcessKey, Timestamp};
-use picket_protocol::{Body, DeleteMethod, FileRef, Name, Record, SizeKind};
+use picket_protocol::{
+    Body, DeleteMethod, FileRef, Name, Record, SizeKind, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES,
+};
 
 use crate::path::{split_posix, split_windows};
 use crate::text::{posix_to_text, utf16_to_text};
@@ -30,10 +32,13 @@ pub struct ParsedEvent {
     pub details: Details,
 }
 
-/// The parse stage. Holds the volume map (Windows names) and nothing else.
-#[derive(Debug, Default)]
+/// The parse stage. Holds the volume map (Windows names) and how names were cut.
+#[derive(Debug)]
 pub struct Parser {
     volumes: Option<VolumeMap>,
+    /// The batch being parsed is protocol 1.1 or later: a truncated name of exactly
+    /// `MAX_NAME_BYTES` was cut in the middle (see [`Parser::set_protocol_minor`]).
+    middle_cut: bool,
 }
 
 const fn delete_method_name(method: DeleteMethod) -> &'static str {
@@ -70,12 +75,19 @@ const fn known_file_id(file_id: u128, posix: bool) -> u128 {
     }
 }
 
+impl Default for Parser {
+    fn default() -> Self {
+        Self::without_volumes()
+    }
+}
+
 impl Parser {
     /// A parser that maps NT device paths with `volumes`.
     #[must_use]
     pub const fn new(volumes: VolumeMap) -> Self {
         Self {
             volumes: Some(volumes),
+            middle_cut: true,
         }
     }
 
@@ -83,7 +95,10 @@ impl Parser {
     /// paths never need one).
     #[must_use]
     pub const fn without_volumes() -> Self {
-        Self { volumes: None }
+        Self {
+            volumes: None,
+            middle_cut: true,
+        }
     }
 
     /// The volume map, to refresh it when idle.
@@ -91,13 +106,34 @@ impl Parser {
         self.volumes.as_mut()
     }
 
+    /// The protocol minor of the batch about to be parsed: from 1.1 a name longer than
+    /// `MAX_NAME_BYTES` is cut in the middle (its final component whole), and the text shows
+    /// the cut as `…`; 1.0 cut names at the end.
+    pub fn set_protocol_minor(&mut self, minor: u16) {
+        self.middle_cut = minor >= 1;
+    }
+
+    /// Appends `name` as text; a name cut in the middle gets a visible `…` at the cut.
+    fn name_text(&self, name: &Name<'_>, posix: bool, out: &mut String) {
+        let to_text = if posix { posix_to_text } else { utf16_to_text };
+        let cut = self.middle_cut && name.truncated && name.bytes.len() == MAX_NAME_BYTES;
+        match name.bytes.split_at_checked(NAME_CUT_HEAD_BYTES) {
+            Some((head, tail)) if cut => {
+                to_text(head, out);
+                out.push('\u{2026}');
+                to_text(tail, out);
+            }
+            _ => to_text(name.bytes, out),
+        }
+    }
+
     fn path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> FilePath {
         let mut original = String::new();
         let path = if posix {
-            posix_to_text(name.bytes, &mut original);
+            self.name_text(name, posix, &mut original);
             original.clone()
         } else {
-            utf16_to_text(name.bytes, &mut original);
+            self.name_text(name, posix, &mut original);
             self.volumes
                 .as_mut()
                 .and_then(|map| map.translate(&original))
@@ -395,4 +431,60 @@ mod tests {
         };
         assert_eq!(Parser::without_volumes().parse(&record, false), None);
     }
+}
+
+#[cfg(test)]
+mod long_name_tests {
+    use super::*;
+    use picket_protocol::{decode_batch, BatchFlags, BatchWriter, FileOp, RecordHeader};
+
+    /// Encodes `name` (longer than the cap) into a batch and parses it back.
+    fn round_trip(name: &[u8], posix: bool, minor: u16) -> FilePath {
+        let record = Record {
+            header: RecordHeader {
+                seq: 1,
+                ..RecordHeader::default()
+            },
+            body: Body::FirstWrite(FileOp {
+                file: FileRef::default(),
+                name: Name::new(name),
+            }),
+        };
+        let flags = if posix {
+            BatchFlags::POSIX_NAMES
+        } else {
+            BatchFlags::UTF16_NAMES
+        };
+        let mut out = vec![0u8; 16 * 1024];
+        let mut writer = BatchWriter::new(&mut out, flags, 0).unwrap();
+        writer.push(&record).unwrap();
+        let len = writer.finish();
+        let batch = decode_batch(&out[..len]).unwrap();
+        let decoded = batch.records().next().unwrap();
+        let mut parser = Parser::without_volumes();
+        parser.set_protocol_minor(minor);
+        parser.parse(&decoded, posix).unwrap().target
+    }
+
+    #[test]
+    fn a_deep_path_cannot_hide_the_extension() {
+        let deep = "/deep-folder.pdf".repeat(300);
+        let path = format!("/home/a{deep}/invoice.pdf.exe");
+        let target = round_trip(path.as_bytes(), true, PROTOCOL_MINOR_NOW);
+        assert!(target.truncated);
+        assert_eq!(target.name, "invoice.pdf.exe");
+        assert_eq!(target.extension.as_deref(), Some("exe"));
+        assert!(target.path.starts_with("/home/a/deep-folder.pdf"));
+        assert!(target.path.contains('\u{2026}'), "the cut is visible");
+        assert!(target.path.ends_with("/invoice.pdf.exe"));
+
+        let deep = r"\deep".repeat(500);
+        let path = format!(r"\Device\HarddiskVolume3\Users{deep}\report.docx.locked");
+        let utf16: Vec<u8> = path.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let target = round_trip(&utf16, false, PROTOCOL_MINOR_NOW);
+        assert_eq!(target.name, "report.docx.locked");
+        assert_eq!(target.extension.as_deref(), Some("locked"));
+    }
+
+    const PROTOCOL_MINOR_NOW: u16 = picket_protocol::PROTOCOL_MINOR;
 }

@@ -15,6 +15,19 @@
 //! them (or until the source is idle, or ends); a loss record arriving meanwhile claims them.
 //! Ranges already reported are remembered (bounded), so a gap and a loss record describing
 //! the same sequence numbers are never both counted, whatever their order.
+//!
+//! The batch header's `lost_since_previous` (PROTOCOL.md §9) declares the same losses by
+//! count alone, at or before the loss record that names them. Declared counts are held, like
+//! gaps, until the end of the batch after the one that declared them; every loss notice
+//! emitted meanwhile (from a loss record or a gap) accounts for part of them, and what is
+//! left is reported as `events_lost` with the cause `batch_header` (so an empty batch
+//! declaring 7 lost reports 7). Counts reported that way are remembered: a loss record or
+//! gap that describes them later is not counted again. Over a stream the total reported is
+//! therefore what the headers declared or what the records and gaps show, whichever is
+//! larger, never their sum.
+//!
+//! A Linux `FAN_Q_OVERFLOW` (reason `QueueOverflow`) does not say how many events were
+//! dropped: its notice is marked inexact (`exact: false`, its count a lower bound).
 
 use std::collections::VecDeque;
 
@@ -68,6 +81,12 @@ pub struct Decoder {
     pending: Vec<PendingGap>,
     reported: VecDeque<(u64, u64)>,
     after_malformed: bool,
+    /// Losses declared by the previous batch's header not yet accounted for.
+    declared_old: u64,
+    /// Losses declared by the current batch's header not yet accounted for.
+    declared_new: u64,
+    /// Losses reported from headers alone that a later loss record or gap may describe.
+    header_only: u64,
     stats: DecodeStats,
 }
 
@@ -128,23 +147,66 @@ impl Decoder {
             }
             let range = (gap.first, gap.last);
             let count = overlap(range, range).saturating_sub(self.already_reported(range));
-            if count > 0 {
-                sink(Decoded::Notice(Notice::EventsLost {
-                    count,
-                    first_seq: Some(gap.first),
-                    last_seq: Some(gap.last),
-                    cause: gap.cause,
-                }));
-            }
+            self.lost(count, true, Some(range), gap.cause, sink);
             self.remember(range);
         }
         self.pending = kept;
     }
 
-    /// Reports every gap still waiting for a loss record (call when the source is idle and
-    /// at the end of the stream).
+    /// Reports every gap still waiting for a loss record, and every header-declared loss
+    /// nothing has accounted for (call when the source is idle and at the end of the
+    /// stream).
     pub fn flush<'a>(&mut self, sink: &mut impl FnMut(Decoded<'a>)) {
         self.flush_gaps(0, sink);
+        self.report_declared(true, sink);
+    }
+
+    /// Emits one `events_lost` notice for `count` records (nothing when 0), after taking
+    /// off what header-only notices already reported, and accounts it against the headers'
+    /// declarations.
+    fn lost<'a>(
+        &mut self,
+        count: u64,
+        exact: bool,
+        range: Option<(u64, u64)>,
+        cause: LossCause,
+        sink: &mut impl FnMut(Decoded<'a>),
+    ) {
+        let already = count.min(self.header_only);
+        self.header_only -= already;
+        let count = count - already;
+        let from_old = count.min(self.declared_old);
+        self.declared_old -= from_old;
+        let from_new = (count - from_old).min(self.declared_new);
+        self.declared_new -= from_new;
+        if count > 0 {
+            sink(Decoded::Notice(Notice::EventsLost {
+                count,
+                exact,
+                first_seq: range.map(|r| r.0),
+                last_seq: range.map(|r| r.1),
+                cause,
+            }));
+        }
+    }
+
+    /// Reports the header-declared losses nothing accounted for: those of the previous
+    /// batch, or (`all`) every one.
+    fn report_declared<'a>(&mut self, all: bool, sink: &mut impl FnMut(Decoded<'a>)) {
+        let mut count = std::mem::take(&mut self.declared_old);
+        if all {
+            count = count.saturating_add(std::mem::take(&mut self.declared_new));
+        }
+        if count > 0 {
+            sink(Decoded::Notice(Notice::EventsLost {
+                count,
+                exact: true,
+                first_seq: None,
+                last_seq: None,
+                cause: LossCause::BatchHeader,
+            }));
+            self.header_only = self.header_only.saturating_add(count);
+        }
     }
 
     fn on_loss<'a>(&mut self, loss: &Loss, sink: &mut impl FnMut(Decoded<'a>)) {
@@ -154,14 +216,9 @@ impl Decoder {
             && (last - first).saturating_add(1) >= loss.count
             && loss.reason != LossReason::QueueOverflow;
         if !ranged {
-            if loss.count > 0 {
-                sink(Decoded::Notice(Notice::EventsLost {
-                    count: loss.count,
-                    first_seq: None,
-                    last_seq: None,
-                    cause: loss_cause(loss.reason),
-                }));
-            }
+            // FAN_Q_OVERFLOW: the kernel does not say how many; the count is a lower bound.
+            let exact = loss.reason != LossReason::QueueOverflow;
+            self.lost(loss.count, exact, None, loss_cause(loss.reason), sink);
             return;
         }
         // Gaps inside the loss range are explained by it: drop them (keeping any part
@@ -185,14 +242,13 @@ impl Decoder {
         let count = loss
             .count
             .saturating_sub(self.already_reported((first, last)));
-        if count > 0 {
-            sink(Decoded::Notice(Notice::EventsLost {
-                count,
-                first_seq: Some(first),
-                last_seq: Some(last),
-                cause: loss_cause(loss.reason),
-            }));
-        }
+        self.lost(
+            count,
+            true,
+            Some((first, last)),
+            loss_cause(loss.reason),
+            sink,
+        );
         self.remember((first, last));
     }
 
@@ -218,6 +274,9 @@ impl Decoder {
         for gap in &mut self.pending {
             gap.age = gap.age.saturating_add(1);
         }
+        self.declared_new = self
+            .declared_new
+            .saturating_add(batch.header.lost_since_previous);
         let posix = batch.header.flags.posix_names();
         for record in batch.records() {
             self.stats.records += 1;
@@ -247,6 +306,7 @@ impl Decoder {
                 SequenceCheck::Restarted { expected, got } => {
                     self.flush(&mut sink);
                     self.reported.clear();
+                    self.header_only = 0;
                     sink(Decoded::Notice(Notice::SourceRestarted { expected, got }));
                 }
             }
@@ -277,6 +337,8 @@ impl Decoder {
             }
         }
         self.flush_gaps(1, &mut sink);
+        self.report_declared(false, &mut sink);
+        self.declared_old = std::mem::take(&mut self.declared_new);
     }
 }
 

@@ -32,6 +32,8 @@ pub struct PipelineCounts {
     pub notices: u64,
     /// Sum of `events_lost` counts.
     pub lost: u64,
+    /// Some loss had no exact count: `lost` is a lower bound.
+    pub lost_inexact: bool,
     /// Alerts.
     pub alerts: u64,
     /// Malformed batches.
@@ -64,7 +66,10 @@ impl std::fmt::Debug for Pipeline {
 fn count_notice(counts: &mut PipelineCounts, notice: &Notice) {
     counts.notices = counts.notices.saturating_add(1);
     match notice {
-        Notice::EventsLost { count, .. } => counts.lost = counts.lost.saturating_add(*count),
+        Notice::EventsLost { count, exact, .. } => {
+            counts.lost = counts.lost.saturating_add(*count);
+            counts.lost_inexact |= !exact;
+        }
         Notice::MalformedBatch { .. } => counts.malformed = counts.malformed.saturating_add(1),
         _ => {}
     }
@@ -115,6 +120,10 @@ impl Pipeline {
             counts,
             ..
         } = self;
+        // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
+        if let Some(&[lo, hi]) = bytes.get(6..8) {
+            parser.set_protocol_minor(u16::from_le_bytes([lo, hi]));
+        }
         decoder.feed(bytes, |decoded| match decoded {
             Decoded::Notice(notice) => {
                 count_notice(counts, &notice);

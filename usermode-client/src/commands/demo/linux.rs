@@ -410,9 +410,12 @@ impl Report {
                 }
                 _ => {
                     if v.get("picket_notice").and_then(Value::as_str) == Some("events_lost") {
-                        report
-                            .lost
-                            .push(v.get("count").and_then(Value::as_u64).unwrap_or(1));
+                        report.lost.push(
+                            v.get("count")
+                                .and_then(Value::as_u64)
+                                .or_else(|| v.get("count_at_least").and_then(Value::as_u64))
+                                .unwrap_or(1),
+                        );
                     }
                 }
             }

@@ -324,3 +324,32 @@ fn a_second_name_for_a_known_file_is_a_hard_link_from_its_latest_name() {
         ]
     );
 }
+
+/// What is and is not ordered (see the crate documentation, "Order"): the kernel merges a
+/// queued event with a later one of the same process about the same directory entry, so
+/// `mkdir sub/deeper; touch sub/a.txt; rmdir sub/deeper`, read at once, comes as two events
+/// (CREATE|DELETE of `deeper`, then CREATE of `a.txt`). The records follow the queue: the
+/// merged event at the first one's place, its parts in causal order (create before delete),
+/// so the delete, the last action, comes out before `a.txt`'s create. Events about one entry
+/// stay in causal order; events about different entries keep the order of their first event.
+#[test]
+fn merged_events_keep_the_queue_order_of_their_first_part() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::CREATE | mask::ONDIR, b"root", b"sub", b"sub"));
+    f.feed(&ev(
+        mask::CREATE | mask::DELETE | mask::ONDIR,
+        b"sub",
+        b"deeper",
+        b"deeper",
+    ));
+    f.feed(&ev(mask::CREATE, b"sub", b"a.txt", b"ia"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/sub", ""),
+            rec(PendingBody::Create, "/w/sub/deeper", ""),
+            rec(PendingBody::Delete, "/w/sub/deeper", ""),
+            rec(PendingBody::Create, "/w/sub/a.txt", ""),
+        ]
+    );
+}

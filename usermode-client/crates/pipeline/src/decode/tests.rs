@@ -41,6 +41,7 @@ fn run(decoder: &mut Decoder, batches: &[Vec<u8>]) -> Vec<Result<u64, Notice>> {
 fn lost(count: u64, first: u64, last: u64, cause: LossCause) -> Result<u64, Notice> {
     Err(Notice::EventsLost {
         count,
+        exact: true,
         first_seq: Some(first),
         last_seq: Some(last),
         cause,
@@ -95,6 +96,67 @@ fn a_gap_explained_by_a_loss_record_in_the_same_or_next_batch_is_not_reported_tw
     assert_eq!(
         out,
         vec![Ok(1), Ok(2), Ok(6), lost(3, 3, 5, LossCause::NoClient)]
+    );
+}
+
+fn header_only(count: u64) -> Result<u64, Notice> {
+    Err(Notice::EventsLost {
+        count,
+        exact: true,
+        first_seq: None,
+        last_seq: None,
+        cause: LossCause::BatchHeader,
+    })
+}
+
+#[test]
+fn an_empty_batch_declaring_losses_reports_them() {
+    let n = utf16("a");
+    let b1 = batch(BatchFlags::UTF16_NAMES, 0, &[event(1, &n)]).unwrap();
+    let empty = batch(BatchFlags::UTF16_NAMES, 7, &[]).unwrap();
+    let b3 = batch(BatchFlags::UTF16_NAMES, 0, &[event(2, &n)]).unwrap();
+    let b4 = batch(BatchFlags::UTF16_NAMES, 0, &[event(3, &n)]).unwrap();
+    // Reported once the batch after the declaring one brought no loss record for it.
+    let out = run(&mut Decoder::new(), &[b1, empty.clone(), b3, b4]);
+    assert_eq!(out, vec![Ok(1), Ok(2), header_only(7), Ok(3)]);
+    // At the end of the stream, at once.
+    let out = run(&mut Decoder::new(), &[empty]);
+    assert_eq!(out, vec![header_only(7)]);
+}
+
+#[test]
+fn a_header_declaration_and_the_loss_record_it_announces_count_once() {
+    let n = utf16("a");
+    let b1 = batch(BatchFlags::UTF16_NAMES, 0, &[event(1, &n)]).unwrap();
+    // Records 2..=4 dropped: the header says 3 at once; the loss record comes two batches
+    // later, after the header-only report, and is not counted again.
+    let b2 = batch(BatchFlags::UTF16_NAMES, 3, &[]).unwrap();
+    let b3 = batch(BatchFlags::UTF16_NAMES, 0, &[]).unwrap();
+    let b4 = batch(
+        BatchFlags::UTF16_NAMES,
+        0,
+        &[event(5, &n), loss(6, 2, 4, 3, LossReason::RingFull)],
+    )
+    .unwrap();
+    let out = run(&mut Decoder::new(), &[b1, b2, b3, b4]);
+    assert_eq!(out, vec![Ok(1), header_only(3), Ok(5)]);
+    // The header declares more than the records show: the difference is reported.
+    let b1 = batch(BatchFlags::UTF16_NAMES, 0, &[event(1, &n)]).unwrap();
+    let b2 = batch(
+        BatchFlags::UTF16_NAMES,
+        5,
+        &[event(4, &n), loss(5, 2, 3, 2, LossReason::RingFull)],
+    )
+    .unwrap();
+    let out = run(&mut Decoder::new(), &[b1, b2]);
+    assert_eq!(
+        out,
+        vec![
+            Ok(1),
+            Ok(4),
+            lost(2, 2, 3, LossCause::RingFull),
+            header_only(3)
+        ]
     );
 }
 
@@ -191,6 +253,7 @@ fn overflow_without_a_range_is_reported_by_count_and_restarts_are_said() {
             Ok(5),
             Err(Notice::EventsLost {
                 count: 40,
+                exact: false,
                 first_seq: None,
                 last_seq: None,
                 cause: LossCause::QueueOverflow
@@ -231,6 +294,8 @@ mod accounting {
         fn every_loss_is_counted_exactly_once(
             steps in proptest::collection::vec(step(), 1..60),
             cuts in proptest::collection::vec(1..8usize, 1..40),
+            headers in any::<bool>(),
+            header_lag in 0..3usize,
         ) {
             let name = utf16("a");
             // The stream's first record: a loss before it cannot be seen by anyone.
@@ -248,14 +313,40 @@ mod accounting {
                     seq += 1;
                 }
             }
-            let mut batches = Vec::new();
+            // Cut into batches. With `headers`, each batch header declares (as the driver's
+            // `lost_since_previous`) the drops below its last sequence number not declared
+            // yet, `header_lag` batches early or late being allowed for.
+            let mut chunks = Vec::new();
             let mut rest = &records[..];
             let mut cut = cuts.iter().cycle();
             while !rest.is_empty() {
                 let n = (*cut.next().unwrap()).min(rest.len());
-                batches.push(batch(BatchFlags::UTF16_NAMES, 0, &rest[..n]).unwrap());
+                chunks.push(&rest[..n]);
                 rest = &rest[n..];
             }
+            let delivered_seqs: std::collections::BTreeSet<u64> =
+                records.iter().map(|r| r.header.seq).collect();
+            let mut declared_up_to = 0u64;
+            let mut declarations = Vec::new();
+            for chunk in &chunks {
+                let last = chunk.last().map_or(0, |r| r.header.seq);
+                let dropped = (declared_up_to + 1..=last)
+                    .filter(|s| !delivered_seqs.contains(s))
+                    .count() as u64;
+                declared_up_to = declared_up_to.max(last);
+                declarations.push(if headers { dropped } else { 0 });
+            }
+            // Shift declarations earlier (toward the first batch) by `header_lag`.
+            let shift = header_lag.min(declarations.len().saturating_sub(1));
+            let mut shifted = vec![0u64; declarations.len()];
+            for (i, d) in declarations.iter().enumerate() {
+                shifted[i.saturating_sub(shift)] += d;
+            }
+            let batches: Vec<Vec<u8>> = chunks
+                .iter()
+                .zip(&shifted)
+                .map(|(chunk, lost)| batch(BatchFlags::UTF16_NAMES, *lost, chunk).unwrap())
+                .collect();
             let out = run(&mut Decoder::new(), &batches);
             let reported: u64 = out
                 .iter()
