@@ -83,6 +83,7 @@ const MAGIC: &[(usize, &[u8], Kind)] = &[
     (0, b"\x1F\x9D", Kind::Compressed),
     (0, b"\x1F\xA0", Kind::Compressed),
     (0, b"MSCF", Kind::Compressed),
+    (0, b"PACK", Kind::Compressed),
     (257, b"ustar", Kind::Compressed),
     (0, b"\x89PNG\r\n\x1A\n", Kind::Image),
     (0, b"\xFF\xD8\xFF", Kind::Image),
@@ -126,12 +127,24 @@ pub fn identify(head: &[u8]) -> Kind {
             return kind;
         }
     }
+    if is_zlib(head) {
+        return Kind::Compressed;
+    }
     if measure::is_text(head) {
         Kind::Text
     } else if measure::looks_random(head) {
         Kind::Opaque
     } else {
         Kind::Binary
+    }
+}
+
+/// A zlib stream (git objects, raw deflate containers): CMF 0x78 and a header whose check
+/// bits make the 16-bit big-endian value a multiple of 31.
+fn is_zlib(head: &[u8]) -> bool {
+    match head {
+        [0x78, flg, ..] => (0x7800_u16 | u16::from(*flg)).is_multiple_of(31),
+        _ => false,
     }
 }
 
@@ -200,6 +213,11 @@ mod tests {
         assert_eq!(identify(b"\x89PNG\r\n\x1A\n...."), Kind::Image);
         assert_eq!(identify(b"\x7FELF\x02\x01"), Kind::Executable);
         assert_eq!(identify(b"Salted__12345678"), Kind::DeclaredEncrypted);
+        assert_eq!(
+            identify(b"\x78\x9C\x4B\xCA"),
+            Kind::Compressed,
+            "zlib (git objects)"
+        );
         assert_eq!(identify("caf\u{e9} au lait\n".as_bytes()), Kind::Text);
         assert_eq!(identify(&random(4096, 7)), Kind::Opaque);
         assert_eq!(identify(&[0_u8; 300]), Kind::Binary);
