@@ -63,6 +63,24 @@ impl Kind {
     pub const fn has_structured_tail(self) -> bool {
         matches!(self, Self::Pdf | Self::Zip | Self::Rtf | Self::Text)
     }
+
+    /// Kinds recognised by magic bytes at the start: a file promised as one of these whose
+    /// start is random bytes has lost its header.
+    #[must_use]
+    pub const fn has_magic(self) -> bool {
+        matches!(
+            self,
+            Self::Pdf
+                | Self::Zip
+                | Self::OleCompound
+                | Self::Rtf
+                | Self::Compressed
+                | Self::Image
+                | Self::Media
+                | Self::Executable
+                | Self::Database
+        )
+    }
 }
 
 /// (offset, magic, kind). Checked in order; the first match wins.
@@ -127,6 +145,12 @@ pub fn identify(head: &[u8]) -> Kind {
             return kind;
         }
     }
+    if let [0xFF, second, ..] = head {
+        if second & 0xE0 == 0xE0 {
+            // MPEG audio frame sync (mp3 without an ID3 tag).
+            return Kind::Media;
+        }
+    }
     if is_zlib(head) {
         return Kind::Compressed;
     }
@@ -174,16 +198,17 @@ pub fn expectation(extension: Option<&str>) -> Expectation {
             Kind::Compressed
         }
         "png" | "jpg" | "jpeg" | "gif" | "bmp" | "tif" | "tiff" | "webp" | "ico" => Kind::Image,
-        "mp4" | "m4a" | "m4v" | "mov" | "mp3" | "ogg" | "oga" | "flac" | "wav" | "avi" | "mkv"
-        | "webm" | "3gp" => Kind::Media,
+        "mp4" | "m4a" | "m4v" | "mp3" | "ogg" | "oga" | "flac" | "wav" | "avi" | "mkv" | "webm" => {
+            Kind::Media
+        }
         "exe" | "dll" | "so" | "o" | "a" | "elf" | "wasm" | "class" | "sys" => Kind::Executable,
         "sqlite" | "sqlite3" | "db3" => Kind::Database,
         "txt" | "text" | "md" | "markdown" | "rst" | "csv" | "tsv" | "log" | "json" | "xml"
-        | "html" | "htm" | "xhtml" | "css" | "js" | "ts" | "py" | "rb" | "pl" | "sh" | "bash"
-        | "c" | "h" | "cc" | "cpp" | "hpp" | "cs" | "java" | "go" | "rs" | "php" | "sql"
-        | "yml" | "yaml" | "toml" | "ini" | "cfg" | "conf" | "tex" | "bib" | "svg" | "eml"
-        | "ics" | "vcf" | "srt" | "properties" | "bat" | "ps1" | "vbs" | "lua" | "kt" | "swift"
-        | "r" | "m" | "scala" | "diff" | "patch" => Kind::Text,
+        | "html" | "htm" | "xhtml" | "css" | "js" | "py" | "rb" | "pl" | "sh" | "bash" | "c"
+        | "h" | "cc" | "cpp" | "hpp" | "cs" | "java" | "go" | "rs" | "php" | "sql" | "yml"
+        | "yaml" | "toml" | "ini" | "cfg" | "conf" | "tex" | "bib" | "svg" | "eml" | "ics"
+        | "vcf" | "srt" | "properties" | "bat" | "ps1" | "vbs" | "lua" | "kt" | "swift" | "r"
+        | "scala" | "diff" | "patch" => Kind::Text,
         _ => return Expectation::Anything,
     };
     Expectation::Structured(kind)

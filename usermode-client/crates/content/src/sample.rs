@@ -33,6 +33,8 @@ pub struct Sample {
     pub kind: Kind,
     /// Entropy of the head, bits per byte.
     pub head_entropy: f64,
+    /// The first 512 bytes look random (partial encryption of the start).
+    pub start_random: bool,
     /// The tail looks random (`None`: the file is no larger than the head).
     pub tail_random: Option<bool>,
     /// The tail is text (`None`: not read).
@@ -64,6 +66,9 @@ pub enum EncryptedLook {
     OpaqueHead,
     /// A text file's first bytes are no longer text (partly encrypted).
     TextBroken,
+    /// A format known by its magic bytes starts with random bytes (its first KiB
+    /// encrypted).
+    HeaderLost,
     /// The last bytes of a format whose tail is structure or text look random (appended key
     /// blob, or the end encrypted).
     OpaqueTail,
@@ -89,6 +94,9 @@ impl Sample {
         }
         if promised == Kind::Text && self.kind == Kind::Binary && self.head_entropy >= 5.5 {
             return Some(EncryptedLook::TextBroken);
+        }
+        if promised.has_magic() && self.kind == Kind::Binary && self.start_random {
+            return Some(EncryptedLook::HeaderLost);
         }
         let tail_broken = if promised == Kind::Text {
             self.tail_text == Some(false) && self.tail_random == Some(true)
@@ -173,6 +181,7 @@ pub fn measure_head(
         size,
         kind,
         head_entropy: measure::shannon(head).unwrap_or(0.0),
+        start_random: measure::looks_random(head.get(..512).unwrap_or(head)),
         tail_random,
         tail_text,
         note_words,
@@ -287,6 +296,22 @@ mod tests {
             s.encrypted_look(expectation(Some("csv")), None),
             Some(EncryptedLook::TextBroken)
         );
+    }
+
+    #[test]
+    fn a_document_whose_first_kib_is_encrypted_lost_its_header() {
+        let mut pdf = random(1024);
+        pdf.extend(b"1 0 obj << /Type /Catalog >> endobj\n".repeat(120));
+        let s = measure_head(&pdf[..4096], 4096, None, None);
+        assert_eq!(s.kind, Kind::Binary);
+        assert_eq!(
+            s.encrypted_look(expectation(Some("pdf")), None),
+            Some(EncryptedLook::HeaderLost)
+        );
+        let mut intact = b"%PDF-1.4\n".to_vec();
+        intact.extend(&pdf[1024..]);
+        let s = measure_head(&intact[..4096], 4096, None, None);
+        assert_eq!(s.encrypted_look(expectation(Some("pdf")), None), None);
     }
 
     #[test]
