@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use picket_content::sample::measure_head;
+use picket_content::Tail;
 use picket_model::{Details, FilePath, Host, ProcessInfo, ProcessKey};
 
 use super::*;
@@ -18,29 +19,28 @@ fn random(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn opaque(seed: u64) -> Sample {
-    measure_head(&random(4096, seed), 50_000, Some(true), Some(false))
+    measure_head(
+        &random(4096, seed),
+        50_000,
+        Some(Tail::of(&random(4096, seed + 1))),
+    )
 }
 
 fn text() -> Sample {
-    measure_head(
-        &b"quarterly figures, all fine\n".repeat(100),
-        2800,
-        None,
-        None,
-    )
+    let body = b"quarterly figures, all fine\n".repeat(100);
+    measure_head(&body, 2800, Some(Tail::of(&body)))
 }
 
 fn gzip(seed: u64) -> Sample {
     let mut bytes = b"\x1F\x8B\x08\x00\x00\x00\x00\x00".to_vec();
     bytes.extend(random(4000, seed));
-    measure_head(&bytes, 9000, Some(true), Some(false))
+    measure_head(&bytes, 9000, Some(Tail::of(&random(4096, seed + 2))))
 }
 
 fn note() -> Sample {
     measure_head(
         b"ALL YOUR FILES ARE ENCRYPTED. To decrypt them, pay 0.5 bitcoin. Contact us within 72 hours.",
         90,
-        None,
         None,
     )
 }
@@ -216,7 +216,7 @@ fn a_text_file_turned_partly_random_is_evidence() {
         .map(|(i, (&t, &r))| if (i / 512) % 2 == 1 { r } else { t })
         .collect();
     for i in 0..5 {
-        let sample = measure_head(&intermittent[..4096], 4800, None, None);
+        let sample = measure_head(&intermittent[..4096], 4800, None);
         run.write(&p, &format!("/srv/data/t{i}.csv"), sample);
     }
     assert_eq!(run.levels(rules::FILES), vec![Level::High]);

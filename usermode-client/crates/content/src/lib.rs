@@ -25,5 +25,5 @@ pub mod sampler;
 
 pub use kind::{expectation, Expectation, Kind};
 pub use memory::{FileFacts, FileMemory};
-pub use sample::{read_sample, EncryptedLook, Sample, SampleError, SampleLimits};
+pub use sample::{read_sample, EncryptedLook, Sample, SampleError, SampleLimits, Tail};
 pub use sampler::{Done, Sampler, SamplerConfig, SamplerStats, Submit};

@@ -35,14 +35,39 @@ pub struct Sample {
     pub head_entropy: f64,
     /// The first 512 bytes look random (partial encryption of the start).
     pub start_random: bool,
-    /// The tail looks random (`None`: the file is no larger than the head).
-    pub tail_random: Option<bool>,
-    /// The tail is text (`None`: not read).
-    pub tail_text: Option<bool>,
+    /// What the file's last bytes show (for a file no larger than the head: the head).
+    pub tail: Option<Tail>,
     /// Ransom-note words in a text head: (encryption words, extortion words).
     pub note_words: (u8, u8),
     /// FNV-1a of the head, to recognise the same note dropped in many folders.
     pub head_hash: u64,
+}
+
+/// What a file's last bytes show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tail {
+    /// Random-looking.
+    pub random: bool,
+    /// Text.
+    pub text: bool,
+    /// Holds a PDF's `%%EOF`.
+    pub pdf_end: bool,
+    /// Holds a zip's end-of-central-directory record.
+    pub zip_end: bool,
+}
+
+impl Tail {
+    /// Measures the last bytes of a file.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        Self {
+            random: measure::looks_random(bytes),
+            text: measure::is_text(bytes),
+            pdf_end: contains(b"%%EOF"),
+            zip_end: contains(b"PK\x05\x06"),
+        }
+    }
 }
 
 /// Why no sample.
@@ -69,9 +94,9 @@ pub enum EncryptedLook {
     /// A format known by its magic bytes starts with random bytes (its first KiB
     /// encrypted).
     HeaderLost,
-    /// The last bytes of a format whose tail is structure or text look random (appended key
-    /// blob, or the end encrypted).
-    OpaqueTail,
+    /// The head is intact but the end of a format that ends in structure (a PDF's `%%EOF`,
+    /// a zip's central directory, text) is gone: the end encrypted, or a key blob appended.
+    TailBroken,
 }
 
 impl Sample {
@@ -98,13 +123,14 @@ impl Sample {
         if promised.has_magic() && self.kind == Kind::Binary && self.start_random {
             return Some(EncryptedLook::HeaderLost);
         }
-        let tail_broken = if promised == Kind::Text {
-            self.tail_text == Some(false) && self.tail_random == Some(true)
-        } else {
-            self.tail_random == Some(true)
-        };
+        let tail_broken = self.tail.is_some_and(|tail| match promised {
+            Kind::Text => !tail.text,
+            Kind::Pdf => !tail.pdf_end,
+            Kind::Zip => !tail.zip_end,
+            _ => false,
+        });
         if promised.has_structured_tail() && self.kind == promised && tail_broken {
-            return Some(EncryptedLook::OpaqueTail);
+            return Some(EncryptedLook::TailBroken);
         }
         None
     }
@@ -144,33 +170,27 @@ pub fn read_sample(path: &Path, limits: SampleLimits) -> Result<Sample, SampleEr
         .take(limits.window as u64)
         .read_to_end(&mut head)?;
     let window = limits.window as u64;
-    let (tail_random, tail_text) = if meta.len() > window {
+    let tail = if meta.len() > window {
         let start = meta.len().saturating_sub(window).max(window);
         file.seek(SeekFrom::Start(start))?;
         let mut tail = Vec::with_capacity(limits.window);
         file.take(window).read_to_end(&mut tail)?;
-        if tail.len() >= 64 {
-            (
-                Some(measure::looks_random(&tail)),
-                Some(measure::is_text(&tail)),
-            )
-        } else {
-            (None, None)
-        }
+        // A short tail is read together with the end of the head.
+        let mut joined = head
+            .get(head.len().saturating_sub(512)..)
+            .unwrap_or(&[])
+            .to_vec();
+        joined.extend_from_slice(&tail);
+        Some(Tail::of(if tail.len() >= 512 { &tail } else { &joined }))
     } else {
-        (None, None)
+        Some(Tail::of(&head))
     };
-    Ok(measure_head(&head, meta.len(), tail_random, tail_text))
+    Ok(measure_head(&head, meta.len(), tail))
 }
 
 /// The measures of a head already in memory (used by [`read_sample`] and by tests).
 #[must_use]
-pub fn measure_head(
-    head: &[u8],
-    size: u64,
-    tail_random: Option<bool>,
-    tail_text: Option<bool>,
-) -> Sample {
+pub fn measure_head(head: &[u8], size: u64, tail: Option<Tail>) -> Sample {
     let kind = kind::identify(head);
     let note_words = if kind == Kind::Text {
         measure::note_words(head)
@@ -182,8 +202,7 @@ pub fn measure_head(
         kind,
         head_entropy: measure::shannon(head).unwrap_or(0.0),
         start_random: measure::looks_random(head.get(..512).unwrap_or(head)),
-        tail_random,
-        tail_text,
+        tail,
         note_words,
         head_hash: fnv1a(head),
     }
@@ -219,14 +238,14 @@ mod tests {
         std::fs::write(&text, b"hello world, plain text\n".repeat(1000)).unwrap();
         let s = read_sample(&text, SampleLimits::default()).unwrap();
         assert_eq!(s.kind, Kind::Text);
-        assert_eq!(s.tail_text, Some(true));
+        assert!(s.tail.unwrap().text);
         assert_eq!(s.encrypted_look(expectation(Some("txt")), None), None);
 
         let enc = dir.path().join("a.txt.locked");
         std::fs::write(&enc, random(20_000)).unwrap();
         let s = read_sample(&enc, SampleLimits::default()).unwrap();
         assert_eq!(s.kind, Kind::Opaque);
-        assert_eq!(s.tail_random, Some(true));
+        assert!(s.tail.unwrap().random);
         assert_eq!(
             s.encrypted_look(expectation(Some("locked")), Some(Kind::Text)),
             Some(EncryptedLook::OpaqueHead)
@@ -259,9 +278,9 @@ mod tests {
     fn compressed_archives_keep_their_promise_and_encrypted_documents_do_not() {
         let mut gz = b"\x1F\x8B\x08\x00\x00\x00\x00\x00".to_vec();
         gz.extend(random(4000));
-        let gz = measure_head(&gz, 4008, None, None);
+        let gz = measure_head(&gz, 4008, None);
         assert_eq!(gz.encrypted_look(expectation(Some("gz")), None), None);
-        let opaque = measure_head(&random(4096), 9000, Some(true), Some(false));
+        let opaque = measure_head(&random(4096), 9000, Some(Tail::of(&random(4096))));
         assert_eq!(
             opaque.encrypted_look(expectation(Some("docx")), None),
             Some(EncryptedLook::OpaqueHead)
@@ -269,15 +288,19 @@ mod tests {
         // Header kept, end encrypted (or a key blob appended): the zip's directory is gone.
         let mut zip = b"PK\x03\x04\x14\x00\x00\x00".to_vec();
         zip.extend(random(4000));
-        let zip = measure_head(&zip, 90_000, Some(true), Some(false));
+        let mut end = b"name.xml".repeat(50);
+        end.extend(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
+        let intact = measure_head(&zip, 90_000, Some(Tail::of(&end)));
+        assert_eq!(intact.encrypted_look(expectation(Some("xlsx")), None), None);
+        let broken = measure_head(&zip, 90_000, Some(Tail::of(&random(4096))));
         assert_eq!(
-            zip.encrypted_look(expectation(Some("xlsx")), None),
-            Some(EncryptedLook::OpaqueTail)
+            broken.encrypted_look(expectation(Some("xlsx")), None),
+            Some(EncryptedLook::TailBroken)
         );
         // Pictures end in compressed data: a random tail is normal.
         let mut jpg = b"\xFF\xD8\xFF\xE0".to_vec();
         jpg.extend(random(4000));
-        let jpg = measure_head(&jpg, 90_000, Some(true), Some(false));
+        let jpg = measure_head(&jpg, 90_000, Some(Tail::of(&random(4096))));
         assert_eq!(jpg.encrypted_look(expectation(Some("jpg")), None), None);
     }
 
@@ -291,7 +314,7 @@ mod tests {
             .enumerate()
             .map(|(i, (&t, &r))| if (i / 64) % 2 == 1 { r } else { t })
             .collect();
-        let s = measure_head(&mixed[..4096], 4096, None, None);
+        let s = measure_head(&mixed[..4096], 4096, None);
         assert_eq!(
             s.encrypted_look(expectation(Some("csv")), None),
             Some(EncryptedLook::TextBroken)
@@ -302,7 +325,7 @@ mod tests {
     fn a_document_whose_first_kib_is_encrypted_lost_its_header() {
         let mut pdf = random(1024);
         pdf.extend(b"1 0 obj << /Type /Catalog >> endobj\n".repeat(120));
-        let s = measure_head(&pdf[..4096], 4096, None, None);
+        let s = measure_head(&pdf[..4096], 4096, None);
         assert_eq!(s.kind, Kind::Binary);
         assert_eq!(
             s.encrypted_look(expectation(Some("pdf")), None),
@@ -310,7 +333,7 @@ mod tests {
         );
         let mut intact = b"%PDF-1.4\n".to_vec();
         intact.extend(&pdf[1024..]);
-        let s = measure_head(&intact[..4096], 4096, None, None);
+        let s = measure_head(&intact[..4096], 4096, None);
         assert_eq!(s.encrypted_look(expectation(Some("pdf")), None), None);
     }
 
@@ -320,10 +343,9 @@ mod tests {
             b"Your files have been encrypted! To decrypt, pay 1 BTC. Contact us via Tor Browser.",
             80,
             None,
-            None,
         );
         assert!(note.is_ransom_note());
-        let readme = measure_head(b"Install with make. Licensed under MIT.", 40, None, None);
+        let readme = measure_head(b"Install with make. Licensed under MIT.", 40, None);
         assert!(!readme.is_ransom_note());
     }
 }
