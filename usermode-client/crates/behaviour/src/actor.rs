@@ -158,11 +158,23 @@ impl Actors {
         self.keys.iter().flatten()
     }
 
-    /// Whether two events share an actor narrower than the host (same process, same parent,
-    /// or same account).
+    /// Neither a parent nor an account is known: the process was gone before it could be
+    /// looked at.
+    #[must_use]
+    pub fn unattributed(&self) -> bool {
+        self.keys()
+            .all(|k| matches!(k, ActorKey::Process(..) | ActorKey::Host))
+    }
+
+    /// Whether two events may be the same actor's: they share an actor narrower than the
+    /// host (same process, same parent, or same account), one is the other's parent, or one
+    /// of them is unattributed (nothing says they are not).
     #[must_use]
     pub fn related(&self, other: &Self) -> bool {
-        self.keys()
+        self.unattributed()
+            || other.unattributed()
+            || self
+                .keys()
             .filter(|k| **k != ActorKey::Host)
             .any(|k| other.keys().any(|o| o == k))
             || self.parent.is_some_and(|p| p == other.pid)
@@ -216,7 +228,10 @@ mod tests {
         );
         assert!(child.related(&again));
         assert!(shell.related(&child), "parent and child");
-        assert!(!gone.related(&child));
+        assert!(gone.unattributed() && !child.unattributed());
+        assert!(gone.related(&child), "nothing says they differ");
+        let other = lineage.actors(&process(200, Some(150), Some("bob")));
+        assert!(!other.related(&child), "different parent and account");
     }
 
     #[test]
