@@ -175,8 +175,8 @@ impl Actors {
             || other.unattributed()
             || self
                 .keys()
-            .filter(|k| **k != ActorKey::Host)
-            .any(|k| other.keys().any(|o| o == k))
+                .filter(|k| **k != ActorKey::Host)
+                .any(|k| other.keys().any(|o| o == k))
             || self.parent.is_some_and(|p| p == other.pid)
             || other.parent.is_some_and(|p| p == self.pid)
     }
