@@ -331,7 +331,6 @@ impl Engine {
         alerts: &mut Vec<Alert>,
     ) {
         let target = &event.target;
-        self.memory.rename(&source.path, &target.path);
         // A rename onto a name waiting for re-creation is the re-creation (sed, rsync).
         self.recreated(&target.path);
         let temp_commit = if let Some(born) = self.born.remove(&source.path) {
@@ -342,8 +341,21 @@ impl Engine {
             names::is_temp_name(&source.name)
         };
         if temp_commit {
+            // A temp file renamed into place (editors, rsync, dpkg; or ransomware writing
+            // ciphertext next to a document and renaming it over the document): what was
+            // known of the *target* is what the new content is compared with.
+            self.memory.remove(&source.path);
+            requests.push(Request {
+                path: target.path.clone(),
+                purpose: Purpose::RenameTarget {
+                    source: source.path.clone(),
+                },
+                event: event.clone(),
+                actors,
+            });
             return;
         }
+        self.memory.rename(&source.path, &target.path);
         let target_ext = names::extension(&target.name);
         let promises_nothing = expectation(target_ext.as_deref()) == Expectation::Anything;
         let appended = target.name.len() > source.name.len()
@@ -475,7 +487,7 @@ impl Engine {
                     self.add_note(&request.actors, event, alerts);
                 }
                 if *fresh {
-                    if sample.kind == picket_content::Kind::Opaque {
+                    if sample.kind.is_ciphertext_like() {
                         self.on_opaque_new(&request, alerts);
                     }
                     return;
@@ -500,7 +512,11 @@ impl Engine {
                     .source
                     .as_ref()
                     .map_or(String::new(), |s| s.name.clone());
-                let promise = expectation(names::extension(&source_name).as_deref());
+                // The old name's promise; for a temp file renamed into place, the new name's.
+                let promise = match expectation(names::extension(&source_name).as_deref()) {
+                    Expectation::Anything => expectation(event.target.extension.as_deref()),
+                    promise => promise,
+                };
                 if sample.encrypted_look(promise, previous).is_some() {
                     let evidence = Evidence {
                         time: event.time,

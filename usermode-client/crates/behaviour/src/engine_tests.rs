@@ -419,3 +419,29 @@ fn state_stays_bounded() {
     assert!(e.born.len() <= 100 && e.born_order.len() <= 100);
     assert!(e.groups.len() <= 51, "{}", e.groups.len());
 }
+
+#[test]
+fn ciphertext_renamed_over_the_document_is_evidence_and_an_editor_save_is_not() {
+    let mut run = Run::new();
+    let editor = proc_(1100, Some(100), Some("ann"));
+    let evil = proc_(1101, Some(100), Some("ann"));
+    for i in 0..20 {
+        let doc = format!("/home/ann/w/d{i}.txt");
+        let tmp = format!("/home/ann/w/.d{i}.txt.swx");
+        run.create(&editor, &tmp, text());
+        run.rename(&editor, &tmp, &doc);
+    }
+    assert!(run.alerts.is_empty(), "{:?}", run.alerts);
+    for i in 0..5 {
+        let doc = format!("/home/ann/w/d{i}.txt");
+        let tmp = format!("/home/ann/w/d{i}.txt.tmp");
+        run.create(&evil, &tmp, opaque(i));
+        run.rename(&evil, &tmp, &doc);
+    }
+    assert_eq!(
+        run.levels(rules::FILES),
+        vec![Level::High],
+        "{:?}",
+        run.alerts
+    );
+}

@@ -31,6 +31,8 @@ pub enum Kind {
     Binary,
     /// Random-looking bytes with no magic: what encryption produces.
     Opaque,
+    /// Text that is one long base64 or hex blob: encrypted bytes written out as text.
+    Encoded,
     /// No bytes.
     Empty,
 }
@@ -53,8 +55,15 @@ impl Kind {
             Self::Text => "text",
             Self::Binary => "binary",
             Self::Opaque => "opaque",
+            Self::Encoded => "encoded",
             Self::Empty => "empty",
         }
+    }
+
+    /// Ciphertext-like content: random bytes, or random bytes written out as base64/hex.
+    #[must_use]
+    pub const fn is_ciphertext_like(self) -> bool {
+        matches!(self, Self::Opaque | Self::Encoded)
     }
 
     /// Kinds whose last bytes are structure or text (a zip's central directory, a PDF's
@@ -155,7 +164,11 @@ pub fn identify(head: &[u8]) -> Kind {
         return Kind::Compressed;
     }
     if measure::is_text(head) {
-        Kind::Text
+        if measure::is_encoded_blob(head) {
+            Kind::Encoded
+        } else {
+            Kind::Text
+        }
     } else if measure::looks_random(head) {
         Kind::Opaque
     } else {
@@ -246,6 +259,20 @@ mod tests {
         assert_eq!(identify("caf\u{e9} au lait\n".as_bytes()), Kind::Text);
         assert_eq!(identify(&random(4096, 7)), Kind::Opaque);
         assert_eq!(identify(&[0_u8; 300]), Kind::Binary);
+        let b64: String = random(3000, 9)
+            .chunks(3)
+            .map(|c| {
+                const A: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+                (0..4)
+                    .map(|i| A[((n >> (18 - 6 * i)) & 63) as usize] as char)
+                    .collect::<String>()
+            })
+            .collect();
+        assert_eq!(identify(b64.as_bytes()), Kind::Encoded);
+        let hex: String = random(2000, 5).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(identify(hex.as_bytes()), Kind::Encoded);
         assert_eq!(identify(b""), Kind::Empty);
         let mut tar = vec![0_u8; 512];
         tar[257..262].copy_from_slice(b"ustar");

@@ -71,6 +71,29 @@ pub fn looks_random(bytes: &[u8]) -> bool {
     h >= 0.88 * max
 }
 
+/// One long base64 or hex blob (at least 256 bytes, at most 1 % other bytes, line breaks
+/// allowed): how encrypted bytes look when written out as text. Prose, code, CSV and PEM
+/// (whose `-----BEGIN` line is other bytes, but is short) are far from it: they hold spaces
+/// and punctuation.
+#[must_use]
+pub fn is_encoded_blob(bytes: &[u8]) -> bool {
+    if bytes.len() < 256 {
+        return false;
+    }
+    let body: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\n' | b'\r'))
+        .collect();
+    let other = |ok: fn(u8) -> bool| body.iter().filter(|&&b| !ok(b)).count();
+    let few = |n: usize| n.saturating_mul(100) <= body.len();
+    let base64 =
+        other(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
+    let hex = other(|b| b.is_ascii_hexdigit());
+    let entropy = shannon(&body).unwrap_or(0.0);
+    (few(base64) && entropy >= 5.5) || (few(hex) && entropy >= 3.8)
+}
+
 /// Words about encryption in a ransom note.
 const CRYPTO_WORDS: &[&str] = &["encrypt", "decrypt", "crypt", "private key", "locked"];
 
@@ -175,6 +198,26 @@ mod tests {
         assert!(looks_random(&random(64)));
         assert!(!looks_random(&random(63)), "too short to tell");
         assert!(!looks_random(&b"Lorem ipsum dolor sit amet. ".repeat(100)));
+    }
+
+    #[test]
+    fn encoded_blobs_are_not_prose() {
+        let b64: Vec<u8> = random(3000)
+            .iter()
+            .map(|b| {
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [usize::from(b % 64)]
+            })
+            .collect();
+        assert!(is_encoded_blob(&b64));
+        assert!(!is_encoded_blob(
+            &b"Lorem ipsum dolor sit amet, consectetur. ".repeat(30)
+        ));
+        assert!(
+            !is_encoded_blob(&b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n".repeat(30)),
+            "low entropy"
+        );
+        assert!(!is_encoded_blob(b"c0ffee"), "too short");
     }
 
     #[test]

@@ -110,11 +110,11 @@ impl Sample {
         previous: Option<Kind>,
     ) -> Option<EncryptedLook> {
         let promised = match (expected, previous) {
-            (_, Some(kind)) if kind != Kind::Opaque && kind != Kind::Empty => Some(kind),
+            (_, Some(kind)) if !kind.is_ciphertext_like() && kind != Kind::Empty => Some(kind),
             (Expectation::Structured(kind), _) => Some(kind),
             _ => None,
         }?;
-        if self.kind == Kind::Opaque && promised != Kind::Opaque {
+        if self.kind.is_ciphertext_like() && !promised.is_ciphertext_like() {
             return Some(EncryptedLook::OpaqueHead);
         }
         if promised == Kind::Text && self.kind == Kind::Binary && self.head_entropy >= 5.5 {

@@ -260,7 +260,9 @@ fn main() -> anyhow::Result<()> {
     let mut lost_all = Vec::new();
     for family in Family::ALL {
         let row = family_run(&config, family)?;
-        let lost = row.lost.map_or("not detected".to_owned(), |n| n.to_string());
+        let lost = row
+            .lost
+            .map_or("not detected".to_owned(), |n| n.to_string());
         let secs = row.seconds.map_or("-".to_owned(), |s| format!("{s:.2}"));
         println!("| {} | {} | {lost} | {secs} |", row.name, row.total);
         if family != Family::Notes {
@@ -274,7 +276,11 @@ fn main() -> anyhow::Result<()> {
     println!("\n| benign workload | HIGH+ alerts |");
     println!("|---|---:|");
     for workload in Benign::ALL {
-        println!("| {} | {} |", workload.name(), benign_run(&config, workload)?);
+        println!(
+            "| {} | {} |",
+            workload.name(),
+            benign_run(&config, workload)?
+        );
     }
     let _ = std::fs::remove_dir_all(&config.scratch);
     Ok(())
