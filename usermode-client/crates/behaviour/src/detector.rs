@@ -15,6 +15,11 @@ const LOCAL_HOST: Host = if cfg!(windows) {
     Host::Linux
 };
 
+/// Only events this recent have their files sampled: the content is read *now*, so for a
+/// replayed capture (or a backlog) it would describe a later state of the file, or another
+/// machine's file at the same path. 60 s in 100 ns ticks.
+const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
+
 /// The behaviour engine plus its content sampler.
 pub struct BehaviourDetector {
     engine: Engine,
@@ -64,9 +69,14 @@ impl Detector for BehaviourDetector {
     fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
         self.drain(alerts);
         self.engine.observe(event, &mut self.requests, alerts);
+        let recent = Timestamp::now().0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
         for request in self.requests.drain(..) {
             let sampler = match &mut self.sampler {
-                Some(sampler) if request.event.host == LOCAL_HOST => sampler,
+                Some(sampler)
+                    if request.event.host == LOCAL_HOST && request.event.time.0 >= recent =>
+                {
+                    sampler
+                }
                 _ => {
                     // No content for this event: the patterns that need none still run.
                     self.engine.on_sample(request, None, alerts);
@@ -106,5 +116,60 @@ impl Detector for Stack {
         for d in &mut self.0 {
             d.on_idle(now, alerts);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::{Details, FilePath, Operation, ProcessInfo};
+    use std::sync::Arc;
+
+    fn close(path: &std::path::Path, time: Timestamp) -> FileEvent {
+        FileEvent {
+            seq: 1,
+            time,
+            host: LOCAL_HOST,
+            operation: Operation::CloseModified,
+            process: Arc::new(ProcessInfo::default()),
+            thread_id: 0,
+            target: FilePath {
+                path: path.display().to_string(),
+                name: "a.txt".into(),
+                extension: Some("txt".into()),
+                ..FilePath::default()
+            },
+            source: None,
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
+    #[test]
+    fn samples_live_events_and_not_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "text\n").unwrap();
+        let mut detector =
+            BehaviourDetector::new(EngineConfig::default(), Some(SamplerConfig::default()))
+                .unwrap();
+        let mut alerts = Vec::new();
+        detector.on_event(&close(&file, Timestamp(1)), &mut alerts);
+        assert_eq!(
+            detector.sampler_stats().unwrap().queued,
+            0,
+            "a replayed event"
+        );
+        detector.on_event(&close(&file, Timestamp::now()), &mut alerts);
+        assert_eq!(detector.sampler_stats().unwrap().queued, 1, "a live event");
+        let start = std::time::Instant::now();
+        while detector.sampler_stats().unwrap().done < 1 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            detector.on_idle(Timestamp::now(), &mut alerts);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(alerts.is_empty());
+        let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
+        assert!(off.sampler_stats().is_none());
     }
 }
