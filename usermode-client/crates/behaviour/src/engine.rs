@@ -25,6 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use picket_content::{expectation, Expectation, FileFacts, FileMemory, Sample};
 use picket_model::{Alert, CorrelationContext, FileEvent, Level, Operation, Timestamp};
@@ -52,8 +53,11 @@ pub struct EngineConfig {
     pub pair_secs: u64,
     /// How long a rename waits for its old name to be re-created, in milliseconds.
     pub rename_confirm_ms: u64,
-    /// Bound of every per-file table (created, deleted, new files, pending renames).
+    /// Bound of every per-file table (created, pending renames, the per-file memory).
     pub max_files: usize,
+    /// Bound of the deleted-file and new-encrypted-file tables waiting to be paired (scanned
+    /// per folder, so kept smaller).
+    pub max_pairs: usize,
     /// Bound of the actor table.
     pub max_actors: usize,
     /// Bound of the evidence kept per actor.
@@ -71,8 +75,9 @@ impl Default for EngineConfig {
             pair_secs: 60,
             rename_confirm_ms: 500,
             max_files: 65_536,
-            max_actors: 4096,
-            max_evidence: 512,
+            max_pairs: 8192,
+            max_actors: 1024,
+            max_evidence: 256,
         }
     }
 }
@@ -149,7 +154,8 @@ struct Evidence {
     points: f64,
     pid: u32,
     parent: Option<u32>,
-    event: FileEvent,
+    /// Shared by the (up to four) actors the evidence counts for.
+    event: Arc<FileEvent>,
 }
 
 #[derive(Clone, Debug)]
@@ -419,7 +425,7 @@ impl Engine {
             }
             return;
         }
-        push_bounded(&mut self.deleted, deleted, self.config.max_files);
+        push_bounded(&mut self.deleted, deleted, self.config.max_pairs);
     }
 
     /// The entry of `table` in `sibling`'s folder, by a related actor, whose name derives
@@ -469,7 +475,7 @@ impl Engine {
             points: if related_names { 1.0 } else { 0.5 },
             pid: actors.pid,
             parent: actors.parent,
-            event: new.event.clone(),
+            event: Arc::new(new.event.clone()),
         };
         self.add(actors, evidence, alerts);
     }
@@ -502,7 +508,7 @@ impl Engine {
                         points: 1.0,
                         pid: request.actors.pid,
                         parent: request.actors.parent,
-                        event: event.clone(),
+                        event: Arc::new(event.clone()),
                     };
                     self.add(&request.actors, evidence, alerts);
                 }
@@ -526,7 +532,7 @@ impl Engine {
                         points: 1.0,
                         pid: request.actors.pid,
                         parent: request.actors.parent,
-                        event: event.clone(),
+                        event: Arc::new(event.clone()),
                     };
                     self.pending.retain(|p| p.source != *source);
                     self.add(&request.actors, evidence, alerts);
@@ -552,7 +558,7 @@ impl Engine {
             }
             return;
         }
-        push_bounded(&mut self.opaque_new, new, self.config.max_files);
+        push_bounded(&mut self.opaque_new, new, self.config.max_pairs);
     }
 
     fn add_note(&mut self, actors: &Actors, event: &FileEvent, alerts: &mut Vec<Alert>) {
@@ -593,7 +599,7 @@ impl Engine {
                 points: 0.75,
                 pid: p.actors.pid,
                 parent: p.actors.parent,
-                event: p.event.clone(),
+                event: Arc::new(p.event),
             };
             self.add(&p.actors, evidence, alerts);
         }
@@ -853,7 +859,7 @@ impl Engine {
                 .iter()
                 .rev()
                 .take(5)
-                .map(|e| e.event.clone())
+                .map(|e| FileEvent::clone(&e.event))
                 .collect(),
         };
         events.reverse();

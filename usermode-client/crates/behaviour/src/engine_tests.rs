@@ -405,6 +405,7 @@ fn state_stays_bounded() {
     let mut run = Run::new();
     run.engine = Engine::new(EngineConfig {
         max_files: 100,
+        max_pairs: 100,
         max_actors: 50,
         ..EngineConfig::default()
     });
