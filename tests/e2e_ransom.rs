@@ -177,6 +177,11 @@ fn a_slow_campaign_is_detected() {
 }
 
 #[test]
+fn bit_flipping_in_place_is_detected() {
+    assert_detected("bit-flip-in-place", "10", &[]);
+}
+
+#[test]
 fn ransom_notes_alone_are_detected_and_shadow_alerts_stay_off_stderr() {
     let finished = attack("note-drop-only", "2", &[]);
     let seen = alerts(&finished.output);

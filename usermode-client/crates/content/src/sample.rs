@@ -35,6 +35,8 @@ pub struct Sample {
     pub head_entropy: f64,
     /// The first 512 bytes look random (partial encryption of the start).
     pub start_random: bool,
+    /// More than half of the head's bytes are 0x80 or above (text transformed byte by byte).
+    pub mostly_high: bool,
     /// What the file's last bytes show (for a file no larger than the head: the head).
     pub tail: Option<Tail>,
     /// Ransom-note words in a text head: (encryption words, extortion words).
@@ -117,10 +119,20 @@ impl Sample {
         if self.kind.is_ciphertext_like() && !promised.is_ciphertext_like() {
             return Some(EncryptedLook::OpaqueHead);
         }
-        if promised == Kind::Text && self.kind == Kind::Binary && self.head_entropy >= 5.5 {
+        // Text turned binary: random bytes mixed in, or every byte transformed (a bit flip or
+        // XOR with a constant keeps the entropy of text but moves it to the high half).
+        if promised == Kind::Text
+            && self.kind == Kind::Binary
+            && (self.head_entropy >= 5.5 || self.mostly_high)
+        {
             return Some(EncryptedLook::TextBroken);
         }
-        if promised.has_magic() && self.kind == Kind::Binary && self.start_random {
+        // A format that always starts with its magic now starts with none, and is not a
+        // preallocated run of zeros being filled in.
+        if promised.has_magic()
+            && self.kind == Kind::Binary
+            && (self.start_random || self.head_entropy >= 3.0)
+        {
             return Some(EncryptedLook::HeaderLost);
         }
         let tail_broken = self.tail.is_some_and(|tail| match promised {
@@ -202,6 +214,12 @@ pub fn measure_head(head: &[u8], size: u64, tail: Option<Tail>) -> Sample {
         kind,
         head_entropy: measure::shannon(head).unwrap_or(0.0),
         start_random: measure::looks_random(head.get(..512).unwrap_or(head)),
+        mostly_high: head
+            .iter()
+            .filter(|&&b| b >= 0x80)
+            .count()
+            .saturating_mul(2)
+            > head.len(),
         tail,
         note_words,
         head_hash: fnv1a(head),
@@ -335,6 +353,29 @@ mod tests {
         intact.extend(&pdf[1024..]);
         let s = measure_head(&intact[..4096], 4096, None);
         assert_eq!(s.encrypted_look(expectation(Some("pdf")), None), None);
+    }
+
+    #[test]
+    fn bit_flipped_text_and_documents_are_caught_and_zero_fill_is_not() {
+        let text: Vec<u8> = b"meeting notes: budget review on monday\n"
+            .repeat(120)
+            .iter()
+            .map(|b| !b)
+            .collect();
+        let s = measure_head(&text[..4096], 4096, None);
+        assert_eq!(
+            s.encrypted_look(expectation(Some("txt")), None),
+            Some(EncryptedLook::TextBroken)
+        );
+        let mut pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n".repeat(100);
+        pdf.iter_mut().for_each(|b| *b = !*b);
+        let s = measure_head(&pdf[..4096], 4096, None);
+        assert_eq!(
+            s.encrypted_look(expectation(Some("pdf")), None),
+            Some(EncryptedLook::HeaderLost)
+        );
+        let zeros = measure_head(&[0_u8; 4096], 1 << 20, None);
+        assert_eq!(zeros.encrypted_look(expectation(Some("mp4")), None), None);
     }
 
     #[test]

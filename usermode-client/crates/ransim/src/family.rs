@@ -36,11 +36,14 @@ pub enum Family {
     Slow,
     /// Ransom notes in every folder, nothing encrypted.
     Notes,
+    /// Every byte inverted in place (XOR 0xFF), no rename: "encryption" that keeps the
+    /// entropy of the original.
+    BitFlip,
 }
 
 impl Family {
     /// Every family, in the benchmark's order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::InPlace,
         Self::EncryptRename,
         Self::CopyDelete,
@@ -50,6 +53,7 @@ impl Family {
         Self::Intermittent,
         Self::Folder,
         Self::Slow,
+        Self::BitFlip,
         Self::Notes,
     ];
 
@@ -67,6 +71,7 @@ impl Family {
             Self::Folder => "folder-at-a-time",
             Self::Slow => "slow-rate",
             Self::Notes => "note-drop-only",
+            Self::BitFlip => "bit-flip-in-place",
         }
     }
 
@@ -219,6 +224,16 @@ pub fn run(family: Family, root: &Path, options: &Options) -> anyhow::Result<usi
                 let name = format!("{:016x}.lck", seed_of(file) ^ i as u64);
                 encrypt_copy(file, &dir.join(name))?;
                 std::fs::remove_file(file)?;
+                progress::record(log)?;
+                pause();
+            }
+        }
+        Family::BitFlip => {
+            for file in &files {
+                let data: Vec<u8> = std::fs::read(file)?.iter().map(|b| !b).collect();
+                let mut out = OpenOptions::new().write(true).open(file)?;
+                out.write_all(&data)?;
+                out.sync_data()?;
                 progress::record(log)?;
                 pause();
             }

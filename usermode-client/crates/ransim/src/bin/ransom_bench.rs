@@ -271,7 +271,10 @@ fn main() -> anyhow::Result<()> {
     }
     lost_all.sort_unstable();
     if let Some(median) = lost_all.get(lost_all.len() / 2) {
-        println!("\nmedian files lost (encrypting families): {median}");
+        println!(
+            "\nmedian files lost over the {} encrypting families: {median}",
+            lost_all.len()
+        );
     }
     println!("\n| benign workload | HIGH+ alerts |");
     println!("|---|---:|");
