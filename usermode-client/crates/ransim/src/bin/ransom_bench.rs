@@ -5,14 +5,15 @@
 //!
 //! ```text
 //! cargo build --release -p picket -p picket-ransim
-//! sudo target/release/ransom-bench [--files N] [--picket PATH] [--dir DIR]
+//! sudo target/release/ransom-bench [--files N] [--runs R] [--picket PATH] [--dir DIR]
 //! ```
 //!
 //! Each run: a fresh corpus of N files per folder (4 folders) under a scratch folder, the
 //! live sensor (`picket watch`, default flags) started and proven live with a marker file,
 //! then the family run as its own process, logging the wall-clock time each file is lost.
 //! The alert time is when the alert line appears in the sensor's output (polled every
-//! 2 ms), so the figure includes the sensor's whole pipeline and the emitter's flush.
+//! 2 ms), so the figure includes the sensor's whole pipeline and the emitter's flush. Each
+//! family runs R times (default 3); the table shows the median and the range.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ struct Config {
     picket: PathBuf,
     ransim: PathBuf,
     files: usize,
+    runs: usize,
     scratch: PathBuf,
 }
 
@@ -38,6 +40,7 @@ fn parse() -> anyhow::Result<Config> {
         picket: dir.join("picket"),
         ransim: dir.join("picket-ransim"),
         files: 50,
+        runs: 3,
         scratch: std::env::temp_dir().join(format!("picket-ransom-bench-{}", std::process::id())),
     };
     let mut it = std::env::args().skip(1);
@@ -45,6 +48,7 @@ fn parse() -> anyhow::Result<Config> {
         let value = it.next().with_context(|| format!("{arg} needs a value"))?;
         match arg.as_str() {
             "--files" => config.files = value.parse()?,
+            "--runs" => config.runs = value.parse::<usize>()?.max(1),
             "--picket" => config.picket = value.into(),
             "--dir" => config.scratch = value.into(),
             _ => bail!("unknown flag {arg}"),
@@ -255,18 +259,41 @@ fn main() -> anyhow::Result<()> {
         "ransom-bench: {} files per folder x 4 folders (slow-rate: 3 x 4, one every 2 s)\n",
         config.files
     );
-    println!("| family | files attacked | files lost before first HIGH+ | seconds to detection |");
+    println!(
+        "| family | files attacked | files lost before first HIGH+ (median of {}, range) | seconds to detection (median) |",
+        config.runs
+    );
     println!("|---|---:|---:|---:|");
     let mut lost_all = Vec::new();
     for family in Family::ALL {
-        let row = family_run(&config, family)?;
-        let lost = row
-            .lost
-            .map_or("not detected".to_owned(), |n| n.to_string());
-        let secs = row.seconds.map_or("-".to_owned(), |s| format!("{s:.2}"));
-        println!("| {} | {} | {lost} | {secs} |", row.name, row.total);
+        let mut rows = Vec::new();
+        for _ in 0..config.runs {
+            rows.push(family_run(&config, family)?);
+        }
+        let total = rows.first().map_or(0, |r| r.total);
+        let mut lost: Vec<usize> = rows.iter().map(|r| r.lost.unwrap_or(r.total)).collect();
+        lost.sort_unstable();
+        let mut secs: Vec<f64> = rows.iter().filter_map(|r| r.seconds).collect();
+        secs.sort_by(f64::total_cmp);
+        let missed = rows.iter().filter(|r| r.lost.is_none()).count();
+        let median = lost.get(lost.len() / 2).copied().unwrap_or(total);
+        let range = format!(
+            "{}–{}",
+            lost.first().copied().unwrap_or(0),
+            lost.last().copied().unwrap_or(0)
+        );
+        let missed = if missed > 0 {
+            format!(" ({missed} run(s) not detected)")
+        } else {
+            String::new()
+        };
+        let secs = secs
+            .get(secs.len() / 2)
+            .map_or("-".to_owned(), |s| format!("{s:.2}"));
+        let name = rows.first().map_or(family.name(), |r| r.name.as_str());
+        println!("| {name} | {total} | {median} ({range}){missed} | {secs} |");
         if family != Family::Notes {
-            lost_all.push(row.lost.unwrap_or(row.total));
+            lost_all.push(median);
         }
     }
     lost_all.sort_unstable();
