@@ -16,11 +16,21 @@ pub struct DetectionArgs {
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
     /// Turn detection off.
-    #[arg(long, conflicts_with_all = ["rules", "canaries", "entropy"])]
+    #[arg(long, conflicts_with_all = ["rules", "canaries", "entropy", "canary_auto"])]
     pub no_detect: bool,
     /// A canary file or folder: any touch alerts (repeatable).
     #[arg(long = "canary", value_name = "PATH")]
     pub canaries: Vec<PathBuf>,
+    /// Place decoy files in DIR (kept for the next run) and treat them as canaries
+    /// (repeatable). Only in folders no tool processes in bulk: a backup or `gzip -r` over
+    /// DIR touches them too.
+    #[arg(long = "canary-auto", value_name = "DIR")]
+    pub canary_auto: Vec<PathBuf>,
+    /// Turn the ransomware behaviour detectors (and their content sampling: the first and
+    /// last 4 KiB of files closed after modification or renamed, read in user space,
+    /// rate-limited) off; the Sigma rules still run.
+    #[arg(long)]
+    pub no_behaviour: bool,
     /// Sample the entropy of files closed after modification (first 4 KiB, in user space;
     /// live sources only) for rules that use the `Entropy` field.
     #[arg(long)]
@@ -63,9 +73,21 @@ pub fn build_detector(
     if args.no_detect {
         return Ok(None);
     }
+    let mut placed = Vec::new();
+    for dir in &args.canary_auto {
+        let decoys = picket_behaviour::canary::place(dir)
+            .with_context(|| format!("--canary-auto {}", dir.display()))?;
+        tracing::info!(
+            "canaries: {} decoys placed in {}",
+            decoys.len(),
+            dir.display()
+        );
+        placed.extend(decoys);
+    }
     let canaries = args
         .canaries
         .iter()
+        .chain(&placed)
         .map(|p| {
             std::path::absolute(p)
                 .with_context(|| format!("--canary {}", p.display()))
@@ -121,5 +143,17 @@ pub fn build_detector(
     for warning in set.warnings() {
         eprintln!("picket: {warning}");
     }
-    Ok(Some(Box::new(detector)))
+    if args.no_behaviour {
+        return Ok(Some(Box::new(detector)));
+    }
+    let behaviour = picket_behaviour::BehaviourDetector::new(
+        picket_behaviour::EngineConfig::default(),
+        Some(picket_content::SamplerConfig::default()),
+    )
+    .context("start the content sampler")?;
+    tracing::info!("detection: ransomware behaviour detectors on (content sampling in user space)");
+    Ok(Some(Box::new(picket_behaviour::Stack(vec![
+        Box::new(detector),
+        Box::new(behaviour),
+    ]))))
 }

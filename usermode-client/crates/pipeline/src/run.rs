@@ -118,7 +118,9 @@ fn emitter_thread<W: Write>(
                     emitter.notice(notice)
                 }
                 Output::Alert(alert) => {
-                    if alerts_on_stderr {
+                    // Shadow (staged) rules are not actionable: their alerts go to the output
+                    // only, never to the terminal as alerts.
+                    if alerts_on_stderr && !alert.shadow {
                         eprintln!("{}", human::alert_line(alert));
                     }
                     emitter.alert(alert)

@@ -1,0 +1,175 @@
+//! The pipeline's view: [`BehaviourDetector`] runs the [`Engine`] with a content sampler on
+//! its own thread; [`Stack`] runs several detectors (Sigma, then behaviour) as one.
+
+use std::path::PathBuf;
+
+use picket_content::{Sampler, SamplerConfig, Submit};
+use picket_model::{Alert, Detector, FileEvent, Host, Timestamp};
+
+use crate::engine::{Engine, EngineConfig, Request};
+
+/// The host this process runs on: only its own files can be sampled.
+const LOCAL_HOST: Host = if cfg!(windows) {
+    Host::Windows
+} else {
+    Host::Linux
+};
+
+/// Only events this recent have their files sampled: the content is read *now*, so for a
+/// replayed capture (or a backlog) it would describe a later state of the file, or another
+/// machine's file at the same path. 60 s in 100 ns ticks.
+const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
+
+/// The behaviour engine plus its content sampler.
+pub struct BehaviourDetector {
+    engine: Engine,
+    sampler: Option<Sampler<Request>>,
+    requests: Vec<Request>,
+}
+
+impl std::fmt::Debug for BehaviourDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BehaviourDetector")
+            .field("sampling", &self.sampler.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BehaviourDetector {
+    /// An engine with `config`; content sampling on a worker thread when `sample` (live
+    /// sources), else patterns that need no content only.
+    ///
+    /// # Errors
+    /// When the sampler thread cannot be started.
+    pub fn new(config: EngineConfig, sample: Option<SamplerConfig>) -> std::io::Result<Self> {
+        Ok(Self {
+            engine: Engine::new(config),
+            sampler: sample.map(Sampler::spawn).transpose()?,
+            requests: Vec::new(),
+        })
+    }
+
+    /// Content sampler counters (queued, refused by rate or queue, done).
+    #[must_use]
+    pub fn sampler_stats(&self) -> Option<picket_content::SamplerStats> {
+        self.sampler.as_ref().map(Sampler::stats)
+    }
+
+    fn drain(&mut self, alerts: &mut Vec<Alert>) {
+        let Some(sampler) = &mut self.sampler else {
+            return;
+        };
+        while let Some(done) = sampler.try_recv() {
+            self.engine.on_sample(done.tag, done.result.ok(), alerts);
+        }
+    }
+}
+
+impl Detector for BehaviourDetector {
+    fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
+        self.drain(alerts);
+        self.engine.observe(event, &mut self.requests, alerts);
+        let recent = Timestamp::now().0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
+        for request in self.requests.drain(..) {
+            let sampler = match &mut self.sampler {
+                Some(sampler)
+                    if request.event.host == LOCAL_HOST && request.event.time.0 >= recent =>
+                {
+                    sampler
+                }
+                _ => {
+                    // No content for this event: the patterns that need none still run.
+                    self.engine.on_sample(request, None, alerts);
+                    continue;
+                }
+            };
+            let path = PathBuf::from(&request.path);
+            // Refused (rate or queue) requests are counted by the sampler: only the content
+            // signal of that one file is missed, never an event.
+            let _: Submit = sampler.submit(path, request);
+        }
+    }
+
+    fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
+        self.drain(alerts);
+        self.engine.tick(now, alerts);
+    }
+}
+
+/// Several detectors run as one, in order: every one prepares and sees every event.
+pub struct Stack(pub Vec<Box<dyn Detector>>);
+
+impl Detector for Stack {
+    fn prepare(&mut self, event: &mut FileEvent) {
+        for d in &mut self.0 {
+            d.prepare(event);
+        }
+    }
+
+    fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
+        for d in &mut self.0 {
+            d.on_event(event, alerts);
+        }
+    }
+
+    fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
+        for d in &mut self.0 {
+            d.on_idle(now, alerts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::{Details, FilePath, Operation, ProcessInfo};
+    use std::sync::Arc;
+
+    fn close(path: &std::path::Path, time: Timestamp) -> FileEvent {
+        FileEvent {
+            seq: 1,
+            time,
+            host: LOCAL_HOST,
+            operation: Operation::CloseModified,
+            process: Arc::new(ProcessInfo::default()),
+            thread_id: 0,
+            target: FilePath {
+                path: path.display().to_string(),
+                name: "a.txt".into(),
+                extension: Some("txt".into()),
+                ..FilePath::default()
+            },
+            source: None,
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
+    #[test]
+    fn samples_live_events_and_not_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "text\n").unwrap();
+        let mut detector =
+            BehaviourDetector::new(EngineConfig::default(), Some(SamplerConfig::default()))
+                .unwrap();
+        let mut alerts = Vec::new();
+        detector.on_event(&close(&file, Timestamp(1)), &mut alerts);
+        assert_eq!(
+            detector.sampler_stats().unwrap().queued,
+            0,
+            "a replayed event"
+        );
+        detector.on_event(&close(&file, Timestamp::now()), &mut alerts);
+        assert_eq!(detector.sampler_stats().unwrap().queued, 1, "a live event");
+        let start = std::time::Instant::now();
+        while detector.sampler_stats().unwrap().done < 1 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            detector.on_idle(Timestamp::now(), &mut alerts);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(alerts.is_empty());
+        let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
+        assert!(off.sampler_stats().is_none());
+    }
+}
