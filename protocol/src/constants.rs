@@ -4,7 +4,7 @@
 pub const PROTOCOL_MAJOR: u16 = 1;
 /// Minor version: additions only (new record kinds, fields appended to a kind's fixed part,
 /// a longer batch header). A client of an older minor skips what it does not know by length.
-pub const PROTOCOL_MINOR: u16 = 0;
+pub const PROTOCOL_MINOR: u16 = 1;
 
 /// `"PKB1"` read as a little-endian `u32`: the first four bytes of every batch.
 pub const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"PKB1");

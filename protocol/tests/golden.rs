@@ -86,7 +86,10 @@ fn check_batch(stem: &str, case: &BatchCase, file: &[u8]) {
     let batch = decode_batch(file).unwrap_or_else(|e| panic!("{stem}: decode failed: {e}"));
     let header = batch.header;
     assert_eq!(header.major, PROTOCOL_MAJOR, "{stem}");
-    let minor = case.future.as_ref().map_or(0, |future| future.minor);
+    let minor = case
+        .future
+        .as_ref()
+        .map_or(picket_protocol::PROTOCOL_MINOR, |future| future.minor);
     assert_eq!(header.minor, minor, "{stem}");
     assert_eq!(header.flags, case.flags, "{stem}");
     assert_eq!(
