@@ -20,6 +20,7 @@ pub mod event;
 pub mod parse;
 pub mod prefilter;
 pub mod problem;
+pub mod process_rules;
 pub mod reload;
 pub mod ruleset;
 pub mod ruletest;

@@ -72,6 +72,8 @@ pub struct Correlation {
 pub struct RuleSet {
     pub(crate) rules: Vec<DetectionRule>,
     pub(crate) correlations: Vec<Correlation>,
+    /// `process_creation` rules (see [`crate::process_rules`]).
+    pub(crate) process_rules: Vec<crate::process_rules::ProcessRule>,
     correlated_sigma: Vec<SigmaRule>,
     routes: Vec<Prefilter>,
     pub(crate) tests: Vec<TestCase>,
@@ -170,6 +172,12 @@ impl RuleSet {
         self.rules.len()
     }
 
+    /// Number of `process_creation` rules.
+    #[must_use]
+    pub fn process_rule_count(&self) -> usize {
+        self.process_rules.len()
+    }
+
     /// Number of correlation rules.
     #[must_use]
     pub fn correlation_count(&self) -> usize {
@@ -263,7 +271,7 @@ fn reject(mut problems: Vec<Problem>, warnings: Vec<Problem>) -> Rejected {
     Rejected { problems }
 }
 
-fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
+pub(crate) fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
     match level {
         Some(rsigma_parser::Level::Informational) => Level::Informational,
         Some(rsigma_parser::Level::Low) => Level::Low,
@@ -273,7 +281,7 @@ fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
     }
 }
 
-fn shadow_flag(
+pub(crate) fn shadow_flag(
     attrs: &HashMap<String, yaml_serde::Value>,
     origin: &Origin,
     id: &str,
@@ -329,7 +337,7 @@ fn routes(logsource: &rsigma_parser::LogSource) -> Result<[[bool; 5]; 2], String
     }
 }
 
-fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Result<(), String> {
+pub(crate) fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Result<(), String> {
     match detection {
         Detection::AllOf(items) => {
             out.extend(items.iter().filter_map(|i| i.field.name.as_deref()));
@@ -393,6 +401,7 @@ fn build(
     let mut rules: Vec<DetectionRule> = Vec::new();
     let mut sigma_by_id: HashMap<String, SigmaRule> = HashMap::new();
     let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
+    let mut process_rules = Vec::new();
 
     for ParsedRule { rule, origin } in parsed_rules {
         let Some(id) = claim_id(
@@ -405,6 +414,10 @@ fn build(
         ) else {
             continue;
         };
+        if crate::process_rules::is_process_rule(&rule) {
+            process_rules.extend(crate::process_rules::compile(&rule, origin, id, problems));
+            continue;
+        }
         let routes = match routes(&rule.logsource) {
             Ok(r) => r,
             Err(message) => {
@@ -619,6 +632,7 @@ fn build(
     let set = RuleSet {
         rules,
         correlations,
+        process_rules,
         correlated_sigma,
         routes: routes_out,
         tests,

@@ -10,10 +10,15 @@
 
 use serde::Serialize;
 
-use picket_model::{Alert, CorrelationContext, FileEvent, FilePath, Host, Level, Operation};
+use picket_model::{
+    Alert, CorrelationContext, FileEvent, FilePath, Host, Level, Operation, ProcessInfo,
+};
 use picket_protocol::{CreateDisposition, CreateResult};
 
 use crate::HostInfo;
+
+mod process;
+pub use process::ProcessActivity;
 
 /// OCSF schema version the output follows.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -223,12 +228,32 @@ struct Process<'a> {
     cmd_line: Option<&'a str>,
     user: User<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parent_process: Option<ParentProcess>,
+    parent_process: Option<ParentProcess<'a>>,
 }
 
 #[derive(Serialize)]
-struct ParentProcess {
+struct ParentProcess<'a> {
     pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<ImageFile<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd_line: Option<&'a str>,
+}
+
+fn parent_process(p: &ProcessInfo) -> Option<ParentProcess<'_>> {
+    let pid = p.parent_pid?;
+    Some(ParentProcess {
+        pid,
+        uid: p.parent_start_key.map(|key| format!("{pid}-{key}")),
+        file: p.parent_image.as_deref().map(|path| ImageFile {
+            path: Some(path),
+            name: Some(image_name(path)),
+            type_id: 1,
+        }),
+        cmd_line: p.parent_command_line.as_deref(),
+    })
 }
 
 #[derive(Serialize)]
@@ -259,7 +284,7 @@ fn actor(event: &FileEvent) -> Actor<'_> {
             },
             cmd_line: p.command_line.as_deref(),
             user: user(),
-            parent_process: p.parent_pid.map(|pid| ParentProcess { pid }),
+            parent_process: parent_process(p),
         },
         user: user(),
     }
