@@ -447,6 +447,8 @@ impl DriverHello {
     pub const CAP_FILE_IDS: u64 = 1 << 6;
     /// Fills `FileRef::handle_id`.
     pub const CAP_HANDLE_IDS: u64 = 1 << 7;
+    /// Reports process starts and exits (`ProcessStart`, `ProcessExit`; minor 1).
+    pub const CAP_PROCESSES: u64 = 1 << 8;
 }
 
 /// Periodic counters from the driver.

@@ -16,8 +16,11 @@ use picket_fanotify::{FanotifySource, SourceConfig};
 pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::BatchSource>> {
     // Hard links are reported as such (existing name and new name), as the Windows driver
     // does, whenever the source has seen the file under its other name.
+    // Process starts and exits come from the netlink process connector, so a program that
+    // exits before its file events are read keeps its image, command line and parent.
     let config = SourceConfig {
         report_hard_links: true,
+        processes: true,
         ..SourceConfig::new(path)
     };
     let source = FanotifySource::open(&config)

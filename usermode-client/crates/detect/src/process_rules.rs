@@ -62,11 +62,13 @@ pub(crate) fn hosts(rule: &SigmaRule) -> Result<[bool; 2], String> {
 }
 
 /// Warns about fields a process event never has.
-pub(crate) fn check_fields(fields: &[&str], origin: &Origin, id: &str, problems: &mut Vec<Problem>) {
-    for field in fields
-        .iter()
-        .filter(|f| !ProcessEvent::FIELDS.contains(f))
-    {
+pub(crate) fn check_fields(
+    fields: &[&str],
+    origin: &Origin,
+    id: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for field in fields.iter().filter(|f| !ProcessEvent::FIELDS.contains(f)) {
         problems.push(origin.warning_at(
             field,
             id,

@@ -337,7 +337,10 @@ fn routes(logsource: &rsigma_parser::LogSource) -> Result<[[bool; 5]; 2], String
     }
 }
 
-pub(crate) fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Result<(), String> {
+pub(crate) fn detection_fields<'a>(
+    detection: &'a Detection,
+    out: &mut Vec<&'a str>,
+) -> Result<(), String> {
     match detection {
         Detection::AllOf(items) => {
             out.extend(items.iter().filter_map(|i| i.field.name.as_deref()));

@@ -181,7 +181,8 @@ impl ProcessCache {
         }
         if info.current_directory.is_none() {
             if let Some(old) = self.entries.get(&info.key) {
-                info.current_directory.clone_from(&old.info.current_directory);
+                info.current_directory
+                    .clone_from(&old.info.current_directory);
             }
         }
         self.fill_parent(&mut info, seen_at);

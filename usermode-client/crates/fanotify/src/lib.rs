@@ -91,6 +91,7 @@ pub mod group;
 mod mask;
 pub mod parse;
 pub mod paths;
+pub mod procconn;
 pub mod process;
 mod source;
 mod sys;

@@ -143,7 +143,11 @@ mod tests {
         assert_eq!(event.field("ParentProcessId"), Some(FieldValue::Int(9)));
         assert_eq!(event.field("ProcessId"), Some(FieldValue::Int(10)));
         assert_eq!(event.field("User"), Some(FieldValue::Str("root")));
-        assert_eq!(event.field("ParentCommandLine"), None, "unknown stays unknown");
+        assert_eq!(
+            event.field("ParentCommandLine"),
+            None,
+            "unknown stays unknown"
+        );
         assert_eq!(event.field("OriginalFileName"), None);
         assert_eq!(event.field("ExitStatus"), None);
         assert_eq!(event.field("Activity"), Some(FieldValue::Str("start")));

@@ -11,6 +11,6 @@ mod volume;
 
 pub use event::{ParsedEvent, Parser};
 pub use operation::create_operation;
-pub use process::{command_line_text, ParsedProcess};
 pub use path::{split_posix, split_windows, PathParts};
+pub use process::{command_line_text, ParsedProcess};
 pub use volume::{StaticVolumes, VolumeMap, VolumeSource};

@@ -206,7 +206,10 @@ mod tests {
             parsed.image.as_deref(),
             Some(r"C:\Windows\System32\cmd.exe")
         );
-        assert_eq!(parsed.command_line.as_deref(), Some(r#""cmd.exe" /c whoami"#));
+        assert_eq!(
+            parsed.command_line.as_deref(),
+            Some(r#""cmd.exe" /c whoami"#)
+        );
         assert_eq!(parsed.session_id, Some(1));
     }
 
@@ -216,7 +219,9 @@ mod tests {
             header: RecordHeader::default(),
             body: Body::ProcessExit(ProcessExit { exit_status: 2 }),
         };
-        let parsed = Parser::without_volumes().parse_process(&exit, true).unwrap();
+        let parsed = Parser::without_volumes()
+            .parse_process(&exit, true)
+            .unwrap();
         assert_eq!(parsed.activity, ProcessActivity::Exit);
         assert_eq!(parsed.exit_status, Some(2));
         let stats = Record {

@@ -18,10 +18,7 @@ pub fn enrich(parsed: ParsedProcess, cache: &mut ProcessCache) -> ProcessEvent {
                 command_line: parsed.command_line,
                 uid: parsed.uid,
                 parent_pid: parsed.parent.map(|p| p.pid),
-                parent_start_key: parsed
-                    .parent
-                    .map(|p| p.start_key)
-                    .filter(|&key| key != 0),
+                parent_start_key: parsed.parent.map(|p| p.start_key).filter(|&key| key != 0),
                 ..ProcessInfo::default()
             },
             parsed.time,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use picket_model::{Level, ProcessActivity as Activity, ProcessEvent};
 
 use super::{
-    device, image_name, parent_process, severity, Classification, Class, Device, ImageFile,
+    device, image_name, parent_process, severity, Class, Classification, Device, ImageFile,
     Metadata, ParentProcess, Unmapped, User,
 };
 use crate::HostInfo;
