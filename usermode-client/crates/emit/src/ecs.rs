@@ -260,6 +260,8 @@ struct PicketAlert<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     correlation: Option<&'a picket_model::CorrelationContext>,
     events: Vec<EcsEvent<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    processes: Vec<EcsProcessEvent<'a>>,
 }
 
 /// One ECS alert line.
@@ -312,6 +314,11 @@ impl<'a> EcsAlert<'a> {
                     .events
                     .iter()
                     .map(|e| EcsEvent::new(e, info))
+                    .collect(),
+                processes: alert
+                    .processes
+                    .iter()
+                    .map(|p| EcsProcessEvent::new(p, info))
                     .collect(),
             },
         }

@@ -522,6 +522,9 @@ struct PicketFinding<'a> {
     correlation: Option<&'a CorrelationContext>,
     /// The matched events, in the same OCSF form as the event lines.
     events: Vec<FileActivity<'a>>,
+    /// The matched process events of a `process_creation` rule (OCSF 1007).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    processes: Vec<ProcessActivity<'a>>,
 }
 
 /// One OCSF Detection Finding line.
@@ -559,7 +562,10 @@ impl<'a> DetectionFinding<'a> {
             time: alert.time.unix_millis(),
             message: &alert.title,
             metadata: Metadata::new(None),
-            device: last.map(|e| device(e.host, host)),
+            device: last
+                .map(|e| e.host)
+                .or_else(|| alert.processes.last().map(|p| p.host))
+                .map(|h| device(h, host)),
             finding_info: FindingInfo {
                 uid: format!("{}:{}:{last_seq}", alert.rule_id, alert.time.0),
                 title: &alert.title,
@@ -595,6 +601,11 @@ impl<'a> DetectionFinding<'a> {
                         .events
                         .iter()
                         .map(|e| FileActivity::new(e, host))
+                        .collect(),
+                    processes: alert
+                        .processes
+                        .iter()
+                        .map(|p| ProcessActivity::new(p, host))
                         .collect(),
                 },
             },

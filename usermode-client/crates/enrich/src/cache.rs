@@ -31,6 +31,9 @@ struct Entry {
     /// A `ProcessExit` said it ended: dropped at the next sweep (not at once: the kernel
     /// may still deliver records it queued before the exit).
     ended: bool,
+    /// A `ProcessStart` described it: the stream will say when it ends, so it is kept
+    /// until then even after the process is gone (its queued file events still name it).
+    recorded: bool,
 }
 
 /// (pid, start key) → shared [`ProcessInfo`], at most `capacity` entries.
@@ -121,14 +124,15 @@ impl ProcessCache {
         self.insert(info, false)
     }
 
-    fn insert(&mut self, info: ProcessInfo, ended: bool) -> Arc<ProcessInfo> {
+    fn insert(&mut self, info: ProcessInfo, recorded: bool) -> Arc<ProcessInfo> {
         let info = Arc::new(info);
         self.entries.insert(
             info.key,
             Entry {
                 info: Arc::clone(&info),
                 last_used: self.clock,
-                ended,
+                ended: false,
+                recorded,
             },
         );
         info
@@ -190,7 +194,7 @@ impl ProcessCache {
             self.evict();
         }
         self.stats.starts += 1;
-        self.insert(info, false)
+        self.insert(info, true)
     }
 
     /// A `ProcessExit` record: the process as cached (or inspected), marked ended so the
@@ -235,8 +239,16 @@ impl ProcessCache {
         self.last_sweep = Instant::now();
         let keys: Vec<ProcessKey> = self.entries.keys().copied().collect();
         for key in keys {
-            let exited = self.entries.get(&key).is_some_and(|e| e.ended);
-            if key.start_key == 0 || exited || !self.inspector.is_alive(key) {
+            let (ended, recorded) = self
+                .entries
+                .get(&key)
+                .map_or((false, false), |e| (e.ended, e.recorded));
+            let gone = if recorded {
+                ended
+            } else {
+                ended || !self.inspector.is_alive(key)
+            };
+            if key.start_key == 0 || gone {
                 self.entries.remove(&key);
                 self.inspector.forget(key);
                 self.stats.ended += 1;
