@@ -49,6 +49,7 @@ pub mod config;
 pub mod connection;
 pub mod lifecycle;
 pub mod loss;
+pub mod process;
 pub mod records;
 pub mod ring;
 pub mod skip;
