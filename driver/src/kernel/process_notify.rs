@@ -20,14 +20,20 @@ use wdk_sys::{
     HANDLE, NTSTATUS, PEPROCESS, PPS_CREATE_NOTIFY_INFO, ULONG,
 };
 
-use super::flt::{nt_success, PsLookupProcessByProcessId};
+use super::flt::nt_success;
 use super::io::now;
 use super::state::{driver, LIFE};
 use super::ustr::bytes_of;
 use crate::process::{exit_record, id_of, start_record, Created};
 use crate::records::store;
 
+// Declared here because the generated bindings (`wdk_sys::ntddk`, `flt`) do not carry them:
+// `PsLookupProcessByProcessId` is in ntifs.h, `PsGetProcessSessionId` is an ntoskrnl export
+// without a WDK header declaration.
 extern "system" {
+    /// `PsLookupProcessByProcessId` (ntifs.h, Windows 2000+): a referenced `EPROCESS` for a
+    /// pid. IRQL <= `APC_LEVEL`.
+    fn PsLookupProcessByProcessId(pid: HANDLE, process: *mut PEPROCESS) -> NTSTATUS;
     /// `PsGetProcessSessionId` (ntoskrnl export since Windows XP): the session of a
     /// referenced process. IRQL <= `APC_LEVEL`.
     fn PsGetProcessSessionId(process: PEPROCESS) -> ULONG;
