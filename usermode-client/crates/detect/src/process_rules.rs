@@ -213,3 +213,68 @@ pub fn evaluate(rules: &[ProcessRule], event: &ProcessEvent, alerts: &mut Vec<Al
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RuleFile, RuleSet};
+    use picket_model::{ProcessInfo, ProcessKey, Timestamp};
+    use std::sync::Arc;
+
+    const RULE: &str = "title: curl to sh\nid: t-curl\nlogsource:\n  category: process_creation\n  product: linux\ndetection:\n  s:\n    Image|endswith: '/sh'\n    ParentImage|endswith: '/curl'\n  condition: s\nlevel: high\n";
+
+    fn start(host: Host, image: &str, parent: &str, forked: bool) -> ProcessEvent {
+        ProcessEvent {
+            seq: 1,
+            time: Timestamp(0),
+            host,
+            activity: ProcessActivity::Start,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 2,
+                    start_key: 3,
+                },
+                image: Some(image.into()),
+                parent_image: Some(parent.into()),
+                ..ProcessInfo::default()
+            }),
+            forked,
+            creating_pid: None,
+            creating_tid: None,
+            session_id: None,
+            exit_status: None,
+            image_truncated: false,
+            command_line_truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_rule_fires_on_its_product_starts_only() {
+        let set = RuleSet::compile(vec![RuleFile {
+            name: "t.yml".into(),
+            relative: "t.yml".into(),
+            text: RULE.into(),
+        }])
+        .unwrap();
+        assert_eq!(set.process_rule_count(), 1);
+        let mut alerts = Vec::new();
+        let hit = start(Host::Linux, "/usr/bin/sh", "/usr/bin/curl", false);
+        evaluate(&set.process_rules, &hit, &mut alerts);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule_id, "t-curl");
+        assert_eq!(alerts[0].processes, vec![hit.clone()]);
+        alerts.clear();
+        for miss in [
+            start(Host::Windows, "/usr/bin/sh", "/usr/bin/curl", false),
+            start(Host::Linux, "/usr/bin/sh", "/usr/bin/curl", true),
+            start(Host::Linux, "/usr/bin/bash", "/usr/bin/curl", false),
+            ProcessEvent {
+                activity: ProcessActivity::Exit,
+                ..hit
+            },
+        ] {
+            evaluate(&set.process_rules, &miss, &mut alerts);
+        }
+        assert!(alerts.is_empty(), "{alerts:?}");
+    }
+}
