@@ -166,25 +166,32 @@ impl FanotifySource {
             config.limits,
         )
         .with_hard_links(config.report_hard_links);
+        // Process tracking is an addition: without it (no CAP_NET_ADMIN, a kernel without
+        // CONFIG_PROC_EVENTS) file events flow as before and the hello says so.
         let processes = if config.processes {
-            let tracker = Tracker::start().map_err(|e| match e.raw_os_error() {
-                Some(libc::EPERM | libc::EACCES) => FanotifyError::MissingPrivilege {
-                    capability: "CAP_NET_ADMIN",
-                    call: "the netlink process connector",
-                },
-                _ => FanotifyError::io("open the netlink process connector", e),
-            })?;
-            if !tracker.realtime {
-                tracing::warn!(
-                    "process tracker runs without SCHED_FIFO: a program that exits within \
-                     microseconds of its exec may be reported without its image"
-                );
+            match Tracker::start() {
+                Ok(tracker) => {
+                    if !tracker.realtime {
+                        tracing::warn!(
+                            "process tracker runs without SCHED_FIFO: a program that exits \
+                             within microseconds of its exec may be reported without its image"
+                        );
+                    }
+                    Some(Processes {
+                        tracker,
+                        table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
+                        decisions: Vec::new(),
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        %error,
+                        "no process tracking (the netlink process connector needs CAP_NET_ADMIN): \
+                         processes are looked up in /proc when their events are read"
+                    );
+                    None
+                }
             }
-            Some(Processes {
-                tracker,
-                table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
-                decisions: Vec::new(),
-            })
         } else {
             None
         };
