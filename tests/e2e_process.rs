@@ -5,6 +5,7 @@
 //!   and its parent (the shell);
 //! - `tar xf` of 1500 files: every event keeps tar's image, to the last one;
 //! - a SigmaHQ-style `process_creation` rule fires on a live process start.
+//!
 //! Needs root (fanotify, the netlink process connector); CI runs as root.
 
 #![cfg(target_os = "linux")]
