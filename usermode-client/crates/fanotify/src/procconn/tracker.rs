@@ -33,20 +33,23 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads `/proc/<pid>`; fields that could not be read stay empty. The start key is read
-    /// before and after: if the pid changed hands in between, nothing is kept.
+    /// Reads `/proc/<pid>`; fields that could not be read stay empty. The image and the
+    /// command line go first: they are what a process that is about to exit takes with it.
+    /// A pid cannot be reused within the few microseconds of these reads (the kernel hands
+    /// pids out in increasing order up to `pid_max`), so no second check is needed; the
+    /// start key read last names the process all of them describe.
     #[must_use]
     pub fn read(pid: u32) -> Self {
         let dir = format!("/proc/{pid}");
-        let Some((start_key, parent_pid)) = stat(&dir) else {
-            return Self::default();
-        };
         let image = std::fs::read_link(format!("{dir}/exe"))
             .ok()
             .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec());
         let command_line = std::fs::read(format!("{dir}/cmdline"))
             .ok()
             .filter(|c| !c.is_empty());
+        let Some((start_key, parent_pid)) = stat(&dir) else {
+            return Self::default();
+        };
         let uid = std::fs::read_to_string(format!("{dir}/status"))
             .ok()
             .and_then(|s| {
@@ -57,9 +60,6 @@ impl Snapshot {
                     .parse()
                     .ok()
             });
-        if stat(&dir).map(|(key, _)| key) != Some(start_key) {
-            return Self::default();
-        }
         Self {
             start_key,
             parent_pid,
@@ -142,7 +142,8 @@ pub struct TrackerCounters {
     pub events: u64,
     /// `exec`s whose `/proc` was already gone when read (image and command line unknown).
     pub missed_snapshots: u64,
-    /// Datagrams that could not be parsed, and receive overflows (`ENOBUFS`).
+    /// Datagrams that could not be parsed, receive overflows (`ENOBUFS`), and
+    /// observations dropped while nobody read them.
     pub errors: u64,
 }
 
@@ -157,6 +158,9 @@ pub struct Tracker {
     /// Whether the thread runs under `SCHED_FIFO`.
     pub realtime: bool,
 }
+
+/// Observations held for the source at most (about 100 bytes each, plus snapshots).
+const MAX_QUEUED: usize = 64 * 1024;
 
 /// How long [`Tracker::sync`] waits for the thread before going on with what it has.
 const SYNC_TIMEOUT: Duration = Duration::from_millis(200);
@@ -263,9 +267,26 @@ fn run(
                     if parse_datagram(buf.get(..n).unwrap_or_default(), &mut events).is_err() {
                         counters[2].fetch_add(1, Ordering::Relaxed);
                     }
-                    for event in &events {
-                        if let Some(o) = observe(*event, counters) {
-                            observed.push(o);
+                    // Execs first: their `/proc` is what a short-lived program takes
+                    // with it; forks and exits keep (their reads can wait a few µs).
+                    let mut execs: Vec<(usize, Observed)> = Vec::new();
+                    for (i, event) in events.iter().enumerate() {
+                        if let ProcEvent::Exec { .. } = event {
+                            if let Some(o) = observe(*event, counters) {
+                                execs.push((i, o));
+                            }
+                        }
+                    }
+                    let mut execs = execs.into_iter().peekable();
+                    for (i, event) in events.iter().enumerate() {
+                        if execs.peek().is_some_and(|(at, _)| *at == i) {
+                            if let Some((_, o)) = execs.next() {
+                                observed.push(o);
+                            }
+                        } else if !matches!(event, ProcEvent::Exec { .. }) {
+                            if let Some(o) = observe(*event, counters) {
+                                observed.push(o);
+                            }
                         }
                     }
                 }
@@ -277,6 +298,13 @@ fn run(
             }
         }
         if let Ok(mut guard) = lock.lock() {
+            if guard.queue.len() >= MAX_QUEUED {
+                // Nobody is reading (the pipeline is stalled): keep memory bounded; the
+                // processes concerned fall back to `/proc` lookups. Counted.
+                let lost = u64::try_from(observed.len()).unwrap_or(u64::MAX);
+                counters[2].fetch_add(lost, Ordering::Relaxed);
+                observed.clear();
+            }
             guard.queue.append(&mut observed);
             // Every request made before this pass is answered: the socket was empty after it.
             guard.answered = guard.answered.max(requested);
