@@ -54,6 +54,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod loss;
 pub mod modify;
+pub mod process;
 pub mod records;
 pub mod ring;
 pub mod skip;

@@ -1,7 +1,9 @@
 //! The driver's life, as a state machine the kernel shell must walk in order.
 //!
 //! Unload order matters: stop storing records first (callbacks still run but store
-//! nothing); close the server port (no new client can connect to a filter that is going
+//! nothing); remove the process-notify routine (`PsSetCreateProcessNotifyRoutineEx` with
+//! `Remove`, which waits for callbacks in flight: they use the ring freed last); close the
+//! server port (no new client can connect to a filter that is going
 //! away); stop and join the sender thread (it may still be in `FltSendMessage` until its
 //! timeout) *before* `FltUnregisterFilter`, because every `FltSendMessage` names the filter
 //! and the filter object is gone once `FltUnregisterFilter` returns; unregister (Filter
@@ -21,15 +23,18 @@ pub enum Stage {
     Running = 1,
     /// Unloading: callbacks store nothing any more.
     Stopping = 2,
+    /// The process-notify routine is removed (or was never registered) and no call of it
+    /// is in flight.
+    ProcessNotifyRemoved = 3,
     /// The server port is closed and the client slot refuses new connections.
-    PortClosed = 3,
+    PortClosed = 4,
     /// The sender thread has exited and been joined: nothing calls `FltSendMessage` any more.
-    SenderStopped = 4,
+    SenderStopped = 5,
     /// `FltUnregisterFilter` returned: no callback runs or will run, the client port is
     /// closed (by the disconnect callback) and the filter pointer is dead.
-    Unregistered = 5,
+    Unregistered = 6,
     /// The ring and every other allocation are freed.
-    Freed = 6,
+    Freed = 7,
 }
 
 impl Stage {
@@ -38,9 +43,10 @@ impl Stage {
             0 => Self::Starting,
             1 => Self::Running,
             2 => Self::Stopping,
-            3 => Self::PortClosed,
-            4 => Self::SenderStopped,
-            5 => Self::Unregistered,
+            3 => Self::ProcessNotifyRemoved,
+            4 => Self::PortClosed,
+            5 => Self::SenderStopped,
+            6 => Self::Unregistered,
             _ => Self::Freed,
         }
     }
@@ -112,9 +118,10 @@ impl Lifecycle {
 mod tests {
     use super::*;
 
-    const ORDER: [Stage; 6] = [
+    const ORDER: [Stage; 7] = [
         Stage::Running,
         Stage::Stopping,
+        Stage::ProcessNotifyRemoved,
         Stage::PortClosed,
         Stage::SenderStopped,
         Stage::Unregistered,
@@ -146,6 +153,11 @@ mod tests {
         );
         life.advance(Stage::Stopping).unwrap();
         assert!(life.advance(Stage::Stopping).is_err());
+        assert!(
+            life.advance(Stage::PortClosed).is_err(),
+            "the process-notify routine (which stores into the ring) must be removed first"
+        );
+        life.advance(Stage::ProcessNotifyRemoved).unwrap();
         life.advance(Stage::PortClosed).unwrap();
         assert!(
             life.advance(Stage::Unregistered).is_err(),

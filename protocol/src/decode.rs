@@ -7,8 +7,8 @@ use crate::bytes::{align_up, read_u128, read_u16, read_u32, read_u64};
 use crate::layout;
 use crate::record::{
     BatchFlags, Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello,
-    FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name, Record, RecordFlags,
-    RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
+    FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name, ProcessExit, ProcessStart,
+    Record, RecordFlags, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
 };
 use crate::{
     BATCH_HEADER_LEN, BATCH_MAGIC, MAX_NAME_BYTES, PROTOCOL_MAJOR, RECORD_ALIGN, RECORD_HEADER_LEN,
@@ -563,7 +563,10 @@ impl<'a> Parts<'a> {
 #[allow(clippy::too_many_lines)] // one arm per kind, each a handful of field reads
 #[inline]
 fn parse_body<'a>(p: &Parts<'a>) -> Result<Body<'a>, DecodeError> {
-    use layout::{create, delete, file_op, hello, link, loss, set_attributes, set_size, stats};
+    use layout::{
+        create, delete, file_op, hello, link, loss, process_exit, process_start, set_attributes,
+        set_size, stats,
+    };
     let kind = RecordKind::from_raw(p.kind).filter(|kind| kind.is_implemented());
     let Some(kind) = kind else {
         return Ok(Body::Unknown {
@@ -690,15 +693,53 @@ fn parse_body<'a>(p: &Parts<'a>) -> Result<Body<'a>, DecodeError> {
                 reason: LossReason::from_raw(p.u32_at(loss::REASON)?),
             })
         }
-        // Filtered out above: reserved kinds decode as `Unknown`.
-        RecordKind::ProcessStart | RecordKind::ProcessExit | RecordKind::VerdictRequest => {
-            Body::Unknown {
-                kind: p.kind,
-                flags: p.flags.bits(),
-                fixed: p.fixed,
-                name: p.name,
-                new_name: p.new_name,
+        RecordKind::ProcessStart => {
+            p.require_flags(
+                RecordFlags::NAME_TRUNCATED
+                    | RecordFlags::NEW_NAME_TRUNCATED
+                    | RecordFlags::USER_ID
+                    | RecordFlags::FORKED,
+            )?;
+            p.require_fixed(process_start::LEN)?;
+            p.require_zero_u32(process_start::RESERVED)?;
+            let has_user = p.flags.contains(RecordFlags::USER_ID);
+            let user_id = p.u32_at(process_start::USER_ID)?;
+            if !has_user && user_id != 0 {
+                let kind = DecodeErrorKind::ReservedBitsSet {
+                    field: "user_id without USER_ID",
+                };
+                let at = RECORD_HEADER_LEN.saturating_add(process_start::USER_ID);
+                return Err(p.error(at, kind));
             }
+            Body::ProcessStart(ProcessStart {
+                parent_pid: p.u32_at(process_start::PARENT_PID)?,
+                parent_start_key: p.u64_at(process_start::PARENT_START_KEY)?,
+                creating_pid: p.u32_at(process_start::CREATING_PID)?,
+                creating_tid: p.u32_at(process_start::CREATING_TID)?,
+                session_id: p.u32_at(process_start::SESSION_ID)?,
+                user_id: has_user.then_some(user_id),
+                forked: p.flags.contains(RecordFlags::FORKED),
+                image: Name {
+                    bytes: p.name,
+                    truncated: p.flags.contains(RecordFlags::NAME_TRUNCATED),
+                },
+                command_line: p.new_name(),
+            })
         }
+        RecordKind::ProcessExit => {
+            p.control(process_exit::LEN)?;
+            p.require_zero_u32(process_exit::RESERVED)?;
+            Body::ProcessExit(ProcessExit {
+                exit_status: p.u32_at(process_exit::EXIT_STATUS)?,
+            })
+        }
+        // Filtered out above: reserved kinds decode as `Unknown`.
+        RecordKind::VerdictRequest => Body::Unknown {
+            kind: p.kind,
+            flags: p.flags.bits(),
+            fixed: p.fixed,
+            name: p.name,
+            new_name: p.new_name,
+        },
     })
 }

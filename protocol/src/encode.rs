@@ -151,7 +151,10 @@ fn file_shape<'a>(
 
 #[inline]
 fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
-    use layout::{create, delete, file_op, hello, link, loss, set_attributes, set_size, stats};
+    use layout::{
+        create, delete, file_op, hello, link, loss, process_exit, process_start, set_attributes,
+        set_size, stats,
+    };
     Ok(match body {
         Body::FileCreate(b) => file_shape(RecordKind::FileCreate, &b.file, create::LEN, &b.name),
         Body::FirstWrite(b) => file_shape(RecordKind::FirstWrite, &b.file, file_op::LEN, &b.name),
@@ -183,6 +186,31 @@ fn shape<'a>(body: &Body<'a>) -> Result<Shape<'a>, EncodeError> {
             set_attributes::LEN,
             &b.name,
         ),
+        Body::ProcessStart(b) => {
+            let (image, image_cut) = cut(&b.image);
+            let (command_line, command_cut) = cut(&b.command_line);
+            let mut flags = 0;
+            if image_cut {
+                flags |= RecordFlags::NAME_TRUNCATED;
+            }
+            if command_cut {
+                flags |= RecordFlags::NEW_NAME_TRUNCATED;
+            }
+            if b.user_id.is_some() {
+                flags |= RecordFlags::USER_ID;
+            }
+            if b.forked {
+                flags |= RecordFlags::FORKED;
+            }
+            Shape {
+                kind: RecordKind::ProcessStart as u16,
+                flags,
+                fixed_len: process_start::LEN,
+                name: image,
+                new_name: command_line,
+            }
+        }
+        Body::ProcessExit(_) => control_shape(RecordKind::ProcessExit, process_exit::LEN),
         Body::DriverHello(_) => control_shape(RecordKind::DriverHello, hello::LEN),
         Body::Stats(_) => control_shape(RecordKind::Stats, stats::LEN),
         Body::Loss(_) => control_shape(RecordKind::Loss, loss::LEN),
@@ -251,7 +279,10 @@ fn write_file(fixed: &mut [u8], file: &FileRef) -> Option<()> {
 /// Writes the kind's fixed fields into `fixed` (already zeroed, exactly `fixed_len` long).
 #[inline]
 fn write_fixed(fixed: &mut [u8], body: &Body<'_>) -> Option<()> {
-    use layout::{create, delete, hello, link, loss, set_attributes, set_size, stats};
+    use layout::{
+        create, delete, hello, link, loss, process_exit, process_start, set_attributes, set_size,
+        stats,
+    };
     match body {
         Body::FileCreate(b) => {
             write_file(fixed, &b.file)?;
@@ -278,6 +309,15 @@ fn write_fixed(fixed: &mut [u8], body: &Body<'_>) -> Option<()> {
             write_file(fixed, &b.file)?;
             write_u32(fixed, set_attributes::ATTRIBUTES, b.attributes)
         }
+        Body::ProcessStart(p) => {
+            write_u32(fixed, process_start::PARENT_PID, p.parent_pid)?;
+            write_u32(fixed, process_start::SESSION_ID, p.session_id)?;
+            write_u64(fixed, process_start::PARENT_START_KEY, p.parent_start_key)?;
+            write_u32(fixed, process_start::CREATING_PID, p.creating_pid)?;
+            write_u32(fixed, process_start::CREATING_TID, p.creating_tid)?;
+            write_u32(fixed, process_start::USER_ID, p.user_id.unwrap_or(0))
+        }
+        Body::ProcessExit(e) => write_u32(fixed, process_exit::EXIT_STATUS, e.exit_status),
         Body::DriverHello(h) => {
             let [major, minor, patch] = h.driver_version;
             write_u16(fixed, hello::DRIVER_VERSION, major)?;

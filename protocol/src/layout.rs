@@ -81,6 +81,25 @@ pub(crate) mod set_attributes {
     pub(crate) const LEN: usize = 32;
 }
 
+/// `ProcessStart` fixed part.
+pub(crate) mod process_start {
+    pub(crate) const PARENT_PID: usize = 0;
+    pub(crate) const SESSION_ID: usize = 4;
+    pub(crate) const PARENT_START_KEY: usize = 8;
+    pub(crate) const CREATING_PID: usize = 16;
+    pub(crate) const CREATING_TID: usize = 20;
+    pub(crate) const USER_ID: usize = 24;
+    pub(crate) const RESERVED: usize = 28;
+    pub(crate) const LEN: usize = 32;
+}
+
+/// `ProcessExit` fixed part.
+pub(crate) mod process_exit {
+    pub(crate) const EXIT_STATUS: usize = 0;
+    pub(crate) const RESERVED: usize = 4;
+    pub(crate) const LEN: usize = 8;
+}
+
 /// `DriverHello` fixed part.
 pub(crate) mod hello {
     pub(crate) const DRIVER_VERSION: usize = 0; // three u16

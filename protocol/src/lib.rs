@@ -43,7 +43,7 @@ pub use encode::{encode_record, encoded_len, BatchWriter, EncodeError};
 pub use hello::{ClientHello, HelloError, Verdict, VerdictReply};
 pub use record::{
     BatchFlags, Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello,
-    FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name, Record, RecordFlags,
-    RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
+    FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name, ProcessExit, ProcessStart,
+    Record, RecordFlags, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
 };
 pub use sequence::{Gap, SequenceCheck, SequenceTracker};

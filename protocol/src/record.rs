@@ -25,9 +25,9 @@ pub enum RecordKind {
     /// (minor 1). A client of minor 0 skips it by length instead of taking it for a file
     /// delete.
     DeleteStream = 0x0009,
-    /// Reserved for process start records (a later minor version).
+    /// A process started (minor 1): image and command line as bytes.
     ProcessStart = 0x0020,
-    /// Reserved for process exit records (a later minor version).
+    /// A process ended (minor 1): its exit status.
     ProcessExit = 0x0021,
     /// Reserved for verdict requests (prevention, a later minor version).
     VerdictRequest = 0x0030,
@@ -66,10 +66,7 @@ impl RecordKind {
     /// Whether this version decodes the kind's body (reserved kinds are skipped as unknown).
     #[must_use]
     pub const fn is_implemented(self) -> bool {
-        !matches!(
-            self,
-            Self::ProcessStart | Self::ProcessExit | Self::VerdictRequest
-        )
+        !matches!(self, Self::VerdictRequest)
     }
 }
 
@@ -121,8 +118,13 @@ impl RecordFlags {
     pub const NAME_NORMALIZED: u16 = 1 << 2;
     /// The object is a directory.
     pub const DIRECTORY: u16 = 1 << 3;
+    /// `ProcessStart`: the `user_id` field is set (Linux uid).
+    pub const USER_ID: u16 = 1 << 4;
+    /// `ProcessStart`: a copy of its parent that has executed no image of its own (Linux
+    /// `fork` without `exec`); image and command line are the parent's.
+    pub const FORKED: u16 = 1 << 5;
     /// Every bit this version defines.
-    pub const KNOWN: u16 = 0b1111;
+    pub const KNOWN: u16 = 0b11_1111;
 
     /// Flags from raw bits (any bits; validity depends on the kind).
     #[must_use]
@@ -382,6 +384,41 @@ pub struct SetAttributes<'a> {
     pub name: Name<'a>,
 }
 
+/// A process started. The record header's `pid` and `process_start_key` name the new
+/// process; `tid` is 0. Image and command line are bytes exactly as the kernel holds them
+/// (UTF-16LE from `PS_CREATE_NOTIFY_INFO` on Windows, POSIX bytes on Linux), cut to
+/// [`crate::MAX_NAME_BYTES`] and flagged when longer; the kernel never parses them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProcessStart<'a> {
+    /// Parent process id (Windows: `ParentProcessId`; Linux: the parent at fork).
+    pub parent_pid: u32,
+    /// Start key of the parent, 0 when unknown.
+    pub parent_start_key: u64,
+    /// Process that asked for the creation (Windows `CreatingThreadId.UniqueProcess`, which
+    /// may differ from the parent), 0 when unknown.
+    pub creating_pid: u32,
+    /// Thread that asked for the creation, 0 when unknown.
+    pub creating_tid: u32,
+    /// Terminal-services session id (Windows), 0 on Linux.
+    pub session_id: u32,
+    /// Numeric user id where the host has one (Linux uid).
+    pub user_id: Option<u32>,
+    /// A `fork` without `exec` (Linux): image and command line are the parent's.
+    pub forked: bool,
+    /// The image file name (Windows `ImageFileName`, Linux `/proc/<pid>/exe`).
+    pub image: Name<'a>,
+    /// The command line (Windows `CommandLine`, Linux `/proc/<pid>/cmdline`, NUL-separated).
+    pub command_line: Name<'a>,
+}
+
+/// A process ended. The record header's `pid` and `process_start_key` name it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProcessExit {
+    /// Exit status (Windows `NTSTATUS` from `PsGetProcessExitStatus`; Linux the wait status
+    /// as `waitpid` gives it).
+    pub exit_status: u32,
+}
+
 /// The driver introduces itself (first record after a client connects).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DriverHello {
@@ -420,6 +457,8 @@ impl DriverHello {
     pub const CAP_HANDLE_IDS: u64 = 1 << 7;
     /// Tells named-stream deletes ([`Body::DeleteStream`]) apart from file deletes (minor 1).
     pub const CAP_STREAM_DELETES: u64 = 1 << 8;
+    /// Reports process starts and exits (`ProcessStart`, `ProcessExit`; minor 1).
+    pub const CAP_PROCESSES: u64 = 1 << 9;
 }
 
 /// Periodic counters from the driver.
@@ -486,6 +525,10 @@ pub enum Body<'a> {
     SetSize(SetSize<'a>),
     /// See [`SetAttributes`].
     SetAttributes(SetAttributes<'a>),
+    /// See [`ProcessStart`].
+    ProcessStart(ProcessStart<'a>),
+    /// See [`ProcessExit`].
+    ProcessExit(ProcessExit),
     /// See [`DriverHello`].
     DriverHello(DriverHello),
     /// See [`Stats`].
@@ -521,6 +564,8 @@ impl Body<'_> {
             Self::DeleteStream(_) => RecordKind::DeleteStream as u16,
             Self::SetSize(_) => RecordKind::SetSize as u16,
             Self::SetAttributes(_) => RecordKind::SetAttributes as u16,
+            Self::ProcessStart(_) => RecordKind::ProcessStart as u16,
+            Self::ProcessExit(_) => RecordKind::ProcessExit as u16,
             Self::DriverHello(_) => RecordKind::DriverHello as u16,
             Self::Stats(_) => RecordKind::Stats as u16,
             Self::Loss(_) => RecordKind::Loss as u16,
@@ -538,7 +583,12 @@ impl Body<'_> {
             Self::Delete(b) | Self::DeleteStream(b) => Some(&b.file),
             Self::SetSize(b) => Some(&b.file),
             Self::SetAttributes(b) => Some(&b.file),
-            Self::DriverHello(_) | Self::Stats(_) | Self::Loss(_) | Self::Unknown { .. } => None,
+            Self::ProcessStart(_)
+            | Self::ProcessExit(_)
+            | Self::DriverHello(_)
+            | Self::Stats(_)
+            | Self::Loss(_)
+            | Self::Unknown { .. } => None,
         }
     }
 }

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use picket_protocol::{
     decode_batch, encode_record, BatchFlags, BatchWriter, Body, ClientHello, CreateDisposition,
     CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp, FileRef, LinkChange, Loss,
-    LossReason, Name, Record, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
-    Verdict, VerdictReply, BATCH_HEADER_LEN, BATCH_MAGIC, CLIENT_HELLO_MAGIC, MAX_BATCH_LEN,
-    MAX_FIXED_LEN, MAX_NAME_BYTES, MAX_RECORD_LEN, PROTOCOL_MAJOR, PROTOCOL_MINOR, RECORD_ALIGN,
-    RECORD_HEADER_LEN, VERDICT_REPLY_MAGIC,
+    LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind, SetAttributes,
+    SetSize, SizeKind, Stats, Verdict, VerdictReply, BATCH_HEADER_LEN, BATCH_MAGIC,
+    CLIENT_HELLO_MAGIC, MAX_BATCH_LEN, MAX_FIXED_LEN, MAX_NAME_BYTES, MAX_RECORD_LEN,
+    PROTOCOL_MAJOR, PROTOCOL_MINOR, RECORD_ALIGN, RECORD_HEADER_LEN, VERDICT_REPLY_MAGIC,
 };
 
 fn doc() -> String {
@@ -321,9 +321,21 @@ fn sample_body(kind: RecordKind) -> Body<'static> {
             count: 0x3030_3030_3030_3030,
             reason: LossReason::from_raw(0x4040_4040),
         }),
-        RecordKind::ProcessStart | RecordKind::ProcessExit | RecordKind::VerdictRequest => {
-            unreachable!("reserved kinds have no body")
-        }
+        RecordKind::ProcessStart => Body::ProcessStart(ProcessStart {
+            parent_pid: 0x8182_8384,
+            parent_start_key: 0x9192_9394_9596_9798,
+            creating_pid: 0xa5a6_a7a8,
+            creating_tid: 0xb5b6_b7b8,
+            session_id: 0xc5c6_c7c8,
+            user_id: Some(0xd5d6_d7d8),
+            forked: true,
+            image: name,
+            command_line: name,
+        }),
+        RecordKind::ProcessExit => Body::ProcessExit(ProcessExit {
+            exit_status: 0xe5e6_e7e8,
+        }),
+        RecordKind::VerdictRequest => unreachable!("reserved kinds have no body"),
     }
 }
 
@@ -359,6 +371,13 @@ fn every_fixed_part_table_matches_the_encoder() {
         ("last_lost_seq", 0x2020_2020_2020_2020),
         ("count", 0x3030_3030_3030_3030),
         ("reason", 0x4040_4040),
+        ("parent_pid", 0x8182_8384),
+        ("parent_start_key", 0x9192_9394_9596_9798),
+        ("creating_pid", 0xa5a6_a7a8),
+        ("creating_tid", 0xb5b6_b7b8),
+        ("session_id", 0xc5c6_c7c8),
+        ("user_id", 0xd5d6_d7d8),
+        ("exit_status", 0xe5e6_e7e8),
     ]);
     let stats = |values: &HashMap<&'static str, u128>| {
         let mut values = values.clone();
@@ -378,6 +397,8 @@ fn every_fixed_part_table_matches_the_encoder() {
         ("`DriverHello` (fixed part", RecordKind::DriverHello),
         ("`Stats` (fixed part", RecordKind::Stats),
         ("`Loss` (fixed part", RecordKind::Loss),
+        ("`ProcessStart` (fixed part", RecordKind::ProcessStart),
+        ("`ProcessExit` (fixed part", RecordKind::ProcessExit),
     ];
     for (heading, kind) in sections {
         let fixed = fixed_part(sample_body(kind));

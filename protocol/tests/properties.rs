@@ -10,9 +10,9 @@ use common::{assert_views_inside, hex};
 use picket_protocol::{
     decode_batch, encoded_len, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult,
     Delete, DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, Gap, LinkChange,
-    Loss, LossReason, Name, Record, RecordHeader, RecordKind, SequenceCheck, SequenceTracker,
-    SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES,
-    PROTOCOL_MINOR,
+    Loss, LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind,
+    SequenceCheck, SequenceTracker, SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN,
+    MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MINOR,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -44,6 +44,9 @@ enum Shape {
     Hello(DriverHello),
     Stats(Stats),
     Loss(u64, u64, u64, u32),
+    /// parent pid, parent key, creating pid, creating tid, session, user id, forked.
+    ProcessStart(u32, u64, u32, u32, u32, Option<u32>, bool),
+    ProcessExit(u32),
     Unknown {
         kind: u16,
         flags: u16,
@@ -134,6 +137,17 @@ fn shape() -> impl Strategy<Value = Shape> {
         stats,
         (any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>())
             .prop_map(|(a, b, c, r)| Shape::Loss(a, b, c, r)),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<Option<u32>>(),
+            any::<bool>()
+        )
+            .prop_map(|(p, k, cp, ct, s, u, f)| Shape::ProcessStart(p, k, cp, ct, s, u, f)),
+        any::<u32>().prop_map(Shape::ProcessExit),
         unknown,
     ]
 }
@@ -251,6 +265,22 @@ impl Owned {
                 count: *count,
                 reason: LossReason::from_raw(*reason),
             }),
+            Shape::ProcessStart(parent_pid, parent_key, cpid, ctid, session, user, forked) => {
+                Body::ProcessStart(ProcessStart {
+                    parent_pid: *parent_pid,
+                    parent_start_key: *parent_key,
+                    creating_pid: *cpid,
+                    creating_tid: *ctid,
+                    session_id: *session,
+                    user_id: *user,
+                    forked: *forked,
+                    image: name,
+                    command_line: new_name,
+                })
+            }
+            Shape::ProcessExit(status) => Body::ProcessExit(ProcessExit {
+                exit_status: *status,
+            }),
             Shape::Unknown { kind, flags, fixed } => Body::Unknown {
                 kind: *kind,
                 flags: *flags,
@@ -334,6 +364,12 @@ fn expected(record: &Record<'_>) -> Record<'static> {
             attributes: b.attributes,
             name: cut(b.name),
         }),
+        Body::ProcessStart(p) => Body::ProcessStart(ProcessStart {
+            image: cut(p.image),
+            command_line: cut(p.command_line),
+            ..p
+        }),
+        Body::ProcessExit(e) => Body::ProcessExit(e),
         Body::DriverHello(h) => Body::DriverHello(h),
         Body::Stats(s) => Body::Stats(s),
         Body::Loss(l) => Body::Loss(l),
@@ -621,7 +657,8 @@ fn views_after_cut(record: &Record<'_>) -> Vec<usize> {
         Body::Delete(b) | Body::DeleteStream(b) => vec![cut(b.name.bytes.len())],
         Body::SetSize(b) => vec![cut(b.name.bytes.len())],
         Body::SetAttributes(b) => vec![cut(b.name.bytes.len())],
-        Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => vec![],
+        Body::ProcessStart(p) => vec![cut(p.image.bytes.len()), cut(p.command_line.bytes.len())],
+        Body::ProcessExit(_) | Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => vec![],
         Body::Unknown { name, new_name, .. } => vec![name.len(), new_name.len()],
     }
 }
@@ -644,9 +681,11 @@ fn fixed_parts_exact(bytes: &[u8]) -> bool {
                 | RecordKind::Delete
                 | RecordKind::DeleteStream
                 | RecordKind::SetAttributes
-                | RecordKind::Loss,
+                | RecordKind::Loss
+                | RecordKind::ProcessStart,
             ) => 32,
             Some(RecordKind::Stats) => 48,
+            Some(RecordKind::ProcessExit) => 8,
             _ => u16_at(offset + 40),
         };
         if u16_at(offset + 40) != want {

@@ -16,8 +16,13 @@ use picket_fanotify::{FanotifySource, SourceConfig};
 pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::BatchSource>> {
     // Hard links are reported as such (existing name and new name), as the Windows driver
     // does, whenever the source has seen the file under its other name.
+    // Process starts and exits come from the netlink process connector, so a program that
+    // exits before its file events are read keeps its image, command line and parent.
+    // `PICKET_PROCESSES=off` turns it off (the overhead benchmark's comparison run).
+    let processes = std::env::var("PICKET_PROCESSES").map_or(true, |v| v != "off");
     let config = SourceConfig {
         report_hard_links: true,
+        processes,
         ..SourceConfig::new(path)
     };
     let source = FanotifySource::open(&config)

@@ -21,7 +21,7 @@ use super::io::{HandleContext, StreamContext};
 use super::pool::{TAG_HANDLE, TAG_STREAM};
 use super::state::{driver, publish, withdraw, Driver, LIFE};
 use super::volume::instance_setup;
-use super::{port, registry, sender};
+use super::{port, process_notify, registry, sender};
 use crate::lifecycle::Stage;
 
 /// Makes the registration tables (which hold raw pointers) usable as statics. They are
@@ -164,6 +164,11 @@ pub unsafe extern "system" fn driver_entry(
     if nt_success(status) {
         status = sender::start(state);
     }
+    if nt_success(status) {
+        // Not fatal: without FORCE_INTEGRITY (or with the kernel's notify slots all taken)
+        // the driver reports files only, and its hello says so.
+        let _ = process_notify::register();
+    }
     if nt_success(status) && LIFE.advance(Stage::Running).is_ok() {
         // SAFETY: our registered filter, started once.
         status = unsafe { FltStartFiltering(filter) };
@@ -190,8 +195,8 @@ unsafe extern "C" fn unload(_flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
     STATUS_SUCCESS
 }
 
-/// Unload order, enforced by the lifecycle state machine: stop storing records, close the
-/// server port (no new client), stop and join the sender thread, unregister (Filter Manager
+/// Unload order, enforced by the lifecycle state machine: stop storing records, remove the
+/// process-notify routine, close the server port (no new client), stop and join the sender thread, unregister (Filter Manager
 /// calls the disconnect callback for a connected client, drains callbacks and frees our
 /// contexts), free everything.
 ///
@@ -203,6 +208,12 @@ fn teardown() {
         return;
     };
     let filter = state.filter;
+    // The process-notify routine stores into the ring: removed (calls in flight drained)
+    // before anything else goes.
+    process_notify::unregister();
+    if LIFE.advance(Stage::ProcessNotifyRemoved).is_err() {
+        return;
+    }
     port::close(state);
     if LIFE.advance(Stage::PortClosed).is_err() {
         return;

@@ -6,6 +6,7 @@
 //! - [`pool`], [`spin`], [`ustr`]: kernel memory, the `KSPIN_LOCK`, `UNICODE_STRING`s,
 //! - [`io`]: safe views of callback data, names and stream-handle contexts,
 //! - [`callbacks`], [`emit`]: the I/O callbacks and how they store a record,
+//! - [`process_notify`]: the process start/exit callback,
 //! - [`port`], [`sender`]: the communication port and the sender thread,
 //! - [`data_imports`]: the kernel variables read through the import table,
 //! - [`registry`], [`state`], [`entry`]: configuration, driver state, entry and unload,
@@ -19,6 +20,7 @@ pub mod flt;
 pub mod io;
 pub mod pool;
 pub mod port;
+pub mod process_notify;
 pub mod registry;
 pub mod sender;
 pub mod spin;

@@ -175,7 +175,11 @@ unsafe extern "C" fn connect(
         driver_version: DRIVER_VERSION,
         protocol_major: PROTOCOL_MAJOR,
         protocol_minor: PROTOCOL_MINOR,
-        capabilities: CAPABILITIES,
+        capabilities: if super::process_notify::registered() {
+            CAPABILITIES | DriverHello::CAP_PROCESSES
+        } else {
+            CAPABILITIES
+        },
         ring_capacity: driver.config.ring_capacity,
         max_batch_bytes: driver.config.max_batch_bytes,
         send_timeout_ms: driver.config.send_timeout_ms,

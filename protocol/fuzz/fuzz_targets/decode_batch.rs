@@ -14,7 +14,10 @@ fn views<'a>(record: &Record<'a>) -> [&'a [u8]; 3] {
         Body::Delete(b) | Body::DeleteStream(b) => [b.name.bytes, &[], &[]],
         Body::SetSize(b) => [b.name.bytes, &[], &[]],
         Body::SetAttributes(b) => [b.name.bytes, &[], &[]],
-        Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => [&[], &[], &[]],
+        Body::ProcessStart(b) => [b.image.bytes, b.command_line.bytes, &[]],
+        Body::ProcessExit(_) | Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => {
+            [&[], &[], &[]]
+        }
         Body::Unknown {
             fixed,
             name,

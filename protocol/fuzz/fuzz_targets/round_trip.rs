@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use picket_protocol::{
     decode_batch, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult, Delete,
     DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, LinkChange, Loss,
-    LossReason, Name, Record, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
+    LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
     MAX_BATCH_LEN, MAX_NAME_BYTES,
 };
 
@@ -33,6 +33,8 @@ enum Kind {
     Hello([u16; 3], u16, u16, u64, u32, u32, u32),
     Stats([u64; 5], u32, u32),
     Loss(u64, u64, u64, u32),
+    ProcessStart(u32, u64, u32, u32, u32, Option<u32>, bool),
+    ProcessExit(u32),
     Unknown(u16, u16, Vec<u64>),
 }
 
@@ -156,6 +158,22 @@ fn body<'a>(
             last_lost_seq: *b,
             count: *c,
             reason: LossReason::from_raw(*reason),
+        }),
+        Kind::ProcessStart(parent, parent_key, cpid, ctid, session, user, forked) => {
+            Body::ProcessStart(ProcessStart {
+                parent_pid: *parent,
+                parent_start_key: *parent_key,
+                creating_pid: *cpid,
+                creating_tid: *ctid,
+                session_id: *session,
+                user_id: *user,
+                forked: *forked,
+                image: name,
+                command_line: new_name,
+            })
+        }
+        Kind::ProcessExit(status) => Body::ProcessExit(ProcessExit {
+            exit_status: *status,
         }),
         Kind::Unknown(kind, flags, _) => {
             if RecordKind::from_raw(*kind).is_some_and(RecordKind::is_implemented) {

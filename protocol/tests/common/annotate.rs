@@ -87,9 +87,20 @@ fn fixed_fields(kind: u16) -> Option<Vec<Field>> {
             ("reason", 24, 4, Show::LossReason),
             ("reserved", 28, 4, Show::Reserved),
         ],
-        RecordKind::ProcessStart | RecordKind::ProcessExit | RecordKind::VerdictRequest => {
-            return None
-        }
+        RecordKind::ProcessStart => vec![
+            ("parent_pid", 0, 4, Show::Dec),
+            ("session_id", 4, 4, Show::Dec),
+            ("parent_start_key", 8, 8, Show::Hex),
+            ("creating_pid", 16, 4, Show::Dec),
+            ("creating_tid", 20, 4, Show::Dec),
+            ("user_id", 24, 4, Show::Dec),
+            ("reserved", 28, 4, Show::Reserved),
+        ],
+        RecordKind::ProcessExit => vec![
+            ("exit_status", 0, 4, Show::Hex),
+            ("reserved", 4, 4, Show::Reserved),
+        ],
+        RecordKind::VerdictRequest => return None,
     })
 }
 
@@ -129,6 +140,8 @@ fn record_flag_names(bits: u16) -> String {
         (2, "NEW_NAME_TRUNCATED"),
         (4, "NAME_NORMALIZED"),
         (8, "DIRECTORY"),
+        (16, "USER_ID"),
+        (32, "FORKED"),
     ];
     let set: Vec<&str> = names
         .iter()

@@ -7,8 +7,8 @@ use super::future::{self, Future};
 use picket_protocol::{
     BatchFlags, BatchWriter, Body, ClientHello, CreateDisposition, CreateResult, Delete,
     DeleteMethod, DriverHello, FileCreate, FileOp, FileRef, LinkChange, Loss, LossReason, Name,
-    Record, RecordHeader, SetAttributes, SetSize, SizeKind, Stats, Verdict, VerdictReply,
-    MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MAJOR,
+    ProcessExit, ProcessStart, Record, RecordHeader, SetAttributes, SetSize, SizeKind, Stats,
+    Verdict, VerdictReply, MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MAJOR,
 };
 
 /// One batch golden vector.
@@ -54,6 +54,10 @@ pub fn all() -> Vec<(&'static str, Message)> {
         ("delete_stream", batch(DELETE_STREAM_TITLE, vec![delete_stream()])),
         ("valid_data_length", batch(VALID_DATA_LENGTH_TITLE, vec![valid_data_length()])),
         ("refs_file_id", batch(REFS_FILE_ID_TITLE, vec![refs_first_write()])),
+        ("process_start", batch(PROCESS_START_TITLE, vec![process_start()])),
+        ("process_exit", batch(&["ProcessExit (minor 1): cmd.exe ended with exit code 1."], vec![process_exit()])),
+        ("process_posix", super::process_cases::posix_case()),
+        ("process_truncated", super::process_cases::truncated_case()),
         (
             "client_hello",
             Message::ClientHello(
@@ -72,6 +76,45 @@ pub fn all() -> Vec<(&'static str, Message)> {
             ),
         ),
     ]
+}
+
+const PROCESS_START_TITLE: &[&str] = &[
+    "ProcessStart (minor 1): explorer.exe starts cmd.exe. Header pid/start key name the new",
+    "process; name = image, new_name = command line, UTF-16LE bytes as PS_CREATE_NOTIFY_INFO",
+    "holds them.",
+];
+
+fn process_start() -> Record<'static> {
+    Record {
+        header: RecordHeader {
+            tid: 0,
+            ..header(4000)
+        },
+        body: Body::ProcessStart(ProcessStart {
+            parent_pid: 4312,
+            parent_start_key: 0x0000_0001_0000_2a3b,
+            creating_pid: 4312,
+            creating_tid: 7720,
+            session_id: 1,
+            user_id: None,
+            forked: false,
+            image: Name::new(utf16(&format!("{VOLUME}\\Windows\\System32\\cmd.exe"))),
+            command_line: Name::new(utf16("\"C:\\Windows\\system32\\cmd.exe\" /c whoami")),
+        }),
+    }
+}
+
+fn process_exit() -> Record<'static> {
+    Record {
+        header: RecordHeader {
+            seq: 4001,
+            timestamp: 133_650_000_000_000_000 + 4001 * 10_000,
+            pid: 5120,
+            tid: 0,
+            process_start_key: 0x0000_0001_0000_2a40,
+        },
+        body: Body::ProcessExit(ProcessExit { exit_status: 1 }),
+    }
 }
 
 const FILE_CREATE_TITLE: &[&str] = &[
@@ -296,10 +339,10 @@ fn loss_case() -> Message {
 }
 
 fn newer_minor_case() -> Message {
-    let process_start = Record {
+    let verdict_request = Record {
         header: header(3001),
         body: Body::Unknown {
-            kind: 0x0020,
+            kind: 0x0030,
             flags: 0,
             fixed: &[0x10, 0x27, 0, 0, 0, 0, 0, 0, 0xd8, 0x10, 0, 0, 0, 0, 0, 0],
             name: utf16(&format!("{VOLUME}\\Windows\\explorer.exe")),
@@ -320,12 +363,12 @@ fn newer_minor_case() -> Message {
     create.header = header(3000);
     let mut write = first_write();
     write.header = header(3003);
-    let records = vec![create, process_start, unknown, write];
+    let records = vec![create, verdict_request, unknown, write];
     Message::Batch(BatchCase {
         title: &[
             "A batch from a newer minor (1.2) read by a 1.1 client: the header is 8 bytes",
             "longer, FileCreate carries 8 more fixed bytes, and two kinds this version does",
-            "not decode (0x0020, reserved for process start, and 0x0040) are skipped by",
+            "not decode (0x0030, reserved for verdict requests, and 0x0040) are skipped by",
             "length and returned as Body::Unknown. The known records decode unchanged.",
         ],
         flags: BatchFlags::UTF16_NAMES,

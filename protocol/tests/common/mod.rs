@@ -7,6 +7,7 @@ pub mod annotate;
 pub mod cases;
 pub mod future;
 pub mod hex;
+pub mod process_cases;
 
 use picket_protocol::{Batch, Body, Record};
 
@@ -42,7 +43,11 @@ pub fn views<'a>(record: &Record<'a>) -> Vec<&'a [u8]> {
         Body::Delete(b) | Body::DeleteStream(b) => out.push(b.name.bytes),
         Body::SetSize(b) => out.push(b.name.bytes),
         Body::SetAttributes(b) => out.push(b.name.bytes),
-        Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => {}
+        Body::ProcessStart(b) => {
+            out.push(b.image.bytes);
+            out.push(b.command_line.bytes);
+        }
+        Body::ProcessExit(_) | Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) => {}
         Body::Unknown {
             fixed,
             name,

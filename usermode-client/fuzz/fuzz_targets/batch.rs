@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     for output in &out {
         let written = match output {
             Output::Event(e) => emitter.event(e),
+            Output::Process(p) => emitter.process(p),
             Output::Notice(n) => emitter.notice(n),
             Output::Alert(a) => emitter.alert(a),
         };

@@ -76,9 +76,10 @@ fn check(dir: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     }
     let set = RuleSet::load(picket_detect::read_dir(dir)?).map_err(|r| anyhow::anyhow!("{r}"))?;
     eprintln!(
-        "picket rules check {}: ok: {} rules, {} correlations, {} rule tests passed, {} warning(s)",
+        "picket rules check {}: ok: {} rules ({} process_creation), {} correlations, {} rule tests passed, {} warning(s)",
         dir.display(),
-        set.rule_count(),
+        set.rule_count() + set.process_rule_count(),
+        set.process_rule_count(),
         set.correlation_count(),
         set.test_count(),
         problems.len()

@@ -283,6 +283,7 @@ pub fn windows_workload() -> Vec<u8> {
             user: Some(WIN_USER.into()),
             uid: None,
             parent_pid: Some(4000),
+            ..ProcessInfo::default()
         },
         Timestamp(T0),
     )
@@ -334,6 +335,7 @@ pub fn linux_workload() -> Vec<u8> {
             user: Some("root".into()),
             uid: Some(0),
             parent_pid: Some(1),
+            ..ProcessInfo::default()
         },
         Timestamp(T0),
     )

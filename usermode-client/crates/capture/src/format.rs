@@ -329,6 +329,8 @@ pub fn decode_process(payload: &[u8]) -> Result<ProcessInfo, &'static str> {
         user,
         uid: (flags & PROCESS_HAS_UID != 0).then_some(uid),
         parent_pid: (flags & PROCESS_HAS_PARENT != 0).then_some(parent),
+        // Lineage beyond the parent pid travels in the stream's process records.
+        ..ProcessInfo::default()
     })
 }
 
@@ -364,6 +366,7 @@ mod tests {
             user: Some("root".into()),
             uid: Some(0),
             parent_pid: None,
+            ..ProcessInfo::default()
         };
         let bytes = encode_process(&info);
         assert_eq!(decode_process(&bytes), Ok(info));

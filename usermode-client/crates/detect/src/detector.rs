@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use picket_model::{Alert, Detector, FileEvent, Host, Operation, Timestamp};
+use picket_model::{Alert, Detector, FileEvent, Host, Operation, ProcessEvent, Timestamp};
 
 use crate::entropy::EntropySampler;
 use crate::problem::Rejected;
@@ -217,6 +217,10 @@ impl Detector for SigmaDetector {
             self.poll_reload();
         }
         self.evaluator.process(event, alerts);
+    }
+
+    fn on_process(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+        crate::process_rules::evaluate(&self.evaluator.rule_set().process_rules, event, alerts);
     }
 
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {

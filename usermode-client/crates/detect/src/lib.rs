@@ -21,6 +21,7 @@ pub mod parse;
 pub mod policy;
 pub mod prefilter;
 pub mod problem;
+pub mod process_rules;
 pub mod reload;
 pub mod ruleset;
 pub mod ruletest;

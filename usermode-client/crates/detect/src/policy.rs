@@ -82,9 +82,9 @@ pub fn foreign_logsource(text: &str) -> Option<String> {
         ));
     }
     if let Some(category) = get("category") {
-        if Category::from_name(category).is_none() {
+        if Category::from_name(category).is_none() && category != crate::process_rules::CATEGORY {
             return Some(format!(
-                "logsource category '{category}' is not a file category"
+                "logsource category '{category}' is neither a file category nor process_creation"
             ));
         }
     }
@@ -142,5 +142,6 @@ mod tests {
         );
         assert!(foreign_logsource("logsource:\n  product: macos\n").is_some());
         assert!(foreign_logsource("logsource:\n  category: file_event\n").is_none());
+        assert!(foreign_logsource("logsource:\n  category: process_creation\n").is_none());
     }
 }

@@ -72,6 +72,8 @@ pub struct Correlation {
 pub struct RuleSet {
     pub(crate) rules: Vec<DetectionRule>,
     pub(crate) correlations: Vec<Correlation>,
+    /// `process_creation` rules (see [`crate::process_rules`]).
+    pub(crate) process_rules: Vec<crate::process_rules::ProcessRule>,
     correlated_sigma: Vec<SigmaRule>,
     routes: Vec<Prefilter>,
     pub(crate) tests: Vec<TestCase>,
@@ -180,6 +182,12 @@ impl RuleSet {
         self.rules.len()
     }
 
+    /// Number of `process_creation` rules.
+    #[must_use]
+    pub fn process_rule_count(&self) -> usize {
+        self.process_rules.len()
+    }
+
     /// Number of correlation rules.
     #[must_use]
     pub fn correlation_count(&self) -> usize {
@@ -273,7 +281,7 @@ fn reject(mut problems: Vec<Problem>, warnings: Vec<Problem>) -> Rejected {
     Rejected { problems }
 }
 
-fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
+pub(crate) fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
     match level {
         Some(rsigma_parser::Level::Informational) => Level::Informational,
         Some(rsigma_parser::Level::Low) => Level::Low,
@@ -283,7 +291,7 @@ fn convert_level(level: Option<rsigma_parser::Level>) -> Level {
     }
 }
 
-fn shadow_flag(
+pub(crate) fn shadow_flag(
     attrs: &HashMap<String, yaml_serde::Value>,
     origin: &Origin,
     id: &str,
@@ -309,7 +317,7 @@ fn routes(logsource: &rsigma_parser::LogSource) -> Result<[[bool; 5]; 2], String
     let category = match logsource.category.as_deref() {
         None => None,
         Some(name) => Some(Category::from_name(name).ok_or_else(|| {
-            format!("logsource category '{name}' is not a file category (file_event, file_change, file_rename, file_delete, file_access); the rule can never fire")
+            format!("logsource category '{name}' is not a category Picket produces (file_event, file_change, file_rename, file_delete, file_access, process_creation); the rule can never fire")
         })?),
     };
     let mut out = [[false; 5]; 2];
@@ -339,7 +347,10 @@ fn routes(logsource: &rsigma_parser::LogSource) -> Result<[[bool; 5]; 2], String
     }
 }
 
-fn detection_fields<'a>(detection: &'a Detection, out: &mut Vec<&'a str>) -> Result<(), String> {
+pub(crate) fn detection_fields<'a>(
+    detection: &'a Detection,
+    out: &mut Vec<&'a str>,
+) -> Result<(), String> {
     match detection {
         Detection::AllOf(items) => {
             out.extend(items.iter().filter_map(|i| i.field.name.as_deref()));
@@ -403,12 +414,16 @@ fn build(
     let mut rules: Vec<DetectionRule> = Vec::new();
     let mut sigma_by_id: HashMap<String, SigmaRule> = HashMap::new();
     let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
+    let mut process_rules = Vec::new();
 
     for ParsedRule { mut rule, origin } in parsed_rules {
         // A rule that can never fire is skipped before its id is claimed: its id (or a
         // missing one) cannot clash with a rule that runs.
+        // Process rules are routed by their product (`process_rules::hosts`), file rules here.
+        let is_process = crate::process_rules::is_process_rule(&rule);
         let routes = match routes(&rule.logsource) {
             Ok(r) => r,
+            Err(_) if is_process => [[false; 5]; 2],
             Err(message) => {
                 let label = rule.id.as_deref().unwrap_or(&rule.title);
                 problems.push(origin.warning_at("logsource", label, format!("{message}; skipped")));
@@ -425,6 +440,10 @@ fn build(
         ) else {
             continue;
         };
+        if is_process {
+            process_rules.extend(crate::process_rules::compile(&rule, origin, id, problems));
+            continue;
+        }
         // Sigma's field semantics for the rule's category (`file_access` FileName = path).
         crate::taxonomy::map_fields(&mut rule);
         for (field, why) in crate::taxonomy::unsatisfiable(&rule) {
@@ -641,6 +660,7 @@ fn build(
     let set = RuleSet {
         rules,
         correlations,
+        process_rules,
         correlated_sigma,
         routes: routes_out,
         tests,

@@ -377,6 +377,7 @@ impl Evaluator {
                     window_secs: correlation.window_secs,
                     rules: correlation.rule.rules.clone(),
                 }),
+                processes: Vec::new(),
             });
         }
     }
@@ -503,6 +504,7 @@ fn single_alert(meta: &RuleMeta, event: &FileEvent) -> Alert {
         time: event.time,
         events: vec![event.clone()],
         correlation: None,
+        processes: Vec::new(),
     }
 }
 

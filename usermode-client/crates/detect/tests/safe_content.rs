@@ -145,15 +145,36 @@ fn rules_for_other_logsources_are_skipped_with_a_warning() {
     write(
         dir.path(),
         "proc.yml",
-        "title: p\nid: test-proc\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n  condition: s\n",
+        "title: p\nid: test-net\nlogsource:\n  product: windows\n  category: network_connection\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n  condition: s\n",
     );
     let problems = check_dir(dir.path()).unwrap();
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].severity, Severity::Warning);
     assert_eq!(problems[0].line, 3);
-    assert!(problems[0].message.contains("process_creation"));
+    assert!(problems[0].message.contains("network_connection"));
     let set = RuleSet::load(picket_detect::read_dir(dir.path()).unwrap()).unwrap();
     assert_eq!(set.rule_count(), 1);
+    assert_eq!(set.process_rule_count(), 0);
+}
+
+#[test]
+fn process_creation_rules_load_beside_the_file_rules() {
+    let dir = good_dir();
+    write(
+        dir.path(),
+        "proc.yml",
+        "title: p\nid: test-proc\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n    ParentImage|endswith: '\\explorer.exe'\n    IntegrityLevel: High\n  condition: s\n",
+    );
+    let problems = check_dir(dir.path()).unwrap();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{text:#?}");
+    assert_eq!(problems[0].severity, Severity::Warning);
+    assert!(
+        problems[0].message.contains("'IntegrityLevel'"),
+        "{text:#?}"
+    );
+    let set = RuleSet::load(picket_detect::read_dir(dir.path()).unwrap()).unwrap();
+    assert_eq!((set.rule_count(), set.process_rule_count()), (1, 1));
 }
 
 #[test]

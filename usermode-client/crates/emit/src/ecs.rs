@@ -6,10 +6,13 @@
 
 use serde::Serialize;
 
-use picket_model::{Alert, FileEvent, FilePath, Host, Operation};
+use picket_model::{Alert, FileEvent, FilePath, Host, Operation, ProcessInfo};
 
 use crate::ocsf::severity;
 use crate::{iso8601, HostInfo};
+
+mod process;
+pub use process::EcsProcessEvent;
 
 /// ECS version the output follows.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -96,8 +99,24 @@ struct Thread {
 }
 
 #[derive(Serialize)]
-struct Parent {
+struct Parent<'a> {
     pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executable: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command_line: Option<&'a str>,
+}
+
+fn parent(p: &ProcessInfo) -> Option<Parent<'_>> {
+    let pid = p.parent_pid?;
+    Some(Parent {
+        pid,
+        entity_id: p.parent_start_key.map(|key| format!("{pid}-{key}")),
+        executable: p.parent_image.as_deref(),
+        command_line: p.parent_command_line.as_deref(),
+    })
 }
 
 #[derive(Serialize)]
@@ -110,7 +129,7 @@ struct Process<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     thread: Option<Thread>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<Parent>,
+    parent: Option<Parent<'a>>,
 }
 
 #[derive(Serialize)]
@@ -209,7 +228,7 @@ impl<'a> EcsEvent<'a> {
                 thread: (event.thread_id != 0).then_some(Thread {
                     id: event.thread_id,
                 }),
-                parent: p.parent_pid.map(|pid| Parent { pid }),
+                parent: parent(p),
             },
             user: User {
                 name: p.user.as_deref(),
@@ -247,6 +266,8 @@ struct PicketAlert<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     correlation: Option<&'a picket_model::CorrelationContext>,
     events: Vec<EcsEvent<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    processes: Vec<EcsProcessEvent<'a>>,
 }
 
 /// One ECS alert line.
@@ -299,6 +320,11 @@ impl<'a> EcsAlert<'a> {
                     .events
                     .iter()
                     .map(|e| EcsEvent::new(e, info))
+                    .collect(),
+                processes: alert
+                    .processes
+                    .iter()
+                    .map(|p| EcsProcessEvent::new(p, info))
                     .collect(),
             },
         }

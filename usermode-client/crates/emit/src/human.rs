@@ -158,6 +158,7 @@ mod alert_line_tests {
                 window_secs: 30,
                 rules: vec![],
             }),
+            processes: Vec::new(),
         };
         assert_eq!(
             alert_line(&alert),

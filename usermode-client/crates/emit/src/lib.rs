@@ -19,7 +19,7 @@ mod time;
 
 use std::io::Write;
 
-use picket_model::{Alert, FileEvent, Notice};
+use picket_model::{Alert, FileEvent, Notice, ProcessEvent};
 
 pub use time::iso8601;
 
@@ -45,6 +45,8 @@ pub struct HostInfo {
 pub struct EmitCounts {
     /// Event lines.
     pub events: u64,
+    /// Process start/exit lines.
+    pub processes: u64,
     /// Notice lines.
     pub notices: u64,
     /// Alert lines.
@@ -93,6 +95,7 @@ impl<W: Write> Emitter<W> {
             host,
             counts: EmitCounts {
                 events: 0,
+                processes: 0,
                 notices: 0,
                 alerts: 0,
                 lost: 0,
@@ -126,6 +129,28 @@ impl<W: Write> Emitter<W> {
             ),
         }?;
         self.counts.events += 1;
+        Ok(())
+    }
+
+    /// One process start or exit line (OCSF Process Activity, or an ECS process event).
+    /// Counted with the events.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn process(&mut self, event: &ProcessEvent) -> std::io::Result<()> {
+        match self.format {
+            Format::Ocsf => json_line(
+                &mut self.line,
+                &mut self.out,
+                &ocsf::ProcessActivity::new(event, &self.host),
+            ),
+            Format::Ecs => json_line(
+                &mut self.line,
+                &mut self.out,
+                &ecs::EcsProcessEvent::new(event, &self.host),
+            ),
+        }?;
+        self.counts.processes += 1;
         Ok(())
     }
 
@@ -324,6 +349,7 @@ mod tests {
             time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
             events: vec![rename()],
             correlation: None,
+            processes: Vec::new(),
         };
         let mut emitter = Emitter::new(Vec::new(), Format::Ocsf, HostInfo::default());
         emitter.alert(&alert).unwrap();

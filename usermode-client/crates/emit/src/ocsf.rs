@@ -10,10 +10,15 @@
 
 use serde::Serialize;
 
-use picket_model::{Alert, CorrelationContext, FileEvent, FilePath, Host, Level, Operation};
+use picket_model::{
+    Alert, CorrelationContext, FileEvent, FilePath, Host, Level, Operation, ProcessInfo,
+};
 use picket_protocol::{CreateDisposition, CreateResult};
 
 use crate::HostInfo;
+
+mod process;
+pub use process::ProcessActivity;
 
 /// OCSF schema version the output follows.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -223,12 +228,32 @@ struct Process<'a> {
     cmd_line: Option<&'a str>,
     user: User<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parent_process: Option<ParentProcess>,
+    parent_process: Option<ParentProcess<'a>>,
 }
 
 #[derive(Serialize)]
-struct ParentProcess {
+struct ParentProcess<'a> {
     pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<ImageFile<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd_line: Option<&'a str>,
+}
+
+fn parent_process(p: &ProcessInfo) -> Option<ParentProcess<'_>> {
+    let pid = p.parent_pid?;
+    Some(ParentProcess {
+        pid,
+        uid: p.parent_start_key.map(|key| format!("{pid}-{key}")),
+        file: p.parent_image.as_deref().map(|path| ImageFile {
+            path: Some(path),
+            name: Some(image_name(path)),
+            type_id: 1,
+        }),
+        cmd_line: p.parent_command_line.as_deref(),
+    })
 }
 
 #[derive(Serialize)]
@@ -259,7 +284,7 @@ fn actor(event: &FileEvent) -> Actor<'_> {
             },
             cmd_line: p.command_line.as_deref(),
             user: user(),
-            parent_process: p.parent_pid.map(|pid| ParentProcess { pid }),
+            parent_process: parent_process(p),
         },
         user: user(),
     }
@@ -503,6 +528,9 @@ struct PicketFinding<'a> {
     correlation: Option<&'a CorrelationContext>,
     /// The matched events, in the same OCSF form as the event lines.
     events: Vec<FileActivity<'a>>,
+    /// The matched process events of a `process_creation` rule (OCSF 1007).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    processes: Vec<ProcessActivity<'a>>,
 }
 
 /// One OCSF Detection Finding line.
@@ -540,7 +568,10 @@ impl<'a> DetectionFinding<'a> {
             time: alert.time.unix_millis(),
             message: &alert.title,
             metadata: Metadata::new(None),
-            device: last.map(|e| device(e.host, host)),
+            device: last
+                .map(|e| e.host)
+                .or_else(|| alert.processes.last().map(|p| p.host))
+                .map(|h| device(h, host)),
             finding_info: FindingInfo {
                 uid: format!("{}:{}:{last_seq}", alert.rule_id, alert.time.0),
                 title: &alert.title,
@@ -576,6 +607,11 @@ impl<'a> DetectionFinding<'a> {
                         .events
                         .iter()
                         .map(|e| FileActivity::new(e, host))
+                        .collect(),
+                    processes: alert
+                        .processes
+                        .iter()
+                        .map(|p| ProcessActivity::new(p, host))
                         .collect(),
                 },
             },

@@ -19,11 +19,21 @@ pub struct CacheStats {
     pub evicted: u64,
     /// Entries dropped because their process ended.
     pub ended: u64,
+    /// Process start records taken in.
+    pub starts: u64,
+    /// Process exit records taken in.
+    pub exits: u64,
 }
 
 struct Entry {
     info: Arc<ProcessInfo>,
     last_used: u64,
+    /// A `ProcessExit` said it ended: dropped at the next sweep (not at once: the kernel
+    /// may still deliver records it queued before the exit).
+    ended: bool,
+    /// A `ProcessStart` described it: the stream will say when it ends, so it is kept
+    /// until then even after the process is gone (its queued file events still name it).
+    recorded: bool,
 }
 
 /// (pid, start key) → shared [`ProcessInfo`], at most `capacity` entries.
@@ -110,14 +120,91 @@ impl ProcessCache {
         let mut info = self.inspector.inspect(key, seen_at);
         // The inspector describes the key it was asked about, whatever it returns.
         info.key = key;
+        self.fill_parent(&mut info, seen_at);
+        self.insert(info, false)
+    }
+
+    fn insert(&mut self, info: ProcessInfo, recorded: bool) -> Arc<ProcessInfo> {
         let info = Arc::new(info);
         self.entries.insert(
-            key,
+            info.key,
             Entry {
                 info: Arc::clone(&info),
                 last_used: self.clock,
+                ended: false,
+                recorded,
             },
         );
+        info
+    }
+
+    /// Fills the parent fields of `info` from the parent's entry (a process start recorded
+    /// it), else from the inspector.
+    fn fill_parent(&mut self, info: &mut ProcessInfo, seen_at: Timestamp) {
+        let Some(parent_pid) = info.parent_pid else {
+            return;
+        };
+        if info.parent_image.is_some() {
+            return;
+        }
+        let exact = info.parent_start_key.map(|start_key| ProcessKey {
+            pid: parent_pid,
+            start_key,
+        });
+        let cached = match exact {
+            Some(key) => self.entries.get(&key),
+            // Without the parent's start key, the live entry with its pid (a parent
+            // outlives the moment its child is looked at; an ended one may be reused).
+            None => self
+                .entries
+                .values()
+                .filter(|e| e.info.key.pid == parent_pid && !e.ended)
+                .max_by_key(|e| e.last_used),
+        };
+        if let Some(parent) = cached {
+            let parent = Arc::clone(&parent.info);
+            info.adopt_parent(&parent);
+            return;
+        }
+        let key = exact.unwrap_or(ProcessKey {
+            pid: parent_pid,
+            start_key: 0,
+        });
+        let parent = self.inspector.inspect(key, seen_at);
+        info.adopt_parent(&parent);
+    }
+
+    /// A `ProcessStart` record: the kernel's description of the process replaces whatever
+    /// was cached for its key (on Linux an `exec` keeps the key and changes the image).
+    /// Facts the record does not carry (user name, parent image) come from the parent's
+    /// entry and the inspector.
+    pub fn record_start(&mut self, mut info: ProcessInfo, seen_at: Timestamp) -> Arc<ProcessInfo> {
+        self.clock += 1;
+        if info.user.is_none() {
+            info.user = info.uid.and_then(|uid| self.inspector.user_name(uid));
+        }
+        if info.current_directory.is_none() {
+            if let Some(old) = self.entries.get(&info.key) {
+                info.current_directory
+                    .clone_from(&old.info.current_directory);
+            }
+        }
+        self.fill_parent(&mut info, seen_at);
+        if !self.entries.contains_key(&info.key) && self.entries.len() >= self.capacity {
+            self.evict();
+        }
+        self.stats.starts += 1;
+        self.insert(info, true)
+    }
+
+    /// A `ProcessExit` record: the process as cached (or inspected), marked ended so the
+    /// next sweep drops it.
+    pub fn record_exit(&mut self, key: ProcessKey, seen_at: Timestamp) -> Arc<ProcessInfo> {
+        let info = self.get(key, seen_at);
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.ended = true;
+        }
+        self.stats.exits += 1;
         info
     }
 
@@ -152,7 +239,16 @@ impl ProcessCache {
         self.last_sweep = Instant::now();
         let keys: Vec<ProcessKey> = self.entries.keys().copied().collect();
         for key in keys {
-            if key.start_key == 0 || !self.inspector.is_alive(key) {
+            let (ended, recorded) = self
+                .entries
+                .get(&key)
+                .map_or((false, false), |e| (e.ended, e.recorded));
+            let gone = if recorded {
+                ended
+            } else {
+                ended || !self.inspector.is_alive(key)
+            };
+            if key.start_key == 0 || gone {
                 self.entries.remove(&key);
                 self.inspector.forget(key);
                 self.stats.ended += 1;

@@ -39,6 +39,12 @@ pub trait ProcessInspector {
     fn forget(&mut self, key: ProcessKey) {
         let _ = key;
     }
+
+    /// The account name of a numeric user id, where the host has them (Linux).
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        let _ = uid;
+        None
+    }
 }
 
 /// Knows nothing: every event gets only its pid and start key.

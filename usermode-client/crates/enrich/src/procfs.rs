@@ -87,7 +87,7 @@ impl ProcInspector {
         parse_stat(&text)
     }
 
-    fn user_name(&mut self, uid: u32) -> String {
+    fn account_name(&mut self, uid: u32) -> String {
         let passwd = &self.passwd;
         let users = self.users.get_or_insert_with(|| {
             std::fs::read_to_string(passwd)
@@ -144,10 +144,18 @@ impl ProcessInspector for ProcInspector {
             key,
             image,
             command_line,
-            user: uid.map(|uid| self.user_name(uid)),
+            user: uid.map(|uid| self.account_name(uid)),
             uid,
             parent_pid: before.map(|s| s.parent_pid),
+            current_directory: std::fs::read_link(dir.join("cwd"))
+                .ok()
+                .map(|p| posix_text(p.as_os_str().as_bytes())),
+            ..ProcessInfo::default()
         }
+    }
+
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        Some(self.account_name(uid))
     }
 
     fn is_alive(&mut self, key: ProcessKey) -> bool {

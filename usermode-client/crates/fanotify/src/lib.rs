@@ -96,6 +96,33 @@
 //! queue depth; a read near the queue limit means the reader fell behind).
 //! Events caused by the client's own process are dropped.
 //!
+//! # Processes ([`procconn`])
+//! With [`SourceConfig::processes`] the source also reports `ProcessStart` / `ProcessExit`
+//! records, and a file event whose process is gone by the time it is read keeps its start
+//! key. Attribution must not depend on reading `/proc/<pid>` before the process exits (a
+//! `mv` lives about a millisecond; the fanotify reader gathers events for 5 ms), so:
+//! - **Lineage, uid changes and exits** come from the netlink process connector
+//!   (`NETLINK_CONNECTOR`, `CN_IDX_PROC`): the kernel queues fork (parent and child pids),
+//!   exec, uid and exit (with status) messages in the system call that causes them, before the
+//!   process can touch a file. Nothing about them is read later.
+//! - **An exec's image, command line and uid** are the one thing the connector does not say:
+//!   a dedicated thread, woken by the message and run under `SCHED_FIFO` (lowest real-time
+//!   priority, when permitted) so a busy machine does not delay it, reads
+//!   `/proc/<pid>/{stat,exe,cmdline,status}` at once — while the new program still runs. A
+//!   program that exits within tens of microseconds of its exec can still beat it; that is
+//!   counted (`missed_snapshots`) and the start is reported with its image unknown, never
+//!   guessed.
+//! - **Ordering**: after each fanotify read the source asks the thread for everything up to
+//!   now; every exec that precedes a file event of the read is in the answer, so its start
+//!   record comes first. Exits are held until a later read emptied the queue, so they follow
+//!   the process's last file event; the table keeps an exited process's start key until then.
+//! - A fork that executes nothing (a subshell) is announced on its first file event, as a
+//!   `FORKED` start with its parent's image.
+//! - Rejected: `FAN_OPEN_EXEC` gives the image path race-free but neither command line nor
+//!   parent; `FAN_OPEN_EXEC_PERM` (or a permission event after the exec) would make every
+//!   program start on the machine wait for this process — a hung sensor would hang the
+//!   machine, and the kernel offers no timeout.
+//!
 //! # Privileges
 //! `fanotify_init` needs `CAP_SYS_ADMIN`, `open_by_handle_at` needs `CAP_DAC_READ_SEARCH`;
 //! [`FanotifySource::open`] checks both at once (it reopens the watched directory's own
@@ -118,6 +145,7 @@ pub mod group;
 mod mask;
 pub mod parse;
 pub mod paths;
+pub mod procconn;
 pub mod process;
 mod source;
 mod sys;

@@ -21,6 +21,7 @@ use crate::error::FanotifyError;
 use crate::group::{Capabilities, Features, Group};
 use crate::parse;
 use crate::paths::MountResolver;
+use crate::procconn::{Decision, ProcessTable, Tracker};
 use crate::process::StartKeys;
 use crate::sys;
 use crate::translate::{Actor, Counters, Limits, Pending, PendingBody, Translator};
@@ -50,6 +51,10 @@ pub struct SourceConfig {
     /// How often a `Stats` record reports the source's counters (as the driver's periodic
     /// stats do); zero turns them off.
     pub stats_interval: Duration,
+    /// Report process starts and exits system-wide, and attribute file events of processes
+    /// that are gone by the time they are read (see [`crate::procconn`]). Off by default
+    /// here (the library's tests count file records); `picket watch` and `live` turn it on.
+    pub processes: bool,
 }
 
 impl SourceConfig {
@@ -65,6 +70,7 @@ impl SourceConfig {
             limits: Limits::default(),
             report_hard_links: false,
             stats_interval: Duration::from_secs(10),
+            processes: false,
         }
     }
 }
@@ -83,6 +89,10 @@ pub struct SourceCounters {
     pub batches: u64,
     /// Directory handles reopened (path cache misses).
     pub dirs_resolved: u64,
+    /// Process tracking (zero when off).
+    pub processes: crate::procconn::TableCounters,
+    /// The tracker thread's counters (zero when off).
+    pub tracker: crate::procconn::TrackerCounters,
 }
 
 /// Bytes per read: small enough that the pidfds of one read (one per event) stay well
@@ -114,6 +124,8 @@ pub struct FanotifySource {
     last_stats: Instant,
     /// The advice on the kernel queue's size was given (once per source).
     overflow_advised: bool,
+    /// Process tracking, when on.
+    processes: Option<Processes>,
 }
 
 /// The queue size to advise after an overflow: 16 times the current one (the default 16 384
@@ -121,6 +133,17 @@ pub struct FanotifySource {
 fn overflow_advice(limit: u32) -> u32 {
     limit.saturating_mul(16).max(262_144)
 }
+
+/// The process connector's tracker and the table fed from it.
+#[derive(Debug)]
+struct Processes {
+    tracker: Tracker,
+    table: ProcessTable,
+    decisions: Vec<Decision>,
+}
+
+/// Processes the table holds at most (live ones, and exited ones until their exit is out).
+const PROCESS_TABLE_CAPACITY: usize = 64 * 1024;
 
 impl FanotifySource {
     /// Opens a group on the file system holding `config.path`.
@@ -151,8 +174,41 @@ impl FanotifySource {
             config.limits,
         )
         .with_hard_links(config.report_hard_links);
+        // Process tracking is an addition: without it (no CAP_NET_ADMIN, a kernel without
+        // CONFIG_PROC_EVENTS) file events flow as before and the hello says so.
+        let processes = if config.processes {
+            match Tracker::start() {
+                Ok(tracker) => {
+                    if !tracker.realtime {
+                        tracing::warn!(
+                            "process tracker runs without SCHED_FIFO: a program that exits \
+                             within microseconds of its exec may be reported without its image"
+                        );
+                    }
+                    Some(Processes {
+                        tracker,
+                        table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
+                        decisions: Vec::new(),
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        %error,
+                        "no process tracking (the netlink process connector needs CAP_NET_ADMIN): \
+                         processes are looked up in /proc when their events are read"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let mut pending = VecDeque::new();
-        translator.hello(hello(&group.capabilities()), now(), &mut pending);
+        let mut hello = hello(&group.capabilities());
+        if processes.is_some() {
+            hello.capabilities |= DriverHello::CAP_PROCESSES;
+        }
+        translator.hello(hello, now(), &mut pending);
         Ok(Self {
             group,
             resolver: MountResolver::new(mount),
@@ -172,7 +228,58 @@ impl FanotifySource {
             stats_interval: config.stats_interval,
             last_stats: Instant::now(),
             overflow_advised: false,
+            processes,
         })
+    }
+
+    /// Takes what the tracker saw until now into the table; queues the starts it decides.
+    fn sync_processes(&mut self, timestamp: u64) {
+        let Some(p) = self.processes.as_mut() else {
+            return;
+        };
+        p.table.next_generation();
+        for observed in p.tracker.sync() {
+            p.table.observe(observed, &mut p.decisions);
+        }
+        for decision in p.decisions.drain(..) {
+            self.translator
+                .process(decision, timestamp, &mut self.pending);
+        }
+    }
+
+    /// Queues the held-back exits (once the fanotify queue was emptied).
+    fn flush_exits(&mut self, timestamp: u64) {
+        let Some(p) = self.processes.as_mut() else {
+            return;
+        };
+        p.table.take_exits(&mut p.decisions);
+        for decision in p.decisions.drain(..) {
+            self.translator
+                .process(decision, timestamp, &mut self.pending);
+        }
+    }
+
+    /// Before a file event of `pid`: its start record if it was never announced, and its
+    /// start key when `/proc` no longer has it.
+    fn process_of(
+        processes: &mut Option<Processes>,
+        translator: &mut Translator,
+        pending: &mut VecDeque<Pending>,
+        (pid, start_key, timestamp): (u32, u64, u64),
+    ) -> u64 {
+        let Some(p) = processes.as_mut() else {
+            return start_key;
+        };
+        p.table.announce(pid, &mut p.decisions);
+        let known = p.table.start_key(pid);
+        for decision in p.decisions.drain(..) {
+            translator.process(decision, timestamp, pending);
+        }
+        if start_key == 0 {
+            known
+        } else {
+            start_key
+        }
     }
 
     /// What the kernel granted.
@@ -206,6 +313,16 @@ impl FanotifySource {
             parse_errors: self.parse_errors,
             batches: self.batches,
             dirs_resolved: self.translator.dirs_resolved(),
+            processes: self
+                .processes
+                .as_ref()
+                .map(|p| p.table.counters())
+                .unwrap_or_default(),
+            tracker: self
+                .processes
+                .as_ref()
+                .map(|p| p.tracker.counters())
+                .unwrap_or_default(),
         }
     }
 
@@ -220,6 +337,9 @@ impl FanotifySource {
             .wait(self.poll_ms)
             .map_err(|e| FanotifyError::io("poll on the fanotify group", e))?
         {
+            let timestamp = now();
+            self.sync_processes(timestamp);
+            self.flush_exits(timestamp);
             return Ok(());
         }
         let n = self
@@ -235,6 +355,8 @@ impl FanotifySource {
         self.drained = n < self.read_buf.len() - self.read_buf.len() / 4;
         let timestamp = now();
         self.keys.clear();
+        // Every exec that precedes an event of this read is in the tracker's answer.
+        self.sync_processes(timestamp);
         let bytes = self.read_buf.get(..n).unwrap_or_default();
         let mut in_read: u32 = 0;
         for event in parse::events(bytes) {
@@ -261,7 +383,13 @@ impl FanotifySource {
             let start_key = if self.exclude_pid == Some(pid) {
                 0
             } else {
-                self.keys.get(pid, event.pidfd == Some(libc::FAN_EPIDFD))
+                let key = self.keys.get(pid, event.pidfd == Some(libc::FAN_EPIDFD));
+                Self::process_of(
+                    &mut self.processes,
+                    &mut self.translator,
+                    &mut self.pending,
+                    (pid, key, timestamp),
+                )
             };
             let actor = Actor {
                 pid,
@@ -283,6 +411,9 @@ impl FanotifySource {
                  (e.g. sysctl -w fs.fanotify.max_queued_events={})",
                 overflow_advice(limit)
             );
+        }
+        if self.drained {
+            self.flush_exits(timestamp);
         }
         Ok(())
     }

@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use picket_protocol::{
     Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp,
-    FileRef, LinkChange, Loss, LossReason, Name, Record, RecordHeader, SetAttributes, Stats,
+    FileRef, LinkChange, Loss, LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader,
+    SetAttributes, Stats,
 };
 
 use crate::mask;
@@ -47,6 +48,19 @@ pub enum PendingBody {
     Stats(Stats),
     /// Events were lost.
     Loss(Loss),
+    /// A process started (see [`crate::procconn`]): name = image, new name = command line.
+    ProcessStart {
+        /// Parent pid.
+        parent_pid: u32,
+        /// Parent start key.
+        parent_start_key: u64,
+        /// Effective uid.
+        uid: Option<u32>,
+        /// A fork without exec.
+        forked: bool,
+    },
+    /// A process ended, with its wait status.
+    ProcessExit(u32),
 }
 
 /// A record waiting to be put in a batch.
@@ -110,6 +124,25 @@ impl Pending {
             PendingBody::Hello(hello) => Body::DriverHello(*hello),
             PendingBody::Stats(stats) => Body::Stats(*stats),
             PendingBody::Loss(loss) => Body::Loss(*loss),
+            PendingBody::ProcessStart {
+                parent_pid,
+                parent_start_key,
+                uid,
+                forked,
+            } => Body::ProcessStart(ProcessStart {
+                parent_pid: *parent_pid,
+                parent_start_key: *parent_start_key,
+                creating_pid: *parent_pid,
+                creating_tid: 0,
+                session_id: 0,
+                user_id: *uid,
+                forked: *forked,
+                image: name,
+                command_line: Name::new(&self.new_name),
+            }),
+            PendingBody::ProcessExit(status) => Body::ProcessExit(ProcessExit {
+                exit_status: *status,
+            }),
         };
         Record {
             header: self.header,
@@ -308,6 +341,48 @@ impl Translator {
     /// A periodic counters record.
     pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut VecDeque<Pending>) {
         self.control(PendingBody::Stats(stats), timestamp, out);
+    }
+
+    /// A process record decided by [`crate::procconn::ProcessTable`].
+    pub fn process(
+        &mut self,
+        decision: crate::procconn::Decision,
+        timestamp: u64,
+        out: &mut VecDeque<Pending>,
+    ) {
+        use crate::procconn::Decision;
+        let (actor, body, image, command_line) = match decision {
+            Decision::Start(start) => (
+                Actor {
+                    pid: start.pid,
+                    start_key: start.start_key,
+                    timestamp,
+                },
+                PendingBody::ProcessStart {
+                    parent_pid: start.parent_pid,
+                    parent_start_key: start.parent_start_key,
+                    uid: start.uid,
+                    forked: start.forked,
+                },
+                start.image,
+                start.command_line,
+            ),
+            Decision::Exit {
+                pid,
+                start_key,
+                status,
+            } => (
+                Actor {
+                    pid,
+                    start_key,
+                    timestamp,
+                },
+                PendingBody::ProcessExit(status),
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
+        self.push(out, actor, body, FileRef::default(), image, command_line);
     }
 
     /// The hello record that opens the stream.

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{FileEvent, Timestamp};
+use crate::{FileEvent, ProcessEvent, Timestamp};
 
 /// Severity of a rule (Sigma `level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -54,6 +54,8 @@ pub struct Alert {
     pub events: Vec<FileEvent>,
     /// For correlation rules: what was counted.
     pub correlation: Option<CorrelationContext>,
+    /// The matched process event(s) of a `process_creation` rule (file rules: empty).
+    pub processes: Vec<ProcessEvent>,
 }
 
 /// Detection as the pipeline sees it: events in, alerts out. Implemented by the Sigma engine.
@@ -66,6 +68,12 @@ pub trait Detector {
 
     /// Matches one event; pushes any alerts it causes.
     fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>);
+
+    /// Matches one process start or exit (Sigma `process_creation` rules); pushes any
+    /// alerts it causes. The default matches nothing.
+    fn on_process(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+        let _ = (event, alerts);
+    }
 
     /// Called when the stream is idle, with the current time: expire windows, fire
     /// time-based correlations. The default does nothing.

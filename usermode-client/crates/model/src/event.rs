@@ -155,7 +155,7 @@ pub enum FieldValue<'a> {
 
 impl FileEvent {
     /// The Sysmon/Sigma field names this model answers to, for rule validation and docs.
-    pub const FIELDS: [&'static str; 15] = [
+    pub const FIELDS: [&'static str; 18] = [
         "TargetFilename",
         "SourceFilename",
         "Image",
@@ -171,6 +171,9 @@ impl FileEvent {
         "IsDirectory",
         "Entropy",
         "Host",
+        "ParentProcessId",
+        "ParentImage",
+        "ParentCommandLine",
     ];
 
     /// Looks a field up by its Sysmon/Sigma name, without copying.
@@ -196,6 +199,9 @@ impl FileEvent {
                 Host::Windows => "windows",
                 Host::Linux => "linux",
             }),
+            "ParentProcessId" => int(u64::from(self.process.parent_pid?)),
+            "ParentImage" => FieldValue::Str(self.process.parent_image.as_deref()?),
+            "ParentCommandLine" => FieldValue::Str(self.process.parent_command_line.as_deref()?),
             _ => return None,
         })
     }

@@ -11,6 +11,7 @@ mod event;
 mod notice;
 mod path;
 mod process;
+mod process_event;
 mod source;
 mod time;
 
@@ -19,6 +20,7 @@ pub use event::{CreateDetails, Details, FieldValue, FileEvent, Operation};
 pub use notice::{LossCause, Notice};
 pub use path::FilePath;
 pub use process::{ProcessInfo, ProcessKey};
+pub use process_event::{ProcessActivity, ProcessEvent};
 pub use source::{BatchSource, Pull, SourceError};
 pub use time::Timestamp;
 

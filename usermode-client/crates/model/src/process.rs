@@ -26,6 +26,34 @@ pub struct ProcessInfo {
     pub user: Option<String>,
     /// Numeric user id where the host has one (Linux uid).
     pub uid: Option<u32>,
-    /// Parent process id, where known.
+    /// Parent process id, where known (Sysmon `ParentProcessId`).
     pub parent_pid: Option<u32>,
+    /// The parent's start key, where known (names the parent even after its pid is reused).
+    #[serde(default)]
+    pub parent_start_key: Option<u64>,
+    /// The parent's executable (Sysmon `ParentImage`), where known.
+    #[serde(default)]
+    pub parent_image: Option<String>,
+    /// The parent's command line (Sysmon `ParentCommandLine`), where known.
+    #[serde(default)]
+    pub parent_command_line: Option<String>,
+    /// Working directory at start (Sysmon `CurrentDirectory`), where known.
+    #[serde(default)]
+    pub current_directory: Option<String>,
+}
+
+impl ProcessInfo {
+    /// Copies what is known about `parent` into this process's parent fields (its pid
+    /// must be this process's parent pid, or the parent pid is unknown).
+    pub fn adopt_parent(&mut self, parent: &Self) {
+        if self.parent_pid.is_some_and(|pid| pid != parent.key.pid) {
+            return;
+        }
+        self.parent_pid = Some(parent.key.pid);
+        if parent.key.start_key != 0 {
+            self.parent_start_key = Some(parent.key.start_key);
+        }
+        self.parent_image.clone_from(&parent.image);
+        self.parent_command_line.clone_from(&parent.command_line);
+    }
 }

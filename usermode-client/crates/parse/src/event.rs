@@ -209,9 +209,12 @@ impl Parser {
                 details.attributes = (b.attributes != 0).then_some(b.attributes);
                 (Operation::SetAttributes, b.name, None)
             }
-            Body::DriverHello(_) | Body::Stats(_) | Body::Loss(_) | Body::Unknown { .. } => {
-                return None
-            }
+            Body::ProcessStart(_)
+            | Body::ProcessExit(_)
+            | Body::DriverHello(_)
+            | Body::Stats(_)
+            | Body::Loss(_)
+            | Body::Unknown { .. } => return None,
         };
         let first = self.path(&name, &file, posix);
         let (target, source) = match new_name {

@@ -5,10 +5,12 @@
 mod event;
 mod operation;
 mod path;
+mod process;
 pub mod text;
 mod volume;
 
 pub use event::{ParsedEvent, Parser};
 pub use operation::create_operation;
 pub use path::{split_posix, split_windows, PathParts};
+pub use process::{command_line_text, ParsedProcess};
 pub use volume::{StaticVolumes, VolumeMap, VolumeSource};

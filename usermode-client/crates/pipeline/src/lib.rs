@@ -12,6 +12,7 @@
 mod decode;
 mod filter;
 mod pipeline;
+mod process;
 mod run;
 
 pub use decode::{DecodeStats, Decoded, Decoder};

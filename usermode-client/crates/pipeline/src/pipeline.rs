@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use picket_enrich::ProcessCache;
-use picket_model::{Alert, Detector, FileEvent, Notice, Timestamp};
+use picket_model::{Alert, Detector, FileEvent, Notice, ProcessEvent, Timestamp};
 use picket_parse::Parser;
 
 use crate::decode::{DecodeStats, Decoded, Decoder};
@@ -15,6 +15,8 @@ use crate::filter::EventFilter;
 pub enum Output {
     /// A file event that passed the filter.
     Event(FileEvent),
+    /// A process start or exit.
+    Process(ProcessEvent),
     /// Something about the stream.
     Notice(Notice),
     /// A detection.
@@ -26,6 +28,8 @@ pub enum Output {
 pub struct PipelineCounts {
     /// Events kept (emitted).
     pub events: u64,
+    /// Process starts and exits (emitted).
+    pub processes: u64,
     /// Events dropped by the filter.
     pub filtered: u64,
     /// Notices.
@@ -130,6 +134,17 @@ impl Pipeline {
                 out.push(Output::Notice(notice));
             }
             Decoded::Record(record, posix) => {
+                if let Some(parsed) = parser.parse_process(&record, posix) {
+                    let event = crate::process::enrich(parsed, processes);
+                    if let Some(detector) = detector.as_mut() {
+                        detector.on_process(&event, alerts);
+                    }
+                    counts.processes += 1;
+                    out.push(Output::Process(event));
+                    counts.alerts += alerts.len() as u64;
+                    out.extend(alerts.drain(..).map(Output::Alert));
+                    return;
+                }
                 let Some(parsed) = parser.parse(&record, posix) else {
                     return;
                 };

@@ -113,6 +113,7 @@ fn emitter_thread<W: Write>(
         for output in chunk.drain(..) {
             let written = match &output {
                 Output::Event(event) => emitter.event(event),
+                Output::Process(event) => emitter.process(event),
                 Output::Notice(notice) => {
                     tracing::info!(?notice, "notice");
                     emitter.notice(notice)

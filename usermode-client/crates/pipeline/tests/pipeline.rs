@@ -84,6 +84,7 @@ impl Detector for RenameDetector {
                 time: event.time,
                 events: vec![event.clone()],
                 correlation: None,
+                processes: Vec::new(),
             });
         }
     }
@@ -104,6 +105,7 @@ fn events_are_enriched_filtered_and_followed_by_their_alerts() {
         .iter()
         .map(|o| match o {
             Output::Event(_) => "event",
+            Output::Process(_) => "process",
             Output::Notice(_) => "notice",
             Output::Alert(_) => "alert",
         })

@@ -201,6 +201,7 @@ impl ProcessInspector for WindowsInspector {
             user: user(&process),
             uid: None,
             parent_pid: None,
+            ..ProcessInfo::default()
         };
         self.handles.insert(key, process);
         info

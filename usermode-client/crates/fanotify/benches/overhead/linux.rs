@@ -9,6 +9,11 @@
 //! PICKET_BENCH_FILES=25000 PICKET_BENCH_REPS=5 cargo bench -p picket-fanotify --bench overhead
 //! ```
 //!
+//! A second workload measures what process tracking costs a program that starts programs:
+//! `PICKET_BENCH_EXECS` runs of `/bin/true` (default 1 000), timed the same way, with
+//! `picket watch` run with process tracking on (the default) and off
+//! (`PICKET_PROCESSES=off`), in the same rounds.
+//!
 //! Workload: `PICKET_BENCH_FILES` files (default 25 000), each created and written (4 KiB,
 //! one write, close), renamed, and deleted: 100 000 operations by default. Each mode runs
 //! `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is printed.
@@ -108,6 +113,16 @@ fn thread_cpu() -> Duration {
             + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
     };
     tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Starts `/bin/true` `count` times, one after the other; returns the wall time.
+fn exec_workload(count: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..count {
+        let status = Command::new("/bin/true").status().unwrap();
+        assert!(status.success());
+    }
+    start.elapsed()
 }
 
 /// Runs the workload; returns (wall time, CPU time of the writer).
@@ -213,9 +228,16 @@ impl Sensor {
         }
     }
 
-    fn start_picket(bin: &Path, root: &Path, extra: &[String], logs: &Path) -> Self {
-        let stderr = logs.join(format!("picket-{}.stderr", extra.join("_")));
+    fn start_picket(
+        bin: &Path,
+        root: &Path,
+        extra: &[String],
+        logs: &Path,
+        processes: bool,
+    ) -> Self {
+        let stderr = logs.join(format!("picket-{}-{processes}.stderr", extra.join("_")));
         let child = Command::new(bin)
+            .env("PICKET_PROCESSES", if processes { "on" } else { "off" })
             .arg("watch")
             .arg(root)
             .args(["--output", "/dev/null"])
@@ -297,6 +319,7 @@ enum Mode {
     Unwatched,
     Bare,
     PicketNoDetect,
+    PicketNoDetectNoProcesses,
     PicketDetect,
 }
 
@@ -306,12 +329,14 @@ impl Mode {
             Self::Unwatched => "unwatched",
             Self::Bare => "bare fanotify reader",
             Self::PicketNoDetect => "picket watch, detection off",
+            Self::PicketNoDetectNoProcesses => "  … and process tracking off",
             Self::PicketDetect => "picket watch, detection on",
         }
     }
 }
 
 struct Run {
+    execs: Duration,
     writer: Duration,
     writer_cpu: Duration,
     sensor_cpu: f64,
@@ -393,7 +418,13 @@ fn run_benchmark() {
         }
     );
 
-    let mut modes = vec![Mode::Unwatched, Mode::Bare, Mode::PicketNoDetect];
+    let execs = env_usize("PICKET_BENCH_EXECS", 1_000);
+    let mut modes = vec![
+        Mode::Unwatched,
+        Mode::Bare,
+        Mode::PicketNoDetect,
+        Mode::PicketNoDetectNoProcesses,
+    ];
     if has_no_detect {
         modes.push(Mode::PicketDetect);
     }
@@ -434,18 +465,22 @@ fn run_benchmark() {
             let sensor = match mode {
                 Mode::Unwatched => None,
                 Mode::Bare => Some(Sensor::start_bare(&watched)),
-                Mode::PicketNoDetect => {
+                Mode::PicketNoDetect | Mode::PicketNoDetectNoProcesses => {
                     let extra = if has_no_detect {
                         vec!["--no-detect".to_owned()]
                     } else {
                         vec![]
                     };
-                    Some(Sensor::start_picket(&bin, &watched, &extra, &logs))
+                    let processes = *mode == Mode::PicketNoDetect;
+                    Some(Sensor::start_picket(
+                        &bin, &watched, &extra, &logs, processes,
+                    ))
                 }
-                Mode::PicketDetect => Some(Sensor::start_picket(&bin, &watched, &[], &logs)),
+                Mode::PicketDetect => Some(Sensor::start_picket(&bin, &watched, &[], &logs, true)),
             };
             let cpu_before = sensor.as_ref().map_or(0, |s| cpu_ticks(s.pid()));
             let (writer, writer_cpu) = workload(&scratch, files);
+            let exec_time = exec_workload(execs);
             let (sensor_cpu, lag, report) = match sensor {
                 None => (0.0, Duration::ZERO, String::new()),
                 Some(sensor) => {
@@ -468,6 +503,7 @@ fn run_benchmark() {
             }
             fs::remove_dir(&scratch).unwrap();
             runs.push(Run {
+                execs: exec_time,
                 writer,
                 writer_cpu,
                 sensor_cpu,
@@ -563,6 +599,29 @@ fn run_benchmark() {
          of generating and queuing events ('CPU vs bare' compares it with the bare reader's \
          run); wall time adds the CPU the sensor takes from the writer when no core is free"
     );
+    let exec_base = median(results[0].1.iter().map(|r| r.execs.as_secs_f64()).collect());
+    let exec_median = |mode: Mode| {
+        results
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map(|(_, runs)| median(runs.iter().map(|r| r.execs.as_secs_f64()).collect()))
+    };
+    println!("exec workload: {execs} x /bin/true, same rounds");
+    println!(
+        "{:<30} {:>9} {:>9} {:>16}",
+        "mode", "exec s", "slowdown", "vs tracking off"
+    );
+    let off = exec_median(Mode::PicketNoDetectNoProcesses).unwrap_or(exec_base);
+    for (mode, _) in &results {
+        let t = exec_median(*mode).unwrap_or(0.0);
+        println!(
+            "{:<30} {:>9.3} {:>8.3}x {:>15.3}x",
+            mode.label(),
+            t,
+            t / exec_base,
+            t / off
+        );
+    }
     println!("load average after the runs: {}", load());
     if is_smoke_run(files, reps) {
         println!(

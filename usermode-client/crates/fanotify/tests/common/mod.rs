@@ -35,6 +35,8 @@ pub struct Drained {
     pub hello: bool,
     pub batches: usize,
     pub stats: Vec<picket_protocol::Stats>,
+    pub process_starts: usize,
+    pub process_exits: usize,
 }
 
 pub fn open(dir: &Path, exclude_self: bool) -> FanotifySource {
@@ -111,6 +113,8 @@ pub fn drain(
                         Body::DriverHello(_) => out.hello = true,
                         Body::Loss(l) => out.losses.push((l.count, l.reason)),
                         Body::Stats(s) => out.stats.push(s),
+                        Body::ProcessStart(_) => out.process_starts += 1,
+                        Body::ProcessExit(_) => out.process_exits += 1,
                         Body::Unknown { .. } => {}
                     }
                 }
