@@ -880,6 +880,7 @@ impl Engine {
             shadow: false,
             time: now,
             events,
+            processes: Vec::new(),
             correlation: Some(CorrelationContext {
                 kind: "behaviour".into(),
                 group: vec![(field, value)],

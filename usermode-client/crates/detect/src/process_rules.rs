@@ -254,6 +254,7 @@ mod tests {
             name: "t.yml".into(),
             relative: "t.yml".into(),
             text: RULE.into(),
+            unreadable: None,
         }])
         .unwrap();
         assert_eq!(set.process_rule_count(), 1);
