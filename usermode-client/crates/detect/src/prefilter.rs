@@ -188,7 +188,9 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             .parse(&pattern.original)
             .ok()?;
         let candidates = [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| {
-            let seq = Extractor::new().kind(kind).extract(&hir);
+            // Classes of up to 4 (case variants) are expanded; `\d` and wider end the
+            // literal, so it stays long instead of being trimmed to a few common bytes.
+            let seq = Extractor::new().kind(kind).limit_class(4).extract(&hir);
             let literals = seq.literals()?;
             let mut texts: Vec<String> = literals
                 .iter()
@@ -260,7 +262,20 @@ fn fold_into(text: &str, out: &mut String) {
 /// Path fragments so common on Windows and Linux file events that a needle made only of
 /// them says little, with a rough share of events containing each (a static guess from
 /// what file systems look like, deliberately not measured on the benchmark's events).
+///
+/// The images that write most files on any Windows machine come first (a fragment inside
+/// one already counted is not counted again).
 const COMMON_FRAGMENTS: &[(&str, f64)] = &[
+    ("\\svchost.exe", 0.25),
+    ("\\chrome.exe", 0.15),
+    ("\\msedge.exe", 0.1),
+    ("\\msmpeng.exe", 0.1),
+    ("\\firefox.exe", 0.05),
+    ("\\explorer.exe", 0.05),
+    ("\\onedrive.exe", 0.05),
+    ("\\searchindexer.exe", 0.03),
+    ("\\outlook.exe", 0.03),
+    ("\\system32\\", 0.2),
     ("c:\\", 0.95),
     ("\\users\\", 0.7),
     ("\\appdata\\", 0.6),
@@ -268,7 +283,6 @@ const COMMON_FRAGMENTS: &[(&str, f64)] = &[
     ("\\windows\\", 0.45),
     ("\\microsoft\\", 0.4),
     ("\\program files", 0.3),
-    ("\\system32\\", 0.2),
     ("\\temp\\", 0.2),
     ("\\roaming\\", 0.15),
     ("\\programdata\\", 0.15),
@@ -307,6 +321,9 @@ pub fn estimate(field: &str, text: &str) -> f64 {
     let mut share = 1.0;
     for &(fragment, fragment_share) in COMMON_FRAGMENTS {
         if let Some(at) = text.find(fragment) {
+            if covered[at..at + fragment.len()].iter().all(|&c| c) {
+                continue;
+            }
             share *= fragment_share;
             covered[at..at + fragment.len()].fill(true);
         }
@@ -768,6 +785,7 @@ mod tests {
         assert!(estimate(f, ".exe") > estimate(f, "\\winword.exe"));
         assert!(estimate("Image", ".exe") > estimate(f, ".exe"));
         assert!(estimate(f, "\\") >= 0.5);
+        assert!(estimate("Image", "\\chrome.exe") > estimate(f, ".vhd"));
     }
 
     #[test]
