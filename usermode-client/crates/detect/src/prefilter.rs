@@ -398,10 +398,24 @@ fn union(parts: impl Iterator<Item = Witness>) -> Witness {
     (!all.is_empty()).then_some(all)
 }
 
+/// Fields that belong to the process, not the event: the same for every event of a process,
+/// so their hits are cached per process (see [`Scratch`]).
+fn is_process_field(field: &str) -> bool {
+    matches!(field, "Image" | "CommandLine" | "User")
+}
+
+/// Distinguishes prefilters for the process cache (a rebuilt set may reuse an address).
+static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Process-field cache slots per scratch (direct-mapped by process address).
+const PROCESS_SLOTS: usize = 64;
+
 /// One field's automaton.
 #[derive(Debug)]
 struct FieldIndex {
     field: String,
+    /// [`is_process_field`].
+    process: bool,
     automaton: AhoCorasick,
     /// Pattern id → needle id.
     needles: Vec<u32>,
@@ -428,6 +442,8 @@ struct MultiClause {
 /// Candidate rules for one (host, category) route.
 #[derive(Debug, Default)]
 pub struct Prefilter {
+    /// Unique per build (keys the process cache).
+    id: u64,
     /// Rules without a witness: always evaluated.
     always: Vec<u32>,
     /// The needle `IsCanary: true`, if some rule uses it.
@@ -440,8 +456,17 @@ pub struct Prefilter {
     all: Vec<u32>,
 }
 
+/// The needles found in a process's fields by one prefilter. Holding the `Arc` keeps the
+/// process alive, so its address cannot be reused by another process while cached.
+#[derive(Debug)]
+struct ProcessHits {
+    process: std::sync::Arc<picket_model::ProcessInfo>,
+    prefilter: u64,
+    hits: Vec<u32>,
+}
+
 /// Reusable per-evaluator scratch: epoch marks for rules and needles, pending clauses, a
-/// folding buffer.
+/// folding buffer, and the needles found in the fields of recent processes.
 #[derive(Debug, Default)]
 pub struct Scratch {
     marks: Vec<u32>,
@@ -449,6 +474,7 @@ pub struct Scratch {
     epoch: u32,
     pending: Vec<u32>,
     folded: String,
+    processes: Vec<Option<ProcessHits>>,
 }
 
 impl Prefilter {
@@ -539,6 +565,7 @@ impl Prefilter {
                     .build(&patterns);
                 match automaton {
                     Ok(automaton) => Some(FieldIndex {
+                        process: is_process_field(field),
                         field: field.to_owned(),
                         automaton,
                         needles: pattern_needles,
@@ -560,6 +587,7 @@ impl Prefilter {
         let mut all: Vec<u32> = rules.iter().map(|(r, _)| *r).collect();
         all.sort_unstable();
         Self {
+            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             always,
             canary,
             fields,
@@ -602,12 +630,16 @@ impl Prefilter {
             scratch.seen.fill(0);
             scratch.epoch = 1;
         }
+        if scratch.processes.is_empty() {
+            scratch.processes.resize_with(PROCESS_SLOTS, || None);
+        }
         let Scratch {
             marks,
             seen,
             epoch,
             pending,
             folded,
+            processes,
         } = scratch;
         let epoch = *epoch;
         pending.clear();
@@ -638,22 +670,32 @@ impl Prefilter {
                 hit(id, out, pending);
             }
         }
-        for index in &self.fields {
-            let Some(text) = event.text(&index.field) else {
-                continue;
-            };
-            let haystack = if text.is_ascii() {
-                text
-            } else {
-                fold_into(text, folded);
-                for &id in &index.regex {
-                    hit(id, out, pending);
-                }
-                folded.as_str()
-            };
-            for found in index.automaton.find_overlapping_iter(haystack) {
-                hit(index.needles[found.pattern().as_usize()], out, pending);
+        // The process's fields: replayed from the cache, or scanned once and cached.
+        let process = &event.event().process;
+        let slot_index = (std::sync::Arc::as_ptr(process) as usize / 64) % PROCESS_SLOTS;
+        let cached = processes[slot_index].as_ref().filter(|c| {
+            c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process)
+        });
+        if let Some(cached) = cached {
+            for &id in &cached.hits {
+                hit(id, out, pending);
             }
+        } else {
+            let mut hits = Vec::new();
+            for index in self.fields.iter().filter(|f| f.process) {
+                index.scan(event, folded, &mut |id| hits.push(id));
+            }
+            for &id in &hits {
+                hit(id, out, pending);
+            }
+            processes[slot_index] = Some(ProcessHits {
+                process: std::sync::Arc::clone(process),
+                prefilter: self.id,
+                hits,
+            });
+        }
+        for index in self.fields.iter().filter(|f| !f.process) {
+            index.scan(event, folded, &mut |id| hit(id, out, pending));
         }
         for &c in pending.iter() {
             let clause = &self.clauses[c as usize];
@@ -666,6 +708,27 @@ impl Prefilter {
             }
         }
         out.sort_unstable();
+    }
+}
+
+impl FieldIndex {
+    /// Reports every needle of this field present in `event`.
+    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut impl FnMut(u32)) {
+        let Some(text) = event.text(&self.field) else {
+            return;
+        };
+        let haystack = if text.is_ascii() {
+            text
+        } else {
+            fold_into(text, folded);
+            for &id in &self.regex {
+                found(id);
+            }
+            folded.as_str()
+        };
+        for m in self.automaton.find_overlapping_iter(haystack) {
+            found(self.needles[m.pattern().as_usize()]);
+        }
     }
 }
 
