@@ -15,6 +15,9 @@ use picket_protocol::{CreateDisposition, CreateResult};
 
 use crate::HostInfo;
 
+#[path = "ocsf_line.rs"]
+pub mod line;
+
 /// OCSF schema version the output follows.
 pub const OCSF_VERSION: &str = "1.3.0";
 
