@@ -1,9 +1,9 @@
 //! The OCSF File System Activity line written straight from the event: the sensor's hottest
 //! output path (one line per file event). Byte for byte what serialising [`FileActivity`]
 //! with `serde_json` gives (a test checks it on varied events), without building the
-//! intermediate structs, their formatted `String`s, or re-escaping constant text: constant
-//! keys and names are written as pre-escaped bytes, and a string is only escaped character
-//! by character when it holds a character JSON must escape.
+//! intermediate structs and their formatted `String`s: constant keys and names are written as
+//! pre-escaped bytes, and strings are escaped in one pass that copies the runs between
+//! escapes.
 
 use std::io::Write as _;
 
@@ -12,40 +12,50 @@ use picket_model::{FileEvent, FilePath, Host, Level};
 use super::{activity, disposition_name, image_name, result_name, severity, OCSF_VERSION};
 use crate::HostInfo;
 
-/// A JSON string: copied as is unless it holds `"`, `\` or a control character.
-fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // Rare (Windows paths are the exception, below): serde_json's escaping exactly.
-        let _ = serde_json::to_writer(&mut *out, s);
-    } else {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    }
+/// Bytes JSON must escape: `"`, `\` and the control characters.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// A JSON string that may hold backslashes (Windows paths): each one doubled.
-fn path_string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"') {
-        let _ = serde_json::to_writer(&mut *out, s);
-        return;
-    }
-    out.reserve(s.len() + 16);
+/// A JSON string, escaped exactly as `serde_json` escapes it, in one pass that copies the
+/// runs between escapes.
+fn string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut rest = s.as_bytes();
-    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
-        out.extend_from_slice(&rest[..=at]);
-        out.push(b'\\');
-        rest = &rest[at + 1..];
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !needs_escape(b) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
+        }
+        start = i + 1;
     }
-    out.extend_from_slice(rest);
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
 fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
-        Some(s) => path_string(out, s),
+        Some(s) => string(out, s),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -68,14 +78,14 @@ fn user(out: &mut Vec<u8>, event: &FileEvent) {
 
 fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
     out.extend_from_slice(b"{\"path\":");
-    path_string(out, &path.path);
+    string(out, &path.path);
     out.extend_from_slice(b",\"name\":");
-    path_string(out, &path.name);
+    string(out, &path.name);
     out.extend_from_slice(b",\"parent_folder\":");
-    path_string(out, &path.directory);
+    string(out, &path.directory);
     if let Some(ext) = &path.extension {
         out.extend_from_slice(b",\"ext\":");
-        path_string(out, ext);
+        string(out, ext);
     }
     out.extend_from_slice(if path.is_directory {
         b",\"type_id\":2,\"type\":\"Folder\""
@@ -155,10 +165,10 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
     out.extend_from_slice(b",\"unmapped\":{\"picket\":{\"operation\":");
     string(out, event.operation.as_str());
     out.extend_from_slice(b",\"original_path\":");
-    path_string(out, &subject.original);
+    string(out, &subject.original);
     if let Some(result) = result {
         out.extend_from_slice(b",\"original_new_path\":");
-        path_string(out, &result.original);
+        string(out, &result.original);
     }
     out.extend_from_slice(b",\"process_start_key\":");
     number(out, p.key.start_key);
@@ -234,7 +244,7 @@ mod tests {
         let names = [
             r"C:\Users\José\AppData\Local\Temp\a.tmp",
             "/home/bob/notes.txt",
-            "C:\\odd \"quoted\"\\tab\there\\nl\nx\u{1}\u{7f}.bin",
+            "C:\\odd \"quoted\"\\tab\there\\nl\nx\u{1}\u{8}\u{c}\r\u{1f}\u{7f}.bin",
             r"C:\Users\Дмитрий\Documents\Отчёт.docx",
             "plain",
         ];
