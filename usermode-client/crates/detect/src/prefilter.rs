@@ -673,9 +673,9 @@ impl Prefilter {
         // The process's fields: replayed from the cache, or scanned once and cached.
         let process = &event.event().process;
         let slot_index = (std::sync::Arc::as_ptr(process) as usize / 64) % PROCESS_SLOTS;
-        let cached = processes[slot_index].as_ref().filter(|c| {
-            c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process)
-        });
+        let cached = processes[slot_index]
+            .as_ref()
+            .filter(|c| c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process));
         if let Some(cached) = cached {
             for &id in &cached.hits {
                 hit(id, out, pending);

@@ -60,8 +60,23 @@ fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn number(out: &mut Vec<u8>, n: impl std::fmt::Display) {
-    let _ = write!(out, "{n}");
+/// An unsigned integer in decimal (what `serde_json` writes), without `fmt`.
+fn number(out: &mut Vec<u8>, n: impl Into<u64>) {
+    let mut n: u64 = n.into();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // `n % 10` is below 10: the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (n % 10) as u8;
+        digits[at] = b'0' + digit;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn user(out: &mut Vec<u8>, event: &FileEvent) {
@@ -123,7 +138,9 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
     number(out, event.time.unix_millis());
     out.extend_from_slice(b",\"metadata\":{\"version\":");
     string(out, OCSF_VERSION);
-    out.extend_from_slice(b",\"product\":{\"name\":\"Picket\",\"vendor_name\":\"Picket\",\"version\":");
+    out.extend_from_slice(
+        b",\"product\":{\"name\":\"Picket\",\"vendor_name\":\"Picket\",\"version\":",
+    );
     string(out, env!("CARGO_PKG_VERSION"));
     out.extend_from_slice(b"},\"sequence\":");
     number(out, event.seq);
@@ -136,7 +153,11 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
     let p = &event.process;
     out.extend_from_slice(b",\"actor\":{\"process\":{\"pid\":");
     number(out, p.key.pid);
-    let _ = write!(out, ",\"uid\":\"{}-{}\"", p.key.pid, p.key.start_key);
+    out.extend_from_slice(b",\"uid\":\"");
+    number(out, p.key.pid);
+    out.push(b'-');
+    number(out, p.key.start_key);
+    out.push(b'"');
     if event.thread_id != 0 {
         out.extend_from_slice(b",\"tid\":");
         number(out, event.thread_id);
@@ -220,9 +241,7 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
 mod tests {
     use std::sync::Arc;
 
-    use picket_model::{
-        CreateDetails, Details, Operation, ProcessInfo, ProcessKey, Timestamp,
-    };
+    use picket_model::{CreateDetails, Details, Operation, ProcessInfo, ProcessKey, Timestamp};
 
     use super::*;
     use crate::ocsf::FileActivity;
@@ -263,10 +282,12 @@ mod tests {
                 info.uid = (!rich).then_some(1000);
                 info.parent_pid = rich.then_some(4);
                 let process = Arc::new(info);
-                let source = matches!(operation, Operation::Rename | Operation::HardLink)
-                    .then(|| FilePath {
-                        truncated: rich,
-                        ..path(&format!("{name}.old"))
+                let source =
+                    matches!(operation, Operation::Rename | Operation::HardLink).then(|| {
+                        FilePath {
+                            truncated: rich,
+                            ..path(&format!("{name}.old"))
+                        }
                     });
                 out.push(FileEvent {
                     seq: (i * 100 + k) as u64,

@@ -567,7 +567,9 @@ fn run_benchmark() {
     let bare_sensor_cpu = results
         .iter()
         .find(|(m, _)| *m == Mode::Bare)
-        .map_or(0.0, |(_, runs)| median(runs.iter().map(|r| r.sensor_cpu).collect()));
+        .map_or(0.0, |(_, runs)| {
+            median(runs.iter().map(|r| r.sensor_cpu).collect())
+        });
     for (mode, runs) in &results {
         let writer = median(runs.iter().map(|r| r.writer.as_secs_f64()).collect());
         let cpu = median(runs.iter().map(|r| r.sensor_cpu).collect());
