@@ -55,6 +55,12 @@ pub fn check_dir(dir: &std::path::Path) -> Result<Vec<Problem>, source::ReadErro
     })
 }
 
+/// A cost warning from [`cost_warnings`]: advice, which `rules check --strict` does not refuse.
+#[must_use]
+pub fn is_cost_warning(problem: &Problem) -> bool {
+    problem.severity == Severity::Warning && problem.message.starts_with("cost:")
+}
+
 /// A warning for each rule without a literal witness: it is fully evaluated on every event of
 /// its logsource, so it costs as much as all the others together may.
 #[must_use]

@@ -396,9 +396,11 @@ fn expand(template: &str, profile: &str, rng: &mut Rng) -> String {
         match token {
             "{u}" => out.push_str(profile),
             "{n}" => {
-                out.push_str(*rng.pick(STEMS));
+                let stem = *rng.pick(STEMS);
+                out.push_str(stem);
                 if rng.below(2) == 0 {
-                    out.push_str(*rng.pick(EXTENSIONS));
+                    let extension = *rng.pick(EXTENSIONS);
+                    out.push_str(extension);
                 }
             }
             "{N}" => out.push_str(&rng.pick(STEMS).to_uppercase()),

@@ -18,6 +18,7 @@ use picket_model::{
     Timestamp,
 };
 
+#[allow(clippy::field_reassign_with_default)] // Robust to fields added to the model.
 fn events(n: usize) -> Vec<FileEvent> {
     let mut process = ProcessInfo::default();
     process.key = ProcessKey {
