@@ -1,4 +1,4 @@
-//! Detection benchmark: ≥ 250 Sigma file rules of real shapes over a large event stream,
+//! Detection benchmark: real Sigma file rules over realistic Windows file events,
 //! single-threaded, printing events/s per core for
 //! - `engine as-is`: rsigma 0.23's `Engine::evaluate_with_logsource` (its own witness index),
 //! - `plain`: every rule whose logsource accepts the event, fully evaluated,
@@ -11,10 +11,19 @@
 //! strings are hot. The optimised path is also measured over one cold pass of a large array
 //! (every event a cache miss), to show what memory latency alone costs.
 //!
+//! Rules: by default SigmaHQ's `rules/windows/file`, pinned in `benches/sigmahq/` (Detection
+//! Rule License 1.1, see its README); `PICKET_BENCH_SIGMAHQ=/path/to/sigma` reads
+//! `rules/windows/file` from a SigmaHQ checkout instead (the benchmark stops with a clear
+//! message when that folder is absent); `PICKET_BENCH_RULES_DIR` reads any rule folder;
+//! `PICKET_BENCH_SYNTHETIC=1` runs the older synthetic rules and events (`synth`).
+//! Events: [`picket_detect::workload`], realistic Windows file events (seeded).
+//! It prints the candidate rules fully evaluated per event and the rules that take the
+//! largest share of those evaluations, then every figure as a ratio to plain evaluation and
+//! to rsigma as-is, measured in the same run.
+//!
 //! Run: `cargo bench -p picket-detect --bench detection` (release). Environment:
-//! `PICKET_BENCH_RULES` (default 300), `PICKET_BENCH_POOL` (default 16384),
-//! `PICKET_BENCH_ROUNDS` (default 32), `PICKET_BENCH_COLD` (default 400000),
-//! `PICKET_BENCH_RULES_DIR` (real Sigma content instead of the synthetic rules).
+//! `PICKET_BENCH_RULES` (synthetic rules, default 300), `PICKET_BENCH_POOL` (default 16384),
+//! `PICKET_BENCH_ROUNDS` (default 32), `PICKET_BENCH_COLD` (default 400000).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,7 +33,7 @@ use std::time::Instant;
 
 use picket_detect::event::{product, Category, SigmaEvent};
 use picket_detect::prefilter::Scratch;
-use picket_detect::{synth, Canaries, Evaluator, RuleSet, RuntimeConfig};
+use picket_detect::{synth, workload, Canaries, Evaluator, RuleSet, RuntimeConfig};
 use picket_model::FileEvent;
 use rsigma_parser::LogSource;
 
@@ -94,11 +103,17 @@ fn report(
     name: &str,
     events: usize,
     (elapsed, matches): (Duration, usize),
-    baseline: Option<f64>,
+    baseline: Option<(f64, f64)>,
 ) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let rate = events as f64 / elapsed.as_secs_f64();
-    let speedup = baseline.map_or(String::new(), |b| format!("  ({:.1}x plain)", rate / b));
+    let speedup = baseline.map_or(String::new(), |(plain, as_is)| {
+        format!(
+            "  ({:.2}x plain, {:.2}x rsigma as-is)",
+            rate / plain,
+            rate / as_is
+        )
+    });
     println!(
         "{name:<17} {:>12.0} events/s/core (CPU time)  {:>8.1} ns/event  {matches:>7} matches{speedup}",
         rate,
@@ -127,18 +142,91 @@ fn real_rules(dir: &std::path::Path) -> Vec<rsigma_parser::SigmaRule> {
         .collect()
 }
 
+/// The rule folder and workload chosen by the environment (see the module docs).
+fn rules_and_events(
+    pool: usize,
+    cold_count: usize,
+) -> (
+    String,
+    Vec<rsigma_parser::SigmaRule>,
+    Vec<FileEvent>,
+    Vec<FileEvent>,
+) {
+    if std::env::var_os("PICKET_BENCH_SYNTHETIC").is_some() {
+        let rules = synth::rules(env("PICKET_BENCH_RULES", 300), 0x5eed);
+        let n = rules.len();
+        return (
+            "synthetic rules, synthetic events".into(),
+            rules,
+            synth::events(pool, n, 0xfeed),
+            synth::events(cold_count, n, 0xc01d),
+        );
+    }
+    let dir = if let Some(dir) = std::env::var_os("PICKET_BENCH_RULES_DIR") {
+        std::path::PathBuf::from(dir)
+    } else if let Some(root) = std::env::var_os("PICKET_BENCH_SIGMAHQ") {
+        let dir = std::path::Path::new(&root).join("rules/windows/file");
+        if !dir.is_dir() {
+            eprintln!(
+                "PICKET_BENCH_SIGMAHQ={}: no rules/windows/file there; point it at the root of a \
+                 SigmaHQ/sigma checkout (git clone https://github.com/SigmaHQ/sigma), or unset it \
+                 to use the pinned copy in benches/sigmahq",
+                std::path::Path::new(&root).display()
+            );
+            std::process::exit(2);
+        }
+        dir
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sigmahq/rules/windows/file")
+    };
+    (
+        format!("{}, realistic Windows events", dir.display()),
+        real_rules(&dir),
+        workload::events(pool, 0xfeed),
+        workload::events(cold_count, 0xc01d),
+    )
+}
+
+/// Candidates per event and the rules taking the largest share of full evaluations.
+fn candidate_report(set: &RuleSet, events: &[FileEvent]) {
+    let mut scratch = Scratch::default();
+    let mut candidates = Vec::new();
+    let mut per_rule = vec![0_usize; set.rule_count()];
+    let mut total = 0_usize;
+    for e in events {
+        set.candidates(&SigmaEvent::new(e, false), &mut scratch, &mut candidates);
+        total += candidates.len();
+        for &c in &candidates {
+            per_rule[c as usize] += 1;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per_event = total as f64 / events.len() as f64;
+    println!("optimised path: {per_event:.2} candidate rules fully evaluated per event");
+    let mut top: Vec<(usize, usize)> = per_rule.into_iter().enumerate().collect();
+    top.sort_by_key(|&(i, n)| (std::cmp::Reverse(n), i));
+    println!("top rules by share of full evaluations (% of events they run on):");
+    for &(i, n) in top.iter().take(8).filter(|(_, n)| *n > 0) {
+        #[allow(clippy::cast_precision_loss)]
+        let (share, on) = (
+            100.0 * n as f64 / total.max(1) as f64,
+            100.0 * n as f64 / events.len() as f64,
+        );
+        println!(
+            "  {share:5.1}% of evaluations  {on:5.1}% of events  {}",
+            set.rule_meta(i).title
+        );
+    }
+}
+
 fn main() {
-    let rule_count = env("PICKET_BENCH_RULES", 300);
     let pool = env("PICKET_BENCH_POOL", 16_384);
     let rounds = env("PICKET_BENCH_ROUNDS", 32);
     let cold_count = env("PICKET_BENCH_COLD", 400_000);
-    let rules = match std::env::var_os("PICKET_BENCH_RULES_DIR") {
-        Some(dir) => real_rules(std::path::Path::new(&dir)),
-        None => synth::rules(rule_count, 0x5eed),
-    };
+    let (what, rules, events, cold_events) = rules_and_events(pool, cold_count);
     let rule_count = rules.len();
-    let events = synth::events(pool, rule_count, 0xfeed);
     let event_count = pool;
+    println!("workload: {what}");
     let set = RuleSet::compile_untested(rules.clone()).expect("synthetic rules compile");
     let mut engine = rsigma_eval::Engine::new();
     for rule in &rules {
@@ -194,17 +282,9 @@ fn main() {
             .count()
     };
     let optimised = measure(&events, rounds, &mut optimised_pass);
-    let cold_events = synth::events(cold_count, rule_count, 0xc01d);
     let cold = measure(&cold_events, 1, &mut optimised_pass);
     drop(cold_events);
-    let mut candidate_total = 0_usize;
-    for e in &events {
-        set.candidates(&SigmaEvent::new(e, false), &mut scratch, &mut candidates);
-        candidate_total += candidates.len();
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let per_event = candidate_total as f64 / events.len() as f64;
-    println!("optimised path: {per_event:.2} candidate rules fully evaluated per event");
+    candidate_report(&set, &events);
     if only_optimised {
         report("optimised", event_count, optimised, None);
         report("optimised, cold", cold_count, cold, None);
@@ -224,12 +304,13 @@ fn main() {
         alerts.len()
     });
 
-    let base = report("plain", event_count, plain, None);
-    report("engine as-is", event_count, as_is, Some(base));
-    report("optimised", event_count, optimised, Some(base));
-    report("optimised, cold", cold_count, cold, Some(base));
-    report("runtime+alerts", event_count, runtime, Some(base));
-    report("built-in pack", event_count, builtin_run, Some(base));
+    let plain_rate = report("plain", event_count, plain, None);
+    let as_is_rate = report("rsigma as-is", event_count, as_is, None);
+    let base = Some((plain_rate, as_is_rate));
+    report("optimised", event_count, optimised, base);
+    report("optimised, cold", cold_count, cold, base);
+    report("runtime+alerts", event_count, runtime, base);
+    report("built-in pack", event_count, builtin_run, base);
     assert_eq!(plain.1, optimised.1, "match counts differ");
     assert_eq!(plain.1, as_is.1, "match counts differ");
 }

@@ -1,24 +1,34 @@
 //! The optimisation: one Aho-Corasick automaton per field over every rule's literal needles,
 //! so only rules that can possibly match are fully evaluated.
 //!
-//! For each rule we derive a *witness*: a set of (field, needle) pairs such that whenever the
-//! rule matches an event, at least one needle occurs (case-insensitively) in its field.
-//! Needles come from `contains`/`startswith`/`endswith`/exact values (the longest literal
-//! between wildcards) and from the literal prefixes or suffixes of `|re` patterns. A rule
-//! without a sound witness (negation as the only requirement, numbers, keywords, cased or
-//! encoded values, field references…) is evaluated for every event. The index only ever over-approximates the
-//! matching set, which the equal-matches test checks against plain evaluation.
+//! For each rule we derive a *witness*: a set of clauses, each a conjunction of (field,
+//! needle) pairs, such that whenever the rule matches an event, every needle of at least one
+//! clause occurs (case-insensitively) in its field. Needles come from `contains` /
+//! `startswith` / `endswith` / exact values (a literal between wildcards) and from the literal
+//! prefixes or suffixes of `|re` patterns. A rule without a sound witness (negation as the
+//! only requirement, numbers, keywords, cased or encoded values, field references…) is
+//! evaluated for every event of its route, and `picket rules check` names it. The index only
+//! ever over-approximates the matching set, which the equal-matches test checks against plain
+//! evaluation.
+//!
+//! Choosing: of an AND, the part whose witness is estimated rarest ([`estimate`], a static
+//! guess from the needle's text, not measured on any event stream); when even that one is
+//! common (a bare `\AppData\` or `.exe`), the cross product of the two rarest parts, whose
+//! clauses need a needle of each (e.g. `Image` ends with `\powershell.exe` *and*
+//! `TargetFilename` contains `\AppData\`). The rarest needle of a clause triggers the check of
+//! the others, which only need to have been seen in this event.
 //!
 //! Case folding follows the engine exactly. Plain Sigma values compare
-//! `haystack.to_lowercase()`; values with wildcards become case-insensitive regexes, which use
-//! Unicode simple case folding. Needles are kept only when their lower-case form is ASCII. An
-//! ASCII haystack is searched with an ASCII-case-insensitive automaton (identical to both). A
-//! non-ASCII haystack is *folded* once — lower-cased, then the two non-ASCII characters whose
-//! simple case folding is an ASCII letter but whose lower case is not (`ſ` → `s`; the Kelvin
-//! sign already lower-cases to `k`) are mapped — and searched: every match of either kind
-//! still contains its needle there (a test checks the character list against the regex
-//! engine). `|re` needles are extracted in ASCII mode, so on a non-ASCII haystack their rules
-//! are taken as candidates outright.
+//! `haystack.to_lowercase()` with the lower-cased value; values with wildcards become
+//! case-insensitive regexes, which use Unicode simple case folding. Needles and non-ASCII
+//! haystacks are both mapped through [`fold`] — per character, lower case, then upper case,
+//! then lower case — a per-character map under which the two sides of either comparison
+//! agree: it preserves substrings of the lower-cased text, and gives every member of a simple
+//! case-folding orbit the same image (a test checks the latter for every Unicode scalar value
+//! against the regex engine's own tables). An ASCII haystack is searched as is with an
+//! ASCII-case-insensitive automaton (a non-ASCII needle's image has a non-ASCII character,
+//! which no ASCII text matches). `|re` needles are extracted in ASCII mode, so on a
+//! non-ASCII haystack they count as present.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rsigma_parser::{
@@ -33,15 +43,26 @@ use crate::event::{is_text_field, SigmaEvent, CANARY_FIELD};
 pub struct Needle {
     /// Sysmon field name.
     pub field: String,
-    /// Lower-case ASCII text.
+    /// The literal, mapped through [`fold`].
     pub text: String,
     /// Came from a `|re` pattern: sound on ASCII haystacks only (see module docs).
     pub regex: bool,
 }
 
+/// Needles that must all occur (a clause of a witness).
+pub type Clause = Vec<Needle>;
+
+/// At most this many clauses from a cross product (beyond that, the single part is used).
+const MAX_PRODUCT: usize = 64;
+/// A clause keeps at most this many needles (dropping one from a conjunction stays sound).
+const MAX_CLAUSE: usize = 3;
+/// A part estimated to occur in more than this share of events is "common": it is crossed
+/// with the next rarest part when that helps.
+const COMMON: f64 = 0.01;
+
 /// The witness of a rule: `None` when it has none (always a candidate).
 #[must_use]
-pub fn witness(rule: &SigmaRule) -> Option<Vec<Needle>> {
+pub fn witness(rule: &SigmaRule) -> Option<Vec<Clause>> {
     let detections = &rule.detection;
     let mut all = Vec::new();
     for condition in &detections.conditions {
@@ -51,8 +72,9 @@ pub fn witness(rule: &SigmaRule) -> Option<Vec<Needle>> {
 }
 
 type Named = std::collections::HashMap<String, Detection>;
+type Witness = Option<Vec<Clause>>;
 
-fn condition_witness(expr: &ConditionExpr, named: &Named) -> Option<Vec<Needle>> {
+fn condition_witness(expr: &ConditionExpr, named: &Named) -> Witness {
     match expr {
         ConditionExpr::Identifier(name) => detection_witness(named.get(name)?),
         ConditionExpr::And(parts) => best(parts.iter().map(|p| condition_witness(p, named))),
@@ -83,7 +105,7 @@ fn condition_witness(expr: &ConditionExpr, named: &Named) -> Option<Vec<Needle>>
     }
 }
 
-fn detection_witness(detection: &Detection) -> Option<Vec<Needle>> {
+fn detection_witness(detection: &Detection) -> Witness {
     match detection {
         Detection::AllOf(items) => best(items.iter().map(item_witness)),
         Detection::AnyOf(parts) => union(parts.iter().map(detection_witness)),
@@ -94,24 +116,28 @@ fn detection_witness(detection: &Detection) -> Option<Vec<Needle>> {
     }
 }
 
-fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
+fn single(needles: impl IntoIterator<Item = Needle>) -> Vec<Clause> {
+    needles.into_iter().map(|n| vec![n]).collect()
+}
+
+fn item_witness(item: &DetectionItem) -> Witness {
     let field = item.field.name.as_deref()?;
     // `IsCanary: true` holds only for canary events: a witness of its own.
     if field == CANARY_FIELD
         && item.field.modifiers.is_empty()
         && matches!(item.values.as_slice(), [SigmaValue::Bool(true)])
     {
-        return Some(vec![Needle {
+        return Some(single([Needle {
             field: CANARY_FIELD.to_owned(),
             text: String::new(),
             regex: false,
-        }]);
+        }]));
     }
     if !is_text_field(field) {
         return None;
     }
     if item.field.has_modifier(Modifier::Re) {
-        return regex_witness(field, item);
+        return regex_witness(field, item).map(single);
     }
     let plain = item.field.modifiers.iter().all(|m| {
         matches!(
@@ -124,9 +150,9 @@ fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
     }
     let needles = item.values.iter().map(|v| value_needle(field, v));
     if item.field.has_modifier(Modifier::All) {
-        best(needles.map(|n| n.map(|n| vec![n])))
+        best(needles.map(|n| n.map(|n| vec![vec![n]])))
     } else {
-        needles.collect::<Option<Vec<_>>>()
+        needles.collect::<Option<Vec<_>>>().map(single)
     }
 }
 
@@ -134,7 +160,7 @@ fn item_witness(item: &DetectionItem) -> Option<Vec<Needle>> {
 ///
 /// The pattern is analysed in ASCII mode (ASCII case folding and classes): on an ASCII
 /// haystack that is exactly what the engine's Unicode regex does, so the literals are sound
-/// there; on a non-ASCII haystack the rule is taken as a candidate outright.
+/// there; on a non-ASCII haystack the needle counts as present.
 fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -162,7 +188,9 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             .parse(&pattern.original)
             .ok()?;
         let candidates = [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| {
-            let seq = Extractor::new().kind(kind).extract(&hir);
+            // Classes of up to 4 (case variants) are expanded; `\d` and wider end the
+            // literal, so it stays long instead of being trimmed to a few common bytes.
+            let seq = Extractor::new().kind(kind).limit_class(4).extract(&hir);
             let literals = seq.literals()?;
             let mut texts: Vec<String> = literals
                 .iter()
@@ -176,10 +204,10 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             texts.dedup();
             (!texts.is_empty() && texts.len() <= 64).then_some(texts)
         });
-        let texts = candidates
-            .into_iter()
-            .flatten()
-            .max_by_key(|t| t.iter().map(String::len).min().unwrap_or(0))?;
+        let texts = candidates.into_iter().flatten().min_by(|a, b| {
+            let cost = |t: &Vec<String>| t.iter().map(|n| estimate(field, n)).sum::<f64>();
+            cost(a).total_cmp(&cost(b))
+        })?;
         all.extend(texts.into_iter().map(|text| Needle {
             field: field.to_owned(),
             text,
@@ -193,32 +221,176 @@ fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
     let SigmaValue::String(s) = value else {
         return None;
     };
-    let longest = s
-        .parts
+    s.parts
         .iter()
         .filter_map(|p| match p {
-            StringPart::Plain(text) => Some(text.as_str()),
-            StringPart::Special(_) => None,
+            StringPart::Plain(text) if !text.is_empty() => Some(fold(text)),
+            StringPart::Plain(_) | StringPart::Special(_) => None,
         })
-        .max_by_key(|t| t.len())?;
-    let text = longest.to_lowercase();
-    (!text.is_empty() && text.is_ascii()).then(|| Needle {
-        field: field.to_owned(),
-        text,
-        regex: false,
-    })
+        .min_by(|a, b| estimate(field, a).total_cmp(&estimate(field, b)))
+        .map(|text| Needle {
+            field: field.to_owned(),
+            text,
+            regex: false,
+        })
 }
 
-/// AND: any one part's witness holds; pick the most selective (longest shortest needle).
-fn best(parts: impl Iterator<Item = Option<Vec<Needle>>>) -> Option<Vec<Needle>> {
-    parts
+/// The engine-agnostic case key of a text (see module docs): per character, lower case, then
+/// upper case, then lower case. ASCII maps to ASCII lower case.
+#[must_use]
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    fold_into(text, &mut out);
+    out
+}
+
+fn fold_into(text: &str, out: &mut String) {
+    out.clear();
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        for lower in c.to_lowercase() {
+            for upper in lower.to_uppercase() {
+                out.extend(upper.to_lowercase());
+            }
+        }
+    }
+}
+
+/// Path fragments so common on Windows and Linux file events that a needle made only of
+/// them says little, with a rough share of events containing each (a static guess from
+/// what file systems look like, deliberately not measured on the benchmark's events).
+///
+/// The images that write most files on any Windows machine come first (a fragment inside
+/// one already counted is not counted again).
+const COMMON_FRAGMENTS: &[(&str, f64)] = &[
+    ("\\svchost.exe", 0.25),
+    ("\\chrome.exe", 0.15),
+    ("\\msedge.exe", 0.1),
+    ("\\msmpeng.exe", 0.1),
+    ("\\firefox.exe", 0.05),
+    ("\\explorer.exe", 0.05),
+    ("\\onedrive.exe", 0.05),
+    ("\\searchindexer.exe", 0.03),
+    ("\\outlook.exe", 0.03),
+    ("\\system32\\", 0.2),
+    ("c:\\", 0.95),
+    ("\\users\\", 0.7),
+    ("\\appdata\\", 0.6),
+    ("\\local\\", 0.5),
+    ("\\windows\\", 0.45),
+    ("\\microsoft\\", 0.4),
+    ("\\program files", 0.3),
+    ("\\temp\\", 0.2),
+    ("\\roaming\\", 0.15),
+    ("\\programdata\\", 0.15),
+    ("\\cache", 0.3),
+    (".exe", 0.1),
+    (".dll", 0.05),
+    (".tmp", 0.05),
+    (".log", 0.05),
+    ("/home/", 0.3),
+    ("/usr/", 0.3),
+    ("/tmp/", 0.2),
+    ("/etc/", 0.1),
+    ("/var/", 0.2),
+];
+
+/// Static estimate of the share of events whose `field` contains `text` (folded): the
+/// product of the shares of the common fragments it contains, times a quarter for each
+/// other character. Only the order matters: it picks witnesses.
+#[must_use]
+pub fn estimate(field: &str, text: &str) -> f64 {
+    if field == CANARY_FIELD {
+        return 1e-4;
+    }
+    if field == "Image" && text == ".exe" {
+        return 0.95;
+    }
+    // A needle inside a common fragment is at least as common as the fragment.
+    if let Some(&(_, share)) = COMMON_FRAGMENTS
+        .iter()
+        .filter(|(f, _)| f.contains(text))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        return share.max(0.5_f64.powi(i32::try_from(text.len()).unwrap_or(i32::MAX)));
+    }
+    let mut covered = vec![false; text.len()];
+    let mut share = 1.0;
+    for &(fragment, fragment_share) in COMMON_FRAGMENTS {
+        if let Some(at) = text.find(fragment) {
+            if covered[at..at + fragment.len()].iter().all(|&c| c) {
+                continue;
+            }
+            share *= fragment_share;
+            covered[at..at + fragment.len()].fill(true);
+        }
+    }
+    let others = text
+        .char_indices()
+        .filter(|&(i, c)| !covered[i] && c != '\\' && c != '/')
+        .count();
+    share * 0.25_f64.powi(i32::try_from(others).unwrap_or(i32::MAX))
+}
+
+fn clause_estimate(clause: &Clause) -> f64 {
+    clause.iter().map(|n| estimate(&n.field, &n.text)).product()
+}
+
+fn witness_estimate(clauses: &[Clause]) -> f64 {
+    clauses.iter().map(clause_estimate).sum::<f64>().min(1.0)
+}
+
+/// AND: any one part's witness holds, and so does the cross product of any two; pick the
+/// rarest by [`estimate`].
+fn best(parts: impl Iterator<Item = Witness>) -> Witness {
+    let mut parts: Vec<(f64, Vec<Clause>)> = parts
         .flatten()
         .filter(|w| !w.is_empty())
-        .max_by_key(|w| w.iter().map(|n| n.text.len()).min().unwrap_or(0))
+        .map(|w| (witness_estimate(&w), w))
+        .collect();
+    parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut parts = parts.into_iter();
+    let (first_cost, first) = parts.next()?;
+    if first_cost <= COMMON {
+        return Some(first);
+    }
+    let Some((_, second)) = parts.next() else {
+        return Some(first);
+    };
+    if first.len() * second.len() > MAX_PRODUCT {
+        return Some(first);
+    }
+    let product: Vec<Clause> = first
+        .iter()
+        .flat_map(|a| second.iter().map(move |b| conjunction(a, b)))
+        .collect();
+    // The product is never less selective than either part, but each of its clauses costs a
+    // check: take it only where it helps clearly.
+    if witness_estimate(&product) < first_cost / 2.0 {
+        Some(product)
+    } else {
+        Some(first)
+    }
+}
+
+/// Both clauses at once: their needles, rarest first, at most [`MAX_CLAUSE`].
+fn conjunction(a: &Clause, b: &Clause) -> Clause {
+    let mut needles: Vec<Needle> = a.iter().chain(b).cloned().collect();
+    needles.sort_by(|x, y| {
+        estimate(&x.field, &x.text)
+            .total_cmp(&estimate(&y.field, &y.text))
+            .then_with(|| (&x.field, &x.text).cmp(&(&y.field, &y.text)))
+    });
+    needles.dedup_by(|x, y| x.field == y.field && x.text == y.text);
+    needles.truncate(MAX_CLAUSE);
+    needles
 }
 
 /// OR: every part must have a witness; the union holds.
-fn union(parts: impl Iterator<Item = Option<Vec<Needle>>>) -> Option<Vec<Needle>> {
+fn union(parts: impl Iterator<Item = Witness>) -> Witness {
     let mut all = Vec::new();
     for part in parts {
         all.extend(part?);
@@ -226,113 +398,201 @@ fn union(parts: impl Iterator<Item = Option<Vec<Needle>>>) -> Option<Vec<Needle>
     (!all.is_empty()).then_some(all)
 }
 
-/// While building: a field, its (needle, rule) pairs, and its rules with `|re` needles.
-type FieldNeedles = (String, Vec<(String, u32)>, Vec<u32>);
+/// Fields that belong to the process, not the event: the same for every event of a process,
+/// so their hits are cached per process (see [`Scratch`]).
+fn is_process_field(field: &str) -> bool {
+    matches!(field, "Image" | "CommandLine" | "User")
+}
+
+/// Distinguishes prefilters for the process cache (a rebuilt set may reuse an address).
+static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Process-field cache slots per scratch (direct-mapped by process address).
+const PROCESS_SLOTS: usize = 64;
 
 /// One field's automaton.
 #[derive(Debug)]
 struct FieldIndex {
     field: String,
+    /// [`is_process_field`].
+    process: bool,
     automaton: AhoCorasick,
-    /// Pattern id → rules (global indices) that own the needle.
-    owners: Vec<Vec<u32>>,
-    /// Rules with a `|re` needle on this field.
+    /// Pattern id → needle id.
+    needles: Vec<u32>,
+    /// Needles from `|re` patterns on this field: present on a non-ASCII haystack.
     regex: Vec<u32>,
+}
+
+/// What a needle being present means.
+#[derive(Debug, Default, Clone)]
+struct Owners {
+    /// Rules with a clause of this needle alone.
+    rules: Vec<u32>,
+    /// Multi-needle clauses whose rarest needle this is.
+    clauses: Vec<u32>,
+}
+
+/// A clause of two or more needles.
+#[derive(Debug)]
+struct MultiClause {
+    rule: u32,
+    needles: Vec<u32>,
 }
 
 /// Candidate rules for one (host, category) route.
 #[derive(Debug, Default)]
 pub struct Prefilter {
+    /// Unique per build (keys the process cache).
+    id: u64,
     /// Rules without a witness: always evaluated.
     always: Vec<u32>,
-    /// Rules whose witness includes `IsCanary: true`: candidates for canary events.
-    canary: Vec<u32>,
+    /// The needle `IsCanary: true`, if some rule uses it.
+    canary: Option<u32>,
     fields: Vec<FieldIndex>,
+    /// Needle id → owners.
+    owners: Vec<Owners>,
+    clauses: Vec<MultiClause>,
     /// Every rule on this route (plain evaluation).
     all: Vec<u32>,
 }
 
-/// Reusable per-evaluator scratch: marks for deduplication, a lower-casing buffer.
+/// The needles found in a process's fields by one prefilter. Holding the `Arc` keeps the
+/// process alive, so its address cannot be reused by another process while cached.
+#[derive(Debug)]
+struct ProcessHits {
+    process: std::sync::Arc<picket_model::ProcessInfo>,
+    prefilter: u64,
+    hits: Vec<u32>,
+}
+
+/// Reusable per-evaluator scratch: epoch marks for rules and needles, pending clauses, a
+/// folding buffer, and the needles found in the fields of recent processes.
 #[derive(Debug, Default)]
 pub struct Scratch {
     marks: Vec<u32>,
+    seen: Vec<u32>,
     epoch: u32,
+    pending: Vec<u32>,
+    folded: String,
+    processes: Vec<Option<ProcessHits>>,
 }
 
 impl Prefilter {
     /// Builds the index over `(global index, witness)` of the rules on this route.
-    ///
-    /// # Panics
-    /// Never in practice: the automaton is built from at most a few hundred thousand short
-    /// literals (the builder only fails past its size limits).
     #[must_use]
-    pub fn build(rules: &[(u32, Option<&[Needle]>)]) -> Self {
+    pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
         let mut always = Vec::new();
-        let mut canary = Vec::new();
-        let mut by_field: Vec<FieldNeedles> = Vec::new();
+        // (field, text) → needle id, with its `|re` flag.
+        let mut ids: std::collections::HashMap<(String, String), u32> =
+            std::collections::HashMap::new();
+        let mut needles: Vec<(String, String, bool)> = Vec::new();
+        let mut owners: Vec<Owners> = Vec::new();
+        let mut clauses = Vec::new();
+        let mut id_of = |needle: &Needle, owners: &mut Vec<Owners>| {
+            let key = (needle.field.clone(), needle.text.clone());
+            let id = *ids.entry(key).or_insert_with(|| {
+                needles.push((needle.field.clone(), needle.text.clone(), false));
+                owners.push(Owners::default());
+                u32::try_from(needles.len() - 1).unwrap_or(u32::MAX)
+            });
+            needles[id as usize].2 |= needle.regex;
+            id
+        };
         for &(rule, witness) in rules {
-            let Some(needles) = witness else {
+            let Some(witness) = witness else {
                 always.push(rule);
                 continue;
             };
-            for needle in needles {
-                if needle.field == CANARY_FIELD {
-                    canary.push(rule);
-                    continue;
-                }
-                let slot = match by_field.iter().position(|(f, _, _)| *f == needle.field) {
-                    Some(i) => i,
-                    None => {
-                        by_field.push((needle.field.clone(), Vec::new(), Vec::new()));
-                        by_field.len() - 1
+            for clause in witness {
+                let mut clause_ids: Vec<u32> =
+                    clause.iter().map(|n| id_of(n, &mut owners)).collect();
+                // Rarest first (as built by `conjunction`), duplicates dropped.
+                let mut seen = std::collections::HashSet::new();
+                clause_ids.retain(|id| seen.insert(*id));
+                match clause_ids.as_slice() {
+                    [] => always.push(rule),
+                    [only] => owners[*only as usize].rules.push(rule),
+                    [first, ..] => {
+                        owners[*first as usize]
+                            .clauses
+                            .push(u32::try_from(clauses.len()).unwrap_or(u32::MAX));
+                        clauses.push(MultiClause {
+                            rule,
+                            needles: clause_ids,
+                        });
                     }
-                };
-                by_field[slot].1.push((needle.text.clone(), rule));
-                if needle.regex {
-                    by_field[slot].2.push(rule);
                 }
             }
         }
-        let fields = by_field
+        for o in &mut owners {
+            o.rules.sort_unstable();
+            o.rules.dedup();
+        }
+        always.sort_unstable();
+        always.dedup();
+        let canary = ids.get(&(CANARY_FIELD.to_owned(), String::new())).copied();
+        let mut field_names: Vec<&str> = needles
+            .iter()
+            .map(|(f, _, _)| f.as_str())
+            .filter(|f| *f != CANARY_FIELD)
+            .collect();
+        field_names.sort_unstable();
+        field_names.dedup();
+        let fields = field_names
             .into_iter()
-            .filter_map(|(field, mut needles, mut regex)| {
-                needles.sort();
-                needles.dedup();
-                regex.sort_unstable();
-                regex.dedup();
-                let mut patterns: Vec<String> = Vec::new();
-                let mut owners: Vec<Vec<u32>> = Vec::new();
-                for (text, rule) in needles {
-                    if patterns.last() != Some(&text) {
-                        patterns.push(text);
-                        owners.push(Vec::new());
+            .filter_map(|field| {
+                let mut patterns = Vec::new();
+                let mut pattern_needles = Vec::new();
+                let mut regex = Vec::new();
+                for (id, (f, text, is_regex)) in needles.iter().enumerate() {
+                    if f != field {
+                        continue;
                     }
-                    if let Some(last) = owners.last_mut() {
-                        last.push(rule);
+                    let id = u32::try_from(id).unwrap_or(u32::MAX);
+                    patterns.push(text.as_str());
+                    pattern_needles.push(id);
+                    if *is_regex {
+                        regex.push(id);
                     }
                 }
-                // A DFA: more memory (a few MiB at most for thousands of needles), fastest scan.
+                // A DFA: more memory (a few MiB at most for thousands of needles), fastest
+                // scan. The builder fails only past its size limits; the rules on this field
+                // then become unconditional candidates (sound, slower).
                 let automaton = AhoCorasickBuilder::new()
                     .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .ok()?;
-                Some(FieldIndex {
-                    field,
-                    automaton,
-                    owners,
-                    regex,
-                })
+                    .build(&patterns);
+                match automaton {
+                    Ok(automaton) => Some(FieldIndex {
+                        process: is_process_field(field),
+                        field: field.to_owned(),
+                        automaton,
+                        needles: pattern_needles,
+                        regex,
+                    }),
+                    Err(_) => {
+                        for id in pattern_needles {
+                            let o = &owners[id as usize];
+                            always.extend(&o.rules);
+                            always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
+                        }
+                        None
+                    }
+                }
             })
             .collect();
+        always.sort_unstable();
+        always.dedup();
         let mut all: Vec<u32> = rules.iter().map(|(r, _)| *r).collect();
         all.sort_unstable();
-        canary.dedup();
         Self {
+            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             always,
             canary,
             fields,
+            owners,
+            clauses,
             all,
         }
     }
@@ -341,6 +601,12 @@ impl Prefilter {
     #[must_use]
     pub fn all(&self) -> &[u32] {
         &self.all
+    }
+
+    /// Rules without a witness: evaluated on every event of this route.
+    #[must_use]
+    pub fn unwitnessed(&self) -> &[u32] {
+        &self.always
     }
 
     /// Candidate rules for `event` (ascending global indices) into `out`.
@@ -355,13 +621,28 @@ impl Prefilter {
         if scratch.marks.len() < rule_count {
             scratch.marks.resize(rule_count, 0);
         }
+        if scratch.seen.len() < self.owners.len() {
+            scratch.seen.resize(self.owners.len(), 0);
+        }
         scratch.epoch = scratch.epoch.wrapping_add(1);
         if scratch.epoch == 0 {
             scratch.marks.fill(0);
+            scratch.seen.fill(0);
             scratch.epoch = 1;
         }
-        let epoch = scratch.epoch;
-        let marks = &mut scratch.marks;
+        if scratch.processes.is_empty() {
+            scratch.processes.resize_with(PROCESS_SLOTS, || None);
+        }
+        let Scratch {
+            marks,
+            seen,
+            epoch,
+            pending,
+            folded,
+            processes,
+        } = scratch;
+        let epoch = *epoch;
+        pending.clear();
         let mut mark = |rule: u32, out: &mut Vec<u32>| {
             let slot = &mut marks[rule as usize];
             if *slot != epoch {
@@ -372,30 +653,57 @@ impl Prefilter {
         for &rule in &self.always {
             mark(rule, out);
         }
-        if event.canary() {
-            for &rule in &self.canary {
+        let mut hit = |id: u32, out: &mut Vec<u32>, pending: &mut Vec<u32>| {
+            let slot = &mut seen[id as usize];
+            if *slot == epoch {
+                return;
+            }
+            *slot = epoch;
+            let owners = &self.owners[id as usize];
+            for &rule in &owners.rules {
                 mark(rule, out);
             }
+            pending.extend_from_slice(&owners.clauses);
+        };
+        if event.canary() {
+            if let Some(id) = self.canary {
+                hit(id, out, pending);
+            }
         }
-        for index in &self.fields {
-            let Some(text) = event.text(&index.field) else {
-                continue;
-            };
-            if text.is_ascii() {
-                for hit in index.automaton.find_overlapping_iter(text) {
-                    for &rule in &index.owners[hit.pattern().as_usize()] {
-                        mark(rule, out);
-                    }
-                }
-            } else {
-                let folded = fold(text);
-                for hit in index.automaton.find_overlapping_iter(&folded) {
-                    for &rule in &index.owners[hit.pattern().as_usize()] {
-                        mark(rule, out);
-                    }
-                }
-                for &rule in &index.regex {
-                    mark(rule, out);
+        // The process's fields: replayed from the cache, or scanned once and cached.
+        let process = &event.event().process;
+        let slot_index = (std::sync::Arc::as_ptr(process) as usize / 64) % PROCESS_SLOTS;
+        let cached = processes[slot_index]
+            .as_ref()
+            .filter(|c| c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process));
+        if let Some(cached) = cached {
+            for &id in &cached.hits {
+                hit(id, out, pending);
+            }
+        } else {
+            let mut hits = Vec::new();
+            for index in self.fields.iter().filter(|f| f.process) {
+                index.scan(event, folded, &mut |id| hits.push(id));
+            }
+            for &id in &hits {
+                hit(id, out, pending);
+            }
+            processes[slot_index] = Some(ProcessHits {
+                process: std::sync::Arc::clone(process),
+                prefilter: self.id,
+                hits,
+            });
+        }
+        for index in self.fields.iter().filter(|f| !f.process) {
+            index.scan(event, folded, &mut |id| hit(id, out, pending));
+        }
+        for &c in pending.iter() {
+            let clause = &self.clauses[c as usize];
+            if clause.needles.iter().all(|&n| seen[n as usize] == epoch) {
+                let slot = &mut marks[clause.rule as usize];
+                if *slot != epoch {
+                    *slot = epoch;
+                    out.push(clause.rule);
                 }
             }
         }
@@ -403,53 +711,71 @@ impl Prefilter {
     }
 }
 
-/// Non-ASCII characters that simple case folding maps to an ASCII letter while `to_lowercase`
-/// does not (checked against the regex engine in the tests).
-const FOLD_TO_ASCII: &[(char, char)] = &[('\u{17F}', 's')];
-
-/// Lower case plus [`FOLD_TO_ASCII`]: a haystack form containing every needle that either
-/// comparison of the engine can match.
-fn fold(text: &str) -> String {
-    let mut out = text.to_lowercase();
-    for &(from, to) in FOLD_TO_ASCII {
-        if out.contains(from) {
-            out = out.replace(from, &to.to_string());
+impl FieldIndex {
+    /// Reports every needle of this field present in `event`.
+    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut impl FnMut(u32)) {
+        let Some(text) = event.text(&self.field) else {
+            return;
+        };
+        let haystack = if text.is_ascii() {
+            text
+        } else {
+            fold_into(text, folded);
+            for &id in &self.regex {
+                found(id);
+            }
+            folded.as_str()
+        };
+        for m in self.automaton.find_overlapping_iter(haystack) {
+            found(self.needles[m.pattern().as_usize()]);
         }
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every Unicode scalar value's simple case-folding orbit, per the regex engine's tables.
+    fn orbit(c: char) -> Vec<char> {
+        let mut class =
+            regex_syntax::hir::ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(c, c)]);
+        class.case_fold_simple();
+        class
+            .ranges()
+            .iter()
+            .flat_map(|r| r.start()..=r.end())
+            .collect()
+    }
+
     #[test]
-    fn fold_covers_every_char_case_folding_to_ascii() {
-        // Every non-ASCII char a case-insensitive regex matches with an ASCII letter must
-        // fold to that letter (the Kelvin sign lower-cases to `k` already).
-        let letters = regex_syntax::ParserBuilder::new()
-            .case_insensitive(true)
-            .build()
-            .parse("[a-z]")
-            .unwrap();
-        let regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class)) =
-            letters.kind()
-        else {
-            panic!("expected a Unicode class");
-        };
-        for range in class.ranges() {
-            for c in range.start()..=range.end() {
-                if c.is_ascii() {
-                    continue;
-                }
-                let folded = fold(&c.to_string());
-                assert!(
-                    folded.len() == 1 && folded.is_ascii(),
-                    "{c:?} (U+{:04X}) matches an ASCII letter case-insensitively but folds to {folded:?}",
+    fn fold_agrees_with_both_comparisons_of_the_engine() {
+        for c in (0..=0x10_FFFF_u32).filter_map(char::from_u32) {
+            let key = fold(&c.to_string());
+            // Plain values compare lower-cased text: folding must see through lower case.
+            assert_eq!(
+                fold(&c.to_lowercase().to_string()),
+                key,
+                "{c:?} (U+{:04X})",
+                u32::from(c)
+            );
+            // Wildcard values are case-insensitive regexes: every member of the orbit
+            // must fold alike.
+            if !c.is_alphabetic() && c.is_ascii() {
+                continue;
+            }
+            for other in orbit(c) {
+                assert_eq!(
+                    fold(&other.to_string()),
+                    key,
+                    "{c:?} (U+{:04X}) and {other:?} match case-insensitively but fold apart",
                     u32::from(c)
                 );
             }
         }
+        // The final sigma: lower-casing text is contextual there.
+        assert_eq!(fold(&"ΟΔΟΣ".to_lowercase()), fold("ΟΔΟΣ"));
+        assert_eq!(fold("ſtate"), "state");
     }
 
     fn rule(yaml: &str) -> SigmaRule {
@@ -459,20 +785,70 @@ mod tests {
             .remove(0)
     }
 
+    fn texts(w: &[Clause]) -> Vec<Vec<(&str, &str)>> {
+        w.iter()
+            .map(|c| {
+                c.iter()
+                    .map(|n| (n.field.as_str(), n.text.as_str()))
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
-    fn and_picks_one_part_or_needs_all() {
+    fn and_picks_the_rarest_part_or_needs_all() {
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: '\\winword.exe'\n  condition: a and b\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(w.len(), 1, "the longer needle wins: {w:?}");
-        assert_eq!(w[0].field, "Image");
-        assert_eq!(w[0].text, "\\winword.exe");
+        assert_eq!(texts(&w), [[("Image", "\\winword.exe")]]);
 
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: 'word'\n  condition: a or b\n",
         );
         assert_eq!(witness(&r).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_common_part_is_crossed_with_the_next() {
+        // `\Temp\` and `.dll` are each common; together much less so.
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|contains: '\\Temp\\'\n    TargetFilename|endswith: '.dll'\n  condition: s\n",
+        );
+        let w = witness(&r).unwrap();
+        assert_eq!(
+            texts(&w),
+            [[("TargetFilename", ".dll"), ("TargetFilename", "\\temp\\")]]
+        );
+        // A rare part alone is enough.
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|contains: '\\AppData\\Roaming\\Zoom\\bin\\'\n    Image|endswith: '.exe'\n  condition: s\n",
+        );
+        assert_eq!(
+            texts(&witness(&r).unwrap()),
+            [[("TargetFilename", "\\appdata\\roaming\\zoom\\bin\\")]]
+        );
+    }
+
+    #[test]
+    fn non_ascii_needles_are_folded() {
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|contains:\n      - \"\\u0410\"\n      - \"\\u03a3\"\n  condition: s\n",
+        );
+        assert_eq!(
+            texts(&witness(&r).unwrap()),
+            [[("TargetFilename", "а")], [("TargetFilename", "σ")]]
+        );
+    }
+
+    #[test]
+    fn estimate_orders_common_fragments_below_specific_names() {
+        let f = "TargetFilename";
+        assert!(estimate(f, "\\appdata\\") > estimate(f, "\\appdata\\roaming\\zoom\\"));
+        assert!(estimate(f, ".exe") > estimate(f, "\\winword.exe"));
+        assert!(estimate("Image", ".exe") > estimate(f, ".exe"));
+        assert!(estimate(f, "\\") >= 0.5);
+        assert!(estimate("Image", "\\chrome.exe") > estimate(f, ".vhd"));
     }
 
     #[test]
@@ -486,7 +862,7 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            (w[0].text.as_str(), w[0].regex),
+            (w[0][0].text.as_str(), w[0][0].regex),
             ("x", true),
             "suffix literal"
         );
@@ -495,7 +871,8 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            w[0].text, "\\temp\\",
+            (w.len(), w[0].len()),
+            (1, 1),
             "case variants fold to one needle: {w:?}"
         );
         let r = rule(
@@ -506,7 +883,7 @@ mod tests {
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename: 'C:\\Users\\\\*\\AppData\\Roaming\\\\*'\n  condition: a\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(w[0].text, "\\appdata\\roaming\\");
-        assert!(!w[0].regex);
+        assert_eq!(w[0][0].text, "\\appdata\\roaming\\");
+        assert!(!w[0][0].regex);
     }
 }

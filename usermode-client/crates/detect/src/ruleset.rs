@@ -8,7 +8,7 @@ use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
 
 use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
 use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
-use crate::prefilter::{witness, Needle, Prefilter, Scratch};
+use crate::prefilter::{witness, Clause, Prefilter, Scratch};
 use crate::problem::{Problem, Rejected, Severity};
 use crate::ruletest::{parse_tests, TestCase};
 use crate::source::RuleFile;
@@ -209,6 +209,27 @@ impl RuleSet {
     #[must_use]
     pub fn rule_meta(&self, index: usize) -> &RuleMeta {
         &self.rules[index].meta
+    }
+
+    /// Rules the prefilter cannot skip (no literal witness): evaluated on every event of
+    /// their routes, ascending. `picket rules check` names them as a cost.
+    #[must_use]
+    pub fn unwitnessed(&self) -> Vec<usize> {
+        let mut all: Vec<usize> = self
+            .routes
+            .iter()
+            .flat_map(|r| r.unwitnessed().iter().map(|&i| i as usize))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Where rule `index` is defined: (file, line).
+    #[must_use]
+    pub fn rule_origin(&self, index: usize) -> (&str, usize) {
+        let origin = &self.rules[index].origin;
+        (&origin.file, origin.line)
     }
 
     fn route(&self, host: Host, category: Category) -> &Prefilter {
@@ -413,7 +434,7 @@ fn build(
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut rules: Vec<DetectionRule> = Vec::new();
     let mut sigma_by_id: HashMap<String, SigmaRule> = HashMap::new();
-    let mut witnesses: Vec<Option<Vec<Needle>>> = Vec::new();
+    let mut witnesses: Vec<Option<Vec<Clause>>> = Vec::new();
     let mut process_rules = Vec::new();
 
     for ParsedRule { mut rule, origin } in parsed_rules {
@@ -642,7 +663,7 @@ fn build(
     let mut routes_out = Vec::with_capacity(10);
     for host in [Host::Windows, Host::Linux] {
         for c in Category::ALL {
-            let on_route: Vec<(u32, Option<&[Needle]>)> = rules
+            let on_route: Vec<(u32, Option<&[Clause]>)> = rules
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| r.routes[host_index(host)][c.index()])

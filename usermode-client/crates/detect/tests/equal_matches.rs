@@ -2,11 +2,12 @@
 //! the matches of plain evaluation (every rule whose logsource accepts the event, fully
 //! evaluated), and of the rsigma engine as shipped. Checked on 300 synthetic rules of real
 //! Sigma shapes plus hand-written edge cases (wildcards, negation, regex, `|all`, `|cased`,
-//! non-ASCII case folding), over a large event stream.
+//! non-ASCII case folding), over a large event stream; and on SigmaHQ's `rules/windows/file`
+//! (pinned in `benches/sigmahq`) over realistic Windows events.
 
 use picket_detect::event::{product, Category, SigmaEvent};
 use picket_detect::prefilter::Scratch;
-use picket_detect::{synth, RuleSet};
+use picket_detect::{synth, workload, RuleSet};
 use rsigma_parser::LogSource;
 
 const EDGE_CASES: &[&str] = &[
@@ -32,6 +33,11 @@ const EDGE_CASES: &[&str] = &[
     // The canary flag (its own witness).
     "title: e11\nid: edge-11\nlogsource: {product: windows}\ndetection:\n  s:\n    IsCanary: true\n  f:\n    Image|endswith: '\\explorer.exe'\n  condition: s and not f\n",
     "title: e10\nid: edge-10\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|re: '(?i)\\\\jörg\\\\'\n  condition: s\n",
+    // Non-ASCII needles, plain and wildcard (Unicode case folding on both sides).
+    "title: e12\nid: edge-12\nlogsource: {product: windows}\ndetection:\n  s:\n    User|contains: 'JÖRG'\n  condition: s\n",
+    "title: e13\nid: edge-13\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: '*\\JÖRG\\\\*'\n  condition: s\n",
+    // Cross-field conjunction of two common literals.
+    "title: e14\nid: edge-14\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|contains: '\\Temp\\'\n    TargetFilename|endswith: '.tmp'\n    Image|endswith: '.exe'\n  condition: s\n",
 ];
 
 fn rules() -> Vec<rsigma_parser::SigmaRule> {
@@ -86,7 +92,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     assert!(total >= hit_events);
     for id in [
         "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
-        "edge-11",
+        "edge-11", "edge-12", "edge-13", "edge-14",
     ] {
         let index = (0..set.rule_count())
             .find(|&i| set.rule_meta(i).id == id)
@@ -100,4 +106,83 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
             "edge case {id} never matched: the stream does not exercise it"
         );
     }
+}
+
+fn sigmahq_rules() -> Vec<rsigma_parser::SigmaRule> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sigmahq/rules/windows/file");
+    let rules: Vec<_> = picket_detect::read_dir(&dir)
+        .expect("the pinned SigmaHQ rules")
+        .iter()
+        .filter_map(|f| rsigma_parser::parse_sigma_yaml(&f.text).ok())
+        .flat_map(|c| c.rules)
+        .filter(|r| {
+            r.id.is_some()
+                && r.logsource
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| Category::from_name(c).is_some())
+        })
+        .collect();
+    assert!(rules.len() > 150, "{} rules", rules.len());
+    rules
+}
+
+#[test]
+fn sigmahq_rules_on_realistic_events_match_as_plain_evaluation() {
+    let rules = sigmahq_rules();
+    let set = RuleSet::compile_untested(rules.clone()).expect("SigmaHQ set compiles");
+    let mut engine = rsigma_eval::Engine::new();
+    for rule in &rules {
+        engine.add_rule(rule).unwrap();
+    }
+    let mut events = workload::events(25_000, 0x5197);
+    // Events that hit the non-ASCII needles of the homoglyph rule, in upper and lower case.
+    for (i, name) in ["Ѕеtup.exe", "ІNVOICE.pdf", "Αpple.txt", "ԜORD.docx"]
+        .iter()
+        .enumerate()
+    {
+        let mut e = events[i].clone();
+        e.operation = picket_model::Operation::Create;
+        e.target = picket_detect::ruletest::file_path(
+            &format!(r"C:\Users\bob\Downloads\{name}"),
+            picket_model::Host::Windows,
+        );
+        events.push(e);
+    }
+    let mut scratch = Scratch::default();
+    let (mut total, mut hit_events) = (0_usize, 0_usize);
+    let mut fired = std::collections::HashSet::new();
+    for event in &events {
+        let view = SigmaEvent::new(event, false);
+        let plain = set.matches_plain(&view);
+        assert_eq!(plain, set.matches(&view, &mut scratch), "event {event:?}");
+        let logsource = LogSource {
+            category: Some(Category::of(event.operation).as_str().to_owned()),
+            product: Some(product(event.host).to_owned()),
+            ..LogSource::default()
+        };
+        let mut by_engine: Vec<String> = engine
+            .evaluate_with_logsource(&view, &logsource)
+            .into_iter()
+            .filter_map(|r| r.header.rule_id)
+            .collect();
+        by_engine.sort();
+        let mut ours: Vec<String> = plain.iter().map(|&i| set.rule_meta(i).id.clone()).collect();
+        ours.sort();
+        assert_eq!(ours, by_engine, "engine disagrees on {event:?}");
+        total += plain.len();
+        hit_events += usize::from(!plain.is_empty());
+        fired.extend(plain);
+    }
+    assert!(hit_events > 50, "only {hit_events} events matched");
+    assert!(fired.len() >= 10, "only {} rules fired", fired.len());
+    assert!(total >= hit_events);
+    let homoglyph = (0..set.rule_count())
+        .find(|&i| set.rule_meta(i).id == "4f1707b1-b50b-45b4-b5a2-3978b5a5d0d6")
+        .expect("the homoglyph rule");
+    assert!(
+        fired.contains(&homoglyph),
+        "the non-ASCII needles never hit"
+    );
 }

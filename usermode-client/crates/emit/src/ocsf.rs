@@ -19,6 +19,8 @@ use crate::HostInfo;
 
 mod process;
 pub use process::ProcessActivity;
+#[path = "ocsf_line.rs"]
+pub mod line;
 
 /// OCSF schema version the output follows.
 pub const OCSF_VERSION: &str = "1.3.0";
