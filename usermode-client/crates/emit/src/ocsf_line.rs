@@ -173,6 +173,24 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
     if let Some(pid) = p.parent_pid {
         out.extend_from_slice(b",\"parent_process\":{\"pid\":");
         number(out, pid);
+        if let Some(key) = p.parent_start_key {
+            out.extend_from_slice(b",\"uid\":\"");
+            number(out, pid);
+            out.push(b'-');
+            number(out, key);
+            out.push(b'"');
+        }
+        if let Some(image) = p.parent_image.as_deref() {
+            out.extend_from_slice(b",\"file\":{\"path\":");
+            string(out, image);
+            out.extend_from_slice(b",\"name\":");
+            string(out, image_name(image));
+            out.extend_from_slice(b",\"type_id\":1}");
+        }
+        if let Some(cmd_line) = p.parent_command_line.as_deref() {
+            out.extend_from_slice(b",\"cmd_line\":");
+            string(out, cmd_line);
+        }
         out.push(b'}');
     }
     out.extend_from_slice(b"},\"user\":");
@@ -212,9 +230,16 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
         out.extend_from_slice(b",\"delete_method\":");
         string(out, method);
     }
+    if d.named_stream {
+        out.extend_from_slice(b",\"named_stream\":true");
+    }
     if let Some(size) = d.new_size {
         out.extend_from_slice(b",\"new_size\":");
         number(out, size);
+    }
+    if let Some(kind) = d.size_kind {
+        out.extend_from_slice(b",\"size_kind\":");
+        string(out, kind);
     }
     if let Some(attributes) = d.attributes {
         out.extend_from_slice(b",\"attributes\":");
@@ -280,7 +305,10 @@ mod tests {
                 info.command_line = rich.then(|| "cmd /c \"echo\\x\"".to_owned());
                 info.user = rich.then(|| r"CORP\José".to_owned());
                 info.uid = (!rich).then_some(1000);
-                info.parent_pid = rich.then_some(4);
+                info.parent_pid = (rich || k % 3 == 0).then_some(4);
+                info.parent_start_key = (rich && k % 2 == 0).then_some(17);
+                info.parent_image = rich.then(|| "/usr/bin/ba\"sh".to_owned());
+                info.parent_command_line = (k % 4 == 0).then(|| "bash -c 'x\ty'".to_owned());
                 let process = Arc::new(info);
                 let source =
                     matches!(operation, Operation::Rename | Operation::HardLink).then(|| {
@@ -316,7 +344,9 @@ mod tests {
                             result: 2,
                         }),
                         delete_method: rich.then_some("disposition_ex"),
+                        named_stream: rich && k % 3 == 1,
                         new_size: rich.then_some(4096),
+                        size_kind: (k % 2 == 1).then_some("valid_data_length"),
                         attributes: rich.then_some(0x20),
                         link_flags: rich.then_some(1),
                     },
