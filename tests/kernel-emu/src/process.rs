@@ -34,8 +34,9 @@ fn process_arg(emu: &Emu, api: &str) -> Result<crate::kernel::Process, Violation
 ///
 /// Registration: the kernel verifies that the routine lies in a loaded image linked with
 /// `/INTEGRITYCHECK` (`MmVerifyCallbackFunctionCheckFlags`), else `STATUS_ACCESS_DENIED`;
-/// a routine registered twice, or a 65th, is `STATUS_INVALID_PARAMETER`. Removal of a
-/// routine that is not registered: `STATUS_PROCEDURE_NOT_FOUND`. Removal waits for calls in
+/// a routine registered twice, or a 65th, is `STATUS_INVALID_PARAMETER` (all three
+/// documented). Removal of a routine that is not registered is undocumented; Windows
+/// answers `STATUS_PROCEDURE_NOT_FOUND` (the driver removes only what it registered). Removal waits for calls in
 /// flight; here none can be (the harness calls routines synchronously).
 ///
 /// # Errors
