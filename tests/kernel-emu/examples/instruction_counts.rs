@@ -10,6 +10,7 @@
 fn main() -> Result<(), String> {
     use std::collections::BTreeMap;
 
+    use picket_kernel_emu::process::NewProcess;
     use picket_kernel_emu::{workload, Harness};
 
     let w = workload::load()?;
@@ -26,6 +27,40 @@ fn main() -> Result<(), String> {
     h.settle(3).map_err(|v| v.to_string())?;
     let sender = h.emu.threads.get(1).map_or(0, |t| t.instructions) - sender_before;
     let records = h.received()?.len() - records_before;
+    // Process notifications after the workload (not in the sender figure above): three
+    // starts (a command line, none, one longer than a record carries) and their exits.
+    let long_line = format!("powershell.exe -EncodedCommand {}", "QQ".repeat(2048));
+    let mut started = Vec::new();
+    for (i, (image, command_line)) in [
+        (
+            r"\??\C:\Windows\System32\cmd.exe",
+            Some(r"cmd.exe /c whoami"),
+        ),
+        (r"\SystemRoot\System32\smss.exe", None),
+        (
+            r"\??\C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            Some(long_line.as_str()),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = NewProcess {
+            pid: 0x1400 + 4 * i as u64,
+            start_key: 9001 + i as u64,
+            session_id: 1,
+            parent_pid: h.workload_pid,
+            creating_pid: h.workload_pid,
+            creating_tid: 0x2a4,
+            image,
+            command_line,
+        };
+        started.push(h.start_process(&p).map_err(|v| v.to_string())?.0);
+    }
+    for object in started {
+        h.exit_process(object, 0).map_err(|v| v.to_string())?;
+    }
+    h.settle(3).map_err(|v| v.to_string())?;
     let unload_before = h.emu.instructions();
     h.unload().map_err(|v| v.to_string())?;
     let unload = h.emu.instructions() - unload_before;
@@ -43,7 +78,15 @@ fn main() -> Result<(), String> {
     println!("| callback | calls | instructions min | mean | max | stack max (bytes) |");
     println!("|---|---:|---:|---:|---:|---:|");
     let mut by_callback: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-    for c in &h.emu.k.fs.costs {
+    let is_process = |op: &str| op.starts_with("process");
+    for c in h
+        .emu
+        .k
+        .fs
+        .costs
+        .iter()
+        .filter(|c| !is_process(&c.operation))
+    {
         by_callback
             .entry(c.callback.as_str())
             .or_default()
@@ -61,7 +104,14 @@ fn main() -> Result<(), String> {
     println!("| workload operation | callbacks | instructions (all callbacks of the step) |");
     println!("|---|---:|---:|");
     let mut by_op: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    for c in &h.emu.k.fs.costs {
+    for c in h
+        .emu
+        .k
+        .fs
+        .costs
+        .iter()
+        .filter(|c| !is_process(&c.operation))
+    {
         let e = by_op.entry(c.operation.as_str()).or_default();
         e.0 += 1;
         e.1 += c.instructions;
@@ -77,6 +127,26 @@ fn main() -> Result<(), String> {
             calls / per,
             instructions / per
         );
+    }
+    println!();
+    println!(
+        "| process notification | calls | instructions min | mean | max | stack max (bytes) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut by_notification: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    for c in h.emu.k.fs.costs.iter().filter(|c| is_process(&c.operation)) {
+        by_notification
+            .entry(c.operation.as_str())
+            .or_default()
+            .push((c.instructions, c.stack));
+    }
+    for (name, v) in &by_notification {
+        let n = v.len() as u64;
+        let min = v.iter().map(|x| x.0).min().unwrap_or(0);
+        let max = v.iter().map(|x| x.0).max().unwrap_or(0);
+        let mean = v.iter().map(|x| x.0).sum::<u64>() / n.max(1);
+        let stack = v.iter().map(|x| x.1).max().unwrap_or(0);
+        println!("| {name} | {n} | {min} | {mean} | {max} | {stack} |");
     }
     println!();
     println!(

@@ -100,6 +100,10 @@ pub struct Image {
     pub imports: Vec<ImportSlot>,
     /// RVA of `DriverEntry`.
     pub driver_entry: u64,
+    /// The optional header's `DllCharacteristics` (the kernel reads
+    /// `IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY` from it before it lets the image register
+    /// process callbacks).
+    pub dll_characteristics: u16,
 }
 
 impl Image {
@@ -131,6 +135,7 @@ impl Image {
         let optional = file.nt_headers().optional_header();
         let base = optional.image_base();
         let size = u64::from(optional.size_of_image());
+        let dll_characteristics = optional.dll_characteristics();
         let header_len = optional.size_of_headers() as usize;
         let headers = bytes.get(..header_len).unwrap_or(&bytes).to_vec();
         let mut sections = Vec::new();
@@ -213,6 +218,7 @@ impl Image {
             sections,
             imports,
             driver_entry,
+            dll_characteristics,
         })
     }
 
@@ -237,6 +243,13 @@ impl Image {
             }
         }
         found
+    }
+
+    /// Whether the image was linked with `/INTEGRITYCHECK`
+    /// (`IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY`).
+    #[must_use]
+    pub const fn force_integrity(&self) -> bool {
+        self.dll_characteristics & pe::IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY != 0
     }
 
     /// The image's end (exclusive), as an absolute address.

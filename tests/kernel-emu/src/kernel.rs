@@ -44,6 +44,12 @@ pub mod status {
     pub const OBJECTID_NOT_FOUND: u32 = 0xC000_02F0;
     /// `STATUS_FLT_INVALID_NAME_REQUEST`.
     pub const FLT_INVALID_NAME_REQUEST: u32 = 0xC01C_0005;
+    /// `STATUS_PENDING`.
+    pub const PENDING: u32 = 0x103;
+    /// `STATUS_ACCESS_DENIED`.
+    pub const ACCESS_DENIED: u32 = 0xC000_0022;
+    /// `STATUS_PROCEDURE_NOT_FOUND`.
+    pub const PROCEDURE_NOT_FOUND: u32 = 0xC000_007A;
 }
 
 /// Where the `POBJECT_TYPE` that the variable `PsThreadType` points to is stored.
@@ -136,9 +142,30 @@ pub const EXPORTS: &[Export] = &[
         ob_reference_object_with_tag,
     ),
     f("PsCreateSystemThread", PASSIVE, ps_create_system_thread),
+    f(
+        "PsGetProcessExitStatus",
+        APC,
+        crate::process::ps_get_process_exit_status,
+    ),
     f("PsGetProcessId", HIGH, ps_get_process_id),
+    // No WDK header declares it; the driver holds it to APC_LEVEL, as the lookup it pairs with.
+    f(
+        "PsGetProcessSessionId",
+        APC,
+        crate::process::ps_get_process_session_id,
+    ),
     f("PsGetProcessStartKey", HIGH, ps_get_process_start_key),
     f("PsGetThreadId", HIGH, ps_get_thread_id),
+    f(
+        "PsLookupProcessByProcessId",
+        APC,
+        crate::process::ps_lookup_process_by_process_id,
+    ),
+    f(
+        "PsSetCreateProcessNotifyRoutineEx",
+        PASSIVE,
+        crate::process::ps_set_create_process_notify_routine_ex,
+    ),
     f(
         "PsTerminateSystemThread",
         PASSIVE,
@@ -382,12 +409,18 @@ pub struct NameInfo {
 }
 
 /// A fake process.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Process {
     /// Process id.
     pub pid: u64,
     /// Process start key.
     pub start_key: u64,
+    /// Terminal-services session.
+    pub session_id: u32,
+    /// Set when the process has exited (`PsGetProcessExitStatus`; `STATUS_PENDING` before).
+    pub exit_status: Option<u32>,
+    /// Its id left the process table: `PsLookupProcessByProcessId` no longer finds it.
+    pub deleted: bool,
 }
 
 /// Faults the tests inject into the fake kernel.
@@ -409,6 +442,9 @@ pub struct Inject {
     pub pre_write_irql: Option<u8>,
     /// Deliberately broken fake: every free is performed twice.
     pub free_twice: bool,
+    /// Deliberately broken fake: `PsSetCreateProcessNotifyRoutineEx(.., TRUE)` reports
+    /// success but leaves the routine registered (the unload-order check must catch it).
+    pub keep_process_notify: bool,
 }
 
 /// Counters of allocation calls (for the Nth-failure injection).
@@ -462,6 +498,10 @@ pub struct Kernel {
     pub processes: HashMap<u64, Process>,
     /// Fake non-system threads (`ETHREAD` → tid) of the processes doing I/O.
     pub io_threads: HashMap<u64, u64>,
+    /// Registered `PsSetCreateProcessNotifyRoutineEx` routines, in registration order.
+    pub process_notify: Vec<u64>,
+    /// Routines removed with `PsSetCreateProcessNotifyRoutineEx(.., TRUE)`.
+    pub process_notify_removed: u64,
     /// What `IoGetCurrentProcess` returns.
     pub current_process: u64,
     /// The system process.
@@ -525,7 +565,14 @@ pub fn setup(emu: &mut Emu) -> Result<(), Violation> {
 /// Emulator errors.
 pub fn new_process(emu: &mut Emu, pid: u64, start_key: u64) -> Result<u64, Violation> {
     let object = emu.alloc(0xA00)?;
-    emu.k.processes.insert(object, Process { pid, start_key });
+    emu.k.processes.insert(
+        object,
+        Process {
+            pid,
+            start_key,
+            ..Process::default()
+        },
+    );
     Ok(object)
 }
 
@@ -1103,6 +1150,7 @@ fn flt_start_filtering(emu: &mut Emu) -> Result<Flow, Violation> {
 fn flt_unregister_filter(emu: &mut Emu) -> Result<Flow, Violation> {
     let filter = emu.arg(0)?;
     our_filter(emu, filter, "FltUnregisterFilter")?;
+    crate::process::require_removed(emu, "FltUnregisterFilter")?;
     // Filter Manager disconnects a connected client first (the disconnect callback runs).
     if let (Some(client), Some(port)) = (emu.k.client.clone(), emu.k.port.clone()) {
         if !client.closed {
@@ -1175,6 +1223,7 @@ fn flt_create_communication_port(emu: &mut Emu) -> Result<Flow, Violation> {
 
 fn flt_close_communication_port(emu: &mut Emu) -> Result<Flow, Violation> {
     let port = emu.arg(0)?;
+    crate::process::require_removed(emu, "FltCloseCommunicationPort")?;
     match emu.k.port.as_mut() {
         Some(p) if p.object == port && !p.closed => p.closed = true,
         _ => {

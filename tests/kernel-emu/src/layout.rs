@@ -204,4 +204,28 @@ layout! {
     FSA_NAME = 12 => "offsetof(FILE_FS_ATTRIBUTE_INFORMATION, FileSystemName)";
     /// `sizeof(FILE_STANDARD_INFORMATION)`.
     STANDARD_SIZE = 0x18 => "sizeof(FILE_STANDARD_INFORMATION)";
+
+    /// `PS_CREATE_NOTIFY_INFO.Size`.
+    PCNI_SIZE_FIELD = 0 => "offsetof(PS_CREATE_NOTIFY_INFO, Size)";
+    /// `PS_CREATE_NOTIFY_INFO.Flags` (bit 0 `FileOpenNameAvailable`, bit 1
+    /// `IsSubsystemProcess`).
+    PCNI_FLAGS = 8 => "offsetof(PS_CREATE_NOTIFY_INFO, Flags)";
+    /// `PS_CREATE_NOTIFY_INFO.ParentProcessId`.
+    PCNI_PARENT = 0x10 => "offsetof(PS_CREATE_NOTIFY_INFO, ParentProcessId)";
+    /// `PS_CREATE_NOTIFY_INFO.CreatingThreadId` (a `CLIENT_ID`).
+    PCNI_CREATING = 0x18 => "offsetof(PS_CREATE_NOTIFY_INFO, CreatingThreadId)";
+    /// `PS_CREATE_NOTIFY_INFO.FileObject`.
+    PCNI_FILE_OBJECT = 0x28 => "offsetof(PS_CREATE_NOTIFY_INFO, FileObject)";
+    /// `PS_CREATE_NOTIFY_INFO.ImageFileName`.
+    PCNI_IMAGE = 0x30 => "offsetof(PS_CREATE_NOTIFY_INFO, ImageFileName)";
+    /// `PS_CREATE_NOTIFY_INFO.CommandLine`.
+    PCNI_COMMAND_LINE = 0x38 => "offsetof(PS_CREATE_NOTIFY_INFO, CommandLine)";
+    /// `PS_CREATE_NOTIFY_INFO.CreationStatus`.
+    PCNI_CREATION_STATUS = 0x40 => "offsetof(PS_CREATE_NOTIFY_INFO, CreationStatus)";
+    /// `sizeof(PS_CREATE_NOTIFY_INFO)`.
+    PCNI_SIZE = 0x48 => "sizeof(PS_CREATE_NOTIFY_INFO)";
+    /// `CLIENT_ID.UniqueProcess`.
+    CID_PROCESS = 0 => "offsetof(CLIENT_ID, UniqueProcess)";
+    /// `CLIENT_ID.UniqueThread`.
+    CID_THREAD = 8 => "offsetof(CLIENT_ID, UniqueThread)";
 }

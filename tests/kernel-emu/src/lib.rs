@@ -5,6 +5,7 @@
 //! - [`emu`]: unicorn, guest memory, import traps, calls into the guest, guest threads;
 //! - [`kernel`]: the fake ntoskrnl and Filter Manager, one handler per export;
 //! - [`fs`]: the fake file system and Filter Manager's callback delivery;
+//! - [`process`]: process creation and exit through the driver's process-notify routine;
 //! - [`verifier`]: the rules a run is held to; [`layout`]: WDK structure offsets;
 //! - [`Harness`]: DriverEntry, the client, the workload, unload and the final checks.
 #![cfg(target_os = "linux")]
@@ -20,6 +21,7 @@ pub mod fs;
 pub mod image;
 pub mod kernel;
 pub mod layout;
+pub mod process;
 pub mod symbols;
 pub mod verifier;
 pub mod workload;
@@ -400,6 +402,16 @@ impl Harness {
         }
         if k.port.as_ref().is_some_and(|p| !p.closed) {
             found.push(Violation::new(Rule::Unbalanced, "server port never closed"));
+        }
+        if !k.process_notify.is_empty() {
+            found.push(Violation::new(
+                Rule::Unbalanced,
+                format!(
+                    "{} process-notify routine(s) still registered after unload: the kernel \
+                     would call into an unloaded image",
+                    k.process_notify.len()
+                ),
+            ));
         }
         if k.filter.as_ref().is_some_and(|f| !f.unregistered) {
             found.push(Violation::new(

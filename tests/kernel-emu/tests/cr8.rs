@@ -31,6 +31,7 @@ fn image() -> Image {
         }],
         imports: Vec::new(),
         driver_entry: 0x1000,
+        dll_characteristics: 0,
     }
 }
 
