@@ -73,13 +73,15 @@ fn a_sigmahq_checkout_loads_what_could_run_and_names_what_it_skips() {
     };
     assert!(reason_for("info.yml").contains("not a Sigma rule"));
     assert!(reason_for("generic_brute_force.yml").contains("'deprecated' folder"));
-    assert!(reason_for("proc_creation_win_7zip_exfil_dmp_files.yml").contains("process_creation"));
+    // process_creation runs on process start events: loaded, not skipped.
+    assert!(!reason_for("proc_creation_win_7zip_exfil_dmp_files.yml").contains("skipped"));
     let set = RuleSet::compile(read_dir(&subset()).unwrap()).unwrap();
     assert_eq!(
         set.rule_count(),
         3,
         "the two file_access rules and the file_event rule"
     );
+    assert_eq!(set.process_rule_count(), 1, "the process_creation rule");
 }
 
 #[test]
