@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use picket_content::{Sampler, SamplerConfig, Submit};
-use picket_model::{Alert, Detector, FileEvent, Host, Timestamp};
+use picket_model::{Alert, Detector, FileEvent, Host, ProcessEvent, Timestamp};
 
 use crate::engine::{Engine, EngineConfig, Request};
 
@@ -112,6 +112,12 @@ impl Detector for Stack {
         }
     }
 
+    fn on_process(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+        for d in &mut self.0 {
+            d.on_process(event, alerts);
+        }
+    }
+
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
         for d in &mut self.0 {
             d.on_idle(now, alerts);
@@ -171,5 +177,41 @@ mod tests {
         assert!(alerts.is_empty());
         let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
         assert!(off.sampler_stats().is_none());
+    }
+
+    /// Counts the process events it is shown.
+    struct CountProcesses(std::rc::Rc<std::cell::Cell<usize>>);
+
+    impl Detector for CountProcesses {
+        fn on_event(&mut self, _: &FileEvent, _: &mut Vec<Alert>) {}
+
+        fn on_process(&mut self, _: &ProcessEvent, _: &mut Vec<Alert>) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn a_stack_shows_process_events_to_every_detector() {
+        let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut stack = Stack(vec![
+            Box::new(CountProcesses(seen.clone())),
+            Box::new(CountProcesses(seen.clone())),
+        ]);
+        let start = ProcessEvent {
+            seq: 1,
+            time: Timestamp::now(),
+            host: LOCAL_HOST,
+            activity: picket_model::ProcessActivity::Start,
+            process: Arc::new(ProcessInfo::default()),
+            forked: false,
+            creating_pid: None,
+            creating_tid: None,
+            session_id: None,
+            exit_status: None,
+            image_truncated: false,
+            command_line_truncated: false,
+        };
+        stack.on_process(&start, &mut Vec::new());
+        assert_eq!(seen.get(), 2);
     }
 }
