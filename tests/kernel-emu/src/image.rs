@@ -53,6 +53,53 @@ pub fn default_path() -> PathBuf {
     std::env::var_os(IMAGE_ENV).map_or_else(|| workspace_root().join(DEFAULT_IMAGE), PathBuf::from)
 }
 
+/// The Linux WDK kit `.ci/build-sys.sh` builds the image with: `$PICKET_WDK`, else
+/// `../shared/wdk` beside the workspace.
+#[must_use]
+pub fn kit_path() -> PathBuf {
+    std::env::var_os("PICKET_WDK").map_or_else(
+        || workspace_root().join("../shared/wdk"),
+        |kit| workspace_root().join(kit),
+    )
+}
+
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// Why the tests that run the real image cannot run on this machine, if they cannot: set
+/// `PICKET_SKIP_IMAGE_TEST=1`, or no image and no WDK kit that could build one (the same
+/// policy as `tests/driver-image`). With a kit, or with `PICKET_REQUIRE_IMAGE=1` or
+/// `PICKET_REQUIRE_WDK=1` (CI), a missing image is not a skip: loading it fails, naming the
+/// path and the build script.
+#[must_use]
+pub fn skip_reason() -> Option<String> {
+    if flag("PICKET_SKIP_IMAGE_TEST") {
+        return Some("PICKET_SKIP_IMAGE_TEST is set".into());
+    }
+    let image = default_path();
+    let required = flag("PICKET_REQUIRE_IMAGE") || flag("PICKET_REQUIRE_WDK");
+    (!image.is_file() && !kit_path().is_dir() && !required).then(|| {
+        format!(
+            "no driver image at {} and no WDK kit at {} to build one (.ci/build-sys.sh)",
+            image.display(),
+            kit_path().display()
+        )
+    })
+}
+
+/// Returns from the calling test, saying why in one line, when [`skip_reason`] says the real
+/// image cannot be had here.
+#[macro_export]
+macro_rules! skip_without_image {
+    () => {
+        if let Some(why) = $crate::image::skip_reason() {
+            eprintln!("kernel-emu: skipped: {why}");
+            return;
+        }
+    };
+}
+
 /// One mapped section.
 #[derive(Clone, Debug)]
 pub struct Section {

@@ -41,6 +41,7 @@ fn unload_clean(mut h: Harness) -> Harness {
 
 #[test]
 fn driver_entry_registers_the_filter_and_unload_frees_everything() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = started();
     let filter = h.emu.k.filter.clone().expect("registered");
     assert_eq!((filter.size, filter.version), (112, 0x0203));
@@ -69,6 +70,7 @@ fn driver_entry_registers_the_filter_and_unload_frees_everything() {
 
 #[test]
 fn missing_parameters_key_uses_defaults_and_closes_no_null_handle() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = Harness::new(None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         h.driver_entry().unwrap_or_else(|v| panic!("{v}")),
@@ -79,6 +81,7 @@ fn missing_parameters_key_uses_defaults_and_closes_no_null_handle() {
 
 #[test]
 fn the_client_hello_is_answered_and_second_and_malformed_clients_are_refused() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = started();
     let mut bad = ClientHello::default().encode();
     bad[0] ^= 0xFF;
@@ -115,6 +118,7 @@ fn the_client_hello_is_answered_and_second_and_malformed_clients_are_refused() {
 
 #[test]
 fn the_workload_produces_exactly_the_expected_events_with_gap_free_sequence_numbers() {
+    picket_kernel_emu::skip_without_image!();
     let w = workload::load().unwrap_or_else(|e| panic!("{e}"));
     let mut h = started();
     assert_eq!(

@@ -35,6 +35,7 @@ fn clean(h: &Harness) {
 
 #[test]
 fn every_nth_allocation_failing_leaks_nothing_and_loses_nothing_silently() {
+    picket_kernel_emu::skip_without_image!();
     let w = w();
     for n in [2, 3, 5, 7, 11] {
         let mut h = harness();
@@ -65,6 +66,7 @@ fn every_nth_allocation_failing_leaks_nothing_and_loses_nothing_silently() {
 
 #[test]
 fn failed_sends_are_reported_as_exact_loss_ranges() {
+    picket_kernel_emu::skip_without_image!();
     let w = w();
     for failure in [status::TIMEOUT, status::PORT_DISCONNECTED] {
         let mut h = harness();
@@ -86,6 +88,7 @@ fn failed_sends_are_reported_as_exact_loss_ranges() {
 
 #[test]
 fn a_client_that_disconnects_and_reconnects_sees_the_gap_as_losses() {
+    picket_kernel_emu::skip_without_image!();
     let w = w();
     let steps: Vec<_> = w
         .steps_for(picket_integration_tests::workload::Platform::Windows)
@@ -126,6 +129,7 @@ fn a_client_that_disconnects_and_reconnects_sees_the_gap_as_losses() {
 
 #[test]
 fn failing_name_queries_give_nameless_records_and_leak_nothing() {
+    picket_kernel_emu::skip_without_image!();
     let w = w();
     let mut h = harness();
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
@@ -158,6 +162,7 @@ fn failing_name_queries_give_nameless_records_and_leak_nothing() {
 
 #[test]
 fn unload_with_a_client_connected_and_records_queued_disconnects_it_and_frees_everything() {
+    picket_kernel_emu::skip_without_image!();
     let w = w();
     let mut h = harness();
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
@@ -174,6 +179,7 @@ fn unload_with_a_client_connected_and_records_queued_disconnects_it_and_frees_ev
 
 #[test]
 fn unload_with_a_rename_in_flight_drains_its_post_callback_and_frees_its_context() {
+    picket_kernel_emu::skip_without_image!();
     use picket_kernel_emu::fs::{self, FILE_OPEN, FILE_RENAME_INFORMATION};
     let w = w();
     let mut h = harness();

@@ -96,6 +96,7 @@ fn start(
 
 #[test]
 fn process_starts_and_exits_become_exact_records_and_unload_removes_the_routine_first() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = connected();
     assert!(
         h.emu.image.force_integrity(),
@@ -216,6 +217,7 @@ fn process_starts_and_exits_become_exact_records_and_unload_removes_the_routine_
 
 #[test]
 fn without_force_integrity_the_kernel_refuses_the_routine_and_files_still_work() {
+    picket_kernel_emu::skip_without_image!();
     let w = workload::load().unwrap_or_else(|e| panic!("{e}"));
     let mut h = Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"));
     // As if linked without /INTEGRITYCHECK.
@@ -258,6 +260,7 @@ fn without_force_integrity_the_kernel_refuses_the_routine_and_files_still_work()
 
 #[test]
 fn a_routine_still_registered_when_the_port_closes_is_caught() {
+    picket_kernel_emu::skip_without_image!();
     // The Verifier checks itself: a kernel that ignores the removal leaves the routine
     // registered, and the unload-order check must stop the teardown at its next step.
     let mut h = connected();
@@ -273,6 +276,7 @@ fn a_routine_still_registered_when_the_port_closes_is_caught() {
 
 #[test]
 fn notifications_without_a_client_are_counted_lost_not_stored() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
     let (object, _) = ok(h.start_process(&cmd()));
@@ -296,6 +300,7 @@ fn notifications_without_a_client_are_counted_lost_not_stored() {
 
 #[test]
 fn allocation_failures_and_a_failed_send_during_notifications_are_accounted() {
+    picket_kernel_emu::skip_without_image!();
     let w = workload::load().unwrap_or_else(|e| panic!("{e}"));
     let steps: Vec<_> = w
         .steps_for(picket_integration_tests::workload::Platform::Windows)

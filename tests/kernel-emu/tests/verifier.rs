@@ -25,6 +25,7 @@ fn harness() -> Harness {
 
 #[test]
 fn a_leak_is_reported_by_tag_and_size() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = harness();
     h.emu.k.inject.lose_frees_of_tag = Some(u32::from_le_bytes(*b"PkOp"));
     run_workload(&mut h).unwrap_or_else(|v| panic!("{v}"));
@@ -42,6 +43,7 @@ fn a_leak_is_reported_by_tag_and_size() {
 
 #[test]
 fn a_missing_name_release_is_reported() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = harness();
     h.emu.k.inject.lose_name_releases = true;
     run_workload(&mut h).unwrap_or_else(|v| panic!("{v}"));
@@ -56,6 +58,7 @@ fn a_missing_name_release_is_reported() {
 
 #[test]
 fn a_callback_at_too_high_an_irql_is_caught_at_the_first_api_it_may_not_call() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = harness();
     h.emu.k.inject.pre_write_irql = Some(irql::DISPATCH);
     let violation = run_workload(&mut h).expect_err("a pre-write at DISPATCH_LEVEL must fault");
@@ -69,6 +72,7 @@ fn a_callback_at_too_high_an_irql_is_caught_at_the_first_api_it_may_not_call() {
 
 #[test]
 fn a_double_free_is_caught() {
+    picket_kernel_emu::skip_without_image!();
     let mut h = harness();
     h.emu.k.inject.free_twice = true;
     let violation = run_workload(&mut h).expect_err("a second free must fault");
@@ -77,6 +81,7 @@ fn a_double_free_is_caught() {
 
 #[test]
 fn an_import_without_a_handler_fails_the_load_naming_it() {
+    picket_kernel_emu::skip_without_image!();
     let mut image = Image::load_default().unwrap_or_else(|e| panic!("{e}"));
     let slot = image.imports.last().map_or(0, |i| i.iat_rva);
     image.imports.push(ImportSlot {
