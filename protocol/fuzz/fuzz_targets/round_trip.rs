@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use picket_protocol::{
     decode_batch, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult, Delete,
     DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, LinkChange, Loss,
-    LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind, SetAttributes, SetSize, SizeKind, Stats,
-    MAX_BATCH_LEN, MAX_NAME_BYTES,
+    LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind, SetAttributes,
+    SetSize, SizeKind, Stats, MAX_BATCH_LEN, MAX_NAME_BYTES,
 };
 
 #[derive(Arbitrary, Debug)]
