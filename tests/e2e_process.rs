@@ -90,13 +90,19 @@ fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
             "rename {n}: the start key is known: {v}"
         );
     }
-    // Each mv also has its own start and exit record, in the same words.
-    let starts = events
+    // Each mv also has its own start record, in the same words (process starts are
+    // system-wide: only those of the renames' processes count, not another test's `mv`).
+    let pids: Vec<&Value> = renames.iter().map(|v| &v["actor"]["process"]["pid"]).collect();
+    let starts: Vec<&Value> = events
         .iter()
         .filter(|v| v["class_uid"] == 1007 && v["activity_id"] == 1)
+        .filter(|v| pids.contains(&&v["process"]["pid"]))
         .filter(|v| str_at(v, "/process/cmd_line").is_some_and(|c| c.starts_with("mv a")))
-        .count();
-    assert_eq!(starts, 20, "one Launch per mv");
+        .collect();
+    assert_eq!(starts.len(), 20, "one Launch per mv: {starts:?}");
+    for v in starts {
+        assert_eq!(str_at(v, "/process/file/path"), Some("/usr/bin/mv"), "{v}");
+    }
 }
 
 #[test]

@@ -15,7 +15,12 @@
 //! Nothing here depends on `/proc` still describing the process: lineage, uid changes and
 //! exits come from the kernel's messages, and an inherited image from the parent's entry.
 //! Only an `exec`'s own image and command line are read from `/proc`, by the tracker thread
-//! at the moment of the `exec`.
+//! at the moment of the `exec`. When that read came too late, the image still comes from
+//! the kernel: the `FAN_OPEN_EXEC` event queued inside `execve` ([`ProcessTable::exec_opened`]);
+//! such an exec's start waits for it (at most until a read that began after the exec was
+//! seen has emptied the fanotify queue, or the process's first other file event), so the
+//! start still precedes the process's file events. The command line has no such source:
+//! when `/proc` was gone it is unknown (empty here, `null` out).
 
 #![forbid(unsafe_code)]
 

@@ -5,6 +5,14 @@
 //! read: the kernel queues a process event in the same system call that causes it, before
 //! the process can touch a file, so every `exec` that precedes a file event of the read is
 //! in the answer.
+//!
+//! The thread never waits for anything before it has read the `/proc` of the execs queued
+//! on the socket: it empties the socket, reads every exec's `cmdline` and `exe` first (forks
+//! and exits can wait), and publishes with `try_lock` — the source thread runs at normal
+//! priority and may be preempted while it holds the lock; blocking on it (a priority
+//! inversion) is what let short-lived programs exit before their `/proc` was read. Whatever
+//! could not be published waits in the thread and goes out on its next pass, a millisecond
+//! later at most.
 
 #![forbid(unsafe_code)]
 
