@@ -92,7 +92,10 @@ fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
     }
     // Each mv also has its own start record, in the same words (process starts are
     // system-wide: only those of the renames' processes count, not another test's `mv`).
-    let pids: Vec<&Value> = renames.iter().map(|v| &v["actor"]["process"]["pid"]).collect();
+    let pids: Vec<&Value> = renames
+        .iter()
+        .map(|v| &v["actor"]["process"]["pid"])
+        .collect();
     let starts: Vec<&Value> = events
         .iter()
         .filter(|v| v["class_uid"] == 1007 && v["activity_id"] == 1)

@@ -672,7 +672,12 @@ mod tests {
         );
         table.observe(exec_without_proc(400), &mut out);
         // One run: env, ld.so, mv, ld.so. None of it is mv's for sure.
-        for path in [&b"/usr/bin/env"[..], b"/lib/ld.so", b"/usr/bin/mv", b"/lib/ld.so"] {
+        for path in [
+            &b"/usr/bin/env"[..],
+            b"/lib/ld.so",
+            b"/usr/bin/mv",
+            b"/lib/ld.so",
+        ] {
             table.exec_opened(400, path, &mut out);
         }
         table.announce(400, &mut out);
@@ -693,7 +698,10 @@ mod tests {
             &mut out,
         );
         table.take_exits(&mut out);
-        assert!(out.is_empty(), "not before a read that began after the sync");
+        assert!(
+            out.is_empty(),
+            "not before a read that began after the sync"
+        );
         table.next_generation();
         table.take_exits(&mut out);
         assert_eq!(images(&out), vec![(500, Vec::new())]);

@@ -218,7 +218,10 @@ impl Tracker {
         let Ok(guard) = lock.lock() else {
             return Vec::new();
         };
-        let want = self.requested.fetch_add(1, Ordering::SeqCst).saturating_add(1);
+        let want = self
+            .requested
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
         sys::poke(self.wake.as_fd());
         let Ok((mut guard, _)) =
             answered.wait_timeout_while(guard, SYNC_TIMEOUT, |s| s.answered < want)
