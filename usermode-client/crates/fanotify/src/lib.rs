@@ -136,8 +136,8 @@
 //!   fork on does not help.
 //! - **Measured** (e2e `mv` loop and `tar` tests, `stress-ng --cpu 4` on the 2-core CI
 //!   machine, same test binary): before, 7 runs in 30 failed (6 with a rename's image
-//!   unknown, 1 with its command line unknown); after, 3 runs in 80 failed (50 + 30), every one a command
-//!   line unknown — the image was always there.
+//!   unknown, 1 with its command line unknown); after, 3 runs in 80 failed (50 + 30),
+//!   every one a command line unknown — the image was always there.
 //! - **Ordering**: after each fanotify read the source asks the thread for everything up to
 //!   now; every exec that precedes a file event of the read is in the answer, so its start
 //!   record comes first. Exits are held until a later read emptied the queue, so they follow
