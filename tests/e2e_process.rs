@@ -72,6 +72,11 @@ fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
             Some("/usr/bin/mv"),
             "rename {n}: {v}"
         );
+        // The image above is race-free (`FAN_OPEN_EXEC`); the command line is read from
+        // `/proc` by a real-time thread when the kernel announces the exec, which a `mv`
+        // can still beat when the kernel delays that thread by more than its life (see the
+        // fanotify crate's docs, "Processes", for the measured rate). Required all the same:
+        // it is what the issue asks for.
         assert_eq!(
             str_at(process, "/cmd_line"),
             Some(format!("mv a{n} b{n}").as_str()),
@@ -90,13 +95,22 @@ fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
             "rename {n}: the start key is known: {v}"
         );
     }
-    // Each mv also has its own start and exit record, in the same words.
-    let starts = events
+    // Each mv also has its own start record, in the same words (process starts are
+    // system-wide: only those of the renames' processes count, not another test's `mv`).
+    let pids: Vec<&Value> = renames
+        .iter()
+        .map(|v| &v["actor"]["process"]["pid"])
+        .collect();
+    let starts: Vec<&Value> = events
         .iter()
         .filter(|v| v["class_uid"] == 1007 && v["activity_id"] == 1)
+        .filter(|v| pids.contains(&&v["process"]["pid"]))
         .filter(|v| str_at(v, "/process/cmd_line").is_some_and(|c| c.starts_with("mv a")))
-        .count();
-    assert_eq!(starts, 20, "one Launch per mv");
+        .collect();
+    assert_eq!(starts.len(), 20, "one Launch per mv: {starts:?}");
+    for v in starts {
+        assert_eq!(str_at(v, "/process/file/path"), Some("/usr/bin/mv"), "{v}");
+    }
 }
 
 #[test]

@@ -178,6 +178,23 @@ impl Group {
         sys::poll_readable(self.fd.as_fd(), timeout_ms)
     }
 
+    /// Adds `FAN_OPEN_EXEC` to the mark on the file system (or mount) holding `path`: the
+    /// kernel then reports every program executed from it, with the pid, inside `execve`
+    /// and so before any file event of the new program (see [`crate::procconn`]).
+    ///
+    /// # Errors
+    /// The `fanotify_mark` failure (the mark keeps its other events).
+    pub fn add_open_exec(&mut self, path: &Path) -> io::Result<()> {
+        let flags = libc::FAN_MARK_ADD
+            | match self.caps.mark {
+                MarkKind::Filesystem => libc::FAN_MARK_FILESYSTEM,
+                MarkKind::Mount => libc::FAN_MARK_MOUNT,
+            };
+        sys::fanotify_mark(self.fd.as_fd(), flags, mask::OPEN_EXEC, path)?;
+        self.caps.event_mask |= mask::OPEN_EXEC;
+        Ok(())
+    }
+
     /// Reads queued events into `buf`; 0 when none are queued.
     ///
     /// # Errors

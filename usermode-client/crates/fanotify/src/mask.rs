@@ -22,3 +22,5 @@ pub const Q_OVERFLOW: u64 = libc::FAN_Q_OVERFLOW;
 pub const RENAME: u64 = libc::FAN_RENAME;
 /// The object is a directory (also: report directory events).
 pub const ONDIR: u64 = libc::FAN_ONDIR;
+/// A file was opened to be executed (`execve`'s program, `#!` and ELF interpreters).
+pub const OPEN_EXEC: u64 = libc::FAN_OPEN_EXEC;

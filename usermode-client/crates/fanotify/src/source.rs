@@ -19,6 +19,7 @@ use picket_protocol::{
 
 use crate::error::FanotifyError;
 use crate::group::{Capabilities, Features, Group};
+use crate::mask;
 use crate::parse;
 use crate::paths::MountResolver;
 use crate::procconn::{Decision, ProcessTable, Tracker};
@@ -160,7 +161,7 @@ impl FanotifySource {
         } else {
             scope.parent().unwrap_or(Path::new("/")).to_path_buf()
         };
-        let group = Group::open(&scope, config.features)?;
+        let mut group = Group::open(&scope, config.features)?;
         let mount = sys::open_dir(&mount_dir)
             .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
         check_handles(&mount_dir, &mount)?;
@@ -179,6 +180,13 @@ impl FanotifySource {
         let processes = if config.processes {
             match Tracker::start() {
                 Ok(tracker) => {
+                    if let Err(error) = group.add_open_exec(&scope) {
+                        tracing::warn!(
+                            %error,
+                            "no FAN_OPEN_EXEC events: an exec whose /proc is gone before the \
+                             tracker reads it is reported with its image unknown"
+                        );
+                    }
                     if !tracker.realtime {
                         tracing::warn!(
                             "process tracker runs without SCHED_FIFO: a program that exits \
@@ -282,6 +290,30 @@ impl FanotifySource {
         }
     }
 
+    /// A `FAN_OPEN_EXEC` event: the image of `pid`'s exec, to the process table.
+    fn exec_opened(
+        processes: &mut Option<Processes>,
+        translator: &mut Translator,
+        resolver: &mut MountResolver,
+        pending: &mut VecDeque<Pending>,
+        (event, pid, timestamp): (&parse::RawEvent<'_>, u32, u64),
+    ) {
+        let Some(p) = processes.as_mut() else {
+            return;
+        };
+        let Some(path) = event
+            .entry
+            .as_ref()
+            .and_then(|entry| translator.entry_path(entry, resolver))
+        else {
+            return;
+        };
+        p.table.exec_opened(pid, &path, &mut p.decisions);
+        for decision in p.decisions.drain(..) {
+            translator.process(decision, timestamp, pending);
+        }
+    }
+
     /// What the kernel granted.
     #[must_use]
     pub fn capabilities(&self) -> Capabilities {
@@ -380,6 +412,25 @@ impl FanotifySource {
             // The pidfd has told us all we need (whether the process had exited).
             crate::group::release_descriptors(&event);
             let pid = u32::try_from(event.pid).unwrap_or(0);
+            let event = if event.mask & mask::OPEN_EXEC == 0 {
+                event
+            } else {
+                Self::exec_opened(
+                    &mut self.processes,
+                    &mut self.translator,
+                    &mut self.resolver,
+                    &mut self.pending,
+                    (&event, pid, timestamp),
+                );
+                let rest = event.mask & !(mask::OPEN_EXEC | mask::ONDIR);
+                if rest == 0 {
+                    continue;
+                }
+                parse::RawEvent {
+                    mask: event.mask & !mask::OPEN_EXEC,
+                    ..event
+                }
+            };
             let start_key = if self.exclude_pid == Some(pid) {
                 0
             } else {

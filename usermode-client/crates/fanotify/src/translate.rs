@@ -291,6 +291,16 @@ impl Translator {
         self.counters
     }
 
+    /// The full path of a directory entry (through the directory cache): the program a
+    /// `FAN_OPEN_EXEC` event names.
+    pub fn entry_path(
+        &mut self,
+        entry: &crate::parse::DirEntry<'_>,
+        resolver: &mut dyn Resolve,
+    ) -> Option<Vec<u8>> {
+        self.dirs.entry_path(entry, resolver)
+    }
+
     /// Directory handles reopened so far (path cache misses).
     #[must_use]
     pub const fn dirs_resolved(&self) -> u64 {

@@ -15,7 +15,12 @@
 //! Nothing here depends on `/proc` still describing the process: lineage, uid changes and
 //! exits come from the kernel's messages, and an inherited image from the parent's entry.
 //! Only an `exec`'s own image and command line are read from `/proc`, by the tracker thread
-//! at the moment of the `exec`.
+//! at the moment of the `exec`. When that read came too late, the image still comes from
+//! the kernel: the `FAN_OPEN_EXEC` event queued inside `execve` ([`ProcessTable::exec_opened`]);
+//! such an exec's start waits for it (at most until a read that began after the exec was
+//! seen has emptied the fanotify queue, or the process's first other file event), so the
+//! start still precedes the process's file events. The command line has no such source:
+//! when `/proc` was gone it is unknown (empty here, `null` out).
 
 #![forbid(unsafe_code)]
 
@@ -72,6 +77,31 @@ struct Entry {
     exited: Option<u32>,
     /// The sync in which the exit was seen.
     exit_generation: u64,
+    /// An exec whose `/proc` was gone when read: its start waits (from this sync on) for
+    /// the image from its `FAN_OPEN_EXEC` event.
+    exec_waiting: Option<u64>,
+    /// The `FAN_OPEN_EXEC` run this process is in (see [`ProcessTable::exec_opened`]).
+    run: Run,
+}
+
+/// Where a process is in its sequence of `FAN_OPEN_EXEC` events. One `execve` opens the
+/// program, then (in the kernel, still inside `execve`) a `#!` interpreter and the ELF
+/// interpreter (`ld.so`): a run of consecutive `FAN_OPEN_EXEC` events of one pid, ended by
+/// any other file event of that pid. Its first event names the executed file. Two execs
+/// with no file event between them (`env mv …`) make one run that cannot be split: only
+/// the first exec may take its image.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Run {
+    /// No run since the last file event (or ever).
+    #[default]
+    None,
+    /// A run began with this file and no exec has taken it.
+    Open(Vec<u8>),
+    /// The run's image was taken (or the exec it belongs to already had its image from
+    /// `/proc`): later events of the same run are ignored.
+    Taken,
+    /// An exec had its image from `/proc` before its run was read: the next run is its own.
+    Expected,
 }
 
 /// Counters of the table.
@@ -84,6 +114,12 @@ pub struct TableCounters {
     /// Parents looked up in `/proc` because the table did not know them (processes older
     /// than the source).
     pub parents_read: u64,
+    /// Execs whose `/proc` was gone when read and whose image came from `FAN_OPEN_EXEC`.
+    pub images_from_open_exec: u64,
+    /// Execs announced with their image unknown (gone from `/proc`, and no `FAN_OPEN_EXEC`
+    /// could be tied to them: the program lies on another file system, or two execs made
+    /// one run).
+    pub images_unknown: u64,
 }
 
 /// pid → what is known, for live processes (and exited ones until their exit is out).
@@ -161,6 +197,8 @@ impl ProcessTable {
                     announced: false,
                     exited: None,
                     exit_generation: 0,
+                    exec_waiting: None,
+                    run: Run::None,
                 },
             );
         }
@@ -211,6 +249,8 @@ impl ProcessTable {
                         announced: false,
                         exited: None,
                         exit_generation: 0,
+                        exec_waiting: None,
+                        run: Run::None,
                     }
                 };
                 self.make_room();
@@ -218,6 +258,7 @@ impl ProcessTable {
             }
             Observed::Exec { pid, snapshot } => {
                 let had = self.entries.contains_key(&pid);
+                let generation = self.generation;
                 let entry = self.entries.entry(pid).or_default();
                 if snapshot.start_key != 0 {
                     entry.start_key = snapshot.start_key;
@@ -225,18 +266,52 @@ impl ProcessTable {
                 if !had {
                     entry.parent = snapshot.parent_pid;
                 }
-                entry.image = snapshot.image.unwrap_or_default();
                 entry.command_line = snapshot.command_line.unwrap_or_default();
                 entry.uid = snapshot.uid.or(entry.uid);
                 entry.executed = true;
-                entry.announced = true;
-                let entry = entry.clone();
+                let waiting = match (snapshot.image, std::mem::take(&mut entry.run)) {
+                    (Some(image), run) => {
+                        entry.image = image;
+                        // This exec's run is the open one, or one still to be read.
+                        entry.run = match run {
+                            Run::Open(_) | Run::Taken => Run::Taken,
+                            Run::None | Run::Expected => Run::Expected,
+                        };
+                        false
+                    }
+                    (None, Run::Open(image)) => {
+                        entry.image = image;
+                        entry.run = Run::Taken;
+                        self.counters.images_from_open_exec += 1;
+                        false
+                    }
+                    (None, run) => {
+                        // Its run is still to be read (`None`/`Expected`), or it merged
+                        // into one already taken (`Taken`): wait for the read that tells.
+                        entry.image.clear();
+                        entry.run = run;
+                        true
+                    }
+                };
                 let parent = entry.parent;
+                if waiting {
+                    // Announced when its image is read, before its first file event, or
+                    // (image unknown) once a read that began after this sync emptied the
+                    // queue: see `exec_opened`, `announce`, `take_exits`.
+                    entry.exec_waiting = Some(generation);
+                    entry.announced = false;
+                } else {
+                    entry.exec_waiting = None;
+                    entry.announced = true;
+                }
+                let entry = entry.clone();
                 if parent != 0 && !self.entries.contains_key(&parent) {
                     let _ = self.known(parent);
                 }
-                self.counters.starts += 1;
-                out.push(Decision::Start(self.start_of(pid, &entry)));
+                if !waiting {
+                    self.counters.starts += 1;
+                    out.push(Decision::Start(self.start_of(pid, &entry)));
+                }
             }
             Observed::Uid { pid, euid } => {
                 if let Some(entry) = self.entries.get_mut(&pid) {
@@ -269,8 +344,14 @@ impl ProcessTable {
         let Some(entry) = self.entries.get_mut(&pid) else {
             return;
         };
+        // Any other file event ends a run of `FAN_OPEN_EXEC` events.
+        entry.run = Run::None;
         if entry.announced {
             return;
+        }
+        if entry.exec_waiting.take().is_some() {
+            // Its first file event came and no `FAN_OPEN_EXEC` before it: unknown.
+            self.counters.images_unknown += 1;
         }
         entry.announced = true;
         let entry = entry.clone();
@@ -290,6 +371,36 @@ impl ProcessTable {
         out.push(Decision::Start(self.start_of(pid, &entry)));
     }
 
+    /// A `FAN_OPEN_EXEC` event of `pid` for the file at `path`, in the fanotify queue's
+    /// order (before any later file event of that process). The kernel queues it in
+    /// `execve` itself, race-free: it gives the image of an exec whose `/proc` was gone
+    /// before the tracker read it. The first event of a run (see [`Run`]) is the executed
+    /// file; a waiting exec's start is announced with it at once.
+    pub fn exec_opened(&mut self, pid: u32, path: &[u8], out: &mut Vec<Decision>) {
+        let Some(entry) = self.entries.get_mut(&pid) else {
+            return;
+        };
+        entry.run = match std::mem::take(&mut entry.run) {
+            Run::None if entry.exec_waiting.is_some() => {
+                entry.image = path.to_vec();
+                entry.exec_waiting = None;
+                entry.announced = true;
+                self.counters.images_from_open_exec += 1;
+                self.counters.starts += 1;
+                let entry = entry.clone();
+                let start = self.start_of(pid, &entry);
+                if let Some(e) = self.entries.get_mut(&pid) {
+                    e.run = Run::Taken;
+                }
+                out.push(Decision::Start(start));
+                return;
+            }
+            Run::None => Run::Open(path.to_vec()),
+            Run::Expected => Run::Taken,
+            run @ (Run::Open(_) | Run::Taken) => run,
+        };
+    }
+
     /// Starts a new generation: call before each batch of observations (one tracker sync).
     pub fn next_generation(&mut self) {
         self.generation = self.generation.saturating_add(1);
@@ -302,6 +413,18 @@ impl ProcessTable {
     /// after the read.
     pub fn take_exits(&mut self, out: &mut Vec<Decision>) {
         let current = self.generation;
+        // Execs still waiting for their image: a read that began after the sync that saw
+        // them has emptied the queue, and their `FAN_OPEN_EXEC` (queued before the exec
+        // message) was not in it. Announced with the image unknown, before their exits.
+        let waiting: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.exec_waiting.is_some_and(|g| g < current))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in waiting {
+            self.announce(pid, out);
+        }
         let mut kept = Vec::new();
         for (generation, decision) in self.exits.drain(..) {
             if generation < current {
@@ -472,5 +595,117 @@ mod tests {
         table.take_exits(&mut exits);
         assert!(out.is_empty() && exits.is_empty());
         assert!(table.len() <= 16);
+    }
+
+    fn exec_without_proc(pid: u32) -> Observed {
+        Observed::Exec {
+            pid,
+            snapshot: Snapshot {
+                start_key: u64::from(pid) * 10,
+                parent_pid: 100,
+                image: None,
+                command_line: None,
+                uid: None,
+            },
+        }
+    }
+
+    fn fork(child: u32) -> Observed {
+        Observed::Fork {
+            parent: 100,
+            child,
+            snapshot: Snapshot {
+                start_key: u64::from(child) * 10,
+                parent_pid: 100,
+                ..Snapshot::default()
+            },
+        }
+    }
+
+    fn images(out: &[Decision]) -> Vec<(u32, Vec<u8>)> {
+        out.iter()
+            .filter_map(|d| match d {
+                Decision::Start(s) => Some((s.pid, s.image.clone())),
+                Decision::Exit { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_exec_gone_from_proc_takes_its_image_from_open_exec_in_either_order() {
+        let mut table = ProcessTable::with_reader(64, shell);
+        let mut out = Vec::new();
+        // The exec's message read first: its start waits for the fanotify event.
+        table.observe(fork(200), &mut out);
+        table.observe(exec_without_proc(200), &mut out);
+        assert!(out.is_empty(), "waits for its image");
+        table.exec_opened(200, b"/usr/bin/mv", &mut out);
+        table.exec_opened(200, b"/usr/lib/ld-linux-x86-64.so.2", &mut out);
+        table.announce(200, &mut out);
+        assert_eq!(images(&out), vec![(200, b"/usr/bin/mv".to_vec())]);
+        // The fanotify event read first (the exec completed after the read).
+        out.clear();
+        table.observe(fork(300), &mut out);
+        table.exec_opened(300, b"/usr/bin/tar", &mut out);
+        table.exec_opened(300, b"/usr/lib/ld-linux-x86-64.so.2", &mut out);
+        table.observe(exec_without_proc(300), &mut out);
+        assert_eq!(images(&out), vec![(300, b"/usr/bin/tar".to_vec())]);
+        assert_eq!(table.counters().images_from_open_exec, 2);
+        assert_eq!(table.counters().images_unknown, 0);
+    }
+
+    #[test]
+    fn an_image_that_cannot_be_tied_to_its_exec_stays_unknown() {
+        let mut table = ProcessTable::with_reader(64, shell);
+        let mut out = Vec::new();
+        // `env mv`: env's image read from /proc, its run not yet read; mv gone from /proc.
+        table.observe(fork(400), &mut out);
+        table.observe(
+            Observed::Exec {
+                pid: 400,
+                snapshot: Snapshot {
+                    image: Some(b"/usr/bin/env".to_vec()),
+                    ..shell(400)
+                },
+            },
+            &mut out,
+        );
+        table.observe(exec_without_proc(400), &mut out);
+        // One run: env, ld.so, mv, ld.so. None of it is mv's for sure.
+        for path in [
+            &b"/usr/bin/env"[..],
+            b"/lib/ld.so",
+            b"/usr/bin/mv",
+            b"/lib/ld.so",
+        ] {
+            table.exec_opened(400, path, &mut out);
+        }
+        table.announce(400, &mut out);
+        assert_eq!(
+            images(&out),
+            vec![(400, b"/usr/bin/env".to_vec()), (400, Vec::new())]
+        );
+        // A program on another file system: no event; announced unknown once a later
+        // read emptied the queue, before its exit.
+        out.clear();
+        table.observe(fork(500), &mut out);
+        table.observe(exec_without_proc(500), &mut out);
+        table.observe(
+            Observed::Exit {
+                pid: 500,
+                status: 0,
+            },
+            &mut out,
+        );
+        table.take_exits(&mut out);
+        assert!(
+            out.is_empty(),
+            "not before a read that began after the sync"
+        );
+        table.next_generation();
+        table.take_exits(&mut out);
+        assert_eq!(images(&out), vec![(500, Vec::new())]);
+        assert!(matches!(out.last(), Some(Decision::Exit { pid: 500, .. })));
+        assert_eq!(table.counters().images_unknown, 2);
     }
 }

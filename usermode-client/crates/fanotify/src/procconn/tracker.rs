@@ -5,6 +5,14 @@
 //! read: the kernel queues a process event in the same system call that causes it, before
 //! the process can touch a file, so every `exec` that precedes a file event of the read is
 //! in the answer.
+//!
+//! The thread never waits for anything before it has read the `/proc` of the execs queued
+//! on the socket: it empties the socket, reads every exec's `cmdline` and `exe` first (forks
+//! and exits can wait), and publishes with `try_lock` — the source thread runs at normal
+//! priority and may be preempted while it holds the lock; blocking on it (a priority
+//! inversion) is what let short-lived programs exit before their `/proc` was read. Whatever
+//! could not be published waits in the thread and goes out on its next pass, a millisecond
+//! later at most.
 
 #![forbid(unsafe_code)]
 
@@ -33,20 +41,21 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads `/proc/<pid>`; fields that could not be read stay empty. The image and the
-    /// command line go first: they are what a process that is about to exit takes with it.
+    /// Reads `/proc/<pid>`; fields that could not be read stay empty. The command line and
+    /// the image go first (the command line before all: the image has a race-free second
+    /// source, `FAN_OPEN_EXEC`): they are what a process that is about to exit takes with it.
     /// A pid cannot be reused within the few microseconds of these reads (the kernel hands
     /// pids out in increasing order up to `pid_max`), so no second check is needed; the
     /// start key read last names the process all of them describe.
     #[must_use]
     pub fn read(pid: u32) -> Self {
         let dir = format!("/proc/{pid}");
-        let image = std::fs::read_link(format!("{dir}/exe"))
-            .ok()
-            .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec());
         let command_line = std::fs::read(format!("{dir}/cmdline"))
             .ok()
             .filter(|c| !c.is_empty());
+        let image = std::fs::read_link(format!("{dir}/exe"))
+            .ok()
+            .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec());
         let Some((start_key, parent_pid)) = stat(&dir) else {
             return Self::default();
         };
@@ -129,8 +138,6 @@ pub enum Observed {
 #[derive(Debug, Default)]
 struct Shared {
     queue: Vec<Observed>,
-    /// Sync requests made.
-    requested: u64,
     /// Sync requests answered (the thread emptied the socket after the request).
     answered: u64,
 }
@@ -151,6 +158,8 @@ pub struct TrackerCounters {
 #[derive(Debug)]
 pub struct Tracker {
     shared: Arc<(Mutex<Shared>, Condvar)>,
+    /// Sync requests made (outside the lock: the thread reads it without waiting).
+    requested: Arc<AtomicU64>,
     wake: OwnedFd,
     stop: Arc<AtomicBool>,
     counters: Arc<[AtomicU64; 3]>,
@@ -176,22 +185,25 @@ impl Tracker {
         let (wake_read, wake_write) = sys::pipe()?;
         let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let requested = Arc::new(AtomicU64::new(0));
         let counters: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
         let (realtime_tx, realtime_rx) = std::sync::mpsc::channel();
         let thread = {
             let shared = Arc::clone(&shared);
             let stop = Arc::clone(&stop);
+            let requested = Arc::clone(&requested);
             let counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name("picket-procconn".into())
                 .spawn(move || {
                     let _ = realtime_tx.send(sys::realtime_thread().is_ok());
-                    run(&socket, &wake_read, &shared, &stop, &counters);
+                    run(&socket, &wake_read, (&shared, &requested), &stop, &counters);
                 })?
         };
         let realtime = realtime_rx.recv().unwrap_or(false);
         Ok(Self {
             shared,
+            requested,
             wake: wake_write,
             stop,
             counters,
@@ -203,11 +215,13 @@ impl Tracker {
     /// Everything observed until now (see the module docs), in kernel order.
     pub fn sync(&mut self) -> Vec<Observed> {
         let (lock, answered) = &*self.shared;
-        let Ok(mut guard) = lock.lock() else {
+        let Ok(guard) = lock.lock() else {
             return Vec::new();
         };
-        guard.requested = guard.requested.saturating_add(1);
-        let want = guard.requested;
+        let want = self
+            .requested
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
         sys::poke(self.wake.as_fd());
         let Ok((mut guard, _)) =
             answered.wait_timeout_while(guard, SYNC_TIMEOUT, |s| s.answered < want)
@@ -241,15 +255,20 @@ impl Drop for Tracker {
 fn run(
     socket: &OwnedFd,
     wake: &OwnedFd,
-    shared: &(Mutex<Shared>, Condvar),
+    (shared, requested): (&(Mutex<Shared>, Condvar), &AtomicU64),
     stop: &AtomicBool,
     counters: &[AtomicU64; 3],
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut events = Vec::new();
     let mut observed = Vec::new();
+    // Requests this thread has answered in `observed` but not yet published.
+    let mut unpublished: Option<u64> = None;
     while !stop.load(Ordering::Relaxed) {
-        let Ok([_, woken]) = sys::poll_two(socket.as_fd(), wake.as_fd(), 500) else {
+        // While observations wait to be published (the source thread held the lock), come
+        // back within a millisecond to try again.
+        let timeout = if unpublished.is_some() { 1 } else { 500 };
+        let Ok([_, woken]) = sys::poll_two(socket.as_fd(), wake.as_fd(), timeout) else {
             counters[2].fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(10));
             continue;
@@ -258,36 +277,18 @@ fn run(
             sys::drain_pipe(wake.as_fd());
         }
         let (lock, answered) = shared;
-        let requested = lock.lock().map_or(0, |g| g.requested);
-        // Empty the socket, then answer every request made before this pass began.
+        // Read without the lock: this thread never waits for the source thread (which runs
+        // at normal priority and may be preempted while it holds the lock) before it has
+        // read the `/proc` of the execs the socket holds.
+        let requested = requested.load(Ordering::SeqCst);
+        // Empty the socket first, then read the `/proc` of every exec in it before
+        // anything else: those reads race the programs' exit; the forks' and exits' do not.
+        events.clear();
         loop {
             match sys::recv_nonblocking(socket.as_fd(), &mut buf) {
                 Ok(Some(n)) => {
-                    events.clear();
                     if parse_datagram(buf.get(..n).unwrap_or_default(), &mut events).is_err() {
                         counters[2].fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Execs first: their `/proc` is what a short-lived program takes
-                    // with it; forks and exits keep (their reads can wait a few µs).
-                    let mut execs: Vec<(usize, Observed)> = Vec::new();
-                    for (i, event) in events.iter().enumerate() {
-                        if let ProcEvent::Exec { .. } = event {
-                            if let Some(o) = observe(*event, counters) {
-                                execs.push((i, o));
-                            }
-                        }
-                    }
-                    let mut execs = execs.into_iter().peekable();
-                    for (i, event) in events.iter().enumerate() {
-                        if execs.peek().is_some_and(|(at, _)| *at == i) {
-                            if let Some((_, o)) = execs.next() {
-                                observed.push(o);
-                            }
-                        } else if !matches!(event, ProcEvent::Exec { .. }) {
-                            if let Some(o) = observe(*event, counters) {
-                                observed.push(o);
-                            }
-                        }
                     }
                 }
                 Ok(None) => break,
@@ -297,7 +298,32 @@ fn run(
                 }
             }
         }
-        if let Ok(mut guard) = lock.lock() {
+        let mut execs: Vec<(usize, Observed)> = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            if let ProcEvent::Exec { .. } = event {
+                if let Some(o) = observe(*event, counters) {
+                    execs.push((i, o));
+                }
+            }
+        }
+        let mut execs = execs.into_iter().peekable();
+        for (i, event) in events.iter().enumerate() {
+            if execs.peek().is_some_and(|(at, _)| *at == i) {
+                if let Some((_, o)) = execs.next() {
+                    observed.push(o);
+                }
+            } else if !matches!(event, ProcEvent::Exec { .. }) {
+                if let Some(o) = observe(*event, counters) {
+                    observed.push(o);
+                }
+            }
+        }
+        // Every request made before this pass is answered once `observed` is published:
+        // the socket was empty after it.
+        unpublished = Some(unpublished.map_or(requested, |r| r.max(requested)));
+        // `try_lock`: never block here either; unpublished observations keep their order
+        // and go out with the next pass.
+        if let Ok(mut guard) = lock.try_lock() {
             if guard.queue.len() >= MAX_QUEUED {
                 // Nobody is reading (the pipeline is stalled): keep memory bounded; the
                 // processes concerned fall back to `/proc` lookups. Counted.
@@ -306,8 +332,9 @@ fn run(
                 observed.clear();
             }
             guard.queue.append(&mut observed);
-            // Every request made before this pass is answered: the socket was empty after it.
-            guard.answered = guard.answered.max(requested);
+            if let Some(requested) = unpublished.take() {
+                guard.answered = guard.answered.max(requested);
+            }
             answered.notify_all();
         }
     }
