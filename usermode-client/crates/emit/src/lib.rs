@@ -368,4 +368,71 @@ mod tests {
             "{line}"
         );
     }
+
+    fn ecs_process_line(activity: picket_model::ProcessActivity, exit: Option<u32>) -> String {
+        let event = ProcessEvent {
+            seq: 3,
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+            host: Host::Linux,
+            activity,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 40,
+                    start_key: 7,
+                },
+                image: Some("/usr/bin/sh".into()),
+                command_line: Some("sh -c true".into()),
+                uid: Some(1000),
+                parent_pid: Some(1),
+                parent_start_key: Some(2),
+                current_directory: Some("/tmp".into()),
+                ..ProcessInfo::default()
+            }),
+            forked: false,
+            creating_pid: None,
+            creating_tid: None,
+            session_id: None,
+            exit_status: exit,
+            image_truncated: false,
+            command_line_truncated: false,
+        };
+        let mut emitter = Emitter::new(Vec::new(), Format::Ecs, HostInfo::default());
+        emitter.process(&event).unwrap();
+        String::from_utf8(emitter.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn ecs_process_lines_keep_their_exact_fields_and_order() {
+        let start = ecs_process_line(picket_model::ProcessActivity::Start, None);
+        let exit = ecs_process_line(picket_model::ProcessActivity::Exit, Some(0));
+        assert_eq!(
+            start,
+            concat!(
+                r#"{"@timestamp":"2023-11-14T22:13:20.0000000Z","ecs":{"version":"8.11.0"},"#,
+                r#""event":{"kind":"event","category":["process"],"type":["start"],"#,
+                r#""action":"process_started","sequence":3,"module":"picket","#,
+                r#""dataset":"picket.process"},"process":{"pid":40,"entity_id":"40-7","#,
+                r#""executable":"/usr/bin/sh","name":"sh","command_line":"sh -c true","#,
+                r#""working_directory":"/tmp","parent":{"pid":1,"entity_id":"1-2"}},"#,
+                r#""user":{"name":null,"id":"1000"},"host":{"os":{"type":"linux"}},"#,
+                r#""picket":{"process_start_key":7}}"#,
+                "\n"
+            )
+        );
+        assert_eq!(
+            exit,
+            concat!(
+                r#"{"@timestamp":"2023-11-14T22:13:20.0000000Z","ecs":{"version":"8.11.0"},"#,
+                r#""event":{"kind":"event","category":["process"],"type":["end"],"#,
+                r#""action":"process_ended","sequence":3,"module":"picket","#,
+                r#""dataset":"picket.process"},"process":{"pid":40,"entity_id":"40-7","#,
+                r#""executable":"/usr/bin/sh","name":"sh","command_line":"sh -c true","#,
+                r#""working_directory":"/tmp","exit_code":0,"#,
+                r#""parent":{"pid":1,"entity_id":"1-2"}},"#,
+                r#""user":{"name":null,"id":"1000"},"host":{"os":{"type":"linux"}},"#,
+                r#""picket":{"process_start_key":7}}"#,
+                "\n"
+            )
+        );
+    }
 }
