@@ -163,6 +163,14 @@ struct User<'a> {
     id: Option<String>,
 }
 
+/// ECS `user`: the process's user name and uid, where known.
+fn user(p: &ProcessInfo) -> User<'_> {
+    User {
+        name: p.user.as_deref(),
+        id: p.uid.map(|uid| uid.to_string()),
+    }
+}
+
 #[derive(Serialize)]
 struct Os {
     #[serde(rename = "type")]
@@ -246,10 +254,7 @@ impl<'a> EcsEvent<'a> {
                 }),
                 ..process(p)
             },
-            user: User {
-                name: p.user.as_deref(),
-                id: p.uid.map(|uid| uid.to_string()),
-            },
+            user: user(p),
             host: host(event.host, info),
             picket: Picket {
                 operation: event.operation.as_str(),

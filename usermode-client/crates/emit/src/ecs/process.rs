@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use picket_model::{ProcessActivity, ProcessEvent};
 
-use super::{host, process, Ecs, Event, HostFields, Process, User, ECS_VERSION};
+use super::{host, process, user, Ecs, Event, HostFields, Process, User, ECS_VERSION};
 use crate::{iso8601, HostInfo};
 
 #[derive(Serialize)]
@@ -58,10 +58,7 @@ impl<'a> EcsProcessEvent<'a> {
                 exit_code: event.exit_status.map(i64::from),
                 ..process(p)
             },
-            user: User {
-                name: p.user.as_deref(),
-                id: p.uid.map(|uid| uid.to_string()),
-            },
+            user: user(p),
             host: host(event.host, info),
             picket: Picket {
                 process_start_key: p.key.start_key,
