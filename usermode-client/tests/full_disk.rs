@@ -8,35 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use picket_capture::{CaptureHeader, CaptureWriter, HostOs};
-use picket_model::Timestamp;
+mod common;
 
-const T0: u64 = 133_500_000_000_000_000;
-
-/// A capture of `events` synthetic records whose batches were received over `span`.
-fn capture(path: &Path, events: u64, span: Duration) {
-    let mut batches = Vec::new();
-    picket_synth::workload_stream(events, |b| batches.push(b.to_vec())).unwrap();
-    let mut w = CaptureWriter::new(
-        Vec::new(),
-        &CaptureHeader {
-            started_at: Timestamp(T0),
-            host_os: HostOs::Windows,
-            hostname: "H".into(),
-            protocol: (
-                picket_protocol::PROTOCOL_MAJOR,
-                picket_protocol::PROTOCOL_MINOR,
-            ),
-            volumes: vec![(r"\Device\HarddiskVolume3".into(), "C:".into())],
-        },
-    )
-    .unwrap();
-    let step = span.as_nanos() as u64 / 100 / batches.len() as u64;
-    for (i, b) in batches.iter().enumerate() {
-        w.write_batch(b, Timestamp(T0 + i as u64 * step)).unwrap();
-    }
-    std::fs::write(path, w.finish().unwrap()).unwrap();
-}
+use common::spread_capture::spread_capture;
 
 /// A tmpfs of `size` mounted on a fresh directory; unmounted on drop.
 struct SmallDisk(PathBuf);
@@ -95,7 +69,7 @@ fn a_full_output_disk_never_stops_the_sensor_and_the_gap_is_reported_when_space_
     let work = tempfile::tempdir().unwrap();
     let cap = work.path().join("big.pkcap");
     let events = 4_000;
-    capture(&cap, events, Duration::from_secs(4));
+    spread_capture(&cap, events, Duration::from_secs(4));
     let disk = SmallDisk::mount("64k");
     let out = disk.0.join("events.json");
     let child = Command::new(env!("CARGO_BIN_EXE_picket"))
@@ -151,7 +125,7 @@ fn a_full_output_disk_never_stops_the_sensor_and_the_gap_is_reported_when_space_
 fn a_disk_that_stays_full_counts_everything_at_the_end() {
     let work = tempfile::tempdir().unwrap();
     let cap = work.path().join("big.pkcap");
-    capture(&cap, 2_000, Duration::ZERO);
+    spread_capture(&cap, 2_000, Duration::ZERO);
     let disk = SmallDisk::mount("64k");
     let out = disk.0.join("events.json");
     let finished = Command::new(env!("CARGO_BIN_EXE_picket"))

@@ -3,7 +3,10 @@
 
 use std::process::Command;
 
-use picket_capture::{CaptureHeader, CaptureWriter, HostOs};
+mod common;
+
+use common::spread_capture::windows_header;
+use picket_capture::CaptureWriter;
 use picket_model::Timestamp;
 use picket_protocol::{BatchFlags, Record};
 use picket_synth::{batch, created, file, header, utf16};
@@ -11,16 +14,7 @@ use picket_synth::{batch, created, file, header, utf16};
 fn capture_with_an_empty_batch_declaring_seven_lost(path: &std::path::Path) {
     let mut w = CaptureWriter::new(
         Vec::new(),
-        &CaptureHeader {
-            started_at: Timestamp(134_117_966_450_000_000),
-            host_os: HostOs::Windows,
-            hostname: "H".into(),
-            protocol: (
-                picket_protocol::PROTOCOL_MAJOR,
-                picket_protocol::PROTOCOL_MINOR,
-            ),
-            volumes: vec![(r"\Device\HarddiskVolume3".into(), "C:".into())],
-        },
+        &windows_header(Timestamp(134_117_966_450_000_000)),
     )
     .unwrap();
     let name = utf16(r"\Device\HarddiskVolume3\a.txt");

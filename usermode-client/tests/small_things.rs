@@ -1,12 +1,12 @@
 //! Small things a user trips on, through the real binary: a failed `record` leaves no file,
 //! an error says its cause once, a hot reload says it happened.
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use picket_capture::{CaptureHeader, CaptureWriter, HostOs};
-use picket_model::Timestamp;
+mod common;
+
+use common::spread_capture::spread_capture;
 
 fn picket(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_picket"))
@@ -58,32 +58,6 @@ detection:
 level: high
 ";
 
-/// A capture whose batches were received over `span`.
-fn slow_capture(path: &Path, span: Duration) {
-    let mut batches = Vec::new();
-    picket_synth::workload_stream(3_000, |b| batches.push(b.to_vec())).unwrap();
-    let t0 = 133_500_000_000_000_000u64;
-    let mut w = CaptureWriter::new(
-        Vec::new(),
-        &CaptureHeader {
-            started_at: Timestamp(t0),
-            host_os: HostOs::Windows,
-            hostname: "H".into(),
-            protocol: (
-                picket_protocol::PROTOCOL_MAJOR,
-                picket_protocol::PROTOCOL_MINOR,
-            ),
-            volumes: vec![(r"\Device\HarddiskVolume3".into(), "C:".into())],
-        },
-    )
-    .unwrap();
-    let step = span.as_nanos() as u64 / 100 / batches.len() as u64;
-    for (i, b) in batches.iter().enumerate() {
-        w.write_batch(b, Timestamp(t0 + i as u64 * step)).unwrap();
-    }
-    std::fs::write(path, w.finish().unwrap()).unwrap();
-}
-
 #[test]
 fn a_successful_hot_reload_prints_one_line_by_default() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +65,7 @@ fn a_successful_hot_reload_prints_one_line_by_default() {
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("payload.yml"), RULE).unwrap();
     let cap = dir.path().join("slow.pkcap");
-    slow_capture(&cap, Duration::from_secs(7));
+    spread_capture(&cap, 3_000, Duration::from_secs(7));
     let child = Command::new(env!("CARGO_BIN_EXE_picket"))
         .arg("replay")
         .arg(&cap)

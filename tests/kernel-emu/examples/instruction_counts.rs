@@ -93,11 +93,7 @@ fn main() -> Result<(), String> {
             .push((c.instructions, c.stack));
     }
     for (name, v) in &by_callback {
-        let n = v.len() as u64;
-        let min = v.iter().map(|x| x.0).min().unwrap_or(0);
-        let max = v.iter().map(|x| x.0).max().unwrap_or(0);
-        let mean = v.iter().map(|x| x.0).sum::<u64>() / n.max(1);
-        let stack = v.iter().map(|x| x.1).max().unwrap_or(0);
+        let (n, min, mean, max, stack) = summary(v);
         println!("| `{name}` | {n} | {min} | {mean} | {max} | {stack} |");
     }
     println!();
@@ -141,11 +137,7 @@ fn main() -> Result<(), String> {
             .push((c.instructions, c.stack));
     }
     for (name, v) in &by_notification {
-        let n = v.len() as u64;
-        let min = v.iter().map(|x| x.0).min().unwrap_or(0);
-        let max = v.iter().map(|x| x.0).max().unwrap_or(0);
-        let mean = v.iter().map(|x| x.0).sum::<u64>() / n.max(1);
-        let stack = v.iter().map(|x| x.1).max().unwrap_or(0);
+        let (n, min, mean, max, stack) = summary(v);
         println!("| {name} | {n} | {min} | {mean} | {max} | {stack} |");
     }
     println!();
@@ -163,3 +155,14 @@ fn main() -> Result<(), String> {
 
 #[cfg(not(target_os = "linux"))]
 fn main() {}
+
+/// Calls, then instructions min, mean and max, then the deepest stack, of `(instructions,
+/// stack bytes)` samples.
+fn summary(v: &[(u64, u64)]) -> (u64, u64, u64, u64, u64) {
+    let n = v.len() as u64;
+    let min = v.iter().map(|x| x.0).min().unwrap_or(0);
+    let max = v.iter().map(|x| x.0).max().unwrap_or(0);
+    let mean = v.iter().map(|x| x.0).sum::<u64>() / n.max(1);
+    let stack = v.iter().map(|x| x.1).max().unwrap_or(0);
+    (n, min, mean, max, stack)
+}

@@ -2,19 +2,15 @@
 //! communication port, the shared workload, unload, and the Verifier's checks.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{clean, harness};
 use picket_kernel_emu::kernel::status;
 use picket_kernel_emu::{workload, Harness};
 use picket_protocol::{ClientHello, RecordKind};
 
-fn loaded() -> Harness {
-    match Harness::new(Some(&[])) {
-        Ok(h) => h,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 fn started() -> Harness {
-    let mut h = loaded();
+    let mut h = harness();
     let status = h
         .driver_entry()
         .unwrap_or_else(|v| panic!("DriverEntry: {v}"));
@@ -26,16 +22,7 @@ fn started() -> Harness {
 fn unload_clean(mut h: Harness) -> Harness {
     let status = h.unload().unwrap_or_else(|v| panic!("unload: {v}"));
     assert_eq!(status, status::SUCCESS);
-    let problems = h.final_checks();
-    assert!(
-        problems.is_empty(),
-        "Verifier: {}",
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    clean(&h);
     h
 }
 

@@ -3,34 +3,16 @@
 //! leak or lose a record without reporting it.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{clean, harness, ok};
 use picket_integration_tests::workload::Workload;
 use picket_kernel_emu::kernel::status;
-use picket_kernel_emu::{workload, Harness};
+use picket_kernel_emu::workload;
 use picket_protocol::RecordKind;
 
 fn w() -> Workload {
     workload::load().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn harness() -> Harness {
-    Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn ok<T>(r: Result<T, picket_kernel_emu::verifier::Violation>) -> T {
-    r.unwrap_or_else(|v| panic!("{v}"))
-}
-
-fn clean(h: &Harness) {
-    let problems = h.final_checks();
-    assert!(
-        problems.is_empty(),
-        "Verifier: {}",
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
 
 #[test]

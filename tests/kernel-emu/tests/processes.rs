@@ -6,31 +6,17 @@
 //! sends during notifications accounted for.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{clean, harness, ok};
 use picket_kernel_emu::kernel::status;
 use picket_kernel_emu::process::{NewProcess, ProcessEvent, ProcessRecord};
-use picket_kernel_emu::verifier::{Rule, Violation};
+use picket_kernel_emu::verifier::Rule;
 use picket_kernel_emu::{workload, Harness};
 use picket_protocol::{DriverHello, RecordKind, MAX_NAME_BYTES};
 
-fn ok<T>(r: Result<T, Violation>) -> T {
-    r.unwrap_or_else(|v| panic!("{v}"))
-}
-
-fn clean(h: &Harness) {
-    let problems = h.final_checks();
-    assert!(
-        problems.is_empty(),
-        "Verifier: {}",
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-}
-
 fn connected() -> Harness {
-    let mut h = Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"));
+    let mut h = harness();
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
     assert_eq!(ok(h.connect_client()), status::SUCCESS);
     ok(h.settle(1));
@@ -219,7 +205,7 @@ fn process_starts_and_exits_become_exact_records_and_unload_removes_the_routine_
 fn without_force_integrity_the_kernel_refuses_the_routine_and_files_still_work() {
     picket_kernel_emu::skip_without_image!();
     let w = workload::load().unwrap_or_else(|e| panic!("{e}"));
-    let mut h = Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"));
+    let mut h = harness();
     // As if linked without /INTEGRITYCHECK.
     h.emu.image.dll_characteristics &= !0x80;
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
@@ -277,7 +263,7 @@ fn a_routine_still_registered_when_the_port_closes_is_caught() {
 #[test]
 fn notifications_without_a_client_are_counted_lost_not_stored() {
     picket_kernel_emu::skip_without_image!();
-    let mut h = Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"));
+    let mut h = harness();
     assert_eq!(ok(h.driver_entry()), status::SUCCESS);
     let (object, _) = ok(h.start_process(&cmd()));
     ok(h.exit_process(object, 0));

@@ -3,6 +3,9 @@
 //! IRQL, a double free) or an image importing something the fake kernel lacks.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::harness;
 use picket_kernel_emu::emu::Emu;
 use picket_kernel_emu::image::{Image, ImportSlot};
 use picket_kernel_emu::kernel::{status, Kernel};
@@ -17,10 +20,6 @@ fn run_workload(h: &mut Harness) -> Result<(), Violation> {
     h.settle(2)?;
     assert_eq!(h.unload()?, status::SUCCESS);
     Ok(())
-}
-
-fn harness() -> Harness {
-    Harness::new(Some(&[])).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

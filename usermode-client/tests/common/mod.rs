@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod replay_bytes;
+pub mod spread_capture;
 
 use picket_capture::{CaptureHeader, CaptureWriter, HostOs};
 use picket_integration_tests::workload::{self, Action, Operation as WorkloadOp, Platform};

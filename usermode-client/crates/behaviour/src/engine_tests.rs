@@ -1,21 +1,14 @@
 use std::sync::Arc;
 
 use picket_content::sample::measure_head;
+use picket_content::testing::xorshift_bytes;
 use picket_content::Tail;
 use picket_model::{Details, FilePath, Host, ProcessInfo, ProcessKey};
 
 use super::*;
 
 fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
+    xorshift_bytes(n, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
 }
 
 fn opaque(seed: u64) -> Sample {

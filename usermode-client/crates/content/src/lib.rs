@@ -22,6 +22,8 @@ pub mod measure;
 pub mod memory;
 pub mod sample;
 pub mod sampler;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 pub use kind::{expectation, Expectation, Kind};
 pub use memory::{FileFacts, FileMemory};

@@ -147,15 +147,7 @@ mod tests {
     use super::*;
 
     fn random(n: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
+        crate::testing::xorshift_bytes(n, 0x9E37_79B9_7F4A_7C15)
     }
 
     #[test]

@@ -238,15 +238,7 @@ mod tests {
     use crate::kind::expectation;
 
     fn random(n: usize) -> Vec<u8> {
-        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
+        crate::testing::xorshift_bytes(n, 0x1234_5678_9ABC_DEF1)
     }
 
     #[test]

@@ -63,41 +63,13 @@ const fn libc_nonblock() -> i32 {
     }
 }
 
-/// Shannon entropy in bits per byte; `None` for no bytes.
-#[must_use]
-pub fn shannon(bytes: &[u8]) -> Option<f64> {
-    if bytes.is_empty() {
-        return None;
-    }
-    let mut counts = [0_u32; 256];
-    for &b in bytes {
-        counts[usize::from(b)] += 1;
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let n = bytes.len() as f64;
-    let h = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = f64::from(c) / n;
-            -p * p.log2()
-        })
-        .sum();
-    Some(h)
-}
+/// Shannon entropy in bits per byte; `None` for no bytes. One implementation for the whole
+/// client: the content signals' (`picket_content::measure::shannon`).
+pub use picket_content::measure::shannon;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entropy_of_known_inputs() {
-        assert_eq!(shannon(b""), None);
-        assert!(shannon(b"aaaaaaaa").unwrap().abs() < 1e-9);
-        assert!((shannon(b"abab").unwrap() - 1.0).abs() < 1e-9);
-        let all: Vec<u8> = (0..=255).collect();
-        assert!((shannon(&all).unwrap() - 8.0).abs() < 1e-9);
-    }
 
     #[test]
     fn samples_files_within_bounds_only() {

@@ -8,6 +8,7 @@
 use picket_detect::event::{product, Category, SigmaEvent};
 use picket_detect::prefilter::Scratch;
 use picket_detect::{synth, workload, RuleSet};
+use picket_model::FileEvent;
 use rsigma_parser::LogSource;
 
 const EDGE_CASES: &[&str] = &[
@@ -40,6 +41,31 @@ const EDGE_CASES: &[&str] = &[
     "title: e14\nid: edge-14\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|contains: '\\Temp\\'\n    TargetFilename|endswith: '.tmp'\n    Image|endswith: '.exe'\n  condition: s\n",
 ];
 
+/// Asserts that the rsigma engine, given the event's logsource, matches exactly the rules of
+/// `plain` (indexes into `set`) on `view`.
+fn assert_engine_agrees(
+    engine: &rsigma_eval::Engine,
+    set: &RuleSet,
+    view: &SigmaEvent<'_>,
+    event: &FileEvent,
+    plain: &[usize],
+) {
+    let logsource = LogSource {
+        category: Some(Category::of(event.operation).as_str().to_owned()),
+        product: Some(product(event.host).to_owned()),
+        ..LogSource::default()
+    };
+    let mut by_engine: Vec<String> = engine
+        .evaluate_with_logsource(view, &logsource)
+        .into_iter()
+        .filter_map(|r| r.header.rule_id)
+        .collect();
+    by_engine.sort();
+    let mut ours: Vec<String> = plain.iter().map(|&i| set.rule_meta(i).id.clone()).collect();
+    ours.sort();
+    assert_eq!(ours, by_engine, "engine disagrees on {event:?}");
+}
+
 fn rules() -> Vec<rsigma_parser::SigmaRule> {
     let mut rules = synth::rules(300, 0x5eed);
     for yaml in EDGE_CASES {
@@ -69,20 +95,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
         let optimised = set.matches(&view, &mut scratch);
         assert_eq!(plain, optimised, "event {event:?}");
 
-        let logsource = LogSource {
-            category: Some(Category::of(event.operation).as_str().to_owned()),
-            product: Some(product(event.host).to_owned()),
-            ..LogSource::default()
-        };
-        let mut by_engine: Vec<String> = engine
-            .evaluate_with_logsource(&view, &logsource)
-            .into_iter()
-            .filter_map(|r| r.header.rule_id)
-            .collect();
-        by_engine.sort();
-        let mut ours: Vec<String> = plain.iter().map(|&i| set.rule_meta(i).id.clone()).collect();
-        ours.sort();
-        assert_eq!(ours, by_engine, "engine disagrees on {event:?}");
+        assert_engine_agrees(&engine, &set, &view, event, &plain);
 
         total += plain.len();
         hit_events += usize::from(!plain.is_empty());
@@ -157,20 +170,7 @@ fn sigmahq_rules_on_realistic_events_match_as_plain_evaluation() {
         let view = SigmaEvent::new(event, false);
         let plain = set.matches_plain(&view);
         assert_eq!(plain, set.matches(&view, &mut scratch), "event {event:?}");
-        let logsource = LogSource {
-            category: Some(Category::of(event.operation).as_str().to_owned()),
-            product: Some(product(event.host).to_owned()),
-            ..LogSource::default()
-        };
-        let mut by_engine: Vec<String> = engine
-            .evaluate_with_logsource(&view, &logsource)
-            .into_iter()
-            .filter_map(|r| r.header.rule_id)
-            .collect();
-        by_engine.sort();
-        let mut ours: Vec<String> = plain.iter().map(|&i| set.rule_meta(i).id.clone()).collect();
-        ours.sort();
-        assert_eq!(ours, by_engine, "engine disagrees on {event:?}");
+        assert_engine_agrees(&engine, &set, &view, event, &plain);
         total += plain.len();
         hit_events += usize::from(!plain.is_empty());
         fired.extend(plain);

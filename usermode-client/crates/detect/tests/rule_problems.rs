@@ -1,20 +1,12 @@
 //! Problems found in real-world rule directories, each said once and where it is: a non-UTF-8
 //! file, a condition that does not parse, a negative threshold, untested rules.
 
+mod common;
+
 use std::path::Path;
 
+use common::RULE;
 use picket_detect::{check_dir, Problem, Severity};
-
-const RULE: &str = "title: Dropped payload
-id: test-payload
-logsource:
-  category: file_event
-detection:
-  selection:
-    TargetFilename|endswith: '\\payload.exe'
-  condition: selection
-level: high
-";
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();

@@ -2,27 +2,19 @@
 //! a refused update keeps the running set and the last good copy on disk; hot reload on file
 //! change and SIGHUP; content sampling in `prepare`.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::RULE;
 use picket_detect::reload::{self, ReloadOutcome, Reloader};
 use picket_detect::{
     builtin_files, check_dir, store, DetectorOptions, Problem, RuleSet, Severity, SigmaDetector,
     StartedWith,
 };
 use picket_model::{Detector, Host, Operation};
-
-const RULE: &str = "title: Dropped payload
-id: test-payload
-logsource:
-  category: file_event
-detection:
-  selection:
-    TargetFilename|endswith: '\\payload.exe'
-  condition: selection
-level: high
-";
 
 const TESTS: &str = "tests:
   - name: payload dropped

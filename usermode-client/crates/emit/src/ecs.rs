@@ -119,6 +119,8 @@ fn parent(p: &ProcessInfo) -> Option<Parent<'_>> {
     })
 }
 
+/// ECS `process`, for file and process events alike (each sets only the optional fields it
+/// has).
 #[derive(Serialize)]
 struct Process<'a> {
     pid: u32,
@@ -127,9 +129,31 @@ struct Process<'a> {
     name: Option<&'a str>,
     command_line: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    working_directory: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     thread: Option<Thread>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent: Option<Parent<'a>>,
+}
+
+/// The fields of `process` every event has: identity, image, command line and parent.
+fn process(p: &ProcessInfo) -> Process<'_> {
+    Process {
+        pid: p.key.pid,
+        entity_id: format!("{}-{}", p.key.pid, p.key.start_key),
+        executable: p.image.as_deref(),
+        name: p
+            .image
+            .as_deref()
+            .map(|i| i.rsplit(['\\', '/']).next().unwrap_or(i)),
+        command_line: p.command_line.as_deref(),
+        working_directory: None,
+        exit_code: None,
+        thread: None,
+        parent: parent(p),
+    }
 }
 
 #[derive(Serialize)]
@@ -137,6 +161,14 @@ struct User<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<String>,
+}
+
+/// ECS `user`: the process's user name and uid, where known.
+fn user(p: &ProcessInfo) -> User<'_> {
+    User {
+        name: p.user.as_deref(),
+        id: p.uid.map(|uid| uid.to_string()),
+    }
 }
 
 #[derive(Serialize)]
@@ -217,23 +249,12 @@ impl<'a> EcsEvent<'a> {
             },
             file: file(&event.target, event.source.as_ref(), event.details.file_id),
             process: Process {
-                pid: p.key.pid,
-                entity_id: format!("{}-{}", p.key.pid, p.key.start_key),
-                executable: p.image.as_deref(),
-                name: p
-                    .image
-                    .as_deref()
-                    .map(|i| i.rsplit(['\\', '/']).next().unwrap_or(i)),
-                command_line: p.command_line.as_deref(),
                 thread: (event.thread_id != 0).then_some(Thread {
                     id: event.thread_id,
                 }),
-                parent: parent(p),
+                ..process(p)
             },
-            user: User {
-                name: p.user.as_deref(),
-                id: p.uid.map(|uid| uid.to_string()),
-            },
+            user: user(p),
             host: host(event.host, info),
             picket: Picket {
                 operation: event.operation.as_str(),

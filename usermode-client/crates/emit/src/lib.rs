@@ -368,4 +368,117 @@ mod tests {
             "{line}"
         );
     }
+
+    fn process_line(
+        format: Format,
+        activity: picket_model::ProcessActivity,
+        exit: Option<u32>,
+    ) -> String {
+        let event = ProcessEvent {
+            seq: 3,
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+            host: Host::Linux,
+            activity,
+            process: Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 40,
+                    start_key: 7,
+                },
+                image: Some("/usr/bin/sh".into()),
+                command_line: Some("sh -c true".into()),
+                uid: Some(1000),
+                parent_pid: Some(1),
+                parent_start_key: Some(2),
+                current_directory: Some("/tmp".into()),
+                ..ProcessInfo::default()
+            }),
+            forked: false,
+            creating_pid: None,
+            creating_tid: None,
+            session_id: None,
+            exit_status: exit,
+            image_truncated: false,
+            command_line_truncated: false,
+        };
+        let mut emitter = Emitter::new(Vec::new(), format, HostInfo::default());
+        emitter.process(&event).unwrap();
+        String::from_utf8(emitter.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn ecs_process_lines_keep_their_exact_fields_and_order() {
+        let start = process_line(Format::Ecs, picket_model::ProcessActivity::Start, None);
+        let exit = process_line(Format::Ecs, picket_model::ProcessActivity::Exit, Some(0));
+        assert_eq!(
+            start,
+            concat!(
+                r#"{"@timestamp":"2023-11-14T22:13:20.0000000Z","ecs":{"version":"8.11.0"},"#,
+                r#""event":{"kind":"event","category":["process"],"type":["start"],"#,
+                r#""action":"process_started","sequence":3,"module":"picket","#,
+                r#""dataset":"picket.process"},"process":{"pid":40,"entity_id":"40-7","#,
+                r#""executable":"/usr/bin/sh","name":"sh","command_line":"sh -c true","#,
+                r#""working_directory":"/tmp","parent":{"pid":1,"entity_id":"1-2"}},"#,
+                r#""user":{"name":null,"id":"1000"},"host":{"os":{"type":"linux"}},"#,
+                r#""picket":{"process_start_key":7}}"#,
+                "\n"
+            )
+        );
+        assert_eq!(
+            exit,
+            concat!(
+                r#"{"@timestamp":"2023-11-14T22:13:20.0000000Z","ecs":{"version":"8.11.0"},"#,
+                r#""event":{"kind":"event","category":["process"],"type":["end"],"#,
+                r#""action":"process_ended","sequence":3,"module":"picket","#,
+                r#""dataset":"picket.process"},"process":{"pid":40,"entity_id":"40-7","#,
+                r#""executable":"/usr/bin/sh","name":"sh","command_line":"sh -c true","#,
+                r#""working_directory":"/tmp","exit_code":0,"#,
+                r#""parent":{"pid":1,"entity_id":"1-2"}},"#,
+                r#""user":{"name":null,"id":"1000"},"host":{"os":{"type":"linux"}},"#,
+                r#""picket":{"process_start_key":7}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn ocsf_process_lines_keep_their_exact_fields_and_order() {
+        let head = |id: u8, name: &str| {
+            format!(
+                concat!(
+                    r#"{{"class_uid":1007,"class_name":"Process Activity","category_uid":1,"#,
+                    r#""category_name":"System Activity","activity_id":{},"#,
+                    r#""activity_name":"{}","type_uid":10070{},"severity_id":1,"#,
+                    r#""severity":"Informational","time":1700000000000,"#,
+                    r#""metadata":{{"version":"1.3.0","product":{{"name":"Picket","#,
+                    r#""vendor_name":"Picket","version":"{}"}},"sequence":3}},"#,
+                    r#""device":{{"hostname":null,"#,
+                    r#""os":{{"type":"linux","type_id":200,"name":"Linux"}}}},"#,
+                    r#""process":{{"pid":40,"uid":"40-7","#,
+                    r#""file":{{"path":"/usr/bin/sh","name":"sh","type_id":1}},"#,
+                    r#""cmd_line":"sh -c true","user":{{"name":null,"uid":"1000"}},"#,
+                    r#""cwd":"/tmp","parent_process":{{"pid":1,"uid":"1-2"}}}},"#,
+                    r#""actor":{{"process":{{"pid":1,"uid":"1-2"}}}},"#
+                ),
+                id,
+                name,
+                id,
+                env!("CARGO_PKG_VERSION")
+            )
+        };
+        let start = process_line(Format::Ocsf, picket_model::ProcessActivity::Start, None);
+        let exit = process_line(Format::Ocsf, picket_model::ProcessActivity::Exit, Some(0));
+        assert_eq!(
+            start,
+            head(1, "Launch")
+                + r#""unmapped":{"picket":{"activity":"start","process_start_key":7}}}"#
+                + "\n"
+        );
+        assert_eq!(
+            exit,
+            head(2, "Terminate")
+                + r#""exit_code":0,"#
+                + r#""unmapped":{"picket":{"activity":"exit","process_start_key":7}}}"#
+                + "\n"
+        );
+    }
 }

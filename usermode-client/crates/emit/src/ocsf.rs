@@ -219,6 +219,8 @@ struct User<'a> {
     uid: Option<String>,
 }
 
+/// OCSF `process`, for file and process events alike (each sets only the optional fields it
+/// has).
 #[derive(Serialize)]
 struct Process<'a> {
     pid: u32,
@@ -230,7 +232,35 @@ struct Process<'a> {
     cmd_line: Option<&'a str>,
     user: User<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    cwd: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     parent_process: Option<ParentProcess<'a>>,
+}
+
+/// The fields of `process` every event has: identity, image, command line, user and parent.
+fn process(p: &ProcessInfo) -> Process<'_> {
+    Process {
+        pid: p.key.pid,
+        uid: format!("{}-{}", p.key.pid, p.key.start_key),
+        tid: None,
+        file: ImageFile {
+            path: p.image.as_deref(),
+            name: p.image.as_deref().map(image_name),
+            type_id: 1,
+        },
+        cmd_line: p.command_line.as_deref(),
+        user: user(p),
+        cwd: None,
+        parent_process: parent_process(p),
+    }
+}
+
+/// OCSF `user`: the process's user name and uid, where known.
+fn user(p: &ProcessInfo) -> User<'_> {
+    User {
+        name: p.user.as_deref(),
+        uid: p.uid.map(|uid| uid.to_string()),
+    }
 }
 
 #[derive(Serialize)]
@@ -270,25 +300,12 @@ fn image_name(image: &str) -> &str {
 
 fn actor(event: &FileEvent) -> Actor<'_> {
     let p = &event.process;
-    let user = || User {
-        name: p.user.as_deref(),
-        uid: p.uid.map(|uid| uid.to_string()),
-    };
     Actor {
         process: Process {
-            pid: p.key.pid,
-            uid: format!("{}-{}", p.key.pid, p.key.start_key),
             tid: (event.thread_id != 0).then_some(event.thread_id),
-            file: ImageFile {
-                path: p.image.as_deref(),
-                name: p.image.as_deref().map(image_name),
-                type_id: 1,
-            },
-            cmd_line: p.command_line.as_deref(),
-            user: user(),
-            parent_process: parent_process(p),
+            ..process(p)
         },
-        user: user(),
+        user: user(p),
     }
 }
 

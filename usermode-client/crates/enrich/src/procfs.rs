@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use picket_model::{ProcessInfo, ProcessKey, Timestamp};
+use picket_parse::command_line_text;
 use picket_parse::text::posix_text;
 
 use crate::ProcessInspector;
@@ -36,26 +37,6 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         parent_pid,
         start_time,
     })
-}
-
-/// Joins argv as one line; arguments that would be ambiguous are single-quoted (shell style).
-fn join_command_line(raw: &[u8]) -> String {
-    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
-    let mut line = String::new();
-    for arg in raw.split(|b| *b == 0) {
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        let text = posix_text(arg);
-        if text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
-            line.push('\'');
-            line.push_str(&text.replace('\'', r"'\''"));
-            line.push('\'');
-        } else {
-            line.push_str(&text);
-        }
-    }
-    line
 }
 
 /// Looks processes up in a procfs tree (`/proc`, or a fake one in tests).
@@ -133,7 +114,7 @@ impl ProcessInspector for ProcInspector {
         let command_line = std::fs::read(dir.join("cmdline"))
             .ok()
             .filter(|raw| !raw.is_empty())
-            .map(|raw| join_command_line(&raw));
+            .map(|raw| command_line_text(&raw, true));
         let uid = self.uid(key.pid);
         let after = self.stat(key.pid);
         if after.map(|s| s.start_time) != before.map(|s| s.start_time) {
@@ -265,12 +246,12 @@ mod tests {
 
     #[test]
     fn command_lines_quote_what_needs_quoting() {
-        assert_eq!(join_command_line(b"ls\0-l\0"), "ls -l");
+        assert_eq!(command_line_text(b"ls\0-l\0", true), "ls -l");
         assert_eq!(
-            join_command_line(b"sh\0-c\0echo 'hi'\0"),
+            command_line_text(b"sh\0-c\0echo 'hi'\0", true),
             r"sh -c 'echo '\''hi'\'''"
         );
-        assert_eq!(join_command_line(b"a\0\0b\0"), "a '' b");
-        assert_eq!(join_command_line(b"x\xff\0"), r"x\xFF");
+        assert_eq!(command_line_text(b"a\0\0b\0", true), "a '' b");
+        assert_eq!(command_line_text(b"x\xff\0", true), r"x\xFF");
     }
 }

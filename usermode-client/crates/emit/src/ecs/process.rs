@@ -4,35 +4,8 @@ use serde::Serialize;
 
 use picket_model::{ProcessActivity, ProcessEvent};
 
-use super::{host, parent, Ecs, HostFields, Parent, User, ECS_VERSION};
+use super::{host, process, user, Ecs, Event, HostFields, Process, User, ECS_VERSION};
 use crate::{iso8601, HostInfo};
-
-#[derive(Serialize)]
-struct Event {
-    kind: &'static str,
-    category: [&'static str; 1],
-    #[serde(rename = "type")]
-    kind_type: [&'static str; 1],
-    action: &'static str,
-    sequence: u64,
-    module: &'static str,
-    dataset: &'static str,
-}
-
-#[derive(Serialize)]
-struct Process<'a> {
-    pid: u32,
-    entity_id: String,
-    executable: Option<&'a str>,
-    name: Option<&'a str>,
-    command_line: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    working_directory: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<Parent<'a>>,
-}
 
 #[derive(Serialize)]
 struct Picket {
@@ -75,27 +48,17 @@ impl<'a> EcsProcessEvent<'a> {
                 category: ["process"],
                 kind_type: [kind_type],
                 action,
-                sequence: event.seq,
+                sequence: Some(event.seq),
                 module: "picket",
                 dataset: "picket.process",
+                severity: None,
             },
             process: Process {
-                pid: p.key.pid,
-                entity_id: format!("{}-{}", p.key.pid, p.key.start_key),
-                executable: p.image.as_deref(),
-                name: p
-                    .image
-                    .as_deref()
-                    .map(|i| i.rsplit(['\\', '/']).next().unwrap_or(i)),
-                command_line: p.command_line.as_deref(),
                 working_directory: p.current_directory.as_deref(),
                 exit_code: event.exit_status.map(i64::from),
-                parent: parent(p),
+                ..process(p)
             },
-            user: User {
-                name: p.user.as_deref(),
-                id: p.uid.map(|uid| uid.to_string()),
-            },
+            user: user(p),
             host: host(event.host, info),
             picket: Picket {
                 process_start_key: p.key.start_key,

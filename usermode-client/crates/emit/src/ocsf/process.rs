@@ -9,8 +9,8 @@ use serde::Serialize;
 use picket_model::{Level, ProcessActivity as Activity, ProcessEvent};
 
 use super::{
-    device, image_name, parent_process, severity, Class, Classification, Device, ImageFile,
-    Metadata, ParentProcess, Unmapped, User,
+    device, parent_process, process, severity, Class, Classification, Device, Metadata,
+    ParentProcess, Process, Unmapped,
 };
 use crate::HostInfo;
 
@@ -26,19 +26,6 @@ const fn activity(activity: Activity) -> (u8, &'static str) {
         Activity::Start => (1, "Launch"),
         Activity::Exit => (2, "Terminate"),
     }
-}
-
-#[derive(Serialize)]
-struct Process<'a> {
-    pid: u32,
-    uid: String,
-    file: ImageFile<'a>,
-    cmd_line: Option<&'a str>,
-    user: User<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cwd: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_process: Option<ParentProcess<'a>>,
 }
 
 #[derive(Serialize)]
@@ -85,10 +72,6 @@ impl<'a> ProcessActivity<'a> {
     #[must_use]
     pub fn new(event: &'a ProcessEvent, host: &'a HostInfo) -> Self {
         let p = &event.process;
-        let user = User {
-            name: p.user.as_deref(),
-            uid: p.uid.map(|uid| uid.to_string()),
-        };
         Self {
             classification: Classification::new(
                 &PROCESS_ACTIVITY,
@@ -99,17 +82,8 @@ impl<'a> ProcessActivity<'a> {
             metadata: Metadata::new(Some(event.seq)),
             device: device(event.host, host),
             process: Process {
-                pid: p.key.pid,
-                uid: format!("{}-{}", p.key.pid, p.key.start_key),
-                file: ImageFile {
-                    path: p.image.as_deref(),
-                    name: p.image.as_deref().map(image_name),
-                    type_id: 1,
-                },
-                cmd_line: p.command_line.as_deref(),
-                user,
                 cwd: p.current_directory.as_deref(),
-                parent_process: parent_process(p),
+                ..process(p)
             },
             actor: Actor {
                 process: parent_process(p),
