@@ -158,6 +158,7 @@ fn main() {}
 
 /// Calls, then instructions min, mean and max, then the deepest stack, of `(instructions,
 /// stack bytes)` samples.
+#[cfg(target_os = "linux")]
 fn summary(v: &[(u64, u64)]) -> (u64, u64, u64, u64, u64) {
     let n = v.len() as u64;
     let min = v.iter().map(|x| x.0).min().unwrap_or(0);
