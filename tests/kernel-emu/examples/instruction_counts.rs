@@ -77,21 +77,9 @@ fn main() -> Result<(), String> {
     println!();
     println!("| callback | calls | instructions min | mean | max | stack max (bytes) |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let mut by_callback: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     let is_process = |op: &str| op.starts_with("process");
-    for c in h
-        .emu
-        .k
-        .fs
-        .costs
-        .iter()
-        .filter(|c| !is_process(&c.operation))
-    {
-        by_callback
-            .entry(c.callback.as_str())
-            .or_default()
-            .push((c.instructions, c.stack));
-    }
+    let costs = &h.emu.k.fs.costs;
+    let by_callback = samples(costs, |c| !is_process(&c.operation), |c| &c.callback);
     for (name, v) in &by_callback {
         let (n, min, mean, max, stack) = summary(v);
         println!("| `{name}` | {n} | {min} | {mean} | {max} | {stack} |");
@@ -100,14 +88,7 @@ fn main() -> Result<(), String> {
     println!("| workload operation | callbacks | instructions (all callbacks of the step) |");
     println!("|---|---:|---:|");
     let mut by_op: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    for c in h
-        .emu
-        .k
-        .fs
-        .costs
-        .iter()
-        .filter(|c| !is_process(&c.operation))
-    {
+    for c in costs.iter().filter(|c| !is_process(&c.operation)) {
         let e = by_op.entry(c.operation.as_str()).or_default();
         e.0 += 1;
         e.1 += c.instructions;
@@ -129,13 +110,7 @@ fn main() -> Result<(), String> {
         "| process notification | calls | instructions min | mean | max | stack max (bytes) |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    let mut by_notification: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-    for c in h.emu.k.fs.costs.iter().filter(|c| is_process(&c.operation)) {
-        by_notification
-            .entry(c.operation.as_str())
-            .or_default()
-            .push((c.instructions, c.stack));
-    }
+    let by_notification = samples(costs, |c| is_process(&c.operation), |c| &c.operation);
     for (name, v) in &by_notification {
         let (n, min, mean, max, stack) = summary(v);
         println!("| {name} | {n} | {min} | {mean} | {max} | {stack} |");
@@ -155,6 +130,23 @@ fn main() -> Result<(), String> {
 
 #[cfg(not(target_os = "linux"))]
 fn main() {}
+
+/// `(instructions, stack bytes)` of the costs `keep` selects, grouped by `key`.
+#[cfg(target_os = "linux")]
+fn samples<'a>(
+    costs: &'a [picket_kernel_emu::fs::CallbackCost],
+    keep: impl Fn(&picket_kernel_emu::fs::CallbackCost) -> bool,
+    key: impl Fn(&'a picket_kernel_emu::fs::CallbackCost) -> &'a String,
+) -> std::collections::BTreeMap<&'a str, Vec<(u64, u64)>> {
+    let mut out: std::collections::BTreeMap<&str, Vec<(u64, u64)>> =
+        std::collections::BTreeMap::new();
+    for c in costs.iter().filter(|c| keep(c)) {
+        out.entry(key(c).as_str())
+            .or_default()
+            .push((c.instructions, c.stack));
+    }
+    out
+}
 
 /// Calls, then instructions min, mean and max, then the deepest stack, of `(instructions,
 /// stack bytes)` samples.
