@@ -122,7 +122,8 @@ fn main() {
     let (serde, serde_bytes) = measure(&events, |e, out| {
         serde_json::to_writer(out, &FileActivity::new(e, &host)).unwrap();
     });
-    let (direct, direct_bytes) = measure(&events, |e, out| line::file_activity(out, e, &host));
+    let mut writer = line::LineWriter::new(&host);
+    let (direct, direct_bytes) = measure(&events, |e, out| writer.file_activity(out, e));
     assert_eq!(serde_bytes, direct_bytes, "the two forms differ");
     println!(
         "OCSF file activity line, {} events, 1 thread, CPU time:",

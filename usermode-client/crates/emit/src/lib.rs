@@ -82,16 +82,19 @@ pub struct Emitter<W: Write> {
     line: Vec<u8>,
     format: Format,
     host: HostInfo,
+    /// The OCSF file-activity writer (keeps what repeats between lines).
+    ocsf_lines: ocsf::line::LineWriter,
     counts: EmitCounts,
 }
 
 impl<W: Write> Emitter<W> {
     /// An emitter writing to `out` (wrap files and stdout in a `BufWriter`).
-    pub const fn new(out: W, format: Format, host: HostInfo) -> Self {
+    pub fn new(out: W, format: Format, host: HostInfo) -> Self {
         Self {
             out,
             line: Vec::new(),
             format,
+            ocsf_lines: ocsf::line::LineWriter::new(&host),
             host,
             counts: EmitCounts {
                 events: 0,
@@ -120,7 +123,7 @@ impl<W: Write> Emitter<W> {
             // The hottest line: written directly (byte-identical to the serde form).
             Format::Ocsf => {
                 self.line.clear();
-                ocsf::line::file_activity(&mut self.line, event, &self.host);
+                self.ocsf_lines.file_activity(&mut self.line, event);
                 self.line.push(b'\n');
                 self.out.write_all(&self.line)
             }
