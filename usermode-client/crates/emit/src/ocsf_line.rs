@@ -37,6 +37,15 @@ const fn chunk_needs_escape(x: u64) -> bool {
     (control | quote | backslash) & HIGH != 0
 }
 
+/// Whether no byte of `bytes` needs escaping, eight at a time.
+fn is_clean(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let clean = chunks.by_ref().all(|chunk| {
+        <[u8; 8]>::try_from(chunk).is_ok_and(|c| !chunk_needs_escape(u64::from_le_bytes(c)))
+    });
+    clean && !chunks.remainder().iter().any(|&b| needs_escape(b))
+}
+
 /// Appends the escape sequence `serde_json` writes for `b` (a byte [`needs_escape`]).
 fn escape(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -67,6 +76,12 @@ fn string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if is_clean(bytes) {
+        // The common case (POSIX paths, names, most command lines): one copy.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     let mut at = 0;
     while at < bytes.len() {
