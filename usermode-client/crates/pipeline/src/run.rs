@@ -95,7 +95,7 @@ fn emitter_thread<W: Write>(
     alerts_on_stderr: bool,
 ) -> (Emitter<W>, Option<std::io::Error>) {
     loop {
-        let mut chunk = match rx.try_recv() {
+        let chunk = match rx.try_recv() {
             Ok(chunk) => chunk,
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
