@@ -12,7 +12,9 @@
 //! Parents are learned from every event that carries them and remembered per pid (bounded),
 //! so a process that has exited by the time of a later event keeps its lineage.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::AHashMap as HashMap;
 
 use picket_model::ProcessInfo;
 

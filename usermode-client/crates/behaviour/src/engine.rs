@@ -23,7 +23,9 @@
 //! magic) stay quiet; renames to backup, rotation and staging suffixes; temp files created
 //! and renamed into place; files whose content matches what their name promises.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::AHashMap as HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 

@@ -1,7 +1,9 @@
 //! A bounded memory of what was last seen of each file, so a later sample can be compared
 //! with it ("this was a PDF and is now random bytes").
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::AHashMap as HashMap;
 
 use crate::kind::Kind;
 

@@ -5,8 +5,6 @@
 //! pre-escaped bytes, and strings are escaped in one pass that copies the runs between
 //! escapes.
 
-use std::io::Write as _;
-
 use std::sync::Arc;
 
 use picket_model::{FileEvent, FilePath, Host, Level, ProcessInfo};
@@ -117,18 +115,23 @@ fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// An unsigned integer in decimal (what `serde_json` writes), without `fmt`.
+/// An unsigned integer in decimal: `itoa`, which `serde_json` itself uses.
 fn number(out: &mut Vec<u8>, n: impl Into<u64>) {
-    let mut n: u64 = n.into();
-    let mut digits = [0u8; 20];
+    out.extend_from_slice(itoa::Buffer::new().format(n.into()).as_bytes());
+}
+
+/// Lower-case hexadecimal without leading zeros (what `{:x}` writes), without `fmt`.
+fn hex(out: &mut Vec<u8>, mut n: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 32];
     let mut at = digits.len();
     loop {
         at -= 1;
-        // `n % 10` is below 10: the cast cannot truncate.
+        // Masked to four bits: the cast cannot truncate.
         #[allow(clippy::cast_possible_truncation)]
-        let digit = (n % 10) as u8;
-        digits[at] = b'0' + digit;
-        n /= 10;
+        let digit = (n & 0xf) as usize;
+        digits[at] = HEX[digit];
+        n >>= 4;
         if n == 0 {
             break;
         }
@@ -164,7 +167,9 @@ fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
         b",\"type_id\":1,\"type\":\"Regular File\""
     });
     if file_id != 0 {
-        let _ = write!(out, ",\"uid\":\"{file_id:x}\"");
+        out.extend_from_slice(b",\"uid\":\"");
+        hex(out, file_id);
+        out.push(b'"');
     }
     out.push(b'}');
 }

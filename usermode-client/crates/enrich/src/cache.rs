@@ -1,6 +1,6 @@
 //! The bounded process cache.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,9 @@
 //! The process table a capture recorded, as an inspector for replay.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::AHashMap as HashMap;
 use std::rc::Rc;
 
 use picket_model::{ProcessInfo, ProcessKey, Timestamp};

@@ -11,7 +11,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 
 use crate::parse::{DirEntry, FileHandle};

@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 /// Field 22 of a `/proc/<pid>/stat` line, or `None` when the line is not one. The command
 /// name (field 2) may contain spaces and parentheses, so fields are counted after the last

@@ -8,7 +8,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use picket_protocol::{
     Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello, FileCreate, FileOp,

@@ -24,7 +24,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use super::tracker::{Observed, Snapshot};
 
