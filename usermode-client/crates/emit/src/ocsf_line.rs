@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use picket_model::{FileEvent, FilePath, Host, Level, ProcessInfo};
+use picket_model::{FileEvent, FilePath, Host, Level, Operation, ProcessInfo};
 
 use super::{activity, disposition_name, image_name, result_name, severity, OCSF_VERSION};
 use crate::HostInfo;
@@ -179,16 +179,21 @@ fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
 struct RenderedActor {
     /// The process it renders (held, so the pointer cannot be reused by another).
     process: Arc<ProcessInfo>,
-    /// `,"actor":{"process":{"pid":…,"uid":"…"`: what precedes the event's thread id.
+    /// The host kind of the events it was rendered for.
+    host: Host,
+    /// `},"device":{…},"actor":{"process":{"pid":…,"uid":"…"`: from the end of the
+    /// sequence number to the event's thread id.
     head: Vec<u8>,
-    /// From the process's `,"file":` to the end of the actor object.
+    /// From the process's `,"file":` to the end of the actor object and the `,"file":` key
+    /// of the event's file.
     tail: Vec<u8>,
 }
 
 impl RenderedActor {
-    fn new(process: &Arc<ProcessInfo>) -> Self {
+    fn new(process: &Arc<ProcessInfo>, host: Host, device: &[u8]) -> Self {
         let p = &**process;
-        let mut head = Vec::with_capacity(64);
+        let mut head = Vec::with_capacity(device.len() + 64);
+        head.extend_from_slice(device);
         head.extend_from_slice(b",\"actor\":{\"process\":{\"pid\":");
         number(&mut head, p.key.pid);
         head.extend_from_slice(b",\"uid\":\"");
@@ -230,11 +235,52 @@ impl RenderedActor {
         }
         out.extend_from_slice(b"},\"user\":");
         user(&mut out, p);
-        out.push(b'}');
+        out.extend_from_slice(b"},\"file\":");
         Self {
             process: Arc::clone(process),
+            host,
             head,
             tail: out,
+        }
+    }
+}
+
+/// The constant parts of a line for one operation.
+#[derive(Debug)]
+struct OperationPieces {
+    operation: Operation,
+    /// From the start of the line to `"time":`.
+    head: Vec<u8>,
+    /// `,"unmapped":{"picket":{"operation":"…","original_path":`.
+    unmapped: Vec<u8>,
+}
+
+impl OperationPieces {
+    fn new(operation: Operation) -> Self {
+        let (activity_id, activity_name) = activity(operation);
+        let (severity_id, severity_name) = severity(Level::Informational);
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(
+            b"{\"class_uid\":1001,\"class_name\":\"File System Activity\",\"category_uid\":1,\"category_name\":\"System Activity\",\"activity_id\":",
+        );
+        number(&mut head, activity_id);
+        head.extend_from_slice(b",\"activity_name\":");
+        string(&mut head, activity_name);
+        head.extend_from_slice(b",\"type_uid\":");
+        number(&mut head, 100_100 + u32::from(activity_id));
+        head.extend_from_slice(b",\"severity_id\":");
+        number(&mut head, severity_id);
+        head.extend_from_slice(b",\"severity\":");
+        string(&mut head, severity_name);
+        head.extend_from_slice(b",\"time\":");
+        let mut unmapped = Vec::with_capacity(64);
+        unmapped.extend_from_slice(b",\"unmapped\":{\"picket\":{\"operation\":");
+        string(&mut unmapped, operation.as_str());
+        unmapped.extend_from_slice(b",\"original_path\":");
+        Self {
+            operation,
+            head,
+            unmapped,
         }
     }
 }
@@ -254,6 +300,8 @@ pub struct LineWriter {
     device_linux: Vec<u8>,
     /// The last process rendered.
     actor: Option<RenderedActor>,
+    /// The constant parts of each operation's lines.
+    operations: Vec<OperationPieces>,
 }
 
 impl LineWriter {
@@ -284,6 +332,10 @@ impl LineWriter {
                 b",\"os\":{\"type\":\"linux\",\"type_id\":200,\"name\":\"Linux\"}}",
             ),
             actor: None,
+            operations: Operation::ALL
+                .into_iter()
+                .map(OperationPieces::new)
+                .collect(),
         }
     }
 
@@ -293,32 +345,33 @@ impl LineWriter {
             Some(source) => (source, Some(&event.target)),
             None => (&event.target, None),
         };
-        let (activity_id, activity_name) = activity(event.operation);
-        let (severity_id, severity_name) = severity(Level::Informational);
-        out.extend_from_slice(
-            b"{\"class_uid\":1001,\"class_name\":\"File System Activity\",\"category_uid\":1,\"category_name\":\"System Activity\",\"activity_id\":",
-        );
-        number(out, activity_id);
-        out.extend_from_slice(b",\"activity_name\":");
-        string(out, activity_name);
-        out.extend_from_slice(b",\"type_uid\":");
-        number(out, 100_100 + u32::from(activity_id));
-        out.extend_from_slice(b",\"severity_id\":");
-        number(out, severity_id);
-        out.extend_from_slice(b",\"severity\":");
-        string(out, severity_name);
-        out.extend_from_slice(b",\"time\":");
+        let pieces = match self
+            .operations
+            .iter()
+            .position(|o| o.operation == event.operation)
+        {
+            Some(at) => &self.operations[at],
+            None => {
+                self.operations.push(OperationPieces::new(event.operation));
+                let last = self.operations.len() - 1;
+                &self.operations[last]
+            }
+        };
+        out.extend_from_slice(&pieces.head);
         number(out, event.time.unix_millis());
         out.extend_from_slice(&self.metadata);
         number(out, event.seq);
-        out.extend_from_slice(match event.host {
-            Host::Windows => &self.device_windows,
-            Host::Linux => &self.device_linux,
-        });
         let p = &event.process;
         let actor = match &mut self.actor {
-            Some(actor) if Arc::ptr_eq(&actor.process, p) => actor,
-            slot => slot.insert(RenderedActor::new(p)),
+            Some(actor) if Arc::ptr_eq(&actor.process, p) && actor.host == event.host => actor,
+            slot => slot.insert(RenderedActor::new(
+                p,
+                event.host,
+                match event.host {
+                    Host::Windows => &self.device_windows,
+                    Host::Linux => &self.device_linux,
+                },
+            )),
         };
         out.extend_from_slice(&actor.head);
         if event.thread_id != 0 {
@@ -326,6 +379,13 @@ impl LineWriter {
             number(out, event.thread_id);
         }
         out.extend_from_slice(&actor.tail);
+        file(out, subject, event.details.file_id);
+        if let Some(result) = result {
+            out.extend_from_slice(b",\"file_result\":");
+            file(out, result, event.details.file_id);
+        }
+        out.extend_from_slice(&pieces.unmapped);
+        string(out, &subject.original);
         rest(out, event, subject, result);
     }
 }
@@ -336,20 +396,10 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
     LineWriter::new(host).file_activity(out, event);
 }
 
-/// From the event's `"file"` to the end of the line.
+/// From the event's `"original_new_path"` to the end of the line.
 fn rest(out: &mut Vec<u8>, event: &FileEvent, subject: &FilePath, result: Option<&FilePath>) {
     let d = &event.details;
     let p = &event.process;
-    out.extend_from_slice(b",\"file\":");
-    file(out, subject, d.file_id);
-    if let Some(result) = result {
-        out.extend_from_slice(b",\"file_result\":");
-        file(out, result, d.file_id);
-    }
-    out.extend_from_slice(b",\"unmapped\":{\"picket\":{\"operation\":");
-    string(out, event.operation.as_str());
-    out.extend_from_slice(b",\"original_path\":");
-    string(out, &subject.original);
     if let Some(result) = result {
         out.extend_from_slice(b",\"original_new_path\":");
         string(out, &result.original);
