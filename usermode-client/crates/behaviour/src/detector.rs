@@ -68,21 +68,20 @@ impl BehaviourDetector {
 impl Detector for BehaviourDetector {
     fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
         self.drain(alerts);
-        self.engine.observe(event, &mut self.requests, alerts);
-        let recent = Timestamp::now().0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
+        // Content is sampled for this host's live events only, while the sampler has room:
+        // asking first spares building requests (each holds a copy of the event) that could
+        // only be refused, which under a flood is nearly all of them.
+        let wanted = event.host == LOCAL_HOST
+            && Engine::may_sample(event)
+            && event.time.0 >= Timestamp::now().0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
+        let sampler = self.sampler.as_mut().filter(|_| wanted);
+        let Some(sampler) = sampler.and_then(|s| s.ready().then_some(s)) else {
+            // Without content, the patterns that need none run in `observe` itself.
+            self.engine.observe(event, None, alerts);
+            return;
+        };
+        self.engine.observe(event, Some(&mut self.requests), alerts);
         for request in self.requests.drain(..) {
-            let sampler = match &mut self.sampler {
-                Some(sampler)
-                    if request.event.host == LOCAL_HOST && request.event.time.0 >= recent =>
-                {
-                    sampler
-                }
-                _ => {
-                    // No content for this event: the patterns that need none still run.
-                    self.engine.on_sample(request, None, alerts);
-                    continue;
-                }
-            };
             let path = PathBuf::from(&request.path);
             // Refused (rate or queue) requests are counted by the sampler: only the content
             // signal of that one file is missed, never an event.

@@ -272,12 +272,23 @@ impl Engine {
         }
     }
 
-    /// One event: updates the state, pushes the content samples it wants to `requests` and
-    /// any alert to `alerts`.
+    /// Whether [`Engine::observe`] may ask for a content sample of `event` (at most one).
+    #[must_use]
+    pub fn may_sample(event: &FileEvent) -> bool {
+        !event.target.is_directory
+            && matches!(
+                event.operation,
+                Operation::CloseModified | Operation::Rename
+            )
+    }
+
+    /// One event: updates the state, pushes the content samples it wants to `requests` (when
+    /// given: `None` when no sample could be taken now, which spares building them) and any
+    /// alert to `alerts`.
     pub fn observe(
         &mut self,
         event: &FileEvent,
-        requests: &mut Vec<Request>,
+        requests: Option<&mut Vec<Request>>,
         alerts: &mut Vec<Alert>,
     ) {
         let now = event.time;
@@ -314,12 +325,14 @@ impl Engine {
                     }
                     _ => false,
                 };
-                requests.push(Request {
-                    path,
-                    purpose: Purpose::Rewrite { fresh },
-                    event: event.clone(),
-                    actors,
-                });
+                if let Some(requests) = requests {
+                    requests.push(Request {
+                        path,
+                        purpose: Purpose::Rewrite { fresh },
+                        event: event.clone(),
+                        actors,
+                    });
+                }
             }
             Operation::Rename => {
                 let Some(source) = &event.source else { return };
@@ -335,7 +348,7 @@ impl Engine {
         event: &FileEvent,
         source: &picket_model::FilePath,
         actors: Actors,
-        requests: &mut Vec<Request>,
+        requests: Option<&mut Vec<Request>>,
         alerts: &mut Vec<Alert>,
     ) {
         let target = &event.target;
@@ -353,14 +366,16 @@ impl Engine {
             // ciphertext next to a document and renaming it over the document): what was
             // known of the *target* is what the new content is compared with.
             self.memory.remove(&source.path);
-            requests.push(Request {
-                path: target.path.clone(),
-                purpose: Purpose::RenameTarget {
-                    source: source.path.clone(),
-                },
-                event: event.clone(),
-                actors,
-            });
+            if let Some(requests) = requests {
+                requests.push(Request {
+                    path: target.path.clone(),
+                    purpose: Purpose::RenameTarget {
+                        source: source.path.clone(),
+                    },
+                    event: event.clone(),
+                    actors,
+                });
+            }
             return;
         }
         self.memory.rename(&source.path, &target.path);
@@ -392,14 +407,16 @@ impl Engine {
                 self.config.max_files,
             );
         }
-        requests.push(Request {
-            path: target.path.clone(),
-            purpose: Purpose::RenameTarget {
-                source: source.path.clone(),
-            },
-            event: event.clone(),
-            actors,
-        });
+        if let Some(requests) = requests {
+            requests.push(Request {
+                path: target.path.clone(),
+                purpose: Purpose::RenameTarget {
+                    source: source.path.clone(),
+                },
+                event: event.clone(),
+                actors,
+            });
+        }
     }
 
     fn on_delete(&mut self, event: &FileEvent, actors: Actors, alerts: &mut Vec<Alert>) {

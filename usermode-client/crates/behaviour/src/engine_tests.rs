@@ -105,7 +105,8 @@ impl Run {
             entropy: None,
         };
         let mut requests = Vec::new();
-        self.engine.observe(&event, &mut requests, &mut self.alerts);
+        self.engine
+            .observe(&event, Some(&mut requests), &mut self.alerts);
         for r in requests {
             let sample = self.disk.get(&r.path).cloned();
             self.engine.on_sample(r, sample, &mut self.alerts);

@@ -75,10 +75,14 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn take(&mut self, now: Instant) -> bool {
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -130,6 +134,22 @@ impl<T: Send + 'static> Sampler<T> {
             stats: SamplerStats::default(),
             worker: Some(worker),
         })
+    }
+
+    /// Whether a request submitted now would be within the rate (takes nothing): lets a
+    /// caller skip building a request that would only be refused. A `false` counts as that
+    /// one request refused for the rate, as [`Sampler::submit`] would have counted it.
+    pub fn ready(&mut self) -> bool {
+        self.bucket.refill(Instant::now());
+        if self.requests.is_none() {
+            self.stats.queue_full += 1;
+            return false;
+        }
+        if self.bucket.tokens < 1.0 {
+            self.stats.rate_limited += 1;
+            return false;
+        }
+        true
     }
 
     /// Asks for `path` to be sampled; never blocks.
