@@ -60,14 +60,41 @@ impl Resolve for MountResolver {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HandleKey(Vec<u8>);
 
+/// A key is looked up by its bytes: [`HandleKey::write`] builds them in a reused buffer, so
+/// a look-up allocates nothing (`Vec<u8>` and `[u8]` hash alike).
+impl std::borrow::Borrow<[u8]> for HandleKey {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl HandleKey {
     /// The key of `handle`.
     #[must_use]
     pub fn of(handle: &FileHandle<'_>) -> Self {
         let mut key = Vec::with_capacity(4 + handle.bytes.len());
-        key.extend_from_slice(&handle.handle_type.to_ne_bytes());
-        key.extend_from_slice(handle.bytes);
+        Self::write(handle, &mut key);
         Self(key)
+    }
+
+    /// The bytes of `handle`'s key, into `out` (replacing what it held).
+    pub fn write(handle: &FileHandle<'_>, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&handle.handle_type.to_ne_bytes());
+        out.extend_from_slice(handle.bytes);
+    }
+
+    /// The bytes of [`HandleKey::of_path`]'s key, into `out` (replacing what it held).
+    pub fn write_path(path: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&(-1i32).to_ne_bytes());
+        out.extend_from_slice(path);
+    }
+
+    /// The key whose bytes are `bytes` (as written by [`HandleKey::write`]).
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
     }
 
     /// A key for a file known only by its path (no handle reported); the `-1` type prefix
@@ -87,6 +114,8 @@ pub struct DirCache {
     paths: HashMap<HandleKey, Vec<u8>>,
     capacity: usize,
     resolved: u64,
+    /// The key being looked up (reused: a look-up allocates nothing).
+    key: Vec<u8>,
 }
 
 impl DirCache {
@@ -97,6 +126,7 @@ impl DirCache {
             paths: HashMap::new(),
             capacity: capacity.max(1),
             resolved: 0,
+            key: Vec::new(),
         }
     }
 
@@ -124,14 +154,7 @@ impl DirCache {
         dir: &FileHandle<'_>,
         resolver: &mut dyn Resolve,
     ) -> Option<Vec<u8>> {
-        let key = HandleKey::of(dir);
-        if let Some(path) = self.paths.get(&key) {
-            return Some(path.clone());
-        }
-        let path = resolver.resolve(dir)?;
-        self.resolved = self.resolved.saturating_add(1);
-        self.insert_key(key, path.clone());
-        Some(path)
+        self.with_dir(dir, resolver, <[u8]>::to_vec)
     }
 
     /// The full path of an entry: its directory's path and its name (`.` or an empty name
@@ -141,8 +164,26 @@ impl DirCache {
         entry: &DirEntry<'_>,
         resolver: &mut dyn Resolve,
     ) -> Option<Vec<u8>> {
-        let dir = self.dir_path(&entry.dir, resolver)?;
-        Some(join(&dir, entry.name))
+        self.with_dir(&entry.dir, resolver, |dir| join(dir, entry.name))
+    }
+
+    /// `f` of directory `dir`'s path, from the cache (borrowed, no copy) or through
+    /// `resolver`.
+    fn with_dir<T>(
+        &mut self,
+        dir: &FileHandle<'_>,
+        resolver: &mut dyn Resolve,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Option<T> {
+        HandleKey::write(dir, &mut self.key);
+        if let Some(path) = self.paths.get(self.key.as_slice()) {
+            return Some(f(path));
+        }
+        let path = resolver.resolve(dir)?;
+        self.resolved = self.resolved.saturating_add(1);
+        let out = f(&path);
+        self.insert_key(HandleKey::from_bytes(&self.key), path);
+        Some(out)
     }
 
     /// Records that directory `handle` is at `path` (a directory was created or moved).

@@ -230,6 +230,8 @@ pub struct Translator {
     counters: Counters,
     /// File handle → its last known name, when hard links are reported.
     names: Option<HashMap<HandleKey, Vec<u8>>>,
+    /// A key being looked up in `dirty` (reused: look-ups allocate nothing).
+    key: Vec<u8>,
 }
 
 impl Translator {
@@ -247,6 +249,7 @@ impl Translator {
             next_seq: 1,
             counters: Counters::default(),
             names: None,
+            key: Vec::new(),
         }
     }
 
@@ -489,10 +492,13 @@ impl Translator {
             self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
             return;
         }
-        let dirty_key = event
-            .object
-            .as_ref()
-            .map_or_else(|| HandleKey::of_path(&path), HandleKey::of);
+        // The key in a reused buffer: looking up and removing allocate nothing.
+        let mut dirty_key = std::mem::take(&mut self.key);
+        match &event.object {
+            Some(object) => HandleKey::write(object, &mut dirty_key),
+            None => HandleKey::write_path(&path, &mut dirty_key),
+        }
+        let dirty_key = dirty_key;
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
         if bits & mask::CREATE != 0 {
@@ -518,7 +524,7 @@ impl Translator {
             }
         }
         if bits & mask::MODIFY != 0 {
-            if self.dirty.contains(&dirty_key) {
+            if self.dirty.contains(dirty_key.as_slice()) {
                 self.counters.coalesced_writes = self.counters.coalesced_writes.saturating_add(1);
             } else {
                 if self.dirty.len() >= self.limits.dirty_files {
@@ -526,7 +532,7 @@ impl Translator {
                     // CloseModified per file still open for writing.
                     self.dirty.clear();
                 }
-                self.dirty.insert(dirty_key.clone());
+                self.dirty.insert(HandleKey::from_bytes(&dirty_key));
                 self.push(
                     out,
                     actor,
@@ -547,7 +553,7 @@ impl Translator {
                 Vec::new(),
             );
         }
-        if bits & mask::CLOSE_WRITE != 0 && self.dirty.remove(&dirty_key) {
+        if bits & mask::CLOSE_WRITE != 0 && self.dirty.remove(dirty_key.as_slice()) {
             self.push(
                 out,
                 actor,
@@ -558,9 +564,10 @@ impl Translator {
             );
         }
         if bits & mask::DELETE != 0 {
-            self.dirty.remove(&dirty_key);
+            self.dirty.remove(dirty_key.as_slice());
             self.push(out, actor, PendingBody::Delete, file, path, Vec::new());
         }
+        self.key = dirty_key;
     }
 
     /// The path an event is about: its directory entry, else the parent directory alone
