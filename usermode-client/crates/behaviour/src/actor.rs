@@ -13,6 +13,7 @@
 //! so a process that has exited by the time of a later event keeps its lineage.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ahash::AHashMap as HashMap;
 
@@ -25,8 +26,8 @@ pub enum ActorKey {
     Process(u32, u64),
     /// Every child of one parent process.
     Lineage(u32),
-    /// Every process of one account.
-    Account(String),
+    /// Every process of one account (shared: actors are cloned for every event).
+    Account(Arc<str>),
     /// Everything on the host.
     Host,
 }
@@ -49,7 +50,7 @@ impl ActorKey {
         match self {
             Self::Process(pid, _) => ("ProcessId".into(), pid.to_string()),
             Self::Lineage(pid) => ("ParentProcessId".into(), pid.to_string()),
-            Self::Account(user) => ("User".into(), user.clone()),
+            Self::Account(user) => ("User".into(), user.to_string()),
             Self::Host => ("Host".into(), "*".into()),
         }
     }
@@ -59,7 +60,7 @@ impl ActorKey {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Known {
     parent: Option<u32>,
-    account: Option<String>,
+    account: Option<Arc<str>>,
 }
 
 /// Remembers parents and accounts per pid, at most `capacity` pids.
@@ -68,6 +69,11 @@ pub struct Lineage {
     known: HashMap<u32, Known>,
     order: VecDeque<u32>,
     capacity: usize,
+    /// Bumped whenever `known` changes.
+    generation: u64,
+    /// The last answer: a process's events come in runs, and the same `Arc` (held, so its
+    /// address is not reused) with nothing learned since gets the same actors.
+    last: Option<(Arc<ProcessInfo>, u64, Actors)>,
 }
 
 impl Default for Lineage {
@@ -77,11 +83,12 @@ impl Default for Lineage {
 }
 
 /// The account of a process: user name, else uid.
-fn account(process: &ProcessInfo) -> Option<String> {
+fn account(process: &ProcessInfo) -> Option<Arc<str>> {
     process
         .user
-        .clone()
-        .or_else(|| process.uid.map(|uid| uid.to_string()))
+        .as_deref()
+        .map(Arc::from)
+        .or_else(|| process.uid.map(|uid| Arc::from(uid.to_string())))
 }
 
 impl Lineage {
@@ -92,11 +99,24 @@ impl Lineage {
             known: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            generation: 0,
+            last: None,
         }
     }
 
     /// Learns from `process` and returns the actors its event counts for.
-    pub fn actors(&mut self, process: &ProcessInfo) -> Actors {
+    pub fn actors(&mut self, process: &Arc<ProcessInfo>) -> Actors {
+        if let Some((last, generation, actors)) = &self.last {
+            if Arc::ptr_eq(last, process) && *generation == self.generation {
+                return actors.clone();
+            }
+        }
+        let actors = self.learn(process);
+        self.last = Some((Arc::clone(process), self.generation, actors.clone()));
+        actors
+    }
+
+    fn learn(&mut self, process: &ProcessInfo) -> Actors {
         let pid = process.key.pid;
         let learned = Known {
             parent: process.parent_pid.filter(|&p| p > 1),
@@ -105,13 +125,16 @@ impl Lineage {
         let known = if learned.parent.is_some() || learned.account.is_some() {
             if !self.known.contains_key(&pid) {
                 self.order.push_back(pid);
+                self.generation = self.generation.wrapping_add(1);
             }
             let entry = self.known.entry(pid).or_default();
-            if learned.parent.is_some() {
+            if learned.parent.is_some() && entry.parent != learned.parent {
                 entry.parent = learned.parent;
+                self.generation = self.generation.wrapping_add(1);
             }
-            if learned.account.is_some() {
+            if learned.account.is_some() && entry.account != learned.account {
                 entry.account.clone_from(&learned.account);
+                self.generation = self.generation.wrapping_add(1);
             }
             let known = entry.clone();
             while self.known.len() > self.capacity {
@@ -119,6 +142,7 @@ impl Lineage {
                     break;
                 };
                 self.known.remove(&oldest);
+                self.generation = self.generation.wrapping_add(1);
             }
             known
         } else {
@@ -189,13 +213,26 @@ mod tests {
     use super::*;
     use picket_model::ProcessKey;
 
-    fn process(pid: u32, parent: Option<u32>, user: Option<&str>) -> ProcessInfo {
-        ProcessInfo {
+    fn process(pid: u32, parent: Option<u32>, user: Option<&str>) -> Arc<ProcessInfo> {
+        Arc::new(ProcessInfo {
             key: ProcessKey { pid, start_key: 0 },
             user: user.map(str::to_owned),
             parent_pid: parent,
             ..ProcessInfo::default()
-        }
+        })
+    }
+
+    #[test]
+    fn a_kept_answer_follows_what_is_learned_later() {
+        let mut lineage = Lineage::default();
+        let child = process(101, Some(100), None);
+        let before = lineage.actors(&child);
+        assert!(!before.keys().any(|k| matches!(k, ActorKey::Account(_))));
+        assert_eq!(lineage.actors(&child), before, "same process, nothing new");
+        // The parent's account becomes known: the child's answer must change with it.
+        lineage.actors(&process(100, Some(1), Some("ann")));
+        let after = lineage.actors(&child);
+        assert!(after.keys().any(|k| *k == ActorKey::Account("ann".into())));
     }
 
     #[test]

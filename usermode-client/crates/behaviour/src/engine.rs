@@ -297,14 +297,16 @@ impl Engine {
         if event.target.is_directory {
             return;
         }
+        // Every event teaches the lineage (parents and accounts); an owned copy of the path
+        // is made only where it is kept.
         let actors = self.lineage.actors(&event.process);
-        let path = event.target.path.clone();
+        let path = event.target.path.as_str();
         match event.operation {
             Operation::Create => {
-                self.recreated(&path);
-                self.born_order.push_back((now, path.clone()));
+                self.recreated(path);
+                self.born_order.push_back((now, path.to_owned()));
                 self.born.insert(
-                    path,
+                    path.to_owned(),
                     Born {
                         time: now,
                         closed: false,
@@ -317,8 +319,8 @@ impl Engine {
                 }
             }
             Operation::CloseModified => {
-                self.recreated(&path);
-                let fresh = match self.born.get_mut(&path) {
+                self.recreated(path);
+                let fresh = match self.born.get_mut(path) {
                     Some(born) if !born.closed => {
                         born.closed = true;
                         true
@@ -327,7 +329,7 @@ impl Engine {
                 };
                 if let Some(requests) = requests {
                     requests.push(Request {
-                        path,
+                        path: path.to_owned(),
                         purpose: Purpose::Rewrite { fresh },
                         event: event.clone(),
                         actors,
