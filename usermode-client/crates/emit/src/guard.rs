@@ -188,7 +188,8 @@ impl<W: RollBack> OutputGuard<W> {
         Self {
             inner,
             label: label.into(),
-            buf: Vec::with_capacity(BUFFER),
+            // Room for a full buffer and the line that fills it: ordinary lines never grow it.
+            buf: Vec::with_capacity(2 * BUFFER),
             committed,
             blocked: None,
             gap: Gap::default(),

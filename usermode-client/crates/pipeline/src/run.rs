@@ -15,6 +15,9 @@ use crate::pipeline::{Output, Pipeline, PipelineCounts};
 /// most 64 KiB (a few hundred events) this bounds the backlog to a few MiB.
 const QUEUE_DEPTH: usize = 16;
 
+/// Outputs a new chunk has room for: about what one full batch yields.
+const CHUNK_CAPACITY: usize = 1024;
+
 /// Counters for a progress line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
@@ -134,7 +137,8 @@ fn emitter_thread<W: Write>(
                 return (emitter, Some(error));
             }
         }
-        // Hand the allocation back; if the pool is full it is simply dropped.
+        // Hand the allocation back (the pool has room for every chunk in existence: see
+        // `run`).
         let _ = recycle.try_send(chunk);
     }
     let flushed = emitter.flush().err();
@@ -159,7 +163,10 @@ where
 {
     let start = Instant::now();
     let (tx, rx) = sync_channel::<Vec<Output>>(QUEUE_DEPTH);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<Output>>(QUEUE_DEPTH);
+    // A new chunk is made only when none is waiting in the pool, so at most QUEUE_DEPTH
+    // queued + one being written + one being filled exist: the pool holds them all, chunks
+    // are reused for good and never grown afresh (growing one faults in new pages).
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<Output>>(QUEUE_DEPTH + 2);
     let alerts_on_stderr = options.alerts_on_stderr;
     std::thread::scope(|scope| {
         // Named, so its CPU time can be told apart (`top -H`, /proc/PID/task).
@@ -176,12 +183,16 @@ where
         let mut output_closed = false;
         let mut source_error = None;
         let send = |chunk: Vec<Output>| tx.send(chunk).is_ok();
+        let mut spare: Option<Vec<Output>> = None;
         loop {
             if options.stop.load(Ordering::Relaxed) {
                 interrupted = true;
                 break;
             }
-            let mut chunk = recycle_rx.try_recv().unwrap_or_default();
+            let mut chunk = spare
+                .take()
+                .or_else(|| recycle_rx.try_recv().ok())
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK_CAPACITY));
             chunk.clear();
             match source.next_batch(&mut buf) {
                 Ok(Pull::Batch) => {
@@ -196,7 +207,10 @@ where
                     break;
                 }
             }
-            if !chunk.is_empty() && !send(chunk) {
+            if chunk.is_empty() {
+                // Nothing to write (an idle poll): keep the allocation for the next round.
+                spare = Some(chunk);
+            } else if !send(chunk) {
                 // The emitter stopped: its error is collected below.
                 output_closed = true;
                 break;
