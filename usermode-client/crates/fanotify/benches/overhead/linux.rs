@@ -10,7 +10,8 @@
 //! ```
 //!
 //! A second workload measures what process tracking costs a program that starts programs:
-//! `PICKET_BENCH_EXECS` runs of `/bin/true` (default 1 000), timed the same way, with
+//! `PICKET_BENCH_EXECS` runs of `/bin/true` (default 1 000), timed the same way once the
+//! sensor has drained the file workload's events (not against its backlog), with
 //! `picket watch` run with process tracking on (the default) and off
 //! (`PICKET_PROCESSES=off`), in the same rounds.
 //!
@@ -339,9 +340,9 @@ impl Sensor {
         Self::Picket { child, stderr }
     }
 
-    /// Waits until the sensor has used no CPU for 300 ms (it has drained the queue), then
-    /// stops it. Returns (lag after the writer finished, CPU seconds used so far, report).
-    fn finish(self) -> (Duration, f64, String) {
+    /// Waits until the sensor has used no CPU for 300 ms (it has drained the queue);
+    /// returns how long it kept working after the call (its lag behind the workload).
+    fn drain(&self) -> Duration {
         let pid = self.pid();
         let start = Instant::now();
         let mut last = cpu_ticks(pid);
@@ -356,9 +357,12 @@ impl Sensor {
                 busy_until = Instant::now();
             }
         }
-        let lag = busy_until.duration_since(start);
-        // Idle polling in the quiet period costs both kinds of sensor the same few µs.
-        let last = cpu_seconds(pid);
+        busy_until.duration_since(start)
+    }
+
+    /// Lets the sensor drain, then stops it. Returns its report.
+    fn finish(self) -> String {
+        self.drain();
         match self {
             Self::Bare {
                 mut child,
@@ -369,7 +373,7 @@ impl Sensor {
                 let mut report = String::new();
                 stdout.read_line(&mut report).unwrap();
                 child.wait().unwrap();
-                (lag, last, report.trim().to_owned())
+                report.trim().to_owned()
             }
             Self::Picket { mut child, stderr } => {
                 if let Ok(pid) = libc::pid_t::try_from(child.id()) {
@@ -386,7 +390,7 @@ impl Sensor {
                         l.contains("lost") || l.contains("events")
                     })
                     .collect();
-                (lag, last, summary.join(" | "))
+                summary.join(" | ")
             }
         }
     }
@@ -566,13 +570,21 @@ fn run_benchmark() {
             let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
             let busy = CpuLoad::start(load_threads);
             let (writer, writer_cpu) = workload(&scratch, files);
+            // The execs start once the sensor has caught up with the files: otherwise they
+            // would be timed against its backlog, not against watching them.
+            // The sensor's CPU per file event is taken here, before the execs add process
+            // tracking's work to it.
+            let lag = sensor.as_ref().map_or(Duration::ZERO, Sensor::drain);
+            let file_cpu = sensor
+                .as_ref()
+                .map_or(0.0, |s| (cpu_seconds(s.pid()) - cpu_before).max(0.0));
             let exec_time = exec_workload(execs);
             drop(busy);
             let (sensor_cpu, lag, report) = match sensor {
                 None => (0.0, Duration::ZERO, String::new()),
                 Some(sensor) => {
-                    let (lag, cpu_after, report) = sensor.finish();
-                    ((cpu_after - cpu_before).max(0.0), lag, report)
+                    let report = sensor.finish();
+                    (file_cpu, lag, report)
                 }
             };
             if *mode == Mode::Bare {
