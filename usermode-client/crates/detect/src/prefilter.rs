@@ -27,8 +27,16 @@
 //! case-folding orbit the same image (a test checks the latter for every Unicode scalar value
 //! against the regex engine's own tables). An ASCII haystack is searched as is with an
 //! ASCII-case-insensitive automaton (a non-ASCII needle's image has a non-ASCII character,
-//! which no ASCII text matches). `|re` needles are extracted in ASCII mode, so on a
-//! non-ASCII haystack they count as present.
+//! which no ASCII text matches).
+//!
+//! `|re` needles are extracted in ASCII mode (ASCII case folding, ASCII classes) and kept
+//! only when every literal is ASCII. They are sound on the folded haystack too: an element
+//! of the pattern that yields a literal is an ASCII character or a class of at most four
+//! ASCII characters; under the engine's Unicode semantics it matches the same characters,
+//! plus, when case-insensitive, the other members of their simple case-folding orbits (`K`
+//! for `k`, `ſ` for `s`), which [`fold`] maps to the same image as the ASCII member. Since
+//! [`fold`] works character by character, the folded haystack of a match contains the
+//! (ASCII lower-cased) literal.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rsigma_parser::{
@@ -45,7 +53,7 @@ pub struct Needle {
     pub field: String,
     /// The literal, mapped through [`fold`].
     pub text: String,
-    /// Came from a `|re` pattern: sound on ASCII haystacks only (see module docs).
+    /// Came from a `|re` pattern (extracted in ASCII mode, see module docs).
     pub regex: bool,
 }
 
@@ -159,8 +167,8 @@ fn item_witness(item: &DetectionItem) -> Witness {
 /// `|re`: literals every match must start (or end) with, extracted by `regex-syntax`.
 ///
 /// The pattern is analysed in ASCII mode (ASCII case folding and classes): on an ASCII
-/// haystack that is exactly what the engine's Unicode regex does, so the literals are sound
-/// there; on a non-ASCII haystack the needle counts as present.
+/// haystack that is exactly what the engine's Unicode regex does; on a non-ASCII haystack
+/// the literals are searched in its [`fold`] image (see module docs for why that is sound).
 fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -419,8 +427,6 @@ struct FieldIndex {
     automaton: AhoCorasick,
     /// Pattern id → needle id.
     needles: Vec<u32>,
-    /// Needles from `|re` patterns on this field: present on a non-ASCII haystack.
-    regex: Vec<u32>,
 }
 
 /// What a needle being present means.
@@ -482,20 +488,19 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
         let mut always = Vec::new();
-        // (field, text) → needle id, with its `|re` flag.
+        // (field, text) → needle id.
         let mut ids: std::collections::HashMap<(String, String), u32> =
             std::collections::HashMap::new();
-        let mut needles: Vec<(String, String, bool)> = Vec::new();
+        let mut needles: Vec<(String, String)> = Vec::new();
         let mut owners: Vec<Owners> = Vec::new();
         let mut clauses = Vec::new();
         let mut id_of = |needle: &Needle, owners: &mut Vec<Owners>| {
             let key = (needle.field.clone(), needle.text.clone());
             let id = *ids.entry(key).or_insert_with(|| {
-                needles.push((needle.field.clone(), needle.text.clone(), false));
+                needles.push((needle.field.clone(), needle.text.clone()));
                 owners.push(Owners::default());
                 u32::try_from(needles.len() - 1).unwrap_or(u32::MAX)
             });
-            needles[id as usize].2 |= needle.regex;
             id
         };
         for &(rule, witness) in rules {
@@ -533,7 +538,7 @@ impl Prefilter {
         let canary = ids.get(&(CANARY_FIELD.to_owned(), String::new())).copied();
         let mut field_names: Vec<&str> = needles
             .iter()
-            .map(|(f, _, _)| f.as_str())
+            .map(|(f, _)| f.as_str())
             .filter(|f| *f != CANARY_FIELD)
             .collect();
         field_names.sort_unstable();
@@ -543,17 +548,13 @@ impl Prefilter {
             .filter_map(|field| {
                 let mut patterns = Vec::new();
                 let mut pattern_needles = Vec::new();
-                let mut regex = Vec::new();
-                for (id, (f, text, is_regex)) in needles.iter().enumerate() {
+                for (id, (f, text)) in needles.iter().enumerate() {
                     if f != field {
                         continue;
                     }
                     let id = u32::try_from(id).unwrap_or(u32::MAX);
                     patterns.push(text.as_str());
                     pattern_needles.push(id);
-                    if *is_regex {
-                        regex.push(id);
-                    }
                 }
                 // A DFA: more memory (a few MiB at most for thousands of needles), fastest
                 // scan. The builder fails only past its size limits; the rules on this field
@@ -569,7 +570,6 @@ impl Prefilter {
                         field: field.to_owned(),
                         automaton,
                         needles: pattern_needles,
-                        regex,
                     }),
                     Err(_) => {
                         for id in pattern_needles {
@@ -721,9 +721,6 @@ impl FieldIndex {
             text
         } else {
             fold_into(text, folded);
-            for &id in &self.regex {
-                found(id);
-            }
             folded.as_str()
         };
         for m in self.automaton.find_overlapping_iter(haystack) {

@@ -39,6 +39,10 @@ const EDGE_CASES: &[&str] = &[
     "title: e13\nid: edge-13\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: '*\\JÖRG\\\\*'\n  condition: s\n",
     // Cross-field conjunction of two common literals.
     "title: e14\nid: edge-14\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|contains: '\\Temp\\'\n    TargetFilename|endswith: '.tmp'\n    Image|endswith: '.exe'\n  condition: s\n",
+    // `|re` needles on non-ASCII haystacks, searched in their folded form: case-insensitive
+    // (the Kelvin sign and the long s match `k` and `s`) and case-sensitive.
+    "title: e15\nid: edge-15\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re|i: '\\\\KELVINK\\\\[a-z]+\\\\STATE\\.JSON$'\n  condition: s\n",
+    "title: e16\nid: edge-16\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re: '\\\\Desktop\\\\.*\\.json$'\n  condition: s\n",
 ];
 
 /// Asserts that the rsigma engine, given the event's logsource, matches exactly the rules of
@@ -105,7 +109,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     assert!(total >= hit_events);
     for id in [
         "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
-        "edge-11", "edge-12", "edge-13", "edge-14",
+        "edge-11", "edge-12", "edge-13", "edge-14", "edge-15", "edge-16",
     ] {
         let index = (0..set.rule_count())
             .find(|&i| set.rule_meta(i).id == id)
