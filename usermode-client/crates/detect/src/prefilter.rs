@@ -5,8 +5,9 @@
 //! needle) pairs, such that whenever the rule matches an event, every needle of at least one
 //! clause occurs (case-insensitively) in its field. Needles come from `contains` /
 //! `startswith` / `endswith` / exact values (a literal between wildcards) and from the literal
-//! prefixes or suffixes of `|re` patterns. A rule without a sound witness (negation as the
-//! only requirement, numbers, keywords, cased or encoded values, field references…) is
+//! prefixes or suffixes of `|re` patterns; a `|fieldref` is a needle of its own, a
+//! [`Relation`] of two fields checked on their folded values. A rule without a sound witness
+//! (negation as the only requirement, numbers, keywords, cased or encoded values…) is
 //! evaluated for every event of its route, and `picket rules check` names it. The index only
 //! ever over-approximates the matching set, which the equal-matches test checks against plain
 //! evaluation.
@@ -55,6 +56,72 @@ pub struct Needle {
     pub text: String,
     /// Came from a `|re` pattern (extracted in ASCII mode, see module docs).
     pub regex: bool,
+    /// Not a literal but a comparison with another field (`|fieldref`): `text` is that
+    /// field's name, and the needle is present when the two values, folded, stand in this
+    /// relation.
+    pub relation: Option<Relation>,
+}
+
+impl Needle {
+    fn literal(field: &str, text: String, regex: bool) -> Self {
+        Self {
+            field: field.to_owned(),
+            text,
+            regex,
+            relation: None,
+        }
+    }
+
+    fn estimate(&self) -> f64 {
+        match self.relation {
+            None => estimate(&self.field, &self.text),
+            // A static guess, like [`estimate`]: two fields rarely hold the same path.
+            Some(Relation::Equals) => 1e-3,
+            Some(_) => 1e-2,
+        }
+    }
+}
+
+/// How a `|fieldref` compares its field with the referenced one (under the engine's case
+/// rule: lower-cased, or exact with `|cased`; either way the [`fold`] images compare alike,
+/// so the relation on folded values is a sound witness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// Plain `|fieldref`: equal.
+    Equals,
+    /// `|fieldref|startswith`.
+    StartsWith,
+    /// `|fieldref|endswith`.
+    EndsWith,
+    /// `|fieldref|contains`.
+    Contains,
+}
+
+impl Relation {
+    /// Do `value` and `reference`, folded, stand in this relation? Allocation-free when both
+    /// are ASCII (except for `Contains`); `fa` and `fb` are folding buffers.
+    fn holds(self, value: &str, reference: &str, fa: &mut String, fb: &mut String) -> bool {
+        if value.is_ascii() && reference.is_ascii() {
+            let (a, b) = (value.as_bytes(), reference.as_bytes());
+            let tail = a.len().checked_sub(b.len()).map(|at| &a[at..]);
+            match self {
+                Self::Equals => return a.eq_ignore_ascii_case(b),
+                Self::StartsWith => {
+                    return a.get(..b.len()).is_some_and(|h| h.eq_ignore_ascii_case(b))
+                }
+                Self::EndsWith => return tail.is_some_and(|t| t.eq_ignore_ascii_case(b)),
+                Self::Contains => {}
+            }
+        }
+        fold_into(value, fa);
+        fold_into(reference, fb);
+        match self {
+            Self::Equals => fa == fb,
+            Self::StartsWith => fa.starts_with(fb.as_str()),
+            Self::EndsWith => fa.ends_with(fb.as_str()),
+            Self::Contains => fa.contains(fb.as_str()),
+        }
+    }
 }
 
 /// Needles that must all occur (a clause of a witness).
@@ -135,14 +202,17 @@ fn item_witness(item: &DetectionItem) -> Witness {
         && item.field.modifiers.is_empty()
         && matches!(item.values.as_slice(), [SigmaValue::Bool(true)])
     {
-        return Some(single([Needle {
-            field: CANARY_FIELD.to_owned(),
-            text: String::new(),
-            regex: false,
-        }]));
+        return Some(single([Needle::literal(
+            CANARY_FIELD,
+            String::new(),
+            false,
+        )]));
     }
     if !is_text_field(field) {
         return None;
+    }
+    if item.field.has_modifier(Modifier::FieldRef) {
+        return fieldref_witness(field, item);
     }
     if item.field.has_modifier(Modifier::Re) {
         return regex_witness(field, item).map(single);
@@ -216,13 +286,50 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             let cost = |t: &Vec<String>| t.iter().map(|n| estimate(field, n)).sum::<f64>();
             cost(a).total_cmp(&cost(b))
         })?;
-        all.extend(texts.into_iter().map(|text| Needle {
-            field: field.to_owned(),
-            text,
-            regex: true,
-        }));
+        all.extend(
+            texts
+                .into_iter()
+                .map(|text| Needle::literal(field, text, true)),
+        );
     }
     Some(all)
+}
+
+/// `|fieldref`: a comparison of two text fields, one [`Relation`] needle per referenced
+/// field (any of them, or all with `|all`). A missing field never matches in the engine, nor
+/// here.
+fn fieldref_witness(field: &str, item: &DetectionItem) -> Witness {
+    let mut relation = Relation::Equals;
+    for m in &item.field.modifiers {
+        relation = match (m, relation) {
+            (Modifier::FieldRef | Modifier::Cased | Modifier::All, r) => r,
+            (Modifier::Contains, Relation::Equals) => Relation::Contains,
+            (Modifier::StartsWith, Relation::Equals) => Relation::StartsWith,
+            (Modifier::EndsWith, Relation::Equals) => Relation::EndsWith,
+            // Anything else (or two string operators) is left to plain evaluation.
+            _ => return None,
+        };
+    }
+    if item.values.is_empty() {
+        return None;
+    }
+    let needles = item.values.iter().map(|v| {
+        let SigmaValue::String(s) = v else {
+            return None;
+        };
+        let other = s.as_plain()?;
+        is_text_field(&other).then(|| Needle {
+            field: field.to_owned(),
+            text: other,
+            regex: false,
+            relation: Some(relation),
+        })
+    });
+    if item.field.has_modifier(Modifier::All) {
+        best(needles.map(|n| n.map(|n| vec![vec![n]])))
+    } else {
+        needles.collect::<Option<Vec<_>>>().map(single)
+    }
 }
 
 fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
@@ -236,11 +343,7 @@ fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
             StringPart::Plain(_) | StringPart::Special(_) => None,
         })
         .min_by(|a, b| estimate(field, a).total_cmp(&estimate(field, b)))
-        .map(|text| Needle {
-            field: field.to_owned(),
-            text,
-            regex: false,
-        })
+        .map(|text| Needle::literal(field, text, false))
 }
 
 /// The engine-agnostic case key of a text (see module docs): per character, lower case, then
@@ -344,7 +447,7 @@ pub fn estimate(field: &str, text: &str) -> f64 {
 }
 
 fn clause_estimate(clause: &Clause) -> f64 {
-    clause.iter().map(|n| estimate(&n.field, &n.text)).product()
+    clause.iter().map(Needle::estimate).product()
 }
 
 fn witness_estimate(clauses: &[Clause]) -> f64 {
@@ -388,11 +491,11 @@ fn best(parts: impl Iterator<Item = Witness>) -> Witness {
 fn conjunction(a: &Clause, b: &Clause) -> Clause {
     let mut needles: Vec<Needle> = a.iter().chain(b).cloned().collect();
     needles.sort_by(|x, y| {
-        estimate(&x.field, &x.text)
-            .total_cmp(&estimate(&y.field, &y.text))
+        x.estimate()
+            .total_cmp(&y.estimate())
             .then_with(|| (&x.field, &x.text).cmp(&(&y.field, &y.text)))
     });
-    needles.dedup_by(|x, y| x.field == y.field && x.text == y.text);
+    needles.dedup_by(|x, y| x.field == y.field && x.text == y.text && x.relation == y.relation);
     needles.truncate(MAX_CLAUSE);
     needles
 }
@@ -429,6 +532,24 @@ struct FieldIndex {
     needles: Vec<u32>,
 }
 
+/// A `|fieldref` needle: `field` stands in `relation` to `other`.
+#[derive(Debug)]
+struct RelationCheck {
+    field: String,
+    other: String,
+    relation: Relation,
+    needle: u32,
+}
+
+impl RelationCheck {
+    fn holds(&self, event: &SigmaEvent<'_>, fa: &mut String, fb: &mut String) -> bool {
+        match (event.text(&self.field), event.text(&self.other)) {
+            (Some(value), Some(reference)) => self.relation.holds(value, reference, fa, fb),
+            _ => false,
+        }
+    }
+}
+
 /// What a needle being present means.
 #[derive(Debug, Default, Clone)]
 struct Owners {
@@ -455,6 +576,8 @@ pub struct Prefilter {
     /// The needle `IsCanary: true`, if some rule uses it.
     canary: Option<u32>,
     fields: Vec<FieldIndex>,
+    /// `|fieldref` needles: checked on every event.
+    relations: Vec<RelationCheck>,
     /// Needle id → owners.
     owners: Vec<Owners>,
     clauses: Vec<MultiClause>,
@@ -480,6 +603,7 @@ pub struct Scratch {
     epoch: u32,
     pending: Vec<u32>,
     folded: String,
+    folded_other: String,
     processes: Vec<Option<ProcessHits>>,
 }
 
@@ -488,16 +612,16 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
         let mut always = Vec::new();
-        // (field, text) → needle id.
-        let mut ids: std::collections::HashMap<(String, String), u32> =
+        // (field, text, relation) → needle id.
+        let mut ids: std::collections::HashMap<(String, String, Option<Relation>), u32> =
             std::collections::HashMap::new();
-        let mut needles: Vec<(String, String)> = Vec::new();
+        let mut needles: Vec<(String, String, Option<Relation>)> = Vec::new();
         let mut owners: Vec<Owners> = Vec::new();
         let mut clauses = Vec::new();
         let mut id_of = |needle: &Needle, owners: &mut Vec<Owners>| {
-            let key = (needle.field.clone(), needle.text.clone());
+            let key = (needle.field.clone(), needle.text.clone(), needle.relation);
             let id = *ids.entry(key).or_insert_with(|| {
-                needles.push((needle.field.clone(), needle.text.clone()));
+                needles.push((needle.field.clone(), needle.text.clone(), needle.relation));
                 owners.push(Owners::default());
                 u32::try_from(needles.len() - 1).unwrap_or(u32::MAX)
             });
@@ -535,10 +659,25 @@ impl Prefilter {
         }
         always.sort_unstable();
         always.dedup();
-        let canary = ids.get(&(CANARY_FIELD.to_owned(), String::new())).copied();
+        let canary = ids
+            .get(&(CANARY_FIELD.to_owned(), String::new(), None))
+            .copied();
+        let relations = needles
+            .iter()
+            .enumerate()
+            .filter_map(|(id, (field, other, relation))| {
+                Some(RelationCheck {
+                    field: field.clone(),
+                    other: other.clone(),
+                    relation: (*relation)?,
+                    needle: u32::try_from(id).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
         let mut field_names: Vec<&str> = needles
             .iter()
-            .map(|(f, _)| f.as_str())
+            .filter(|(_, _, relation)| relation.is_none())
+            .map(|(f, _, _)| f.as_str())
             .filter(|f| *f != CANARY_FIELD)
             .collect();
         field_names.sort_unstable();
@@ -548,8 +687,8 @@ impl Prefilter {
             .filter_map(|field| {
                 let mut patterns = Vec::new();
                 let mut pattern_needles = Vec::new();
-                for (id, (f, text)) in needles.iter().enumerate() {
-                    if f != field {
+                for (id, (f, text, relation)) in needles.iter().enumerate() {
+                    if f != field || relation.is_some() {
                         continue;
                     }
                     let id = u32::try_from(id).unwrap_or(u32::MAX);
@@ -591,6 +730,7 @@ impl Prefilter {
             always,
             canary,
             fields,
+            relations,
             owners,
             clauses,
             all,
@@ -639,6 +779,7 @@ impl Prefilter {
             epoch,
             pending,
             folded,
+            folded_other,
             processes,
         } = scratch;
         let epoch = *epoch;
@@ -696,6 +837,11 @@ impl Prefilter {
         }
         for index in self.fields.iter().filter(|f| !f.process) {
             index.scan(event, folded, &mut |id| hit(id, out, pending));
+        }
+        for check in &self.relations {
+            if check.holds(event, folded, folded_other) {
+                hit(check.needle, out, pending);
+            }
         }
         for &c in pending.iter() {
             let clause = &self.clauses[c as usize];

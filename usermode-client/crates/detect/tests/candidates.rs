@@ -46,7 +46,7 @@ fn event(operation: Operation, image: &str, path: &str) -> FileEvent {
     }
 }
 
-/// (candidate ids, matching ids) of `event`; asserts the matches equal plain evaluation.
+/// (candidate ids, matching ids) of `event`, sorted; asserts the matches equal plain evaluation.
 fn candidates(set: &RuleSet, event: &FileEvent) -> (Vec<String>, Vec<String>) {
     let view = SigmaEvent::new(event, false);
     let mut out = Vec::new();
@@ -58,10 +58,11 @@ fn candidates(set: &RuleSet, event: &FileEvent) -> (Vec<String>, Vec<String>) {
         set.matches(&view, &mut Scratch::default()),
         "{event:?}"
     );
-    (
-        out.into_iter().map(|i| ids(i as usize)).collect(),
-        plain.into_iter().map(ids).collect(),
-    )
+    let mut found: Vec<String> = out.into_iter().map(|i| ids(i as usize)).collect();
+    let mut matched: Vec<String> = plain.into_iter().map(ids).collect();
+    found.sort();
+    matched.sort();
+    (found, matched)
 }
 
 const EXPLORER: &str = r"C:\Windows\explorer.exe";
@@ -103,4 +104,89 @@ fn regex_needles_are_searched_in_folded_non_ascii_paths() {
     let (found, matched) = candidates(&set, &e);
     assert_eq!(matched, ["folded"]);
     assert!(found.contains(&"folded".to_owned()), "{found:?}");
+}
+
+#[test]
+fn a_field_reference_is_a_candidate_only_when_the_fields_agree() {
+    let set = set(&[
+        (
+            "own-image",
+            "  s:\n    TargetFilename|fieldref: Image\n  condition: s\n",
+        ),
+        (
+            "own-image-cased",
+            "  s:\n    TargetFilename|fieldref|cased: Image\n  condition: s\n",
+        ),
+        (
+            "under-image",
+            "  s:\n    TargetFilename|fieldref|startswith: Image\n  condition: s\n",
+        ),
+        (
+            "ends-like-image",
+            "  s:\n    TargetFilename|fieldref|endswith: Image\n  condition: s\n",
+        ),
+        (
+            "inside",
+            "  s:\n    TargetFilename|fieldref|contains: Image\n  condition: s\n",
+        ),
+        (
+            "missing",
+            "  s:\n    TargetFilename|fieldref: CommandLine\n  condition: s\n",
+        ),
+    ]);
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    // Unrelated paths: nothing to evaluate.
+    let image = r"C:\Users\bob\AppData\Local\Temp\setup.exe";
+    let e = event(
+        Operation::Delete,
+        image,
+        r"C:\Users\bob\Documents\report.docx",
+    );
+    assert_eq!(candidates(&set, &e), (vec![], vec![]));
+    // The same path in another case: every relation holds except the cased one's engine
+    // comparison (its witness, folded, still lets it through).
+    let e = event(Operation::Delete, image, &image.to_uppercase());
+    let (found, matched) = candidates(&set, &e);
+    let all = ids(&[
+        "ends-like-image",
+        "inside",
+        "own-image",
+        "own-image-cased",
+        "under-image",
+    ]);
+    assert_eq!(found, all);
+    assert_eq!(
+        matched,
+        ids(&["ends-like-image", "inside", "own-image", "under-image"])
+    );
+    // Non-ASCII, differing in case only beyond ASCII.
+    let image = r"C:\Users\Дмитрий\AppData\Local\Temp\ОТЧЁТ.exe";
+    let e = event(Operation::Delete, image, &image.to_lowercase());
+    let (found, matched) = candidates(&set, &e);
+    assert_eq!(found, all);
+    assert_eq!(
+        matched,
+        ids(&["ends-like-image", "inside", "own-image", "under-image"])
+    );
+    // A prefix, a suffix and an inner part.
+    let e = event(
+        Operation::Delete,
+        image,
+        &format!("{image}:Zone.Identifier"),
+    );
+    assert_eq!(
+        candidates(&set, &e),
+        (
+            ids(&["inside", "under-image"]),
+            ids(&["inside", "under-image"])
+        )
+    );
+    let e = event(Operation::Delete, r"Temp\ОТЧЁТ.exe", image);
+    assert_eq!(
+        candidates(&set, &e),
+        (
+            ids(&["ends-like-image", "inside"]),
+            ids(&["ends-like-image", "inside"])
+        )
+    );
 }

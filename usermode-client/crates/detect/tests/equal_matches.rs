@@ -43,6 +43,9 @@ const EDGE_CASES: &[&str] = &[
     // (the Kelvin sign and the long s match `k` and `s`) and case-sensitive.
     "title: e15\nid: edge-15\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re|i: '\\\\KELVINK\\\\[a-z]+\\\\STATE\\.JSON$'\n  condition: s\n",
     "title: e16\nid: edge-16\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re: '\\\\Desktop\\\\.*\\.json$'\n  condition: s\n",
+    // Field references (a relation of two fields, folded, as witness), ASCII and not.
+    "title: e17\nid: edge-17\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|fieldref: Image\n  condition: s\n",
+    "title: e18\nid: edge-18\nlogsource: {product: windows}\ndetection:\n  s:\n    SourceFilename|fieldref|startswith: TargetFilename\n  f:\n    FileName|fieldref|endswith: FileExtension\n  condition: s and f\n",
 ];
 
 /// Asserts that the rsigma engine, given the event's logsource, matches exactly the rules of
@@ -109,7 +112,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     assert!(total >= hit_events);
     for id in [
         "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
-        "edge-11", "edge-12", "edge-13", "edge-14", "edge-15", "edge-16",
+        "edge-11", "edge-12", "edge-13", "edge-14", "edge-15", "edge-16", "edge-17", "edge-18",
     ] {
         let index = (0..set.rule_count())
             .find(|&i| set.rule_meta(i).id == id)
