@@ -39,7 +39,8 @@
 //! [`fold`] works character by character, the folded haystack of a match contains the
 //! (ASCII lower-cased) literal.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::{dfa::DFA, Anchored, MatchKind, StartKind};
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaRule,
     SigmaValue, StringPart,
@@ -527,7 +528,10 @@ struct FieldIndex {
     field: String,
     /// [`is_process_field`].
     process: bool,
-    automaton: AhoCorasick,
+    /// Unanchored, standard semantics (every needle ending at a position is reported),
+    /// walked byte by byte (see [`FieldIndex::scan`]).
+    automaton: DFA,
+    start: StateID,
     /// Pattern id → needle id.
     needles: Vec<u32>,
 }
@@ -696,21 +700,27 @@ impl Prefilter {
                     pattern_needles.push(id);
                 }
                 // A DFA: more memory (a few MiB at most for thousands of needles), fastest
-                // scan. The builder fails only past its size limits; the rules on this field
-                // then become unconditional candidates (sound, slower).
-                let automaton = AhoCorasickBuilder::new()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                // scan. No prefilter: with hundreds of path needles, nearly every byte of a
+                // path starts a candidate, and skipping ahead costs more than walking. The
+                // builder fails only past its size limits; the rules on this field then
+                // become unconditional candidates (sound, slower).
+                let automaton = aho_corasick::dfa::Builder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
-                    .build(&patterns);
+                    .start_kind(StartKind::Unanchored)
+                    .prefilter(false)
+                    .build(&patterns)
+                    .ok()
+                    .and_then(|dfa| Some((dfa.start_state(Anchored::No).ok()?, dfa)));
                 match automaton {
-                    Ok(automaton) => Some(FieldIndex {
+                    Some((start, automaton)) => Some(FieldIndex {
                         process: is_process_field(field),
                         field: field.to_owned(),
                         automaton,
+                        start,
                         needles: pattern_needles,
                     }),
-                    Err(_) => {
+                    None => {
                         for id in pattern_needles {
                             let o = &owners[id as usize];
                             always.extend(&o.rules);
@@ -869,8 +879,17 @@ impl FieldIndex {
             fold_into(text, folded);
             folded.as_str()
         };
-        for m in self.automaton.find_overlapping_iter(haystack) {
-            found(self.needles[m.pattern().as_usize()]);
+        let dfa = &self.automaton;
+        let mut sid = self.start;
+        for &byte in haystack.as_bytes() {
+            sid = dfa.next_state(Anchored::No, sid, byte);
+            // Without a prefilter, only match states are special (an unanchored standard
+            // automaton has no dead state).
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                for i in 0..dfa.match_len(sid) {
+                    found(self.needles[dfa.match_pattern(sid, i).as_usize()]);
+                }
+            }
         }
     }
 }
