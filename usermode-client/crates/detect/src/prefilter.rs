@@ -57,6 +57,8 @@ pub struct Needle {
     pub text: String,
     /// Came from a `|re` pattern (extracted in ASCII mode, see module docs).
     pub regex: bool,
+    /// Where in the field the literal must stand.
+    pub anchor: Anchor,
     /// Not a literal but a comparison with another field (`|fieldref`): `text` is that
     /// field's name, and the needle is present when the two values, folded, stand in this
     /// relation.
@@ -69,6 +71,7 @@ impl Needle {
             field: field.to_owned(),
             text,
             regex,
+            anchor: Anchor::Anywhere,
             relation: None,
         }
     }
@@ -81,6 +84,21 @@ impl Needle {
             Some(_) => 1e-2,
         }
     }
+}
+
+/// Where a literal needle must stand in its field's folded value. Anchored needles are
+/// checked by walking a trie from the value's start or end, a few bytes on most events,
+/// instead of scanning the whole value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anchor {
+    /// Anywhere (`contains`, a literal between wildcards, `|re` literals).
+    Anywhere,
+    /// A prefix (`startswith`, the head of an exact value with wildcards).
+    Start,
+    /// A suffix (`endswith`, the tail of an exact value with wildcards).
+    End,
+    /// The whole value (an exact value without wildcards).
+    Whole,
 }
 
 /// How a `|fieldref` compares its field with the referenced one (under the engine's case
@@ -227,7 +245,17 @@ fn item_witness(item: &DetectionItem) -> Witness {
     if !plain || item.values.is_empty() {
         return None;
     }
-    let needles = item.values.iter().map(|v| value_needle(field, v));
+    let ops = [Modifier::Contains, Modifier::StartsWith, Modifier::EndsWith]
+        .map(|m| item.field.has_modifier(m));
+    let op = match ops {
+        [false, false, false] => Some(Op::Exact),
+        [true, false, false] => Some(Op::Contains),
+        [false, true, false] => Some(Op::StartsWith),
+        [false, false, true] => Some(Op::EndsWith),
+        // Two string operators: left unanchored.
+        _ => None,
+    };
+    let needles = item.values.iter().map(|v| value_needle(field, v, op));
     if item.field.has_modifier(Modifier::All) {
         best(needles.map(|n| n.map(|n| vec![vec![n]])))
     } else {
@@ -323,6 +351,7 @@ fn fieldref_witness(field: &str, item: &DetectionItem) -> Witness {
             field: field.to_owned(),
             text: other,
             regex: false,
+            anchor: Anchor::Anywhere,
             relation: Some(relation),
         })
     });
@@ -333,18 +362,61 @@ fn fieldref_witness(field: &str, item: &DetectionItem) -> Witness {
     }
 }
 
-fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
+/// The string operator of a plain (non-`|re`) item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Exact,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// The needle of one value under `op` (`None`: unknown, left unanchored).
+///
+/// A value without wildcards is compared as a whole (lower-cased, which [`fold`] sees
+/// through), so its needle is anchored as the operator says. A value with wildcards becomes
+/// a regex; only the exact form's `^…$` is relied on (so the head or tail literal is
+/// anchored), never the anchoring the engine gives the other operators.
+fn value_needle(field: &str, value: &SigmaValue, op: Option<Op>) -> Option<Needle> {
     let SigmaValue::String(s) = value else {
         return None;
     };
+    if s.is_plain() {
+        let text = fold(&s.as_plain()?);
+        if text.is_empty() {
+            return None;
+        }
+        let anchor = match op {
+            Some(Op::Exact) => Anchor::Whole,
+            Some(Op::StartsWith) => Anchor::Start,
+            Some(Op::EndsWith) => Anchor::End,
+            Some(Op::Contains) | None => Anchor::Anywhere,
+        };
+        return Some(Needle {
+            anchor,
+            ..Needle::literal(field, text, false)
+        });
+    }
+    let last = s.parts.len().saturating_sub(1);
     s.parts
         .iter()
-        .filter_map(|p| match p {
-            StringPart::Plain(text) if !text.is_empty() => Some(fold(text)),
+        .enumerate()
+        .filter_map(|(i, p)| match p {
+            StringPart::Plain(text) if !text.is_empty() => Some((i, fold(text))),
             StringPart::Plain(_) | StringPart::Special(_) => None,
         })
-        .min_by(|a, b| estimate(field, a).total_cmp(&estimate(field, b)))
-        .map(|text| Needle::literal(field, text, false))
+        .min_by(|(_, a), (_, b)| estimate(field, a).total_cmp(&estimate(field, b)))
+        .map(|(i, text)| {
+            let anchor = match op {
+                Some(Op::Exact) if i == 0 => Anchor::Start,
+                Some(Op::Exact) if i == last => Anchor::End,
+                _ => Anchor::Anywhere,
+            };
+            Needle {
+                anchor,
+                ..Needle::literal(field, text, false)
+            }
+        })
 }
 
 /// The engine-agnostic case key of a text (see module docs): per character, lower case, then
@@ -522,18 +594,131 @@ static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 /// Process-field cache slots per scratch (direct-mapped by process address).
 const PROCESS_SLOTS: usize = 64;
 
-/// One field's automaton.
+/// One field's automata.
 #[derive(Debug)]
 struct FieldIndex {
     field: String,
     /// [`is_process_field`].
     process: bool,
-    /// Unanchored, standard semantics (every needle ending at a position is reported),
-    /// walked byte by byte (see [`FieldIndex::scan`]).
-    automaton: DFA,
+    /// [`Anchor::Anywhere`] needles.
+    anywhere: Option<Walker>,
+    /// [`Anchor::Start`] needles.
+    prefix: Option<Walker>,
+    /// [`Anchor::End`] and [`Anchor::Whole`] needles, reversed.
+    suffix: Option<Walker>,
+}
+
+/// How a [`Walker`] reads a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Way {
+    /// Unanchored, every position.
+    Anywhere,
+    /// Anchored at the start, until no needle can follow.
+    Prefix,
+    /// Anchored at the end, backwards, until no needle can follow.
+    Suffix,
+}
+
+impl Way {
+    fn holds(self, anchor: Anchor) -> bool {
+        match self {
+            Self::Anywhere => anchor == Anchor::Anywhere,
+            Self::Prefix => anchor == Anchor::Start,
+            Self::Suffix => matches!(anchor, Anchor::End | Anchor::Whole),
+        }
+    }
+}
+
+/// A DFA over some of a field's needles, walked byte by byte: more memory than an NFA (a
+/// few MiB at most for thousands of needles), fastest scan. No prefilter: with hundreds of
+/// path needles nearly every byte of a path starts a candidate, and skipping ahead costs
+/// more than walking.
+#[derive(Debug)]
+struct Walker {
+    dfa: DFA,
     start: StateID,
     /// Pattern id → needle id.
     needles: Vec<u32>,
+    /// Pattern id → the needle must be the whole value ([`Anchor::Whole`]).
+    whole: Vec<bool>,
+}
+
+impl Walker {
+    /// `None` past the builder's size limits.
+    fn build(way: Way, needles: &[(u32, &Needle)]) -> Option<Self> {
+        let patterns: Vec<Vec<u8>> = needles
+            .iter()
+            .map(|(_, n)| {
+                let mut bytes = n.text.as_bytes().to_vec();
+                if way == Way::Suffix {
+                    bytes.reverse();
+                }
+                bytes
+            })
+            .collect();
+        let (kind, anchored) = if way == Way::Anywhere {
+            (StartKind::Unanchored, Anchored::No)
+        } else {
+            (StartKind::Anchored, Anchored::Yes)
+        };
+        let dfa = aho_corasick::dfa::Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .start_kind(kind)
+            .prefilter(false)
+            .build(&patterns)
+            .ok()?;
+        Some(Self {
+            start: dfa.start_state(anchored).ok()?,
+            dfa,
+            needles: needles.iter().map(|(id, _)| *id).collect(),
+            whole: needles
+                .iter()
+                .map(|(_, n)| n.anchor == Anchor::Whole)
+                .collect(),
+        })
+    }
+
+    /// Reports every needle occurring in `haystack`.
+    fn anywhere(&self, haystack: &[u8], found: &mut impl FnMut(u32)) {
+        let dfa = &self.dfa;
+        let mut sid = self.start;
+        for &byte in haystack {
+            sid = dfa.next_state(Anchored::No, sid, byte);
+            // Without a prefilter, only match states are special (an unanchored standard
+            // automaton has no dead state).
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                for i in 0..dfa.match_len(sid) {
+                    found(self.needles[dfa.match_pattern(sid, i).as_usize()]);
+                }
+            }
+        }
+    }
+
+    /// Reports every needle that `bytes` (a value of `len` bytes, read from one end) starts
+    /// with, stopping where no needle can follow.
+    fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut impl FnMut(u32)) {
+        let dfa = &self.dfa;
+        let mut sid = self.start;
+        for (depth, byte) in (1..).zip(bytes) {
+            sid = dfa.next_state(Anchored::Yes, sid, byte);
+            if !dfa.is_special(sid) {
+                continue;
+            }
+            if dfa.is_dead(sid) {
+                return;
+            }
+            for i in 0..dfa.match_len(sid) {
+                let pattern = dfa.match_pattern(sid, i);
+                // A state's matches include the needles that end here but start later
+                // (reached through failure links in an unanchored search): only those as
+                // long as the walk count.
+                if dfa.pattern_len(pattern) == depth && (!self.whole[pattern] || depth == len) {
+                    found(self.needles[pattern.as_usize()]);
+                }
+            }
+        }
+    }
 }
 
 /// A `|fieldref` needle: `field` stands in `relation` to `other`.
@@ -616,16 +801,21 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
         let mut always = Vec::new();
-        // (field, text, relation) → needle id.
-        let mut ids: std::collections::HashMap<(String, String, Option<Relation>), u32> =
-            std::collections::HashMap::new();
-        let mut needles: Vec<(String, String, Option<Relation>)> = Vec::new();
+        // (field, text, anchor, relation) → needle id.
+        type Key = (String, String, Anchor, Option<Relation>);
+        let mut ids: std::collections::HashMap<Key, u32> = std::collections::HashMap::new();
+        let mut needles: Vec<Needle> = Vec::new();
         let mut owners: Vec<Owners> = Vec::new();
         let mut clauses = Vec::new();
         let mut id_of = |needle: &Needle, owners: &mut Vec<Owners>| {
-            let key = (needle.field.clone(), needle.text.clone(), needle.relation);
+            let key = (
+                needle.field.clone(),
+                needle.text.clone(),
+                needle.anchor,
+                needle.relation,
+            );
             let id = *ids.entry(key).or_insert_with(|| {
-                needles.push((needle.field.clone(), needle.text.clone(), needle.relation));
+                needles.push(needle.clone());
                 owners.push(Owners::default());
                 u32::try_from(needles.len() - 1).unwrap_or(u32::MAX)
             });
@@ -664,70 +854,69 @@ impl Prefilter {
         always.sort_unstable();
         always.dedup();
         let canary = ids
-            .get(&(CANARY_FIELD.to_owned(), String::new(), None))
+            .get(&(
+                CANARY_FIELD.to_owned(),
+                String::new(),
+                Anchor::Anywhere,
+                None,
+            ))
             .copied();
         let relations = needles
             .iter()
             .enumerate()
-            .filter_map(|(id, (field, other, relation))| {
+            .filter_map(|(id, n)| {
                 Some(RelationCheck {
-                    field: field.clone(),
-                    other: other.clone(),
-                    relation: (*relation)?,
+                    field: n.field.clone(),
+                    other: n.text.clone(),
+                    relation: n.relation?,
                     needle: u32::try_from(id).unwrap_or(u32::MAX),
                 })
             })
             .collect();
         let mut field_names: Vec<&str> = needles
             .iter()
-            .filter(|(_, _, relation)| relation.is_none())
-            .map(|(f, _, _)| f.as_str())
+            .filter(|n| n.relation.is_none())
+            .map(|n| n.field.as_str())
             .filter(|f| *f != CANARY_FIELD)
             .collect();
         field_names.sort_unstable();
         field_names.dedup();
         let fields = field_names
             .into_iter()
-            .filter_map(|field| {
-                let mut patterns = Vec::new();
-                let mut pattern_needles = Vec::new();
-                for (id, (f, text, relation)) in needles.iter().enumerate() {
-                    if f != field || relation.is_some() {
-                        continue;
+            .map(|field| {
+                let on_field: Vec<(u32, &Needle)> = needles
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.field == field && n.relation.is_none())
+                    .map(|(id, n)| (u32::try_from(id).unwrap_or(u32::MAX), n))
+                    .collect();
+                let mut walker = |way: Way| {
+                    let chosen: Vec<(u32, &Needle)> = on_field
+                        .iter()
+                        .filter(|(_, n)| way.holds(n.anchor))
+                        .copied()
+                        .collect();
+                    if chosen.is_empty() {
+                        return None;
                     }
-                    let id = u32::try_from(id).unwrap_or(u32::MAX);
-                    patterns.push(text.as_str());
-                    pattern_needles.push(id);
-                }
-                // A DFA: more memory (a few MiB at most for thousands of needles), fastest
-                // scan. No prefilter: with hundreds of path needles, nearly every byte of a
-                // path starts a candidate, and skipping ahead costs more than walking. The
-                // builder fails only past its size limits; the rules on this field then
-                // become unconditional candidates (sound, slower).
-                let automaton = aho_corasick::dfa::Builder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .start_kind(StartKind::Unanchored)
-                    .prefilter(false)
-                    .build(&patterns)
-                    .ok()
-                    .and_then(|dfa| Some((dfa.start_state(Anchored::No).ok()?, dfa)));
-                match automaton {
-                    Some((start, automaton)) => Some(FieldIndex {
-                        process: is_process_field(field),
-                        field: field.to_owned(),
-                        automaton,
-                        start,
-                        needles: pattern_needles,
-                    }),
-                    None => {
-                        for id in pattern_needles {
+                    let walker = Walker::build(way, &chosen);
+                    if walker.is_none() {
+                        // Past the builder's size limits: these needles' rules become
+                        // unconditional candidates (sound, slower).
+                        for (id, _) in chosen {
                             let o = &owners[id as usize];
                             always.extend(&o.rules);
                             always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
                         }
-                        None
                     }
+                    walker
+                };
+                FieldIndex {
+                    process: is_process_field(field),
+                    field: field.to_owned(),
+                    anywhere: walker(Way::Anywhere),
+                    prefix: walker(Way::Prefix),
+                    suffix: walker(Way::Suffix),
                 }
             })
             .collect();
@@ -874,22 +1063,19 @@ impl FieldIndex {
             return;
         };
         let haystack = if text.is_ascii() {
-            text
+            text.as_bytes()
         } else {
             fold_into(text, folded);
-            folded.as_str()
+            folded.as_bytes()
         };
-        let dfa = &self.automaton;
-        let mut sid = self.start;
-        for &byte in haystack.as_bytes() {
-            sid = dfa.next_state(Anchored::No, sid, byte);
-            // Without a prefilter, only match states are special (an unanchored standard
-            // automaton has no dead state).
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for i in 0..dfa.match_len(sid) {
-                    found(self.needles[dfa.match_pattern(sid, i).as_usize()]);
-                }
-            }
+        if let Some(walker) = &self.anywhere {
+            walker.anywhere(haystack, found);
+        }
+        if let Some(walker) = &self.prefix {
+            walker.anchored(haystack.iter().copied(), haystack.len(), found);
+        }
+        if let Some(walker) = &self.suffix {
+            walker.anchored(haystack.iter().rev().copied(), haystack.len(), found);
         }
     }
 }

@@ -190,3 +190,85 @@ fn a_field_reference_is_a_candidate_only_when_the_fields_agree() {
         )
     );
 }
+
+#[test]
+fn anchored_needles_are_checked_at_their_end_of_the_value() {
+    let set = set(&[
+        (
+            "suffix",
+            "  s:\n    TargetFilename|endswith: '.hta'\n  condition: s\n",
+        ),
+        (
+            "prefix",
+            "  s:\n    TargetFilename|startswith: 'C:\\PerfLogs\\'\n  condition: s\n",
+        ),
+        (
+            "whole",
+            "  s:\n    TargetFilename: 'C:\\Windows\\notepad.exe'\n  condition: s\n",
+        ),
+        (
+            "exact-with-wildcard",
+            "  s:\n    TargetFilename: 'C:\\Users\\\\*\\evil-dropper.exe'\n  condition: s\n",
+        ),
+        (
+            "folded-suffix",
+            "  s:\n    TargetFilename|endswith: 'Отчёт.DOCX'\n  condition: s\n",
+        ),
+    ]);
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let check = |path: &str, expected: &[&str]| {
+        let e = event(Operation::Create, EXPLORER, path);
+        assert_eq!(
+            candidates(&set, &e),
+            (ids(expected), ids(expected)),
+            "{path}"
+        );
+    };
+    // Each literal elsewhere than at its end: no candidate.
+    check(r"C:\x\a.hta.txt", &[]);
+    check(r"D:\C:\PerfLogs\x", &[]);
+    check(r"C:\Windows\notepad.exe.bak", &[]);
+    check(r"D:\C:\Windows\notepad.exe", &[]);
+    check(r"C:\Users\bob\evil-dropper.exe.txt", &[]);
+    check(r"C:\Users\Дмитрий\Отчёт.docx.lnk", &[]);
+    // At its end, in any case, ASCII or not.
+    check(r"C:\x\A.HTA", &["suffix"]);
+    check(r"c:\perflogs\x.exe", &["prefix"]);
+    check(r"c:\windows\NOTEPAD.EXE", &["whole"]);
+    check(r"C:\Users\bob\Evil-Dropper.exe", &["exact-with-wildcard"]);
+    check(r"C:\Users\Дмитрий\ОТЧЁТ.docx", &["folded-suffix"]);
+    // The Kelvin sign lower-cases to `k`: the folded suffix walk sees it.
+    let set2 = crate::set(&[(
+        "kelvin",
+        "  s:\n    TargetFilename|endswith: '\\desk.lnk'\n  condition: s\n",
+    )]);
+    let e = event(Operation::Create, EXPLORER, "C:\\x\\DES\u{212A}.LNK");
+    assert_eq!(candidates(&set2, &e), (ids(&["kelvin"]), ids(&["kelvin"])));
+}
+
+#[test]
+fn wildcard_values_under_startswith_or_endswith_stay_unanchored() {
+    // The engine builds a regex for these; the prefilter relies on no anchoring of it, so
+    // the candidates stay a superset whatever the engine does with `^`/`$` there.
+    let set = set(&[
+        (
+            "ends",
+            "  s:\n    TargetFilename|endswith: '\\Temp\\\\*.ps1'\n  condition: s\n",
+        ),
+        (
+            "starts",
+            "  s:\n    TargetFilename|startswith: 'C:\\Users\\\\*\\Startup\\'\n  condition: s\n",
+        ),
+    ]);
+    for path in [
+        r"C:\Users\bob\AppData\Local\Temp\run.ps1",
+        r"\Temp\run.ps1.bak",
+        r"C:\Users\bob\Startup\x.lnk",
+        r"x\Startup\C:\Users\bob\Startup\",
+    ] {
+        let e = event(Operation::Create, EXPLORER, path);
+        let (found, matched) = candidates(&set, &e);
+        assert!(matched.iter().all(|m| found.contains(m)), "{path}");
+        assert!(!found.is_empty(), "{path}: the literal is there");
+    }
+}

@@ -46,6 +46,15 @@ const EDGE_CASES: &[&str] = &[
     // Field references (a relation of two fields, folded, as witness), ASCII and not.
     "title: e17\nid: edge-17\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|fieldref: Image\n  condition: s\n",
     "title: e18\nid: edge-18\nlogsource: {product: windows}\ndetection:\n  s:\n    SourceFilename|fieldref|startswith: TargetFilename\n  f:\n    FileName|fieldref|endswith: FileExtension\n  condition: s and f\n",
+    // Anchored needles: the head and tail of an exact value with wildcards, a non-ASCII
+    // prefix, and a whole value equal only through the Kelvin sign.
+    "title: e19\nid: edge-19\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: 'C:\\Users\\\\*\\Desktop\\\\*.json'\n  condition: s\n",
+    "title: e20\nid: edge-20\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|startswith: 'C:\\Users\\JÖRG\\'\n  condition: s\n",
+    "title: e21\nid: edge-21\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: 'C:\\USERS\\KELVINK\\DOCUMENTS\\ſTATE.JSON'\n  condition: s\n",
+    // A wildcard value under endswith: rsigma 0.23 anchors its regex at the start instead
+    // (`^\\Desktop\\.*\.json`), so it never fires on these paths; the prefilter relies on
+    // neither anchoring and must agree whatever the engine does.
+    "title: e22\nid: edge-22\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|endswith: '\\Desktop\\\\*.json'\n  condition: s\n",
 ];
 
 /// Asserts that the rsigma engine, given the event's logsource, matches exactly the rules of
@@ -113,6 +122,7 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     for id in [
         "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
         "edge-11", "edge-12", "edge-13", "edge-14", "edge-15", "edge-16", "edge-17", "edge-18",
+        "edge-19", "edge-20", "edge-21",
     ] {
         let index = (0..set.rule_count())
             .find(|&i| set.rule_meta(i).id == id)
