@@ -591,8 +591,21 @@ fn is_process_field(field: &str) -> bool {
 /// Distinguishes prefilters for the process cache (a rebuilt set may reuse an address).
 static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Process-field cache slots per scratch (direct-mapped by process address).
-const PROCESS_SLOTS: usize = 64;
+/// Process-field cache slots per scratch (direct-mapped by a hash of the process address):
+/// room for the few hundred processes that write files on a busy machine.
+const PROCESS_SLOTS: usize = 512;
+
+/// A process's slot in the cache.
+fn process_slot(process: &std::sync::Arc<picket_model::ProcessInfo>) -> usize {
+    // Fibonacci hashing: allocation addresses share their low and high bits.
+    let address = std::sync::Arc::as_ptr(process) as usize as u64;
+    let hash = address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    usize::try_from(hash).unwrap_or(0) % PROCESS_SLOTS
+}
+
+/// Routes (prefilters) whose hits one cached process keeps; the first one past it clears
+/// the list.
+const ROUTES_PER_PROCESS: usize = 16;
 
 /// One field's automata.
 #[derive(Debug)]
@@ -774,13 +787,14 @@ pub struct Prefilter {
     all: Vec<u32>,
 }
 
-/// The needles found in a process's fields by one prefilter. Holding the `Arc` keeps the
-/// process alive, so its address cannot be reused by another process while cached.
+/// The needles found in a process's fields, per prefilter (a process's events take several
+/// routes: creations, changes, deletions…). Holding the `Arc` keeps the process alive, so
+/// its address cannot be reused by another process while cached.
 #[derive(Debug)]
 struct ProcessHits {
     process: std::sync::Arc<picket_model::ProcessInfo>,
-    prefilter: u64,
-    hits: Vec<u32>,
+    /// (prefilter id, needles found).
+    routes: Vec<(u64, Vec<u32>)>,
 }
 
 /// Reusable per-evaluator scratch: epoch marks for rules and needles, pending clauses, a
@@ -1012,27 +1026,32 @@ impl Prefilter {
         }
         // The process's fields: replayed from the cache, or scanned once and cached.
         let process = &event.event().process;
-        let slot_index = (std::sync::Arc::as_ptr(process) as usize / 64) % PROCESS_SLOTS;
-        let cached = processes[slot_index]
+        let slot = &mut processes[process_slot(process)];
+        if !slot
             .as_ref()
-            .filter(|c| c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process));
-        if let Some(cached) = cached {
-            for &id in &cached.hits {
-                hit(id, out, pending);
-            }
-        } else {
-            let mut hits = Vec::new();
-            for index in self.fields.iter().filter(|f| f.process) {
-                index.scan(event, folded, &mut |id| hits.push(id));
-            }
-            for &id in &hits {
-                hit(id, out, pending);
-            }
-            processes[slot_index] = Some(ProcessHits {
+            .is_some_and(|c| std::sync::Arc::ptr_eq(&c.process, process))
+        {
+            *slot = Some(ProcessHits {
                 process: std::sync::Arc::clone(process),
-                prefilter: self.id,
-                hits,
+                routes: Vec::new(),
             });
+        }
+        if let Some(cached) = slot {
+            let known = cached.routes.iter().position(|(id, _)| *id == self.id);
+            let index = known.unwrap_or_else(|| {
+                let mut hits = Vec::new();
+                for index in self.fields.iter().filter(|f| f.process) {
+                    index.scan(event, folded, &mut |id| hits.push(id));
+                }
+                if cached.routes.len() >= ROUTES_PER_PROCESS {
+                    cached.routes.clear();
+                }
+                cached.routes.push((self.id, hits));
+                cached.routes.len() - 1
+            });
+            for &id in &cached.routes[index].1 {
+                hit(id, out, pending);
+            }
         }
         for index in self.fields.iter().filter(|f| !f.process) {
             index.scan(event, folded, &mut |id| hit(id, out, pending));
@@ -1233,5 +1252,62 @@ mod tests {
         let w = witness(&r).unwrap();
         assert_eq!(w[0][0].text, "\\appdata\\roaming\\");
         assert!(!w[0][0].regex);
+    }
+}
+
+#[cfg(test)]
+mod process_cache_tests {
+    use std::sync::Arc;
+
+    use picket_model::{Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
+
+    use super::Scratch;
+    use crate::event::SigmaEvent;
+    use crate::ruleset::RuleSet;
+
+    #[test]
+    fn a_process_keeps_its_hits_for_every_route_it_takes() {
+        let rule = "title: t\nid: t\nlogsource: {product: windows}\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n  condition: s\n";
+        let rules = vec![rsigma_parser::parse_sigma_yaml(rule)
+            .unwrap()
+            .rules
+            .remove(0)];
+        let set = RuleSet::compile_untested(rules).unwrap();
+        let processes: Vec<Arc<ProcessInfo>> = (0..200)
+            .map(|pid| {
+                Arc::new(ProcessInfo {
+                    key: ProcessKey { pid, start_key: 1 },
+                    image: Some(format!(r"C:\p{pid}\x.exe")),
+                    ..ProcessInfo::default()
+                })
+            })
+            .collect();
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        for round in 0..2 {
+            for (i, process) in processes.iter().enumerate() {
+                for operation in [Operation::Create, Operation::Delete, Operation::Open] {
+                    let event = FileEvent {
+                        seq: 0,
+                        time: Timestamp::from_unix_nanos(0),
+                        host: Host::Windows,
+                        operation,
+                        process: Arc::clone(process),
+                        thread_id: 1,
+                        target: crate::ruletest::file_path(r"C:\a\b.txt", Host::Windows),
+                        source: None,
+                        details: Details::default(),
+                        entropy: None,
+                    };
+                    set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
+                    assert_eq!(out, [0], "process {i}, {operation:?}, round {round}");
+                }
+            }
+        }
+        // Each process holds one entry per route it took, in its own slot (most of them:
+        // slots are direct-mapped).
+        let cached: Vec<_> = scratch.processes.iter().flatten().collect();
+        assert!(cached.len() > 150, "{} processes cached", cached.len());
+        assert!(cached.iter().all(|c| c.routes.len() == 3));
     }
 }
