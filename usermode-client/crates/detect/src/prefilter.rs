@@ -430,17 +430,54 @@ pub fn fold(text: &str) -> String {
 
 fn fold_into(text: &str, out: &mut String) {
     out.clear();
+    let table = bmp_folds();
     for c in text.chars() {
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
             continue;
         }
-        for lower in c.to_lowercase() {
-            for upper in lower.to_uppercase() {
-                out.extend(upper.to_lowercase());
-            }
+        let folded = table
+            .get(c as usize)
+            .and_then(|&f| char::from_u32(u32::from(f)))
+            .filter(|&f| f != '\0');
+        match folded {
+            Some(f) => out.push(f),
+            None => fold_char_into(c, out),
         }
     }
+}
+
+/// [`fold`] of one character, from the Unicode tables (three lookups).
+fn fold_char_into(c: char, out: &mut String) {
+    for lower in c.to_lowercase() {
+        for upper in lower.to_uppercase() {
+            out.extend(upper.to_lowercase());
+        }
+    }
+}
+
+/// [`fold_char_into`] of every Basic Multilingual Plane character whose image is one BMP
+/// character (0 for the others, which take the slow path): the three table lookups per
+/// character were the largest cost of scanning a non-ASCII path. 128 KiB, built once.
+fn bmp_folds() -> &'static [u16] {
+    static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut one = String::new();
+        (0..=u32::from(u16::MAX))
+            .map(|code| {
+                let Some(c) = char::from_u32(code) else {
+                    return 0;
+                };
+                one.clear();
+                fold_char_into(c, &mut one);
+                let mut chars = one.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(f), None) => u16::try_from(u32::from(f)).unwrap_or(0),
+                    _ => 0,
+                }
+            })
+            .collect()
+    })
 }
 
 /// Path fragments so common on Windows and Linux file events that a needle made only of
@@ -693,24 +730,38 @@ impl Walker {
     }
 
     /// Reports every needle occurring in `haystack`.
-    fn anywhere(&self, haystack: &[u8], found: &mut impl FnMut(u32)) {
+    ///
+    /// The loop is one dependent load per byte; it stays tight only if nothing else is live
+    /// in it, so reporting (rare) is a cold call, and the walk is not inlined into
+    /// `candidates` (there the state went through the stack on every byte).
+    #[inline(never)]
+    fn anywhere(&self, haystack: &[u8], found: &mut Vec<u32>) {
         let dfa = &self.dfa;
         let mut sid = self.start;
         for &byte in haystack {
             sid = dfa.next_state(Anchored::No, sid, byte);
             // Without a prefilter, only match states are special (an unanchored standard
             // automaton has no dead state).
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for i in 0..dfa.match_len(sid) {
-                    found(self.needles[dfa.match_pattern(sid, i).as_usize()]);
-                }
+            if dfa.is_special(sid) {
+                self.report(sid, found);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report(&self, sid: StateID, found: &mut Vec<u32>) {
+        let dfa = &self.dfa;
+        if dfa.is_match(sid) {
+            for i in 0..dfa.match_len(sid) {
+                found.push(self.needles[dfa.match_pattern(sid, i).as_usize()]);
             }
         }
     }
 
     /// Reports every needle that `bytes` (a value of `len` bytes, read from one end) starts
     /// with, stopping where no needle can follow.
-    fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut impl FnMut(u32)) {
+    fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut Vec<u32>) {
         let dfa = &self.dfa;
         let mut sid = self.start;
         for (depth, byte) in (1..).zip(bytes) {
@@ -727,7 +778,7 @@ impl Walker {
                 // (reached through failure links in an unanchored search): only those as
                 // long as the walk count.
                 if dfa.pattern_len(pattern) == depth && (!self.whole[pattern] || depth == len) {
-                    found(self.needles[pattern.as_usize()]);
+                    found.push(self.needles[pattern.as_usize()]);
                 }
             }
         }
@@ -807,6 +858,8 @@ pub struct Scratch {
     pending: Vec<u32>,
     folded: String,
     folded_other: String,
+    /// Needles found by one field's scan.
+    found: Vec<u32>,
     processes: Vec<Option<ProcessHits>>,
 }
 
@@ -993,6 +1046,7 @@ impl Prefilter {
             pending,
             folded,
             folded_other,
+            found,
             processes,
         } = scratch;
         let epoch = *epoch;
@@ -1041,7 +1095,7 @@ impl Prefilter {
             let index = known.unwrap_or_else(|| {
                 let mut hits = Vec::new();
                 for index in self.fields.iter().filter(|f| f.process) {
-                    index.scan(event, folded, &mut |id| hits.push(id));
+                    index.scan(event, folded, &mut hits);
                 }
                 if cached.routes.len() >= ROUTES_PER_PROCESS {
                     cached.routes.clear();
@@ -1054,7 +1108,11 @@ impl Prefilter {
             }
         }
         for index in self.fields.iter().filter(|f| !f.process) {
-            index.scan(event, folded, &mut |id| hit(id, out, pending));
+            found.clear();
+            index.scan(event, folded, found);
+            for &id in found.iter() {
+                hit(id, out, pending);
+            }
         }
         for check in &self.relations {
             if check.holds(event, folded, folded_other) {
@@ -1077,7 +1135,7 @@ impl Prefilter {
 
 impl FieldIndex {
     /// Reports every needle of this field present in `event`.
-    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut impl FnMut(u32)) {
+    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
         let Some(text) = event.text(&self.field) else {
             return;
         };
@@ -1113,6 +1171,16 @@ mod tests {
             .iter()
             .flat_map(|r| r.start()..=r.end())
             .collect()
+    }
+
+    #[test]
+    fn the_fold_table_agrees_with_the_unicode_tables() {
+        for c in (0..=0x10_FFFF_u32).filter_map(char::from_u32) {
+            let mut slow = String::new();
+            fold_char_into(c, &mut slow);
+            assert_eq!(fold(&c.to_string()), slow, "U+{:04X}", u32::from(c));
+        }
+        assert_eq!(fold("ОТЧЁТ Straße ΣΥΜΒΑΣΗ"), "отчёт strasse συμβαση");
     }
 
     #[test]
