@@ -143,16 +143,27 @@ impl Relation {
     }
 }
 
-/// Needles that must all occur (a clause of a witness).
-pub type Clause = Vec<Needle>;
+/// Needles of which at least one must occur.
+pub type Group = Vec<Needle>;
+
+/// Groups that must all be satisfied (a clause of a witness): a conjunction of
+/// disjunctions, so `Image` ending with one of six Office images *and* `TargetFilename`
+/// ending with one of sixteen extensions is one clause of two groups, not 96 clauses.
+pub type Clause = Vec<Group>;
 
 /// At most this many clauses from a cross product (beyond that, the single part is used).
 const MAX_PRODUCT: usize = 64;
-/// A clause keeps at most this many needles (dropping one from a conjunction stays sound).
+/// A clause keeps at most this many groups (dropping one from a conjunction stays sound).
 const MAX_CLAUSE: usize = 3;
+/// A group other than a clause's first (the one whose needles trigger the check) has at
+/// most this many needles: each is indexed.
+const MAX_CHECKED_GROUP: usize = 64;
 /// A part estimated to occur in more than this share of events is "common": it is crossed
 /// with the next rarest part when that helps.
 const COMMON: f64 = 0.01;
+/// A part estimated to occur in at least this share of events filters too little to be
+/// worth a group of a clause.
+const USELESS: f64 = 0.5;
 
 /// The witness of a rule: `None` when it has none (always a candidate).
 #[must_use]
@@ -211,7 +222,7 @@ fn detection_witness(detection: &Detection) -> Witness {
 }
 
 fn single(needles: impl IntoIterator<Item = Needle>) -> Vec<Clause> {
-    needles.into_iter().map(|n| vec![n]).collect()
+    needles.into_iter().map(|n| vec![vec![n]]).collect()
 }
 
 fn item_witness(item: &DetectionItem) -> Witness {
@@ -234,7 +245,7 @@ fn item_witness(item: &DetectionItem) -> Witness {
         return fieldref_witness(field, item);
     }
     if item.field.has_modifier(Modifier::Re) {
-        return regex_witness(field, item).map(single);
+        return regex_witness(field, item);
     }
     let plain = item.field.modifiers.iter().all(|m| {
         matches!(
@@ -257,18 +268,20 @@ fn item_witness(item: &DetectionItem) -> Witness {
     };
     let needles = item.values.iter().map(|v| value_needle(field, v, op));
     if item.field.has_modifier(Modifier::All) {
-        best(needles.map(|n| n.map(|n| vec![vec![n]])))
+        best(needles.map(|n| n.map(|n| single([n]))))
     } else {
         needles.collect::<Option<Vec<_>>>().map(single)
     }
 }
 
-/// `|re`: literals every match must start (or end) with, extracted by `regex-syntax`.
+/// `|re`: literals every match must start with, and literals every match must end with,
+/// extracted by `regex-syntax`: one of each occurs in a matching value, so a value's clause
+/// has a group of each (or the one that exists).
 ///
 /// The pattern is analysed in ASCII mode (ASCII case folding and classes): on an ASCII
 /// haystack that is exactly what the engine's Unicode regex does; on a non-ASCII haystack
 /// the literals are searched in its [`fold`] image (see module docs for why that is sound).
-fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
+fn regex_witness(field: &str, item: &DetectionItem) -> Witness {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
     let only_flags = item.field.modifiers.iter().all(|m| {
@@ -311,15 +324,22 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             texts.dedup();
             (!texts.is_empty() && texts.len() <= 64).then_some(texts)
         });
-        let texts = candidates.into_iter().flatten().min_by(|a, b| {
-            let cost = |t: &Vec<String>| t.iter().map(|n| estimate(field, n)).sum::<f64>();
-            cost(a).total_cmp(&cost(b))
-        })?;
-        all.extend(
-            texts
-                .into_iter()
-                .map(|text| Needle::literal(field, text, true)),
-        );
+        let mut groups: Vec<Group> = candidates
+            .into_iter()
+            .flatten()
+            .map(|texts| {
+                texts
+                    .into_iter()
+                    .map(|text| Needle::literal(field, text, true))
+                    .collect()
+            })
+            .collect();
+        groups.sort_by(|a, b| group_estimate(a).total_cmp(&group_estimate(b)));
+        groups.dedup();
+        if groups.is_empty() {
+            return None;
+        }
+        all.push(groups);
     }
     Some(all)
 }
@@ -356,7 +376,7 @@ fn fieldref_witness(field: &str, item: &DetectionItem) -> Witness {
         })
     });
     if item.field.has_modifier(Modifier::All) {
-        best(needles.map(|n| n.map(|n| vec![vec![n]])))
+        best(needles.map(|n| n.map(|n| single([n]))))
     } else {
         needles.collect::<Option<Vec<_>>>().map(single)
     }
@@ -556,16 +576,37 @@ pub fn estimate(field: &str, text: &str) -> f64 {
     share * 0.25_f64.powi(i32::try_from(others).unwrap_or(i32::MAX))
 }
 
+fn group_estimate(group: &Group) -> f64 {
+    group.iter().map(Needle::estimate).sum::<f64>().min(1.0)
+}
+
 fn clause_estimate(clause: &Clause) -> f64 {
-    clause.iter().map(Needle::estimate).product()
+    clause.iter().map(group_estimate).product()
 }
 
 fn witness_estimate(clauses: &[Clause]) -> f64 {
     clauses.iter().map(clause_estimate).sum::<f64>().min(1.0)
 }
 
-/// AND: any one part's witness holds, and so does the cross product of any two; pick the
-/// rarest by [`estimate`].
+/// A witness made of single groups (a plain "any of these needles"), as one group.
+fn flat(witness: &[Clause]) -> Option<Group> {
+    let mut group = Vec::new();
+    for clause in witness {
+        let [only] = clause.as_slice() else {
+            return None;
+        };
+        group.extend(only.iter().cloned());
+    }
+    Some(group)
+}
+
+/// AND: any one part's witness holds, and so does the conjunction of any of them; pick by
+/// [`estimate`].
+///
+/// When the rarest part is a plain "any of these needles", it is joined by the next parts
+/// of that form (up to [`MAX_CLAUSE`] groups): one clause needing a needle of each, which
+/// costs one check when its first group hits and is never less selective. Otherwise, when
+/// the rarest part is common, the cross product of the two rarest.
 fn best(parts: impl Iterator<Item = Witness>) -> Witness {
     let mut parts: Vec<(f64, Vec<Clause>)> = parts
         .flatten()
@@ -573,6 +614,21 @@ fn best(parts: impl Iterator<Item = Witness>) -> Witness {
         .map(|w| (witness_estimate(&w), w))
         .collect();
     parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(mut groups) = parts.first().and_then(|(_, w)| flat(w)).map(|g| vec![g]) {
+        for (cost, part) in &parts[1..] {
+            if groups.len() == MAX_CLAUSE || *cost >= USELESS {
+                break;
+            }
+            if let Some(group) = flat(part).filter(|g| g.len() <= MAX_CHECKED_GROUP) {
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+        }
+        if groups.len() > 1 {
+            return Some(vec![groups]);
+        }
+    }
     let mut parts = parts.into_iter();
     let (first_cost, first) = parts.next()?;
     if first_cost <= COMMON {
@@ -597,17 +653,18 @@ fn best(parts: impl Iterator<Item = Witness>) -> Witness {
     }
 }
 
-/// Both clauses at once: their needles, rarest first, at most [`MAX_CLAUSE`].
+/// Both clauses at once: their groups, rarest first, at most [`MAX_CLAUSE`].
 fn conjunction(a: &Clause, b: &Clause) -> Clause {
-    let mut needles: Vec<Needle> = a.iter().chain(b).cloned().collect();
-    needles.sort_by(|x, y| {
-        x.estimate()
-            .total_cmp(&y.estimate())
-            .then_with(|| (&x.field, &x.text).cmp(&(&y.field, &y.text)))
-    });
-    needles.dedup_by(|x, y| x.field == y.field && x.text == y.text && x.relation == y.relation);
-    needles.truncate(MAX_CLAUSE);
-    needles
+    let mut groups: Vec<Group> = a.iter().chain(b).cloned().collect();
+    groups.sort_by(|x, y| group_estimate(x).total_cmp(&group_estimate(y)));
+    let mut unique: Vec<Group> = Vec::with_capacity(groups.len());
+    for group in groups {
+        if !unique.contains(&group) {
+            unique.push(group);
+        }
+    }
+    unique.truncate(MAX_CLAUSE);
+    unique
 }
 
 /// OR: every part must have a witness; the union holds.
@@ -808,15 +865,17 @@ impl RelationCheck {
 struct Owners {
     /// Rules with a clause of this needle alone.
     rules: Vec<u32>,
-    /// Multi-needle clauses whose rarest needle this is.
+    /// Clauses of two or more groups whose first (rarest) group holds this needle.
     clauses: Vec<u32>,
 }
 
-/// A clause of two or more needles.
+/// A clause of two or more groups.
 #[derive(Debug)]
 struct MultiClause {
     rule: u32,
-    needles: Vec<u32>,
+    /// The groups after the first (whose needles trigger the check): each needs one of its
+    /// needles seen in the event.
+    checked: Vec<Vec<u32>>,
 }
 
 /// Candidate rules for one (host, category) route.
@@ -894,21 +953,34 @@ impl Prefilter {
                 continue;
             };
             for clause in witness {
-                let mut clause_ids: Vec<u32> =
-                    clause.iter().map(|n| id_of(n, &mut owners)).collect();
-                // Rarest first (as built by `conjunction`), duplicates dropped.
-                let mut seen = std::collections::HashSet::new();
-                clause_ids.retain(|id| seen.insert(*id));
-                match clause_ids.as_slice() {
+                // Rarest group first (as built by `best` and `conjunction`).
+                let groups: Vec<Vec<u32>> = clause
+                    .iter()
+                    .map(|group| {
+                        let mut ids: Vec<u32> =
+                            group.iter().map(|n| id_of(n, &mut owners)).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        ids
+                    })
+                    .collect();
+                match groups.as_slice() {
+                    // An empty group is never satisfied by the index: stay on the safe side.
                     [] => always.push(rule),
-                    [only] => owners[*only as usize].rules.push(rule),
+                    _ if groups.iter().any(Vec::is_empty) => always.push(rule),
+                    [only] => {
+                        for &id in only {
+                            owners[id as usize].rules.push(rule);
+                        }
+                    }
                     [first, ..] => {
-                        owners[*first as usize]
-                            .clauses
-                            .push(u32::try_from(clauses.len()).unwrap_or(u32::MAX));
+                        let index = u32::try_from(clauses.len()).unwrap_or(u32::MAX);
+                        for &id in first {
+                            owners[id as usize].clauses.push(index);
+                        }
                         clauses.push(MultiClause {
                             rule,
-                            needles: clause_ids,
+                            checked: groups[1..].to_vec(),
                         });
                     }
                 }
@@ -1121,7 +1193,8 @@ impl Prefilter {
         }
         for &c in pending.iter() {
             let clause = &self.clauses[c as usize];
-            if clause.needles.iter().all(|&n| seen[n as usize] == epoch) {
+            let satisfied = |group: &Vec<u32>| group.iter().any(|&n| seen[n as usize] == epoch);
+            if clause.checked.iter().all(satisfied) {
                 let slot = &mut marks[clause.rule as usize];
                 if *slot != epoch {
                     *slot = epoch;
@@ -1220,10 +1293,12 @@ mod tests {
             .remove(0)
     }
 
+    /// Each clause's needles, group after group.
     fn texts(w: &[Clause]) -> Vec<Vec<(&str, &str)>> {
         w.iter()
             .map(|c| {
                 c.iter()
+                    .flatten()
                     .map(|n| (n.field.as_str(), n.text.as_str()))
                     .collect()
             })
@@ -1231,12 +1306,21 @@ mod tests {
     }
 
     #[test]
-    fn and_picks_the_rarest_part_or_needs_all() {
+    fn and_needs_a_needle_of_each_part_or_needs_all() {
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: '\\winword.exe'\n  condition: a and b\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(texts(&w), [[("Image", "\\winword.exe")]]);
+        // One clause: the rarest group first (its needle triggers the check), then the other.
+        assert_eq!(
+            texts(&w),
+            [[
+                ("Image", "\\winword.exe"),
+                ("TargetFilename", ".exe"),
+                ("TargetFilename", ".dll")
+            ]]
+        );
+        assert_eq!((w[0].len(), w[0][0].len(), w[0][1].len()), (2, 1, 2));
 
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: 'word'\n  condition: a or b\n",
@@ -1297,7 +1381,7 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            (w[0][0].text.as_str(), w[0][0].regex),
+            (w[0][0][0].text.as_str(), w[0][0][0].regex),
             ("x", true),
             "suffix literal"
         );
@@ -1306,9 +1390,13 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            (w.len(), w[0].len()),
-            (1, 1),
-            "case variants fold to one needle: {w:?}"
+            (w.len(), w[0].len(), w[0][0].len(), w[0][1].len()),
+            (1, 2, 1, 1),
+            "a prefix group and a suffix group; case variants fold to one needle: {w:?}"
+        );
+        assert_eq!(
+            texts(&w),
+            [[("TargetFilename", "\\temp\\"), ("TargetFilename", ".exe")]]
         );
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '.*'\n  condition: a\n",
@@ -1318,8 +1406,8 @@ mod tests {
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename: 'C:\\Users\\\\*\\AppData\\Roaming\\\\*'\n  condition: a\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(w[0][0].text, "\\appdata\\roaming\\");
-        assert!(!w[0][0].regex);
+        assert_eq!(w[0][0][0].text, "\\appdata\\roaming\\");
+        assert!(!w[0][0][0].regex);
     }
 }
 

@@ -272,3 +272,43 @@ fn wildcard_values_under_startswith_or_endswith_stay_unanchored() {
         assert!(!found.is_empty(), "{path}: the literal is there");
     }
 }
+
+#[test]
+fn a_conjunction_of_lists_needs_a_needle_of_each() {
+    let set = set(&[
+        (
+            "office-archive",
+            "  image:\n    Image|endswith: ['\\winword.exe', '\\excel.exe']\n  target:\n    TargetFilename|endswith: ['.zip', '.rar']\n  condition: image and target\n",
+        ),
+        (
+            "prefix-and-suffix",
+            "  s:\n    TargetFilename|re: '\\\\Windows\\\\System32\\\\[a-zA-Z0-9]{8}\\.tmp$'\n  condition: s\n",
+        ),
+    ]);
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let word = r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE";
+    let check = |image: &str, path: &str, expected: &[&str]| {
+        let e = event(Operation::Create, image, path);
+        assert_eq!(
+            candidates(&set, &e),
+            (ids(expected), ids(expected)),
+            "{image} {path}"
+        );
+    };
+    // One list without the other: nothing to evaluate.
+    check(word, r"C:\Users\bob\Documents\report.docx", &[]);
+    check(EXPLORER, r"C:\Users\bob\Documents\report.zip", &[]);
+    check(
+        word,
+        r"C:\Users\bob\Documents\report.ZIP",
+        &["office-archive"],
+    );
+    // A regex's prefix literal without its suffix literal, and the reverse.
+    check(EXPLORER, r"C:\Windows\System32\config\SYSTEM.LOG1", &[]);
+    check(EXPLORER, r"C:\Windows\Temp\abcdefgh.tmp", &[]);
+    check(
+        EXPLORER,
+        r"C:\Windows\System32\abcd1234.tmp",
+        &["prefix-and-suffix"],
+    );
+}
