@@ -1,23 +1,33 @@
-//! The optimisation: one Aho-Corasick automaton per field over every rule's literal needles,
-//! so only rules that can possibly match are fully evaluated.
+//! The optimisation: per field, a few Aho-Corasick automata over every rule's literal
+//! needles, so only rules that can possibly match are fully evaluated.
 //!
-//! For each rule we derive a *witness*: a set of clauses, each a conjunction of (field,
-//! needle) pairs, such that whenever the rule matches an event, every needle of at least one
-//! clause occurs (case-insensitively) in its field. Needles come from `contains` /
-//! `startswith` / `endswith` / exact values (a literal between wildcards) and from the literal
-//! prefixes or suffixes of `|re` patterns; a `|fieldref` is a needle of its own, a
-//! [`Relation`] of two fields checked on their folded values. A rule without a sound witness
-//! (negation as the only requirement, numbers, keywords, cased or encoded values…) is
-//! evaluated for every event of its route, and `picket rules check` names it. The index only
-//! ever over-approximates the matching set, which the equal-matches test checks against plain
-//! evaluation.
+//! For each rule we derive a *witness*: a set of clauses, each a conjunction of groups, each
+//! group a disjunction of (field, needle) pairs, such that whenever the rule matches an
+//! event, at least one clause has a needle of every group present (case-insensitively) in
+//! its field. Needles come from `contains` / `startswith` / `endswith` / exact values (a
+//! literal between wildcards) and from the literal prefixes and suffixes of `|re` patterns;
+//! a `|fieldref` is a needle of its own, a [`Relation`] of two fields checked on their folded
+//! values. A rule without a sound witness (negation as the only requirement, numbers,
+//! keywords, cased or encoded values…) is evaluated for every event of its route, and
+//! `picket rules check` names it. The index only ever over-approximates the matching set,
+//! which the equal-matches test checks against plain evaluation.
 //!
 //! Choosing: of an AND, the part whose witness is estimated rarest ([`estimate`], a static
-//! guess from the needle's text, not measured on any event stream); when even that one is
-//! common (a bare `\AppData\` or `.exe`), the cross product of the two rarest parts, whose
-//! clauses need a needle of each (e.g. `Image` ends with `\powershell.exe` *and*
-//! `TargetFilename` contains `\AppData\`). The rarest needle of a clause triggers the check of
-//! the others, which only need to have been seen in this event.
+//! guess from the needle's text, not measured on any event stream), joined by the next parts
+//! when each is a plain list ("`Image` ends with one of these *and* `TargetFilename` ends
+//! with one of those" is one clause of two groups); otherwise, when the rarest part is common
+//! (a bare `\AppData\` or `.exe`), the cross product of the two rarest parts. The needles of
+//! a clause's first (rarest) group trigger the check of the others, which only need one of
+//! their needles seen in this event.
+//!
+//! Finding needles: where the value allows it a needle is anchored ([`Anchor`]): a suffix
+//! (`endswith`, the tail of an exact value) is found by walking a trie of reversed needles
+//! from the value's end, a prefix from its start; both stop after a few bytes on most
+//! values. Only the rest (`contains`, inner literals, `|re` literals) goes into the
+//! automaton that reads the whole value. Each automaton is a DFA walked byte by byte,
+//! without a prefilter (with hundreds of path needles, nearly every byte of a path starts a
+//! candidate). The process's own fields (`Image`, `CommandLine`, `User`) are read once per
+//! process and route, and their needles replayed from a per-evaluator cache.
 //!
 //! Case folding follows the engine exactly. Plain Sigma values compare
 //! `haystack.to_lowercase()` with the lower-cased value; values with wildcards become
