@@ -8,7 +8,7 @@
 //! literal between wildcards) and from the literal prefixes and suffixes of `|re` patterns;
 //! a `|fieldref` is a needle of its own, a [`Relation`] of two fields checked on their folded
 //! values. A rule without a sound witness (negation as the only requirement, numbers,
-//! keywords, cased or encoded values…) is evaluated for every event of its route, and
+//! keywords, encoded values…) is evaluated for every event of its route, and
 //! `picket rules check` names it. The index only ever over-approximates the matching set,
 //! which the equal-matches test checks against plain evaluation.
 //!
@@ -257,10 +257,15 @@ fn item_witness(item: &DetectionItem) -> Witness {
     if item.field.has_modifier(Modifier::Re) {
         return regex_witness(field, item);
     }
+    // `|cased` compares exactly: a value found as is is found folded too.
     let plain = item.field.modifiers.iter().all(|m| {
         matches!(
             m,
-            Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::All
+            Modifier::Contains
+                | Modifier::StartsWith
+                | Modifier::EndsWith
+                | Modifier::All
+                | Modifier::Cased
         )
     });
     if !plain || item.values.is_empty() {

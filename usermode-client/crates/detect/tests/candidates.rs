@@ -312,3 +312,19 @@ fn a_conjunction_of_lists_needs_a_needle_of_each() {
         &["prefix-and-suffix"],
     );
 }
+
+#[test]
+fn a_cased_value_is_a_witness_folded() {
+    let set = set(&[(
+        "cased",
+        "  s:\n    TargetFilename|contains|cased: '\\Documents\\'\n  condition: s\n",
+    )]);
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let e = event(Operation::Create, EXPLORER, r"C:\Users\bob\Desktop\a.txt");
+    assert_eq!(candidates(&set, &e), (vec![], vec![]));
+    // Another case: a candidate (the witness is folded), not a match.
+    let e = event(Operation::Create, EXPLORER, r"C:\Users\bob\DOCUMENTS\a.txt");
+    assert_eq!(candidates(&set, &e), (ids(&["cased"]), vec![]));
+    let e = event(Operation::Create, EXPLORER, r"C:\Users\bob\Documents\a.txt");
+    assert_eq!(candidates(&set, &e), (ids(&["cased"]), ids(&["cased"])));
+}
