@@ -6,9 +6,9 @@
 //! - `runtime`: the optimised path inside the guarded runtime that builds alerts (what the
 //!   pipeline pays per event, correlations included).
 //!
-//! The optimised path is also measured on the pool's creations alone (`optimised, create`):
-//! `file_event` carries most rules and needles, so that figure does not depend on the
-//! workload's guessed operation mix.
+//! The three are also measured on the pool's creations alone (`…, create`; the ratios of that
+//! line are to the baselines on the same events): `file_event` carries most rules and
+//! needles, so that figure does not depend on the workload's guessed operation mix.
 //!
 //! Events come from a pool that stays cache-resident (default 16384 events), evaluated over
 //! and over: in the pipeline, detection runs on an event right after parsing built it, so its
@@ -245,35 +245,26 @@ fn main() {
         "picket-detect benchmark: {rule_count} rules, {pool}-event pool x {rounds} rounds, 1 thread"
     );
 
-    let logsources: Vec<LogSource> = events
-        .iter()
-        .map(|e| LogSource {
-            category: Some(Category::of(e.operation).as_str().to_owned()),
-            product: Some(product(e.host).to_owned()),
-            ..LogSource::default()
-        })
-        .collect();
     let only_optimised = std::env::var_os("PICKET_BENCH_ONLY_OPTIMISED").is_some();
-    let (sample, sample_rounds) = if only_optimised {
-        (&events[..1], 1)
+    // The costliest route alone: creations (`file_event`) carry most rules and needles, so
+    // the figure does not hang on the workload's guessed operation mix.
+    let creates: Vec<FileEvent> = events
+        .iter()
+        .filter(|e| Category::of(e.operation) == Category::FileEvent)
+        .cloned()
+        .collect();
+    // The slow paths need fewer rounds for a stable figure.
+    let sample_rounds = (rounds / 8).max(1);
+    let (as_is, plain) = if only_optimised {
+        baselines(&engine, &set, &events[..1], 1)
     } else {
-        // The slow paths need fewer rounds for a stable figure.
-        (&events[..], (rounds / 8).max(1))
+        baselines(&engine, &set, &events, sample_rounds)
     };
-    let mut i = 0;
-    let as_is = measure(sample, sample_rounds, |e| {
-        let n = engine
-            .evaluate_with_logsource(
-                &SigmaEvent::new(e, false),
-                &logsources[i % logsources.len()],
-            )
-            .len();
-        i += 1;
-        n
-    });
-    let plain = measure(sample, sample_rounds, |e| {
-        set.matches_plain(&SigmaEvent::new(e, false)).len()
-    });
+    let (as_is_creates, plain_creates) = if only_optimised {
+        baselines(&engine, &set, &creates[..1], 1)
+    } else {
+        baselines(&engine, &set, &creates, sample_rounds)
+    };
     let mut scratch = Scratch::default();
     let mut candidates = Vec::new();
     // The optimised path (prefilter, then only the candidate rules), warm and cold.
@@ -286,13 +277,6 @@ fn main() {
             .count()
     };
     let optimised = measure(&events, rounds, &mut optimised_pass);
-    // The costliest route alone: creations (`file_event`) carry most rules and needles, so
-    // the figure does not hang on the workload's guessed operation mix.
-    let creates: Vec<FileEvent> = events
-        .iter()
-        .filter(|e| Category::of(e.operation) == Category::FileEvent)
-        .cloned()
-        .collect();
     let optimised_creates = measure(&creates, rounds, &mut optimised_pass);
     let cold = measure(&cold_events, 1, &mut optimised_pass);
     drop(cold_events);
@@ -322,10 +306,51 @@ fn main() {
     let as_is_rate = report("rsigma as-is", event_count, as_is, None);
     let base = Some((plain_rate, as_is_rate));
     report("optimised", event_count, optimised, base);
-    report("optimised, create", creates.len(), optimised_creates, base);
     report("optimised, cold", cold_count, cold, base);
     report("runtime+alerts", event_count, runtime, base);
     report("built-in pack", event_count, builtin_run, base);
+    println!(
+        "creations only ({} events), against baselines on the same events:",
+        creates.len()
+    );
+    let plain_rate = report("plain, create", creates.len(), plain_creates, None);
+    let as_is_rate = report("as-is, create", creates.len(), as_is_creates, None);
+    let base = Some((plain_rate, as_is_rate));
+    report("optimised, create", creates.len(), optimised_creates, base);
     assert_eq!(plain.1, optimised.1, "match counts differ");
     assert_eq!(plain.1, as_is.1, "match counts differ");
+    assert_eq!(plain_creates.1, optimised_creates.1, "match counts differ");
+    assert_eq!(plain_creates.1, as_is_creates.1, "match counts differ");
+}
+
+/// rsigma as-is (given each event's logsource) and plain evaluation over `events`.
+fn baselines(
+    engine: &rsigma_eval::Engine,
+    set: &RuleSet,
+    events: &[FileEvent],
+    rounds: usize,
+) -> ((Duration, usize), (Duration, usize)) {
+    let logsources: Vec<LogSource> = events
+        .iter()
+        .map(|e| LogSource {
+            category: Some(Category::of(e.operation).as_str().to_owned()),
+            product: Some(product(e.host).to_owned()),
+            ..LogSource::default()
+        })
+        .collect();
+    let mut i = 0;
+    let as_is = measure(events, rounds, |e| {
+        let n = engine
+            .evaluate_with_logsource(
+                &SigmaEvent::new(e, false),
+                &logsources[i % logsources.len()],
+            )
+            .len();
+        i += 1;
+        n
+    });
+    let plain = measure(events, rounds, |e| {
+        set.matches_plain(&SigmaEvent::new(e, false)).len()
+    });
+    (as_is, plain)
 }
