@@ -50,6 +50,7 @@
 //! (ASCII lower-cased) literal.
 
 use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{dfa::DFA, Anchored, MatchKind, StartKind};
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaRule,
@@ -723,11 +724,11 @@ struct FieldIndex {
     /// [`is_process_field`].
     process: bool,
     /// [`Anchor::Anywhere`] needles.
-    anywhere: Option<Walker>,
+    anywhere: Option<Walker<DFA>>,
     /// [`Anchor::Start`] needles.
-    prefix: Option<Walker>,
+    prefix: Option<Walker<NFA>>,
     /// [`Anchor::End`] and [`Anchor::Whole`] needles, reversed.
-    suffix: Option<Walker>,
+    suffix: Option<Walker<NFA>>,
 }
 
 /// How a [`Walker`] reads a value.
@@ -751,13 +752,12 @@ impl Way {
     }
 }
 
-/// A DFA over some of a field's needles, walked byte by byte: more memory than an NFA (a
-/// few MiB at most for thousands of needles), fastest scan. No prefilter: with hundreds of
-/// path needles nearly every byte of a path starts a candidate, and skipping ahead costs
-/// more than walking.
+/// An automaton over some of a field's needles, walked byte by byte. No prefilter: with
+/// hundreds of path needles nearly every byte of a path starts a candidate, and skipping
+/// ahead costs more than walking.
 #[derive(Debug)]
-struct Walker {
-    dfa: DFA,
+struct Walker<A> {
+    automaton: A,
     start: StateID,
     /// Pattern id → needle id.
     needles: Vec<u32>,
@@ -765,9 +765,47 @@ struct Walker {
     whole: Vec<bool>,
 }
 
-impl Walker {
-    /// `None` past the builder's size limits.
-    fn build(way: Way, needles: &[(u32, &Needle)]) -> Option<Self> {
+/// The automaton of anchored needles: a compact NFA (a trie with sparse states). An anchored
+/// walk follows no failure transition and stops after a few bytes on most values, so the
+/// DFA's speed would buy little for its memory (MiBs for hundreds of path suffixes).
+fn anchored_trie(patterns: &[Vec<u8>]) -> Option<NFA> {
+    aho_corasick::nfa::contiguous::Builder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .prefilter(false)
+        .build(patterns)
+        .ok()
+}
+
+impl<A: Automaton> Walker<A> {
+    /// The walker of `way` over the needles of `on_field` it takes, built by `build`; `None`
+    /// when there are none, or past the builder's size limits (then `unindexed` is told).
+    fn build(
+        way: Way,
+        on_field: &[(u32, &Needle)],
+        unindexed: &mut impl FnMut(&[(u32, &Needle)]),
+        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+    ) -> Option<Self> {
+        let needles: Vec<(u32, &Needle)> = on_field
+            .iter()
+            .filter(|(_, n)| way.holds(n.anchor))
+            .copied()
+            .collect();
+        if needles.is_empty() {
+            return None;
+        }
+        let walker = Self::new(way, &needles, build);
+        if walker.is_none() {
+            unindexed(&needles);
+        }
+        walker
+    }
+
+    fn new(
+        way: Way,
+        needles: &[(u32, &Needle)],
+        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+    ) -> Option<Self> {
         let patterns: Vec<Vec<u8>> = needles
             .iter()
             .map(|(_, n)| {
@@ -778,21 +816,15 @@ impl Walker {
                 bytes
             })
             .collect();
-        let (kind, anchored) = if way == Way::Anywhere {
-            (StartKind::Unanchored, Anchored::No)
+        let anchored = if way == Way::Anywhere {
+            Anchored::No
         } else {
-            (StartKind::Anchored, Anchored::Yes)
+            Anchored::Yes
         };
-        let dfa = aho_corasick::dfa::Builder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .start_kind(kind)
-            .prefilter(false)
-            .build(&patterns)
-            .ok()?;
+        let automaton = build(&patterns)?;
         Some(Self {
-            start: dfa.start_state(anchored).ok()?,
-            dfa,
+            start: automaton.start_state(anchored).ok()?,
+            automaton,
             needles: needles.iter().map(|(id, _)| *id).collect(),
             whole: needles
                 .iter()
@@ -808,13 +840,13 @@ impl Walker {
     /// `candidates` (there the state went through the stack on every byte).
     #[inline(never)]
     fn anywhere(&self, haystack: &[u8], found: &mut Vec<u32>) {
-        let dfa = &self.dfa;
+        let automaton = &self.automaton;
         let mut sid = self.start;
         for &byte in haystack {
-            sid = dfa.next_state(Anchored::No, sid, byte);
+            sid = automaton.next_state(Anchored::No, sid, byte);
             // Without a prefilter, only match states are special (an unanchored standard
             // automaton has no dead state).
-            if dfa.is_special(sid) {
+            if automaton.is_special(sid) {
                 self.report(sid, found);
             }
         }
@@ -823,10 +855,10 @@ impl Walker {
     #[cold]
     #[inline(never)]
     fn report(&self, sid: StateID, found: &mut Vec<u32>) {
-        let dfa = &self.dfa;
-        if dfa.is_match(sid) {
-            for i in 0..dfa.match_len(sid) {
-                found.push(self.needles[dfa.match_pattern(sid, i).as_usize()]);
+        let automaton = &self.automaton;
+        if automaton.is_match(sid) {
+            for i in 0..automaton.match_len(sid) {
+                found.push(self.needles[automaton.match_pattern(sid, i).as_usize()]);
             }
         }
     }
@@ -834,22 +866,23 @@ impl Walker {
     /// Reports every needle that `bytes` (a value of `len` bytes, read from one end) starts
     /// with, stopping where no needle can follow.
     fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut Vec<u32>) {
-        let dfa = &self.dfa;
+        let automaton = &self.automaton;
         let mut sid = self.start;
         for (depth, byte) in (1..).zip(bytes) {
-            sid = dfa.next_state(Anchored::Yes, sid, byte);
-            if !dfa.is_special(sid) {
+            sid = automaton.next_state(Anchored::Yes, sid, byte);
+            if !automaton.is_special(sid) {
                 continue;
             }
-            if dfa.is_dead(sid) {
+            if automaton.is_dead(sid) {
                 return;
             }
-            for i in 0..dfa.match_len(sid) {
-                let pattern = dfa.match_pattern(sid, i);
+            for i in 0..automaton.match_len(sid) {
+                let pattern = automaton.match_pattern(sid, i);
                 // A state's matches include the needles that end here but start later
                 // (reached through failure links in an unanchored search): only those as
                 // long as the walk count.
-                if dfa.pattern_len(pattern) == depth && (!self.whole[pattern] || depth == len) {
+                if automaton.pattern_len(pattern) == depth && (!self.whole[pattern] || depth == len)
+                {
                     found.push(self.needles[pattern.as_usize()]);
                 }
             }
@@ -1044,33 +1077,30 @@ impl Prefilter {
                     .filter(|(_, n)| n.field == field && n.relation.is_none())
                     .map(|(id, n)| (u32::try_from(id).unwrap_or(u32::MAX), n))
                     .collect();
-                let mut walker = |way: Way| {
-                    let chosen: Vec<(u32, &Needle)> = on_field
-                        .iter()
-                        .filter(|(_, n)| way.holds(n.anchor))
-                        .copied()
-                        .collect();
-                    if chosen.is_empty() {
-                        return None;
+                let mut unindexed = |chosen: &[(u32, &Needle)]| {
+                    // Past the builder's size limits: these needles' rules become
+                    // unconditional candidates (sound, slower).
+                    for (id, _) in chosen {
+                        let o = &owners[*id as usize];
+                        always.extend(&o.rules);
+                        always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
                     }
-                    let walker = Walker::build(way, &chosen);
-                    if walker.is_none() {
-                        // Past the builder's size limits: these needles' rules become
-                        // unconditional candidates (sound, slower).
-                        for (id, _) in chosen {
-                            let o = &owners[id as usize];
-                            always.extend(&o.rules);
-                            always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
-                        }
-                    }
-                    walker
                 };
                 FieldIndex {
                     process: is_process_field(field),
                     field: field.to_owned(),
-                    anywhere: walker(Way::Anywhere),
-                    prefix: walker(Way::Prefix),
-                    suffix: walker(Way::Suffix),
+                    anywhere: Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
+                        // A DFA: one load per byte of the value.
+                        aho_corasick::dfa::Builder::new()
+                            .ascii_case_insensitive(true)
+                            .match_kind(MatchKind::Standard)
+                            .start_kind(StartKind::Unanchored)
+                            .prefilter(false)
+                            .build(p)
+                            .ok()
+                    }),
+                    prefix: Walker::build(Way::Prefix, &on_field, &mut unindexed, anchored_trie),
+                    suffix: Walker::build(Way::Suffix, &on_field, &mut unindexed, anchored_trie),
                 }
             })
             .collect();
