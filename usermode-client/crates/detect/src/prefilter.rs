@@ -23,9 +23,9 @@
 //! Finding needles: where the value allows it a needle is anchored ([`Anchor`]): a suffix
 //! (`endswith`, the tail of an exact value) is found by walking a trie of reversed needles
 //! from the value's end, a prefix from its start; both stop after a few bytes on most
-//! values. Only the rest (`contains`, inner literals, `|re` literals) goes into the
-//! automaton that reads the whole value. Each automaton is a DFA walked byte by byte,
-//! without a prefilter (with hundreds of path needles, nearly every byte of a path starts a
+//! values (a compact trie each). Only the rest (`contains`, inner literals, `|re` literals)
+//! goes into the automaton that reads the whole value, a DFA walked byte by byte without a
+//! prefilter (with hundreds of path needles, nearly every byte of a path starts a
 //! candidate). The process's own fields (`Image`, `CommandLine`, `User`) are read once per
 //! process and route, and their needles replayed from a per-evaluator cache.
 //!
