@@ -355,7 +355,7 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Witness {
         if groups.is_empty() {
             return None;
         }
-        all.push(groups);
+        all.push(prune(groups));
     }
     Some(all)
 }
@@ -680,7 +680,16 @@ fn conjunction(a: &Clause, b: &Clause) -> Clause {
         }
     }
     unique.truncate(MAX_CLAUSE);
-    unique
+    prune(unique)
+}
+
+/// Drops the groups after the first that filter too little ([`USELESS`]): a bare `\`
+/// (the literal before a regex class) would be found, and reported, at every separator of
+/// every path. Dropping a group of a conjunction stays sound.
+fn prune(mut clause: Clause) -> Clause {
+    let mut first = true;
+    clause.retain(|group| std::mem::take(&mut first) || group_estimate(group) < USELESS);
+    clause
 }
 
 /// OR: every part must have a witness; the union holds.
@@ -1402,6 +1411,23 @@ mod tests {
         assert_eq!(
             texts(&witness(&r).unwrap()),
             [[("TargetFilename", "а")], [("TargetFilename", "σ")]]
+        );
+    }
+
+    #[test]
+    fn groups_that_filter_nothing_are_dropped() {
+        // The regex's prefix literal is a bare backslash: found at every separator.
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '\\\\[0-9a-f]{8}\\.txt$'\n  b:\n    TargetFilename|startswith: 'C:\\Windows\\Temp\\'\n  condition: a and b\n",
+        );
+        let w = witness(&r).unwrap();
+        assert_eq!(
+            texts(&w),
+            [[
+                ("TargetFilename", ".txt"),
+                ("TargetFilename", "c:\\windows\\temp\\")
+            ]],
+            "{w:?}"
         );
     }
 
