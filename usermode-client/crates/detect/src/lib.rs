@@ -77,7 +77,7 @@ pub fn cost_warnings(set: &RuleSet) -> Vec<Problem> {
                 line,
                 Some(&set.rule_meta(i).id),
                 "cost: no literal the prefilter can index (only negations, numbers, keywords, \
-                 cased or encoded values…), so this rule is fully evaluated on every event of \
+                 encoded values…), so this rule is fully evaluated on every event of \
                  its logsource; add a positive contains/startswith/endswith selection to make \
                  it cheap",
             )

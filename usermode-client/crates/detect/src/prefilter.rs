@@ -1,22 +1,33 @@
-//! The optimisation: one Aho-Corasick automaton per field over every rule's literal needles,
-//! so only rules that can possibly match are fully evaluated.
+//! The optimisation: per field, a few Aho-Corasick automata over every rule's literal
+//! needles, so only rules that can possibly match are fully evaluated.
 //!
-//! For each rule we derive a *witness*: a set of clauses, each a conjunction of (field,
-//! needle) pairs, such that whenever the rule matches an event, every needle of at least one
-//! clause occurs (case-insensitively) in its field. Needles come from `contains` /
-//! `startswith` / `endswith` / exact values (a literal between wildcards) and from the literal
-//! prefixes or suffixes of `|re` patterns. A rule without a sound witness (negation as the
-//! only requirement, numbers, keywords, cased or encoded values, field references…) is
-//! evaluated for every event of its route, and `picket rules check` names it. The index only
-//! ever over-approximates the matching set, which the equal-matches test checks against plain
-//! evaluation.
+//! For each rule we derive a *witness*: a set of clauses, each a conjunction of groups, each
+//! group a disjunction of (field, needle) pairs, such that whenever the rule matches an
+//! event, at least one clause has a needle of every group present (case-insensitively) in
+//! its field. Needles come from `contains` / `startswith` / `endswith` / exact values (a
+//! literal between wildcards) and from the literal prefixes and suffixes of `|re` patterns;
+//! a `|fieldref` is a needle of its own, a [`Relation`] of two fields checked on their folded
+//! values. A rule without a sound witness (negation as the only requirement, numbers,
+//! keywords, encoded values…) is evaluated for every event of its route, and
+//! `picket rules check` names it. The index only ever over-approximates the matching set,
+//! which the equal-matches test checks against plain evaluation.
 //!
 //! Choosing: of an AND, the part whose witness is estimated rarest ([`estimate`], a static
-//! guess from the needle's text, not measured on any event stream); when even that one is
-//! common (a bare `\AppData\` or `.exe`), the cross product of the two rarest parts, whose
-//! clauses need a needle of each (e.g. `Image` ends with `\powershell.exe` *and*
-//! `TargetFilename` contains `\AppData\`). The rarest needle of a clause triggers the check of
-//! the others, which only need to have been seen in this event.
+//! guess from the needle's text, not measured on any event stream), joined by the next parts
+//! when each is a plain list ("`Image` ends with one of these *and* `TargetFilename` ends
+//! with one of those" is one clause of two groups); otherwise, when the rarest part is common
+//! (a bare `\AppData\` or `.exe`), the cross product of the two rarest parts. The needles of
+//! a clause's first (rarest) group trigger the check of the others, which only need one of
+//! their needles seen in this event.
+//!
+//! Finding needles: where the value allows it a needle is anchored ([`Anchor`]): a suffix
+//! (`endswith`, the tail of an exact value) is found by walking a trie of reversed needles
+//! from the value's end, a prefix from its start; both stop after a few bytes on most
+//! values (a compact trie each). Only the rest (`contains`, inner literals, `|re` literals)
+//! goes into the automaton that reads the whole value, a DFA walked byte by byte without a
+//! prefilter (with hundreds of path needles, nearly every byte of a path starts a
+//! candidate). The process's own fields (`Image`, `CommandLine`, `User`) are read once per
+//! process and route, and their needles replayed from a per-evaluator cache.
 //!
 //! Case folding follows the engine exactly. Plain Sigma values compare
 //! `haystack.to_lowercase()` with the lower-cased value; values with wildcards become
@@ -27,10 +38,20 @@
 //! case-folding orbit the same image (a test checks the latter for every Unicode scalar value
 //! against the regex engine's own tables). An ASCII haystack is searched as is with an
 //! ASCII-case-insensitive automaton (a non-ASCII needle's image has a non-ASCII character,
-//! which no ASCII text matches). `|re` needles are extracted in ASCII mode, so on a
-//! non-ASCII haystack they count as present.
+//! which no ASCII text matches).
+//!
+//! `|re` needles are extracted in ASCII mode (ASCII case folding, ASCII classes) and kept
+//! only when every literal is ASCII. They are sound on the folded haystack too: an element
+//! of the pattern that yields a literal is an ASCII character or a class of at most four
+//! ASCII characters; under the engine's Unicode semantics it matches the same characters,
+//! plus, when case-insensitive, the other members of their simple case-folding orbits (`K`
+//! for `k`, `ſ` for `s`), which [`fold`] maps to the same image as the ASCII member. Since
+//! [`fold`] works character by character, the folded haystack of a match contains the
+//! (ASCII lower-cased) literal.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{dfa::DFA, Anchored, MatchKind, StartKind};
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaRule,
     SigmaValue, StringPart,
@@ -45,20 +66,115 @@ pub struct Needle {
     pub field: String,
     /// The literal, mapped through [`fold`].
     pub text: String,
-    /// Came from a `|re` pattern: sound on ASCII haystacks only (see module docs).
+    /// Came from a `|re` pattern (extracted in ASCII mode, see module docs).
     pub regex: bool,
+    /// Where in the field the literal must stand.
+    pub anchor: Anchor,
+    /// Not a literal but a comparison with another field (`|fieldref`): `text` is that
+    /// field's name, and the needle is present when the two values, folded, stand in this
+    /// relation.
+    pub relation: Option<Relation>,
 }
 
-/// Needles that must all occur (a clause of a witness).
-pub type Clause = Vec<Needle>;
+impl Needle {
+    fn literal(field: &str, text: String, regex: bool) -> Self {
+        Self {
+            field: field.to_owned(),
+            text,
+            regex,
+            anchor: Anchor::Anywhere,
+            relation: None,
+        }
+    }
+
+    fn estimate(&self) -> f64 {
+        match self.relation {
+            None => estimate(&self.field, &self.text),
+            // A static guess, like [`estimate`]: two fields rarely hold the same path.
+            Some(Relation::Equals) => 1e-3,
+            Some(_) => 1e-2,
+        }
+    }
+}
+
+/// Where a literal needle must stand in its field's folded value. Anchored needles are
+/// checked by walking a trie from the value's start or end, a few bytes on most events,
+/// instead of scanning the whole value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anchor {
+    /// Anywhere (`contains`, a literal between wildcards, `|re` literals).
+    Anywhere,
+    /// A prefix (`startswith`, the head of an exact value with wildcards).
+    Start,
+    /// A suffix (`endswith`, the tail of an exact value with wildcards).
+    End,
+    /// The whole value (an exact value without wildcards).
+    Whole,
+}
+
+/// How a `|fieldref` compares its field with the referenced one (under the engine's case
+/// rule: lower-cased, or exact with `|cased`; either way the [`fold`] images compare alike,
+/// so the relation on folded values is a sound witness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// Plain `|fieldref`: equal.
+    Equals,
+    /// `|fieldref|startswith`.
+    StartsWith,
+    /// `|fieldref|endswith`.
+    EndsWith,
+    /// `|fieldref|contains`.
+    Contains,
+}
+
+impl Relation {
+    /// Do `value` and `reference`, folded, stand in this relation? Allocation-free when both
+    /// are ASCII (except for `Contains`); `fa` and `fb` are folding buffers.
+    fn holds(self, value: &str, reference: &str, fa: &mut String, fb: &mut String) -> bool {
+        if value.is_ascii() && reference.is_ascii() {
+            let (a, b) = (value.as_bytes(), reference.as_bytes());
+            let tail = a.len().checked_sub(b.len()).map(|at| &a[at..]);
+            match self {
+                Self::Equals => return a.eq_ignore_ascii_case(b),
+                Self::StartsWith => {
+                    return a.get(..b.len()).is_some_and(|h| h.eq_ignore_ascii_case(b))
+                }
+                Self::EndsWith => return tail.is_some_and(|t| t.eq_ignore_ascii_case(b)),
+                Self::Contains => {}
+            }
+        }
+        fold_into(value, fa);
+        fold_into(reference, fb);
+        match self {
+            Self::Equals => fa == fb,
+            Self::StartsWith => fa.starts_with(fb.as_str()),
+            Self::EndsWith => fa.ends_with(fb.as_str()),
+            Self::Contains => fa.contains(fb.as_str()),
+        }
+    }
+}
+
+/// Needles of which at least one must occur.
+pub type Group = Vec<Needle>;
+
+/// Groups that must all be satisfied (a clause of a witness): a conjunction of
+/// disjunctions, so `Image` ending with one of six Office images *and* `TargetFilename`
+/// ending with one of sixteen extensions is one clause of two groups, not 96 clauses.
+pub type Clause = Vec<Group>;
 
 /// At most this many clauses from a cross product (beyond that, the single part is used).
 const MAX_PRODUCT: usize = 64;
-/// A clause keeps at most this many needles (dropping one from a conjunction stays sound).
+/// A clause keeps at most this many groups (dropping one from a conjunction stays sound).
 const MAX_CLAUSE: usize = 3;
+/// A group other than a clause's first (the one whose needles trigger the check) has at
+/// most this many needles: each is indexed.
+const MAX_CHECKED_GROUP: usize = 64;
 /// A part estimated to occur in more than this share of events is "common": it is crossed
 /// with the next rarest part when that helps.
 const COMMON: f64 = 0.01;
+/// A part estimated to occur in at least this share of events filters too little to be
+/// worth a group of a clause.
+const USELESS: f64 = 0.5;
 
 /// The witness of a rule: `None` when it has none (always a candidate).
 #[must_use]
@@ -117,7 +233,7 @@ fn detection_witness(detection: &Detection) -> Witness {
 }
 
 fn single(needles: impl IntoIterator<Item = Needle>) -> Vec<Clause> {
-    needles.into_iter().map(|n| vec![n]).collect()
+    needles.into_iter().map(|n| vec![vec![n]]).collect()
 }
 
 fn item_witness(item: &DetectionItem) -> Witness {
@@ -127,41 +243,61 @@ fn item_witness(item: &DetectionItem) -> Witness {
         && item.field.modifiers.is_empty()
         && matches!(item.values.as_slice(), [SigmaValue::Bool(true)])
     {
-        return Some(single([Needle {
-            field: CANARY_FIELD.to_owned(),
-            text: String::new(),
-            regex: false,
-        }]));
+        return Some(single([Needle::literal(
+            CANARY_FIELD,
+            String::new(),
+            false,
+        )]));
     }
     if !is_text_field(field) {
         return None;
     }
-    if item.field.has_modifier(Modifier::Re) {
-        return regex_witness(field, item).map(single);
+    if item.field.has_modifier(Modifier::FieldRef) {
+        return fieldref_witness(field, item);
     }
+    if item.field.has_modifier(Modifier::Re) {
+        return regex_witness(field, item);
+    }
+    // `|cased` compares exactly: a value found as is is found folded too.
     let plain = item.field.modifiers.iter().all(|m| {
         matches!(
             m,
-            Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::All
+            Modifier::Contains
+                | Modifier::StartsWith
+                | Modifier::EndsWith
+                | Modifier::All
+                | Modifier::Cased
         )
     });
     if !plain || item.values.is_empty() {
         return None;
     }
-    let needles = item.values.iter().map(|v| value_needle(field, v));
+    let ops = [Modifier::Contains, Modifier::StartsWith, Modifier::EndsWith]
+        .map(|m| item.field.has_modifier(m));
+    let op = match ops {
+        [false, false, false] => Some(Op::Exact),
+        [true, false, false] => Some(Op::Contains),
+        [false, true, false] => Some(Op::StartsWith),
+        [false, false, true] => Some(Op::EndsWith),
+        // Two string operators: left unanchored.
+        _ => None,
+    };
+    let needles = item.values.iter().map(|v| value_needle(field, v, op));
     if item.field.has_modifier(Modifier::All) {
-        best(needles.map(|n| n.map(|n| vec![vec![n]])))
+        best(needles.map(|n| n.map(|n| single([n]))))
     } else {
         needles.collect::<Option<Vec<_>>>().map(single)
     }
 }
 
-/// `|re`: literals every match must start (or end) with, extracted by `regex-syntax`.
+/// `|re`: literals every match must start with, and literals every match must end with,
+/// extracted by `regex-syntax`: one of each occurs in a matching value, so a value's clause
+/// has a group of each (or the one that exists).
 ///
 /// The pattern is analysed in ASCII mode (ASCII case folding and classes): on an ASCII
-/// haystack that is exactly what the engine's Unicode regex does, so the literals are sound
-/// there; on a non-ASCII haystack the needle counts as present.
-fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
+/// haystack that is exactly what the engine's Unicode regex does; on a non-ASCII haystack
+/// the literals are searched in its [`fold`] image (see module docs for why that is sound).
+fn regex_witness(field: &str, item: &DetectionItem) -> Witness {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
     let only_flags = item.field.modifiers.iter().all(|m| {
@@ -204,34 +340,118 @@ fn regex_witness(field: &str, item: &DetectionItem) -> Option<Vec<Needle>> {
             texts.dedup();
             (!texts.is_empty() && texts.len() <= 64).then_some(texts)
         });
-        let texts = candidates.into_iter().flatten().min_by(|a, b| {
-            let cost = |t: &Vec<String>| t.iter().map(|n| estimate(field, n)).sum::<f64>();
-            cost(a).total_cmp(&cost(b))
-        })?;
-        all.extend(texts.into_iter().map(|text| Needle {
-            field: field.to_owned(),
-            text,
-            regex: true,
-        }));
+        let mut groups: Vec<Group> = candidates
+            .into_iter()
+            .flatten()
+            .map(|texts| {
+                texts
+                    .into_iter()
+                    .map(|text| Needle::literal(field, text, true))
+                    .collect()
+            })
+            .collect();
+        groups.sort_by(|a, b| group_estimate(a).total_cmp(&group_estimate(b)));
+        groups.dedup();
+        if groups.is_empty() {
+            return None;
+        }
+        all.push(prune(groups));
     }
     Some(all)
 }
 
-fn value_needle(field: &str, value: &SigmaValue) -> Option<Needle> {
+/// `|fieldref`: a comparison of two text fields, one [`Relation`] needle per referenced
+/// field (any of them, or all with `|all`). A missing field never matches in the engine, nor
+/// here.
+fn fieldref_witness(field: &str, item: &DetectionItem) -> Witness {
+    let mut relation = Relation::Equals;
+    for m in &item.field.modifiers {
+        relation = match (m, relation) {
+            (Modifier::FieldRef | Modifier::Cased | Modifier::All, r) => r,
+            (Modifier::Contains, Relation::Equals) => Relation::Contains,
+            (Modifier::StartsWith, Relation::Equals) => Relation::StartsWith,
+            (Modifier::EndsWith, Relation::Equals) => Relation::EndsWith,
+            // Anything else (or two string operators) is left to plain evaluation.
+            _ => return None,
+        };
+    }
+    if item.values.is_empty() {
+        return None;
+    }
+    let needles = item.values.iter().map(|v| {
+        let SigmaValue::String(s) = v else {
+            return None;
+        };
+        let other = s.as_plain()?;
+        is_text_field(&other).then(|| Needle {
+            field: field.to_owned(),
+            text: other,
+            regex: false,
+            anchor: Anchor::Anywhere,
+            relation: Some(relation),
+        })
+    });
+    if item.field.has_modifier(Modifier::All) {
+        best(needles.map(|n| n.map(|n| single([n]))))
+    } else {
+        needles.collect::<Option<Vec<_>>>().map(single)
+    }
+}
+
+/// The string operator of a plain (non-`|re`) item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Exact,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// The needle of one value under `op` (`None`: unknown, left unanchored).
+///
+/// A value without wildcards is compared as a whole (lower-cased, which [`fold`] sees
+/// through), so its needle is anchored as the operator says. A value with wildcards becomes
+/// a regex; only the exact form's `^…$` is relied on (so the head or tail literal is
+/// anchored), never the anchoring the engine gives the other operators.
+fn value_needle(field: &str, value: &SigmaValue, op: Option<Op>) -> Option<Needle> {
     let SigmaValue::String(s) = value else {
         return None;
     };
+    if s.is_plain() {
+        let text = fold(&s.as_plain()?);
+        if text.is_empty() {
+            return None;
+        }
+        let anchor = match op {
+            Some(Op::Exact) => Anchor::Whole,
+            Some(Op::StartsWith) => Anchor::Start,
+            Some(Op::EndsWith) => Anchor::End,
+            Some(Op::Contains) | None => Anchor::Anywhere,
+        };
+        return Some(Needle {
+            anchor,
+            ..Needle::literal(field, text, false)
+        });
+    }
+    let last = s.parts.len().saturating_sub(1);
     s.parts
         .iter()
-        .filter_map(|p| match p {
-            StringPart::Plain(text) if !text.is_empty() => Some(fold(text)),
+        .enumerate()
+        .filter_map(|(i, p)| match p {
+            StringPart::Plain(text) if !text.is_empty() => Some((i, fold(text))),
             StringPart::Plain(_) | StringPart::Special(_) => None,
         })
-        .min_by(|a, b| estimate(field, a).total_cmp(&estimate(field, b)))
-        .map(|text| Needle {
-            field: field.to_owned(),
-            text,
-            regex: false,
+        .min_by(|(_, a), (_, b)| estimate(field, a).total_cmp(&estimate(field, b)))
+        .map(|(i, text)| {
+            let anchor = match op {
+                Some(Op::Exact) if i == 0 => Anchor::Start,
+                Some(Op::Exact) if i == last => Anchor::End,
+                _ => Anchor::Anywhere,
+            };
+            Needle {
+                anchor,
+                ..Needle::literal(field, text, false)
+            }
         })
 }
 
@@ -246,17 +466,54 @@ pub fn fold(text: &str) -> String {
 
 fn fold_into(text: &str, out: &mut String) {
     out.clear();
+    let table = bmp_folds();
     for c in text.chars() {
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
             continue;
         }
-        for lower in c.to_lowercase() {
-            for upper in lower.to_uppercase() {
-                out.extend(upper.to_lowercase());
-            }
+        let folded = table
+            .get(c as usize)
+            .and_then(|&f| char::from_u32(u32::from(f)))
+            .filter(|&f| f != '\0');
+        match folded {
+            Some(f) => out.push(f),
+            None => fold_char_into(c, out),
         }
     }
+}
+
+/// [`fold`] of one character, from the Unicode tables (three lookups).
+fn fold_char_into(c: char, out: &mut String) {
+    for lower in c.to_lowercase() {
+        for upper in lower.to_uppercase() {
+            out.extend(upper.to_lowercase());
+        }
+    }
+}
+
+/// [`fold_char_into`] of every Basic Multilingual Plane character whose image is one BMP
+/// character (0 for the others, which take the slow path): the three table lookups per
+/// character were the largest cost of scanning a non-ASCII path. 128 KiB, built once.
+fn bmp_folds() -> &'static [u16] {
+    static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut one = String::new();
+        (0..=u32::from(u16::MAX))
+            .map(|code| {
+                let Some(c) = char::from_u32(code) else {
+                    return 0;
+                };
+                one.clear();
+                fold_char_into(c, &mut one);
+                let mut chars = one.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(f), None) => u16::try_from(u32::from(f)).unwrap_or(0),
+                    _ => 0,
+                }
+            })
+            .collect()
+    })
 }
 
 /// Path fragments so common on Windows and Linux file events that a needle made only of
@@ -335,16 +592,37 @@ pub fn estimate(field: &str, text: &str) -> f64 {
     share * 0.25_f64.powi(i32::try_from(others).unwrap_or(i32::MAX))
 }
 
+fn group_estimate(group: &Group) -> f64 {
+    group.iter().map(Needle::estimate).sum::<f64>().min(1.0)
+}
+
 fn clause_estimate(clause: &Clause) -> f64 {
-    clause.iter().map(|n| estimate(&n.field, &n.text)).product()
+    clause.iter().map(group_estimate).product()
 }
 
 fn witness_estimate(clauses: &[Clause]) -> f64 {
     clauses.iter().map(clause_estimate).sum::<f64>().min(1.0)
 }
 
-/// AND: any one part's witness holds, and so does the cross product of any two; pick the
-/// rarest by [`estimate`].
+/// A witness made of single groups (a plain "any of these needles"), as one group.
+fn flat(witness: &[Clause]) -> Option<Group> {
+    let mut group = Vec::new();
+    for clause in witness {
+        let [only] = clause.as_slice() else {
+            return None;
+        };
+        group.extend(only.iter().cloned());
+    }
+    Some(group)
+}
+
+/// AND: any one part's witness holds, and so does the conjunction of any of them; pick by
+/// [`estimate`].
+///
+/// When the rarest part is a plain "any of these needles", it is joined by the next parts
+/// of that form (up to [`MAX_CLAUSE`] groups): one clause needing a needle of each, which
+/// costs one check when its first group hits and is never less selective. Otherwise, when
+/// the rarest part is common, the cross product of the two rarest.
 fn best(parts: impl Iterator<Item = Witness>) -> Witness {
     let mut parts: Vec<(f64, Vec<Clause>)> = parts
         .flatten()
@@ -352,6 +630,21 @@ fn best(parts: impl Iterator<Item = Witness>) -> Witness {
         .map(|w| (witness_estimate(&w), w))
         .collect();
     parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(mut groups) = parts.first().and_then(|(_, w)| flat(w)).map(|g| vec![g]) {
+        for (cost, part) in &parts[1..] {
+            if groups.len() == MAX_CLAUSE || *cost >= USELESS {
+                break;
+            }
+            if let Some(group) = flat(part).filter(|g| g.len() <= MAX_CHECKED_GROUP) {
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+        }
+        if groups.len() > 1 {
+            return Some(vec![groups]);
+        }
+    }
     let mut parts = parts.into_iter();
     let (first_cost, first) = parts.next()?;
     if first_cost <= COMMON {
@@ -376,17 +669,27 @@ fn best(parts: impl Iterator<Item = Witness>) -> Witness {
     }
 }
 
-/// Both clauses at once: their needles, rarest first, at most [`MAX_CLAUSE`].
+/// Both clauses at once: their groups, rarest first, at most [`MAX_CLAUSE`].
 fn conjunction(a: &Clause, b: &Clause) -> Clause {
-    let mut needles: Vec<Needle> = a.iter().chain(b).cloned().collect();
-    needles.sort_by(|x, y| {
-        estimate(&x.field, &x.text)
-            .total_cmp(&estimate(&y.field, &y.text))
-            .then_with(|| (&x.field, &x.text).cmp(&(&y.field, &y.text)))
-    });
-    needles.dedup_by(|x, y| x.field == y.field && x.text == y.text);
-    needles.truncate(MAX_CLAUSE);
-    needles
+    let mut groups: Vec<Group> = a.iter().chain(b).cloned().collect();
+    groups.sort_by(|x, y| group_estimate(x).total_cmp(&group_estimate(y)));
+    let mut unique: Vec<Group> = Vec::with_capacity(groups.len());
+    for group in groups {
+        if !unique.contains(&group) {
+            unique.push(group);
+        }
+    }
+    unique.truncate(MAX_CLAUSE);
+    prune(unique)
+}
+
+/// Drops the groups after the first that filter too little ([`USELESS`]): a bare `\`
+/// (the literal before a regex class) would be found, and reported, at every separator of
+/// every path. Dropping a group of a conjunction stays sound.
+fn prune(mut clause: Clause) -> Clause {
+    let mut first = true;
+    clause.retain(|group| std::mem::take(&mut first) || group_estimate(group) < USELESS);
+    clause
 }
 
 /// OR: every part must have a witness; the union holds.
@@ -407,20 +710,211 @@ fn is_process_field(field: &str) -> bool {
 /// Distinguishes prefilters for the process cache (a rebuilt set may reuse an address).
 static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Process-field cache slots per scratch (direct-mapped by process address).
-const PROCESS_SLOTS: usize = 64;
+/// Process-field cache slots per scratch (direct-mapped by a hash of the process address):
+/// room for the few hundred processes that write files on a busy machine.
+const PROCESS_SLOTS: usize = 512;
 
-/// One field's automaton.
+/// A process's slot in the cache.
+fn process_slot(process: &std::sync::Arc<picket_model::ProcessInfo>) -> usize {
+    // Fibonacci hashing: allocation addresses share their low and high bits.
+    let address = std::sync::Arc::as_ptr(process) as usize as u64;
+    let hash = address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    usize::try_from(hash).unwrap_or(0) % PROCESS_SLOTS
+}
+
+/// Routes (prefilters) whose hits one cached process keeps; the first one past it clears
+/// the list.
+const ROUTES_PER_PROCESS: usize = 16;
+
+/// One field's automata.
 #[derive(Debug)]
 struct FieldIndex {
     field: String,
     /// [`is_process_field`].
     process: bool,
-    automaton: AhoCorasick,
+    /// [`Anchor::Anywhere`] needles.
+    anywhere: Option<Walker<DFA>>,
+    /// [`Anchor::Start`] needles.
+    prefix: Option<Walker<NFA>>,
+    /// [`Anchor::End`] and [`Anchor::Whole`] needles, reversed.
+    suffix: Option<Walker<NFA>>,
+}
+
+/// How a [`Walker`] reads a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Way {
+    /// Unanchored, every position.
+    Anywhere,
+    /// Anchored at the start, until no needle can follow.
+    Prefix,
+    /// Anchored at the end, backwards, until no needle can follow.
+    Suffix,
+}
+
+impl Way {
+    fn holds(self, anchor: Anchor) -> bool {
+        match self {
+            Self::Anywhere => anchor == Anchor::Anywhere,
+            Self::Prefix => anchor == Anchor::Start,
+            Self::Suffix => matches!(anchor, Anchor::End | Anchor::Whole),
+        }
+    }
+}
+
+/// An automaton over some of a field's needles, walked byte by byte. No prefilter: with
+/// hundreds of path needles nearly every byte of a path starts a candidate, and skipping
+/// ahead costs more than walking.
+#[derive(Debug)]
+struct Walker<A> {
+    automaton: A,
+    start: StateID,
     /// Pattern id → needle id.
     needles: Vec<u32>,
-    /// Needles from `|re` patterns on this field: present on a non-ASCII haystack.
-    regex: Vec<u32>,
+    /// Pattern id → the needle must be the whole value ([`Anchor::Whole`]).
+    whole: Vec<bool>,
+}
+
+/// The automaton of anchored needles: a compact NFA (a trie with sparse states). An anchored
+/// walk follows no failure transition and stops after a few bytes on most values, so the
+/// DFA's speed would buy little for its memory (MiBs for hundreds of path suffixes).
+fn anchored_trie(patterns: &[Vec<u8>]) -> Option<NFA> {
+    aho_corasick::nfa::contiguous::Builder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .prefilter(false)
+        .build(patterns)
+        .ok()
+}
+
+impl<A: Automaton> Walker<A> {
+    /// The walker of `way` over the needles of `on_field` it takes, built by `build`; `None`
+    /// when there are none, or past the builder's size limits (then `unindexed` is told).
+    fn build(
+        way: Way,
+        on_field: &[(u32, &Needle)],
+        unindexed: &mut impl FnMut(&[(u32, &Needle)]),
+        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+    ) -> Option<Self> {
+        let needles: Vec<(u32, &Needle)> = on_field
+            .iter()
+            .filter(|(_, n)| way.holds(n.anchor))
+            .copied()
+            .collect();
+        if needles.is_empty() {
+            return None;
+        }
+        let walker = Self::new(way, &needles, build);
+        if walker.is_none() {
+            unindexed(&needles);
+        }
+        walker
+    }
+
+    fn new(
+        way: Way,
+        needles: &[(u32, &Needle)],
+        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+    ) -> Option<Self> {
+        let patterns: Vec<Vec<u8>> = needles
+            .iter()
+            .map(|(_, n)| {
+                let mut bytes = n.text.as_bytes().to_vec();
+                if way == Way::Suffix {
+                    bytes.reverse();
+                }
+                bytes
+            })
+            .collect();
+        let anchored = if way == Way::Anywhere {
+            Anchored::No
+        } else {
+            Anchored::Yes
+        };
+        let automaton = build(&patterns)?;
+        Some(Self {
+            start: automaton.start_state(anchored).ok()?,
+            automaton,
+            needles: needles.iter().map(|(id, _)| *id).collect(),
+            whole: needles
+                .iter()
+                .map(|(_, n)| n.anchor == Anchor::Whole)
+                .collect(),
+        })
+    }
+
+    /// Reports every needle occurring in `haystack`.
+    ///
+    /// The loop is one dependent load per byte; it stays tight only if nothing else is live
+    /// in it, so reporting (rare) is a cold call, and the walk is not inlined into
+    /// `candidates` (there the state went through the stack on every byte).
+    #[inline(never)]
+    fn anywhere(&self, haystack: &[u8], found: &mut Vec<u32>) {
+        let automaton = &self.automaton;
+        let mut sid = self.start;
+        for &byte in haystack {
+            sid = automaton.next_state(Anchored::No, sid, byte);
+            // Without a prefilter, only match states are special (an unanchored standard
+            // automaton has no dead state).
+            if automaton.is_special(sid) {
+                self.report(sid, found);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report(&self, sid: StateID, found: &mut Vec<u32>) {
+        let automaton = &self.automaton;
+        if automaton.is_match(sid) {
+            for i in 0..automaton.match_len(sid) {
+                found.push(self.needles[automaton.match_pattern(sid, i).as_usize()]);
+            }
+        }
+    }
+
+    /// Reports every needle that `bytes` (a value of `len` bytes, read from one end) starts
+    /// with, stopping where no needle can follow.
+    fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut Vec<u32>) {
+        let automaton = &self.automaton;
+        let mut sid = self.start;
+        for (depth, byte) in (1..).zip(bytes) {
+            sid = automaton.next_state(Anchored::Yes, sid, byte);
+            if !automaton.is_special(sid) {
+                continue;
+            }
+            if automaton.is_dead(sid) {
+                return;
+            }
+            for i in 0..automaton.match_len(sid) {
+                let pattern = automaton.match_pattern(sid, i);
+                // A state's matches include the needles that end here but start later
+                // (reached through failure links in an unanchored search): only those as
+                // long as the walk count.
+                if automaton.pattern_len(pattern) == depth && (!self.whole[pattern] || depth == len)
+                {
+                    found.push(self.needles[pattern.as_usize()]);
+                }
+            }
+        }
+    }
+}
+
+/// A `|fieldref` needle: `field` stands in `relation` to `other`.
+#[derive(Debug)]
+struct RelationCheck {
+    field: String,
+    other: String,
+    relation: Relation,
+    needle: u32,
+}
+
+impl RelationCheck {
+    fn holds(&self, event: &SigmaEvent<'_>, fa: &mut String, fb: &mut String) -> bool {
+        match (event.text(&self.field), event.text(&self.other)) {
+            (Some(value), Some(reference)) => self.relation.holds(value, reference, fa, fb),
+            _ => false,
+        }
+    }
 }
 
 /// What a needle being present means.
@@ -428,15 +922,17 @@ struct FieldIndex {
 struct Owners {
     /// Rules with a clause of this needle alone.
     rules: Vec<u32>,
-    /// Multi-needle clauses whose rarest needle this is.
+    /// Clauses of two or more groups whose first (rarest) group holds this needle.
     clauses: Vec<u32>,
 }
 
-/// A clause of two or more needles.
+/// A clause of two or more groups.
 #[derive(Debug)]
 struct MultiClause {
     rule: u32,
-    needles: Vec<u32>,
+    /// The groups after the first (whose needles trigger the check): each needs one of its
+    /// needles seen in the event.
+    checked: Vec<Vec<u32>>,
 }
 
 /// Candidate rules for one (host, category) route.
@@ -449,6 +945,8 @@ pub struct Prefilter {
     /// The needle `IsCanary: true`, if some rule uses it.
     canary: Option<u32>,
     fields: Vec<FieldIndex>,
+    /// `|fieldref` needles: checked on every event.
+    relations: Vec<RelationCheck>,
     /// Needle id → owners.
     owners: Vec<Owners>,
     clauses: Vec<MultiClause>,
@@ -456,13 +954,14 @@ pub struct Prefilter {
     all: Vec<u32>,
 }
 
-/// The needles found in a process's fields by one prefilter. Holding the `Arc` keeps the
-/// process alive, so its address cannot be reused by another process while cached.
+/// The needles found in a process's fields, per prefilter (a process's events take several
+/// routes: creations, changes, deletions…). Holding the `Arc` keeps the process alive, so
+/// its address cannot be reused by another process while cached.
 #[derive(Debug)]
 struct ProcessHits {
     process: std::sync::Arc<picket_model::ProcessInfo>,
-    prefilter: u64,
-    hits: Vec<u32>,
+    /// (prefilter id, needles found).
+    routes: Vec<(u64, Vec<u32>)>,
 }
 
 /// Reusable per-evaluator scratch: epoch marks for rules and needles, pending clauses, a
@@ -474,6 +973,9 @@ pub struct Scratch {
     epoch: u32,
     pending: Vec<u32>,
     folded: String,
+    folded_other: String,
+    /// Needles found by one field's scan.
+    found: Vec<u32>,
     processes: Vec<Option<ProcessHits>>,
 }
 
@@ -482,20 +984,24 @@ impl Prefilter {
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
         let mut always = Vec::new();
-        // (field, text) → needle id, with its `|re` flag.
-        let mut ids: std::collections::HashMap<(String, String), u32> =
-            std::collections::HashMap::new();
-        let mut needles: Vec<(String, String, bool)> = Vec::new();
+        // (field, text, anchor, relation) → needle id.
+        type Key = (String, String, Anchor, Option<Relation>);
+        let mut ids: std::collections::HashMap<Key, u32> = std::collections::HashMap::new();
+        let mut needles: Vec<Needle> = Vec::new();
         let mut owners: Vec<Owners> = Vec::new();
         let mut clauses = Vec::new();
         let mut id_of = |needle: &Needle, owners: &mut Vec<Owners>| {
-            let key = (needle.field.clone(), needle.text.clone());
+            let key = (
+                needle.field.clone(),
+                needle.text.clone(),
+                needle.anchor,
+                needle.relation,
+            );
             let id = *ids.entry(key).or_insert_with(|| {
-                needles.push((needle.field.clone(), needle.text.clone(), false));
+                needles.push(needle.clone());
                 owners.push(Owners::default());
                 u32::try_from(needles.len() - 1).unwrap_or(u32::MAX)
             });
-            needles[id as usize].2 |= needle.regex;
             id
         };
         for &(rule, witness) in rules {
@@ -504,21 +1010,34 @@ impl Prefilter {
                 continue;
             };
             for clause in witness {
-                let mut clause_ids: Vec<u32> =
-                    clause.iter().map(|n| id_of(n, &mut owners)).collect();
-                // Rarest first (as built by `conjunction`), duplicates dropped.
-                let mut seen = std::collections::HashSet::new();
-                clause_ids.retain(|id| seen.insert(*id));
-                match clause_ids.as_slice() {
+                // Rarest group first (as built by `best` and `conjunction`).
+                let groups: Vec<Vec<u32>> = clause
+                    .iter()
+                    .map(|group| {
+                        let mut ids: Vec<u32> =
+                            group.iter().map(|n| id_of(n, &mut owners)).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        ids
+                    })
+                    .collect();
+                match groups.as_slice() {
+                    // An empty group is never satisfied by the index: stay on the safe side.
                     [] => always.push(rule),
-                    [only] => owners[*only as usize].rules.push(rule),
+                    _ if groups.iter().any(Vec::is_empty) => always.push(rule),
+                    [only] => {
+                        for &id in only {
+                            owners[id as usize].rules.push(rule);
+                        }
+                    }
                     [first, ..] => {
-                        owners[*first as usize]
-                            .clauses
-                            .push(u32::try_from(clauses.len()).unwrap_or(u32::MAX));
+                        let index = u32::try_from(clauses.len()).unwrap_or(u32::MAX);
+                        for &id in first {
+                            owners[id as usize].clauses.push(index);
+                        }
                         clauses.push(MultiClause {
                             rule,
-                            needles: clause_ids,
+                            checked: groups[1..].to_vec(),
                         });
                     }
                 }
@@ -530,55 +1049,67 @@ impl Prefilter {
         }
         always.sort_unstable();
         always.dedup();
-        let canary = ids.get(&(CANARY_FIELD.to_owned(), String::new())).copied();
+        let canary = ids
+            .get(&(
+                CANARY_FIELD.to_owned(),
+                String::new(),
+                Anchor::Anywhere,
+                None,
+            ))
+            .copied();
+        let relations = needles
+            .iter()
+            .enumerate()
+            .filter_map(|(id, n)| {
+                Some(RelationCheck {
+                    field: n.field.clone(),
+                    other: n.text.clone(),
+                    relation: n.relation?,
+                    needle: u32::try_from(id).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
         let mut field_names: Vec<&str> = needles
             .iter()
-            .map(|(f, _, _)| f.as_str())
+            .filter(|n| n.relation.is_none())
+            .map(|n| n.field.as_str())
             .filter(|f| *f != CANARY_FIELD)
             .collect();
         field_names.sort_unstable();
         field_names.dedup();
         let fields = field_names
             .into_iter()
-            .filter_map(|field| {
-                let mut patterns = Vec::new();
-                let mut pattern_needles = Vec::new();
-                let mut regex = Vec::new();
-                for (id, (f, text, is_regex)) in needles.iter().enumerate() {
-                    if f != field {
-                        continue;
+            .map(|field| {
+                let on_field: Vec<(u32, &Needle)> = needles
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.field == field && n.relation.is_none())
+                    .map(|(id, n)| (u32::try_from(id).unwrap_or(u32::MAX), n))
+                    .collect();
+                let mut unindexed = |chosen: &[(u32, &Needle)]| {
+                    // Past the builder's size limits: these needles' rules become
+                    // unconditional candidates (sound, slower).
+                    for (id, _) in chosen {
+                        let o = &owners[*id as usize];
+                        always.extend(&o.rules);
+                        always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
                     }
-                    let id = u32::try_from(id).unwrap_or(u32::MAX);
-                    patterns.push(text.as_str());
-                    pattern_needles.push(id);
-                    if *is_regex {
-                        regex.push(id);
-                    }
-                }
-                // A DFA: more memory (a few MiB at most for thousands of needles), fastest
-                // scan. The builder fails only past its size limits; the rules on this field
-                // then become unconditional candidates (sound, slower).
-                let automaton = AhoCorasickBuilder::new()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns);
-                match automaton {
-                    Ok(automaton) => Some(FieldIndex {
-                        process: is_process_field(field),
-                        field: field.to_owned(),
-                        automaton,
-                        needles: pattern_needles,
-                        regex,
+                };
+                FieldIndex {
+                    process: is_process_field(field),
+                    field: field.to_owned(),
+                    anywhere: Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
+                        // A DFA: one load per byte of the value.
+                        aho_corasick::dfa::Builder::new()
+                            .ascii_case_insensitive(true)
+                            .match_kind(MatchKind::Standard)
+                            .start_kind(StartKind::Unanchored)
+                            .prefilter(false)
+                            .build(p)
+                            .ok()
                     }),
-                    Err(_) => {
-                        for id in pattern_needles {
-                            let o = &owners[id as usize];
-                            always.extend(&o.rules);
-                            always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
-                        }
-                        None
-                    }
+                    prefix: Walker::build(Way::Prefix, &on_field, &mut unindexed, anchored_trie),
+                    suffix: Walker::build(Way::Suffix, &on_field, &mut unindexed, anchored_trie),
                 }
             })
             .collect();
@@ -591,6 +1122,7 @@ impl Prefilter {
             always,
             canary,
             fields,
+            relations,
             owners,
             clauses,
             all,
@@ -639,6 +1171,8 @@ impl Prefilter {
             epoch,
             pending,
             folded,
+            folded_other,
+            found,
             processes,
         } = scratch;
         let epoch = *epoch;
@@ -672,34 +1206,49 @@ impl Prefilter {
         }
         // The process's fields: replayed from the cache, or scanned once and cached.
         let process = &event.event().process;
-        let slot_index = (std::sync::Arc::as_ptr(process) as usize / 64) % PROCESS_SLOTS;
-        let cached = processes[slot_index]
+        let slot = &mut processes[process_slot(process)];
+        if !slot
             .as_ref()
-            .filter(|c| c.prefilter == self.id && std::sync::Arc::ptr_eq(&c.process, process));
-        if let Some(cached) = cached {
-            for &id in &cached.hits {
-                hit(id, out, pending);
-            }
-        } else {
-            let mut hits = Vec::new();
-            for index in self.fields.iter().filter(|f| f.process) {
-                index.scan(event, folded, &mut |id| hits.push(id));
-            }
-            for &id in &hits {
-                hit(id, out, pending);
-            }
-            processes[slot_index] = Some(ProcessHits {
+            .is_some_and(|c| std::sync::Arc::ptr_eq(&c.process, process))
+        {
+            *slot = Some(ProcessHits {
                 process: std::sync::Arc::clone(process),
-                prefilter: self.id,
-                hits,
+                routes: Vec::new(),
             });
         }
+        if let Some(cached) = slot {
+            let known = cached.routes.iter().position(|(id, _)| *id == self.id);
+            let index = known.unwrap_or_else(|| {
+                let mut hits = Vec::new();
+                for index in self.fields.iter().filter(|f| f.process) {
+                    index.scan(event, folded, &mut hits);
+                }
+                if cached.routes.len() >= ROUTES_PER_PROCESS {
+                    cached.routes.clear();
+                }
+                cached.routes.push((self.id, hits));
+                cached.routes.len() - 1
+            });
+            for &id in &cached.routes[index].1 {
+                hit(id, out, pending);
+            }
+        }
         for index in self.fields.iter().filter(|f| !f.process) {
-            index.scan(event, folded, &mut |id| hit(id, out, pending));
+            found.clear();
+            index.scan(event, folded, found);
+            for &id in found.iter() {
+                hit(id, out, pending);
+            }
+        }
+        for check in &self.relations {
+            if check.holds(event, folded, folded_other) {
+                hit(check.needle, out, pending);
+            }
         }
         for &c in pending.iter() {
             let clause = &self.clauses[c as usize];
-            if clause.needles.iter().all(|&n| seen[n as usize] == epoch) {
+            let satisfied = |group: &Vec<u32>| group.iter().any(|&n| seen[n as usize] == epoch);
+            if clause.checked.iter().all(satisfied) {
                 let slot = &mut marks[clause.rule as usize];
                 if *slot != epoch {
                     *slot = epoch;
@@ -713,21 +1262,24 @@ impl Prefilter {
 
 impl FieldIndex {
     /// Reports every needle of this field present in `event`.
-    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut impl FnMut(u32)) {
+    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
         let Some(text) = event.text(&self.field) else {
             return;
         };
         let haystack = if text.is_ascii() {
-            text
+            text.as_bytes()
         } else {
             fold_into(text, folded);
-            for &id in &self.regex {
-                found(id);
-            }
-            folded.as_str()
+            folded.as_bytes()
         };
-        for m in self.automaton.find_overlapping_iter(haystack) {
-            found(self.needles[m.pattern().as_usize()]);
+        if let Some(walker) = &self.anywhere {
+            walker.anywhere(haystack, found);
+        }
+        if let Some(walker) = &self.prefix {
+            walker.anchored(haystack.iter().copied(), haystack.len(), found);
+        }
+        if let Some(walker) = &self.suffix {
+            walker.anchored(haystack.iter().rev().copied(), haystack.len(), found);
         }
     }
 }
@@ -746,6 +1298,16 @@ mod tests {
             .iter()
             .flat_map(|r| r.start()..=r.end())
             .collect()
+    }
+
+    #[test]
+    fn the_fold_table_agrees_with_the_unicode_tables() {
+        for c in (0..=0x10_FFFF_u32).filter_map(char::from_u32) {
+            let mut slow = String::new();
+            fold_char_into(c, &mut slow);
+            assert_eq!(fold(&c.to_string()), slow, "U+{:04X}", u32::from(c));
+        }
+        assert_eq!(fold("ОТЧЁТ Straße ΣΥΜΒΑΣΗ"), "отчёт strasse συμβαση");
     }
 
     #[test]
@@ -785,10 +1347,12 @@ mod tests {
             .remove(0)
     }
 
+    /// Each clause's needles, group after group.
     fn texts(w: &[Clause]) -> Vec<Vec<(&str, &str)>> {
         w.iter()
             .map(|c| {
                 c.iter()
+                    .flatten()
                     .map(|n| (n.field.as_str(), n.text.as_str()))
                     .collect()
             })
@@ -796,12 +1360,21 @@ mod tests {
     }
 
     #[test]
-    fn and_picks_the_rarest_part_or_needs_all() {
+    fn and_needs_a_needle_of_each_part_or_needs_all() {
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: '\\winword.exe'\n  condition: a and b\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(texts(&w), [[("Image", "\\winword.exe")]]);
+        // One clause: the rarest group first (its needle triggers the check), then the other.
+        assert_eq!(
+            texts(&w),
+            [[
+                ("Image", "\\winword.exe"),
+                ("TargetFilename", ".exe"),
+                ("TargetFilename", ".dll")
+            ]]
+        );
+        assert_eq!((w[0].len(), w[0][0].len(), w[0][1].len()), (2, 1, 2));
 
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|endswith: ['.exe', '.dll']\n  b:\n    Image|contains: 'word'\n  condition: a or b\n",
@@ -842,6 +1415,23 @@ mod tests {
     }
 
     #[test]
+    fn groups_that_filter_nothing_are_dropped() {
+        // The regex's prefix literal is a bare backslash: found at every separator.
+        let r = rule(
+            "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '\\\\[0-9a-f]{8}\\.txt$'\n  b:\n    TargetFilename|startswith: 'C:\\Windows\\Temp\\'\n  condition: a and b\n",
+        );
+        let w = witness(&r).unwrap();
+        assert_eq!(
+            texts(&w),
+            [[
+                ("TargetFilename", ".txt"),
+                ("TargetFilename", "c:\\windows\\temp\\")
+            ]],
+            "{w:?}"
+        );
+    }
+
+    #[test]
     fn estimate_orders_common_fragments_below_specific_names() {
         let f = "TargetFilename";
         assert!(estimate(f, "\\appdata\\") > estimate(f, "\\appdata\\roaming\\zoom\\"));
@@ -862,7 +1452,7 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            (w[0][0].text.as_str(), w[0][0].regex),
+            (w[0][0][0].text.as_str(), w[0][0][0].regex),
             ("x", true),
             "suffix literal"
         );
@@ -871,9 +1461,13 @@ mod tests {
         );
         let w = witness(&r).unwrap();
         assert_eq!(
-            (w.len(), w[0].len()),
-            (1, 1),
-            "case variants fold to one needle: {w:?}"
+            (w.len(), w[0].len(), w[0][0].len(), w[0][1].len()),
+            (1, 2, 1, 1),
+            "a prefix group and a suffix group; case variants fold to one needle: {w:?}"
+        );
+        assert_eq!(
+            texts(&w),
+            [[("TargetFilename", "\\temp\\"), ("TargetFilename", ".exe")]]
         );
         let r = rule(
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename|re: '.*'\n  condition: a\n",
@@ -883,7 +1477,64 @@ mod tests {
             "title: t\nlogsource: {category: file_event}\ndetection:\n  a:\n    TargetFilename: 'C:\\Users\\\\*\\AppData\\Roaming\\\\*'\n  condition: a\n",
         );
         let w = witness(&r).unwrap();
-        assert_eq!(w[0][0].text, "\\appdata\\roaming\\");
-        assert!(!w[0][0].regex);
+        assert_eq!(w[0][0][0].text, "\\appdata\\roaming\\");
+        assert!(!w[0][0][0].regex);
+    }
+}
+
+#[cfg(test)]
+mod process_cache_tests {
+    use std::sync::Arc;
+
+    use picket_model::{Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
+
+    use super::Scratch;
+    use crate::event::SigmaEvent;
+    use crate::ruleset::RuleSet;
+
+    #[test]
+    fn a_process_keeps_its_hits_for_every_route_it_takes() {
+        let rule = "title: t\nid: t\nlogsource: {product: windows}\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n  condition: s\n";
+        let rules = vec![rsigma_parser::parse_sigma_yaml(rule)
+            .unwrap()
+            .rules
+            .remove(0)];
+        let set = RuleSet::compile_untested(rules).unwrap();
+        let processes: Vec<Arc<ProcessInfo>> = (0..200)
+            .map(|pid| {
+                Arc::new(ProcessInfo {
+                    key: ProcessKey { pid, start_key: 1 },
+                    image: Some(format!(r"C:\p{pid}\x.exe")),
+                    ..ProcessInfo::default()
+                })
+            })
+            .collect();
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        for round in 0..2 {
+            for (i, process) in processes.iter().enumerate() {
+                for operation in [Operation::Create, Operation::Delete, Operation::Open] {
+                    let event = FileEvent {
+                        seq: 0,
+                        time: Timestamp::from_unix_nanos(0),
+                        host: Host::Windows,
+                        operation,
+                        process: Arc::clone(process),
+                        thread_id: 1,
+                        target: crate::ruletest::file_path(r"C:\a\b.txt", Host::Windows),
+                        source: None,
+                        details: Details::default(),
+                        entropy: None,
+                    };
+                    set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
+                    assert_eq!(out, [0], "process {i}, {operation:?}, round {round}");
+                }
+            }
+        }
+        // Each process holds one entry per route it took, in its own slot (most of them:
+        // slots are direct-mapped).
+        let cached: Vec<_> = scratch.processes.iter().flatten().collect();
+        assert!(cached.len() > 150, "{} processes cached", cached.len());
+        assert!(cached.iter().all(|c| c.routes.len() == 3));
     }
 }

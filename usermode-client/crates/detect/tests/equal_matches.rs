@@ -22,7 +22,7 @@ const EDGE_CASES: &[&str] = &[
     "title: e4\nid: edge-4\nlogsource: {category: file_delete}\ndetection:\n  s:\n    Image|endswith: '.exe'\n  condition: not s\n",
     // |all: any one value is a witness.
     "title: e5\nid: edge-5\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|contains|all: ['\\Users\\', 'picketsyn1']\n  condition: s\n",
-    // |cased: no witness (kept exact).
+    // |cased: an exact comparison, so its folded literal is a witness.
     "title: e6\nid: edge-6\nlogsource: {category: file_access}\ndetection:\n  s:\n    TargetFilename|contains|cased: 'Documents'\n  condition: s\n",
     // all of selection_*.
     "title: e7\nid: edge-7\nlogsource: {product: windows}\ndetection:\n  selection_a:\n    Image|endswith: '\\explorer.exe'\n  selection_b:\n    TargetFilename|endswith: '.docx'\n  condition: all of selection_*\n",
@@ -39,6 +39,22 @@ const EDGE_CASES: &[&str] = &[
     "title: e13\nid: edge-13\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: '*\\JÖRG\\\\*'\n  condition: s\n",
     // Cross-field conjunction of two common literals.
     "title: e14\nid: edge-14\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|contains: '\\Temp\\'\n    TargetFilename|endswith: '.tmp'\n    Image|endswith: '.exe'\n  condition: s\n",
+    // `|re` needles on non-ASCII haystacks, searched in their folded form: case-insensitive
+    // (the Kelvin sign and the long s match `k` and `s`) and case-sensitive.
+    "title: e15\nid: edge-15\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re|i: '\\\\KELVINK\\\\[a-z]+\\\\STATE\\.JSON$'\n  condition: s\n",
+    "title: e16\nid: edge-16\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|re: '\\\\Desktop\\\\.*\\.json$'\n  condition: s\n",
+    // Field references (a relation of two fields, folded, as witness), ASCII and not.
+    "title: e17\nid: edge-17\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|fieldref: Image\n  condition: s\n",
+    "title: e18\nid: edge-18\nlogsource: {product: windows}\ndetection:\n  s:\n    SourceFilename|fieldref|startswith: TargetFilename\n  f:\n    FileName|fieldref|endswith: FileExtension\n  condition: s and f\n",
+    // Anchored needles: the head and tail of an exact value with wildcards, a non-ASCII
+    // prefix, and a whole value equal only through the Kelvin sign.
+    "title: e19\nid: edge-19\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: 'C:\\Users\\\\*\\Desktop\\\\*.json'\n  condition: s\n",
+    "title: e20\nid: edge-20\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|startswith: 'C:\\Users\\JÖRG\\'\n  condition: s\n",
+    "title: e21\nid: edge-21\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename: 'C:\\USERS\\KELVINK\\DOCUMENTS\\ſTATE.JSON'\n  condition: s\n",
+    // A wildcard value under endswith: rsigma 0.23 anchors its regex at the start instead
+    // (`^\\Desktop\\.*\.json`), so it never fires on these paths; the prefilter relies on
+    // neither anchoring and must agree whatever the engine does.
+    "title: e22\nid: edge-22\nlogsource: {product: windows}\ndetection:\n  s:\n    TargetFilename|endswith: '\\Desktop\\\\*.json'\n  condition: s\n",
 ];
 
 /// Asserts that the rsigma engine, given the event's logsource, matches exactly the rules of
@@ -104,8 +120,9 @@ fn optimised_plain_and_engine_match_sets_are_equal() {
     assert!(hit_events > 200, "only {hit_events} events matched");
     assert!(total >= hit_events);
     for id in [
-        "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-7", "edge-8", "edge-9", "edge-10",
-        "edge-11", "edge-12", "edge-13", "edge-14",
+        "edge-1", "edge-2", "edge-3", "edge-4", "edge-5", "edge-6", "edge-7", "edge-8", "edge-9",
+        "edge-10", "edge-11", "edge-12", "edge-13", "edge-14", "edge-15", "edge-16", "edge-17",
+        "edge-18", "edge-19", "edge-20", "edge-21",
     ] {
         let index = (0..set.rule_count())
             .find(|&i| set.rule_meta(i).id == id)
