@@ -29,6 +29,12 @@
 //! `PICKET_BENCH_RULES` (synthetic rules, default 300), `PICKET_BENCH_POOL` (default 16384),
 //! `PICKET_BENCH_ROUNDS` (default 32), `PICKET_BENCH_COLD` (default 400000).
 
+/// The allocator of the `picket` binary on Linux (see its `main.rs`), for every path measured
+/// here alike: the figures are those of the program users run.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
