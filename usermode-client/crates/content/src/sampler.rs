@@ -241,6 +241,32 @@ mod tests {
     }
 
     #[test]
+    fn ready_takes_nothing_and_counts_what_it_refuses() {
+        let (requests, _inbox) = mpsc::sync_channel::<(PathBuf, u32)>(8);
+        let (_outbox, results) = mpsc::channel();
+        let mut sampler = Sampler {
+            requests: Some(requests),
+            results,
+            bucket: Bucket {
+                tokens: 1.0,
+                rate: 0.0,
+                burst: 1.0,
+                last: Instant::now(),
+            },
+            stats: SamplerStats::default(),
+            worker: None,
+        };
+        assert!(sampler.ready() && sampler.ready(), "asking takes no token");
+        assert_eq!(sampler.submit("a".into(), 1), Submit::Queued);
+        assert!(!sampler.ready(), "the one token is gone");
+        assert_eq!(sampler.stats().rate_limited, 1, "a refusal is counted once");
+        sampler.requests = None;
+        sampler.bucket.tokens = 1.0;
+        assert!(!sampler.ready(), "a closed queue takes nothing");
+        assert_eq!(sampler.stats().queue_full, 1);
+    }
+
+    #[test]
     fn a_full_queue_refuses_instead_of_blocking() {
         let (requests, _inbox) = mpsc::sync_channel::<(PathBuf, u32)>(1);
         let (_outbox, results) = mpsc::channel();
