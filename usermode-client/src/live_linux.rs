@@ -20,6 +20,7 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
     // exits before its file events are read keeps its image, command line and parent.
     // `PICKET_PROCESSES=off` turns it off (the overhead benchmark's comparison run).
     let processes = std::env::var("PICKET_PROCESSES").map_or(true, |v| v != "off");
+    raise_priority();
     let config = SourceConfig {
         report_hard_links: true,
         processes,
@@ -29,4 +30,36 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
         .with_context(|| format!("cannot start the live sensor on {}", path.display()))?;
     tracing::info!("{}", source.describe());
     Ok(Box::new(source))
+}
+
+/// The sensor's nice value unless `PICKET_NICE` says otherwise: above ordinary programs, as
+/// auditd boosts itself. On a machine whose cores are all busy, a sensor at the writers'
+/// priority gets the same share of a core as each of them and can fall behind a fast writer
+/// until the kernel queue overflows and events are lost; a modest boost lets it keep up. It
+/// is a weight, not a real-time class: a sensor that spins cannot starve the machine.
+const DEFAULT_NICE: i32 = -5;
+
+/// Sets the nice value of this thread, before the source and the pipeline start their
+/// threads (they inherit it). Without `CAP_SYS_NICE` the sensor runs at the default priority
+/// and says so.
+fn raise_priority() {
+    let nice = match std::env::var("PICKET_NICE") {
+        Ok(text) => match text.trim().parse::<i32>() {
+            Ok(nice) if (-20..=19).contains(&nice) => nice,
+            _ => {
+                tracing::warn!(
+                    "PICKET_NICE={text:?} is not a nice value from -20 to 19: using {DEFAULT_NICE}"
+                );
+                DEFAULT_NICE
+            }
+        },
+        Err(_) => DEFAULT_NICE,
+    };
+    if let Err(error) = picket_fanotify::set_nice(nice) {
+        tracing::warn!(
+            %error,
+            "cannot set the sensor's nice value to {nice}: it runs at the default priority and \
+             may fall behind writers on a busy machine"
+        );
+    }
 }

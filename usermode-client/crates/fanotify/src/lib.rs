@@ -181,3 +181,4 @@ pub mod translate;
 pub use error::FanotifyError;
 pub use group::{Capabilities, Features, Group, MarkKind};
 pub use source::{FanotifySource, SourceConfig, SourceCounters};
+pub use sys::set_nice;

@@ -185,6 +185,17 @@ pub fn name_to_handle(path: &Path) -> io::Result<(i32, Vec<u8>)> {
     Ok((handle_type, bytes))
 }
 
+/// Sets the calling thread's nice value (Linux keeps one per thread; threads started after
+/// the call inherit it). Lowering it below the current value needs `CAP_SYS_NICE`.
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: setpriority takes three integers and touches no memory of ours; `who` 0 is the
+    // calling thread.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Raises the soft limit on open descriptors to the hard limit.
 pub fn raise_fd_limit() -> io::Result<()> {
     let mut limit = libc::rlimit {

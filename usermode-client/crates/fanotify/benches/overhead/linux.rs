@@ -463,6 +463,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Whether a sensor's report says events were lost: the bare reader's `overflows N`, picket's
+/// summary (`0 lost` when none).
+fn lost_events(report: &str) -> bool {
+    if let Some(rest) = report.split("overflows ").nth(1) {
+        return rest.split_whitespace().next().is_some_and(|n| n != "0");
+    }
+    report.contains(" lost") && !report.contains(" 0 lost")
+}
+
 /// Too small or too few runs for the figures to mean anything (CI's smoke run).
 fn is_smoke_run(files: usize, reps: usize) -> bool {
     std::env::var_os("PICKET_BENCH_SMOKE").is_some() || files < 10_000 || reps < 3
@@ -738,6 +747,17 @@ fn run_benchmark() {
             t / exec_base,
             t / off
         );
+    }
+    // Only the last run's report is printed above: losses in any run are counted here.
+    for (mode, runs) in &results {
+        let lossy = runs.iter().filter(|r| lost_events(&r.report)).count();
+        if *mode != Mode::Unwatched {
+            println!(
+                "{:<30} runs with lost events (kernel queue overflow): {lossy} of {}",
+                mode.label(),
+                runs.len()
+            );
+        }
     }
     println!("load average after the runs: {}", load());
     if is_smoke_run(files, reps) {
