@@ -216,3 +216,26 @@ pub fn raise_fd_limit() -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_nice_sets_the_calling_threads_value_only() {
+        let before = current_nice();
+        std::thread::spawn(|| {
+            // Raising the value needs no privilege.
+            set_nice(7).unwrap();
+            assert_eq!(current_nice(), 7);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(current_nice(), before, "another thread's value is its own");
+    }
+
+    fn current_nice() -> i32 {
+        // SAFETY: getpriority takes integers and touches no memory of ours.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+    }
+}
