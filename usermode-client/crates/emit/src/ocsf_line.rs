@@ -191,59 +191,72 @@ struct RenderedActor {
 
 impl RenderedActor {
     fn new(process: &Arc<ProcessInfo>, host: Host, device: &[u8]) -> Self {
-        let p = &**process;
-        let mut head = Vec::with_capacity(device.len() + 64);
+        let mut actor = Self {
+            process: Arc::clone(process),
+            host,
+            head: Vec::with_capacity(device.len() + 64),
+            tail: Vec::with_capacity(256),
+        };
+        actor.render(device);
+        actor
+    }
+
+    /// Renders `self.process` into the buffers (kept: a slot taken over by another process
+    /// reuses them).
+    fn render(&mut self, device: &[u8]) {
+        let p = &*self.process;
+        let head = &mut self.head;
+        head.clear();
         head.extend_from_slice(device);
         head.extend_from_slice(b",\"actor\":{\"process\":{\"pid\":");
-        number(&mut head, p.key.pid);
+        number(head, p.key.pid);
         head.extend_from_slice(b",\"uid\":\"");
-        number(&mut head, p.key.pid);
+        number(head, p.key.pid);
         head.push(b'-');
-        number(&mut head, p.key.start_key);
+        number(head, p.key.start_key);
         head.push(b'"');
-        let mut out = Vec::with_capacity(256);
+        let out = &mut self.tail;
+        out.clear();
         out.extend_from_slice(b",\"file\":{\"path\":");
-        opt_string(&mut out, p.image.as_deref());
+        opt_string(out, p.image.as_deref());
         out.extend_from_slice(b",\"name\":");
-        opt_string(&mut out, p.image.as_deref().map(image_name));
+        opt_string(out, p.image.as_deref().map(image_name));
         out.extend_from_slice(b",\"type_id\":1},\"cmd_line\":");
-        opt_string(&mut out, p.command_line.as_deref());
+        opt_string(out, p.command_line.as_deref());
         out.extend_from_slice(b",\"user\":");
-        user(&mut out, p);
+        user(out, p);
         if let Some(pid) = p.parent_pid {
             out.extend_from_slice(b",\"parent_process\":{\"pid\":");
-            number(&mut out, pid);
+            number(out, pid);
             if let Some(key) = p.parent_start_key {
                 out.extend_from_slice(b",\"uid\":\"");
-                number(&mut out, pid);
+                number(out, pid);
                 out.push(b'-');
-                number(&mut out, key);
+                number(out, key);
                 out.push(b'"');
             }
             if let Some(image) = p.parent_image.as_deref() {
                 out.extend_from_slice(b",\"file\":{\"path\":");
-                string(&mut out, image);
+                string(out, image);
                 out.extend_from_slice(b",\"name\":");
-                string(&mut out, image_name(image));
+                string(out, image_name(image));
                 out.extend_from_slice(b",\"type_id\":1}");
             }
             if let Some(cmd_line) = p.parent_command_line.as_deref() {
                 out.extend_from_slice(b",\"cmd_line\":");
-                string(&mut out, cmd_line);
+                string(out, cmd_line);
             }
             out.push(b'}');
         }
         out.extend_from_slice(b"},\"user\":");
-        user(&mut out, p);
+        user(out, p);
         out.extend_from_slice(b"},\"file\":");
-        Self {
-            process: Arc::clone(process),
-            host,
-            head,
-            tail: out,
-        }
     }
 }
+
+/// Processes whose rendering is kept: events of a few busy processes interleave, and each
+/// finds its own slot again (direct-mapped by the `Arc`'s address).
+const ACTOR_SLOTS: usize = 64;
 
 /// The constant parts of a line for one operation.
 #[derive(Debug)]
@@ -286,10 +299,10 @@ impl OperationPieces {
 }
 
 /// Writes OCSF file-activity lines for one host. What does not change from event to event
-/// is rendered once: the metadata and device objects, and the acting process's part for as
-/// long as its events follow one another (a process's events come in runs, and the
-/// pipeline shares one `Arc<ProcessInfo>` between them, so a pointer comparison finds a
-/// run; the held `Arc` keeps the pointer from being reused by another process).
+/// is rendered once: the metadata and device objects, and the acting process's part while
+/// the process stays busy (the pipeline shares one `Arc<ProcessInfo>` between a process's
+/// events, so a pointer comparison finds it; the held `Arc` keeps the pointer from being
+/// reused by another process).
 #[derive(Debug)]
 pub struct LineWriter {
     /// `,"metadata":{…,"sequence":` (the sequence number follows).
@@ -298,8 +311,8 @@ pub struct LineWriter {
     device_windows: Vec<u8>,
     /// `},"device":{…}` for a Linux event.
     device_linux: Vec<u8>,
-    /// The last process rendered.
-    actor: Option<RenderedActor>,
+    /// Recent processes rendered, by slot.
+    actors: Vec<Option<RenderedActor>>,
     /// The constant parts of each operation's lines.
     operations: Vec<OperationPieces>,
 }
@@ -331,7 +344,7 @@ impl LineWriter {
             device_linux: device(
                 b",\"os\":{\"type\":\"linux\",\"type_id\":200,\"name\":\"Linux\"}}",
             ),
-            actor: None,
+            actors: std::iter::repeat_with(|| None).take(ACTOR_SLOTS).collect(),
             operations: Operation::ALL
                 .into_iter()
                 .map(OperationPieces::new)
@@ -362,16 +375,21 @@ impl LineWriter {
         out.extend_from_slice(&self.metadata);
         number(out, event.seq);
         let p = &event.process;
-        let actor = match &mut self.actor {
+        let device = match event.host {
+            Host::Windows => &self.device_windows,
+            Host::Linux => &self.device_linux,
+        };
+        // Allocations are 16-byte aligned at least: the low bits say nothing.
+        let slot = (Arc::as_ptr(p) as usize >> 4) % ACTOR_SLOTS;
+        let actor = match &mut self.actors[slot] {
             Some(actor) if Arc::ptr_eq(&actor.process, p) && actor.host == event.host => actor,
-            slot => slot.insert(RenderedActor::new(
-                p,
-                event.host,
-                match event.host {
-                    Host::Windows => &self.device_windows,
-                    Host::Linux => &self.device_linux,
-                },
-            )),
+            Some(actor) => {
+                actor.process = Arc::clone(p);
+                actor.host = event.host;
+                actor.render(device);
+                actor
+            }
+            empty @ None => empty.insert(RenderedActor::new(p, event.host, device)),
         };
         out.extend_from_slice(&actor.head);
         if event.thread_id != 0 {
@@ -578,6 +596,34 @@ mod tests {
                 String::from_utf8_lossy(&serde),
                 "{event:?}"
             );
+        }
+    }
+
+    /// More busy processes than slots, interleaved twice over: slots are taken over and
+    /// rendered again, and every line is still exactly serde's.
+    #[test]
+    fn taken_over_slots_render_the_new_process() {
+        let host = HostInfo::default();
+        let mut writer = LineWriter::new(&host);
+        let base = &events()[0];
+        let processes: Vec<Arc<ProcessInfo>> = (0..3 * ACTOR_SLOTS)
+            .map(|i| {
+                let mut p = (*base.process).clone();
+                p.key.pid = 1000 + u32::try_from(i).unwrap();
+                p.command_line = Some(format!("worker --id {i}"));
+                Arc::new(p)
+            })
+            .collect();
+        for round in 0..2 {
+            for (i, process) in processes.iter().enumerate() {
+                let mut event = base.clone();
+                event.process = Arc::clone(process);
+                event.seq = (round * 1000 + i) as u64;
+                let mut fast = Vec::new();
+                writer.file_activity(&mut fast, &event);
+                let serde = serde_json::to_vec(&FileActivity::new(&event, &host)).unwrap();
+                assert_eq!(fast, serde, "process {i}, round {round}");
+            }
         }
     }
 
