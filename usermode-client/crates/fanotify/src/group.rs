@@ -73,8 +73,7 @@ pub struct Capabilities {
     pub object_fid: bool,
     /// `FAN_REPORT_PIDFD`: a pidfd with every event (tells an exited process apart).
     pub pidfd: bool,
-    /// The kernel queue's limit in events (`/proc/sys/fs/fanotify/max_queued_events`),
-    /// 0 when unreadable.
+    /// The group's kernel queue limit in events (see [`QUEUE_EVENTS`]), 0 when unknown.
     pub queue_limit: u32,
 }
 
@@ -143,7 +142,7 @@ impl Group {
     /// [`FanotifyError::Unsupported`] when the kernel or file system cannot report what we
     /// need, [`FanotifyError::Io`] otherwise.
     pub fn open(path: &Path, features: Features) -> Result<Self, FanotifyError> {
-        let (fd, init_flags) = init(features)?;
+        let (fd, init_flags, queue_limit) = init_with_queue(features)?;
         let (mark, event_mask) = mark(fd.as_fd(), path, features.rename_event)?;
         let caps = Capabilities {
             init_flags,
@@ -153,7 +152,7 @@ impl Group {
             target_fid: init_flags & libc::FAN_REPORT_TARGET_FID != 0,
             object_fid: init_flags & libc::FAN_REPORT_FID != 0,
             pidfd: init_flags & libc::FAN_REPORT_PIDFD != 0,
-            queue_limit: queue_limit(),
+            queue_limit,
         };
         Ok(Self { fd, caps })
     }
@@ -214,6 +213,45 @@ impl Group {
 pub fn release_descriptors(event: &crate::parse::RawEvent<'_>) {
     drop(event.pidfd.and_then(sys::adopt_fd));
     drop(sys::adopt_fd(event.fd));
+}
+
+/// The kernel queue a group asks for, in events: the kernel gives each group the
+/// `fs.fanotify.max_queued_events` in force when it is created (16 384 by default, about
+/// 0.1 s of a busy writer), and drops events beyond it. A reader that is descheduled for a
+/// moment on a machine whose cores are all busy (measured: the overhead benchmark, one run
+/// in five) needs more slack than that; 131 072 events bound the kernel memory a stalled
+/// reader can pin to about 15 MiB, where `FAN_UNLIMITED_QUEUE` would bound nothing.
+pub const QUEUE_EVENTS: u32 = 131_072;
+
+const QUEUE_SYSCTL: &str = "/proc/sys/fs/fanotify/max_queued_events";
+
+/// [`init`] with a queue of [`QUEUE_EVENTS`]: when the system's limit is lower, it is raised
+/// for the moment the group is created and put back right after (an administrator's higher
+/// value is kept as it is). Without the right to write the sysctl (a container, no root),
+/// the group gets the system's limit. Returns the limit the group got as well.
+fn init_with_queue(features: Features) -> Result<(OwnedFd, u32, u32), FanotifyError> {
+    // Groups created at once by threads of this process (tests) must not read each other's
+    // raised value as the system's.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let system = queue_limit();
+    let raised = system != 0
+        && system < QUEUE_EVENTS
+        && std::fs::write(QUEUE_SYSCTL, QUEUE_EVENTS.to_string()).is_ok();
+    let result = init(features);
+    if raised {
+        if let Err(error) = std::fs::write(QUEUE_SYSCTL, system.to_string()) {
+            tracing::warn!(
+                %error,
+                "could not put fs.fanotify.max_queued_events back to {system} after creating \
+                 the group with {QUEUE_EVENTS}"
+            );
+        }
+    }
+    let limit = if raised { QUEUE_EVENTS } else { system };
+    result.map(|(fd, flags)| (fd, flags, limit))
 }
 
 fn init(features: Features) -> Result<(OwnedFd, u32), FanotifyError> {
@@ -314,7 +352,7 @@ fn mark(
 }
 
 fn queue_limit() -> u32 {
-    std::fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
+    std::fs::read_to_string(QUEUE_SYSCTL)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)

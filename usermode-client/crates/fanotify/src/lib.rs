@@ -48,9 +48,12 @@
 //!   client reports it as `"count": null, "count_at_least": 1` and its summaries say "at
 //!   least N lost (count unknown)". What holds exactly: without a loss record, every event
 //!   of the watched tree was delivered. **The bound**: the kernel queues at most
-//!   `fs.fanotify.max_queued_events` events (16 384 by default, read at `fanotify_init`)
-//!   for a reader that falls behind; only a reader paused or slower than the writers for that
-//!   many events loses any (a flood of ~150 000 events/s fills the default queue in ~100 ms).
+//!   `fs.fanotify.max_queued_events` events as read at `fanotify_init` (16 384 by default)
+//!   for a reader that falls behind; the group is created with 131 072
+//!   ([`group::QUEUE_EVENTS`]: the sysctl is raised for that moment and put back; a higher
+//!   value set by the administrator is kept), so only a reader paused or slower than the
+//!   writers for that many events loses any (a flood of ~150 000 events/s fills it in
+//!   under a second; the kernel's default in ~100 ms).
 //!   The source never stops reading to do something else (the pipeline runs between reads,
 //!   each read takes up to 64 KiB, about 1 000 events, and a read that filled the buffer is
 //!   followed by the next at once, without the gather pause). At the first overflow the

@@ -129,10 +129,10 @@ pub struct FanotifySource {
     processes: Option<Processes>,
 }
 
-/// The queue size to advise after an overflow: 16 times the current one (the default 16 384
-/// becomes 262 144, about 30 MiB of kernel memory at worst), at least 262 144.
+/// The queue size to advise after an overflow: 4 times the group's (picket's 131 072
+/// becomes 524 288, about 60 MiB of kernel memory at worst), at least 262 144.
 fn overflow_advice(limit: u32) -> u32 {
-    limit.saturating_mul(16).max(262_144)
+    limit.saturating_mul(4).max(262_144)
 }
 
 /// The process connector's tracker and the table fed from it.
@@ -457,9 +457,10 @@ impl FanotifySource {
             let limit = self.group.capabilities().queue_limit;
             tracing::warn!(
                 "the kernel's fanotify queue overflowed: events were dropped and the kernel \
-                 does not say how many; it holds fs.fanotify.max_queued_events = {limit} \
-                 events for a reader that falls behind; raise it before starting picket \
-                 (e.g. sysctl -w fs.fanotify.max_queued_events={})",
+                 does not say how many; picket's group holds {limit} events for a reader \
+                 that falls behind; raise fs.fanotify.max_queued_events above that before \
+                 starting picket, which keeps a higher value (e.g. sysctl -w \
+                 fs.fanotify.max_queued_events={})",
                 overflow_advice(limit)
             );
         }
