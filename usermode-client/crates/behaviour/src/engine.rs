@@ -246,6 +246,23 @@ fn ticks(secs: u64) -> u64 {
     secs.saturating_mul(SECOND)
 }
 
+/// The sample a rename asks for: the new name's content, compared with what was known of
+/// `source`.
+fn rename_target_request(
+    event: &FileEvent,
+    source: &picket_model::FilePath,
+    actors: Actors,
+) -> Request {
+    Request {
+        path: event.target.path.clone(),
+        purpose: Purpose::RenameTarget {
+            source: source.path.clone(),
+        },
+        event: event.clone(),
+        actors,
+    }
+}
+
 fn push_bounded<T>(queue: &mut VecDeque<T>, item: T, bound: usize) {
     queue.push_back(item);
     while queue.len() > bound {
@@ -369,14 +386,7 @@ impl Engine {
             // known of the *target* is what the new content is compared with.
             self.memory.remove(&source.path);
             if let Some(requests) = requests {
-                requests.push(Request {
-                    path: target.path.clone(),
-                    purpose: Purpose::RenameTarget {
-                        source: source.path.clone(),
-                    },
-                    event: event.clone(),
-                    actors,
-                });
+                requests.push(rename_target_request(event, source, actors));
             }
             return;
         }
@@ -410,14 +420,7 @@ impl Engine {
             );
         }
         if let Some(requests) = requests {
-            requests.push(Request {
-                path: target.path.clone(),
-                purpose: Purpose::RenameTarget {
-                    source: source.path.clone(),
-                },
-                event: event.clone(),
-                actors,
-            });
+            requests.push(rename_target_request(event, source, actors));
         }
     }
 
