@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{drain, open, triples, Seen};
+use common::{drain, flood, open, triples, Seen};
 use picket_fanotify::FanotifySource;
 use picket_protocol::LossReason;
 
@@ -264,15 +264,7 @@ fn a_queue_overflow_becomes_a_loss_record() {
     // Nobody reads while this runs: the queue must overflow. Distinct names, so the
     // kernel cannot merge the events.
     let files = limit + limit / 4;
-    for i in 0..files {
-        File::create(d.join(format!("f{i}"))).unwrap();
-    }
-    let out = drain(
-        &mut source,
-        d,
-        Duration::from_millis(200),
-        Duration::from_secs(60),
-    );
+    let out = flood(&mut source, d, files);
     assert!(
         out.losses.contains(&(1, LossReason::QueueOverflow)),
         "losses: {:?}",

@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::fs::{self, File};
+use std::fs;
 use std::time::Duration;
 
-use common::{drain, open};
+use common::{drain, flood, open};
 
 const QUIET: Duration = Duration::from_millis(40);
 const LIMIT: Duration = Duration::from_secs(10);
@@ -30,15 +30,7 @@ fn the_group_holds_more_than_the_default_queue() {
     assert_eq!(limit, system.max(picket_fanotify::group::QUEUE_EVENTS));
     // Twice the kernel's default, unread: a group with the default would overflow.
     let files = 2 * 16_384;
-    for i in 0..files {
-        File::create(d.join(format!("f{i}"))).unwrap();
-    }
-    let out = drain(
-        &mut source,
-        d,
-        Duration::from_millis(200),
-        Duration::from_secs(60),
-    );
+    let out = flood(&mut source, d, files);
     assert!(out.losses.is_empty(), "losses: {:?}", out.losses);
     let creates = out.records.iter().filter(|s| s.kind == "create").count();
     assert_eq!(creates, files);

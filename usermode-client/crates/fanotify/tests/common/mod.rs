@@ -137,3 +137,18 @@ pub fn triples(records: &[Seen]) -> Vec<(String, String, String)> {
         .map(|r| (r.kind.to_owned(), r.path.clone(), r.new_path.clone()))
         .collect()
 }
+
+/// Creates `files` files with distinct names in `dir` while nobody reads (the kernel cannot
+/// merge their events), then reads everything they caused.
+#[allow(dead_code)] // Not every test binary floods.
+pub fn flood(source: &mut FanotifySource, dir: &Path, files: usize) -> Drained {
+    for i in 0..files {
+        std::fs::File::create(dir.join(format!("f{i}"))).unwrap();
+    }
+    drain(
+        source,
+        dir,
+        Duration::from_millis(200),
+        Duration::from_secs(60),
+    )
+}
