@@ -19,6 +19,16 @@ use std::process::Command;
 use serde_json::Value;
 use support::Watcher;
 
+/// The tests of this file run one at a time: each starts its own sensor and its own
+/// workload, and the `mv` test is about programs that live a millisecond — the `tar` of 1500
+/// files and a second sensor running beside it are load the test did not ask for.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn lines(output: &str) -> Vec<Value> {
     output
         .lines()
@@ -43,6 +53,7 @@ fn sh(dir: &Path, script: &str) {
 
 #[test]
 fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
+    let _serial = one_at_a_time();
     let root = support::TempDir::new("proc-mv");
     let logs = support::TempDir::new("proc-mv");
     let dir = root.path().join("mv");
@@ -115,6 +126,7 @@ fn twenty_short_lived_mv_keep_image_command_line_user_and_parent() {
 
 #[test]
 fn tar_keeps_its_image_to_the_last_event() {
+    let _serial = one_at_a_time();
     let root = support::TempDir::new("proc-tar");
     let logs = support::TempDir::new("proc-tar");
     let src = support::TempDir::new("proc-tar-src");
@@ -179,6 +191,7 @@ tags:
 
 #[test]
 fn a_process_creation_rule_fires_on_a_live_process_start() {
+    let _serial = one_at_a_time();
     let root = support::TempDir::new("proc-sigma");
     let logs = support::TempDir::new("proc-sigma");
     let rules = support::TempDir::new("proc-sigma-rules");
