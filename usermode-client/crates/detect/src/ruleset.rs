@@ -1,10 +1,12 @@
 //! A validated, compiled rule set: immutable once built, swapped in whole.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use picket_model::{Host, Level};
+use rsigma_eval::result::{DetectionBody, ResultBody, RuleHeader};
 use rsigma_eval::{CompiledRule, CorrelationConfig, CorrelationEngine, EvaluationResult};
-use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
+use rsigma_parser::{ConditionExpr, CorrelationRule, Detection, SigmaRule};
 
 use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
 use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
@@ -247,10 +249,38 @@ impl RuleSet {
         );
     }
 
-    /// Fully evaluates one rule.
+    /// Fully evaluates one rule: `Some` when it matches, with the rule's identity (what its
+    /// correlations and alerts read; no per-field details, which nothing downstream reads).
+    ///
+    /// rsigma's own `evaluate_rule` walks a matching rule's condition twice (a boolean pass,
+    /// then a pass collecting the matched selections) and then collects the matched fields;
+    /// a rule that feeds a correlation matches on most events of its kind. This walks the
+    /// condition once, short-circuiting as rsigma's boolean pass does, with rsigma's own
+    /// evaluation at every leaf, so it decides exactly as rsigma does (`matches_plain`, the
+    /// reference of the equal-matches tests, still calls rsigma's).
     #[must_use]
     pub fn evaluate_rule(&self, index: usize, event: &SigmaEvent<'_>) -> Option<EvaluationResult> {
-        rsigma_eval::evaluate_rule(&self.rules[index].compiled, event)
+        let compiled = &self.rules[index].compiled;
+        let mut selections = Vec::new();
+        let matched = compiled
+            .conditions
+            .iter()
+            .any(|condition| condition_holds(condition, compiled, event, &mut selections));
+        matched.then(|| EvaluationResult {
+            header: RuleHeader {
+                rule_title: compiled.title.clone(),
+                rule_id: compiled.id.clone(),
+                level: compiled.level,
+                tags: compiled.tags.clone(),
+                custom_attributes: Arc::clone(&compiled.custom_attributes),
+                enrichments: None,
+            },
+            body: ResultBody::Detection(DetectionBody {
+                matched_selections: Vec::new(),
+                matched_fields: Vec::new(),
+                event: None,
+            }),
+        })
     }
 
     /// Matching rules, optimised path (ascending indices).
@@ -266,14 +296,14 @@ impl RuleSet {
     }
 
     /// Matching rules, plain path: every rule whose logsource accepts the event, fully
-    /// evaluated (the reference the optimised path must equal).
+    /// evaluated by rsigma (the reference the optimised path must equal).
     #[must_use]
     pub fn matches_plain(&self, event: &SigmaEvent<'_>) -> Vec<usize> {
         let e = event.event();
         let (h, c) = (host_index(e.host), Category::of(e.operation).index());
         (0..self.rules.len())
             .filter(|&i| self.rules[i].routes[h][c])
-            .filter(|&i| self.evaluate_rule(i, event).is_some())
+            .filter(|&i| rsigma_eval::evaluate_rule(&self.rules[i].compiled, event).is_some())
             .collect()
     }
 
@@ -808,6 +838,30 @@ fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
                 Some(id),
                 format!("no test: the rule has {missing} (expect: match / no_match) in a .tests.yml file"),
             ));
+        }
+    }
+}
+
+/// Whether `condition` holds for `event`: `and`, `or` and `not` short-circuit here; each
+/// selection, and each quantified selector, is decided by rsigma (`selections` is its scratch
+/// list of matched names, not read).
+fn condition_holds(
+    condition: &ConditionExpr,
+    rule: &CompiledRule,
+    event: &SigmaEvent<'_>,
+    selections: &mut Vec<String>,
+) -> bool {
+    match condition {
+        ConditionExpr::And(parts) => parts
+            .iter()
+            .all(|part| condition_holds(part, rule, event, selections)),
+        ConditionExpr::Or(parts) => parts
+            .iter()
+            .any(|part| condition_holds(part, rule, event, selections)),
+        ConditionExpr::Not(inner) => !condition_holds(inner, rule, event, selections),
+        ConditionExpr::Identifier(_) | ConditionExpr::Selector { .. } => {
+            selections.clear();
+            rsigma_eval::compiler::eval_condition(condition, &rule.detections, event, selections)
         }
     }
 }
