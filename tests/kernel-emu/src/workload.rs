@@ -225,8 +225,11 @@ pub fn observed(h: &Harness) -> Result<Vec<ObservedEvent>, String> {
                 continue;
             };
             let (path, new_path) = match &event.source {
-                Some(source) => (source.path.clone(), Some(event.target.path.clone())),
-                None => (event.target.path.clone(), None),
+                Some(source) => (
+                    source.path().to_owned(),
+                    Some(event.target.path().to_owned()),
+                ),
+                None => (event.target.path().to_owned(), None),
             };
             let Some(path) =
                 workload::compare::relative_to_scratch(&path, &scratch, Platform::Windows)

@@ -138,12 +138,7 @@ mod tests {
             operation: Operation::CloseModified,
             process: Arc::new(ProcessInfo::default()),
             thread_id: 0,
-            target: FilePath {
-                path: path.display().to_string(),
-                name: "a.txt".into(),
-                extension: Some("txt".into()),
-                ..FilePath::default()
-            },
+            target: FilePath::from_text(&path.display().to_string()),
             source: None,
             details: Details::default(),
             entropy: None,

@@ -254,9 +254,9 @@ fn rename_target_request(
     actors: Actors,
 ) -> Request {
     Request {
-        path: event.target.path.clone(),
+        path: event.target.path().to_owned(),
         purpose: Purpose::RenameTarget {
-            source: source.path.clone(),
+            source: source.path().to_owned(),
         },
         event: event.clone(),
         actors,
@@ -317,7 +317,7 @@ impl Engine {
         // Every event teaches the lineage (parents and accounts); an owned copy of the path
         // is made only where it is kept.
         let actors = self.lineage.actors(&event.process);
-        let path = event.target.path.as_str();
+        let path = event.target.path();
         match event.operation {
             Operation::Create => {
                 self.recreated(path);
@@ -372,38 +372,39 @@ impl Engine {
     ) {
         let target = &event.target;
         // A rename onto a name waiting for re-creation is the re-creation (sed, rsync).
-        self.recreated(&target.path);
-        let temp_commit = if let Some(born) = self.born.remove(&source.path) {
-            self.born_order.push_back((born.time, target.path.clone()));
-            self.born.insert(target.path.clone(), born);
+        self.recreated(target.path());
+        let temp_commit = if let Some(born) = self.born.remove(source.path()) {
+            self.born_order
+                .push_back((born.time, target.path().to_owned()));
+            self.born.insert(target.path().to_owned(), born);
             true
         } else {
-            names::is_temp_name(&source.name)
+            names::is_temp_name(source.name())
         };
         if temp_commit {
             // A temp file renamed into place (editors, rsync, dpkg; or ransomware writing
             // ciphertext next to a document and renaming it over the document): what was
             // known of the *target* is what the new content is compared with.
-            self.memory.remove(&source.path);
+            self.memory.remove(source.path());
             if let Some(requests) = requests {
                 requests.push(rename_target_request(event, source, actors));
             }
             return;
         }
-        self.memory.rename(&source.path, &target.path);
-        let target_ext = names::extension(&target.name);
+        self.memory.rename(source.path(), target.path());
+        let target_ext = names::extension(target.name());
         let promises_nothing = expectation(target_ext.as_deref()) == Expectation::Anything;
-        let appended = target.name.len() > source.name.len()
-            && target.name.starts_with(&source.name)
-            && target.name != format!("{}~", source.name);
+        let appended = target.name().len() > source.name().len()
+            && target.name().starts_with(source.name())
+            && target.name() != format!("{}~", source.name());
         let swapped = matches!(
-            expectation(names::extension(&source.name).as_deref()),
+            expectation(names::extension(source.name()).as_deref()),
             Expectation::Structured(_)
-        ) && names::extension(&source.name) != target_ext;
-        let candidate = target.directory == source.directory
+        ) && names::extension(source.name()) != target_ext;
+        let candidate = target.directory() == source.directory()
             && promises_nothing
             && (appended || swapped)
-            && !names::is_benign_suffix(&target.name);
+            && !names::is_benign_suffix(target.name());
         if candidate {
             // A new candidate: earlier ones had their chance to be re-created.
             self.confirm_renames(event.time, true, alerts);
@@ -411,8 +412,8 @@ impl Engine {
                 &mut self.pending,
                 PendingRename {
                     time: event.time,
-                    source: source.path.clone(),
-                    target: target.path.clone(),
+                    source: source.path().to_owned(),
+                    target: target.path().to_owned(),
                     actors: actors.clone(),
                     event: event.clone(),
                 },
@@ -426,19 +427,19 @@ impl Engine {
 
     fn on_delete(&mut self, event: &FileEvent, actors: Actors, alerts: &mut Vec<Alert>) {
         let target = &event.target;
-        self.memory.remove(&target.path);
-        if self.born.remove(&target.path).is_some() || names::is_temp_name(&target.name) {
+        self.memory.remove(target.path());
+        if self.born.remove(target.path()).is_some() || names::is_temp_name(target.name()) {
             return;
         }
         let structured = matches!(
-            expectation(names::extension(&target.name).as_deref()),
+            expectation(names::extension(target.name()).as_deref()),
             Expectation::Structured(_)
         );
         let deleted = Sibling {
             time: event.time,
-            directory: target.directory.clone(),
-            name: target.name.clone(),
-            path: target.path.clone(),
+            directory: target.directory().to_owned(),
+            name: target.name().to_owned(),
+            path: target.path().to_owned(),
             actors,
             structured,
             event: event.clone(),
@@ -522,7 +523,7 @@ impl Engine {
                     }
                     return;
                 }
-                let promise = expectation(event.target.extension.as_deref());
+                let promise = expectation(event.target.extension());
                 if sample.encrypted_look(promise, previous).is_some() {
                     let evidence = Evidence {
                         time: event.time,
@@ -541,10 +542,10 @@ impl Engine {
                 let source_name = event
                     .source
                     .as_ref()
-                    .map_or(String::new(), |s| s.name.clone());
+                    .map_or(String::new(), |s| s.name().to_owned());
                 // The old name's promise; for a temp file renamed into place, the new name's.
                 let promise = match expectation(names::extension(&source_name).as_deref()) {
-                    Expectation::Anything => expectation(event.target.extension.as_deref()),
+                    Expectation::Anything => expectation(event.target.extension()),
                     promise => promise,
                 };
                 if sample.encrypted_look(promise, previous).is_some() {
@@ -569,8 +570,8 @@ impl Engine {
         let event = &request.event;
         let new = Sibling {
             time: event.time,
-            directory: event.target.directory.clone(),
-            name: event.target.name.clone(),
+            directory: event.target.directory().to_owned(),
+            name: event.target.name().to_owned(),
             path: request.path.clone(),
             actors: request.actors.clone(),
             structured: false,
@@ -588,7 +589,7 @@ impl Engine {
     fn add_note(&mut self, actors: &Actors, event: &FileEvent, alerts: &mut Vec<Alert>) {
         let note = NoteSeen {
             time: event.time,
-            directory: event.target.directory.clone(),
+            directory: event.target.directory().to_owned(),
             event: event.clone(),
         };
         for key in actors.keys() {

@@ -39,18 +39,7 @@ fn note() -> Sample {
 }
 
 fn path(p: &str) -> FilePath {
-    let (directory, name) = p.rsplit_once('/').unwrap();
-    FilePath {
-        path: p.into(),
-        original: p.into(),
-        directory: directory.into(),
-        name: name.into(),
-        extension: name
-            .rsplit_once('.')
-            .filter(|(stem, _)| !stem.is_empty())
-            .map(|(_, e)| e.into()),
-        ..FilePath::default()
-    }
+    FilePath::from_text(p)
 }
 
 /// A process: pid, parent, user (None = gone before it was looked at).

@@ -207,7 +207,7 @@ impl Detector for SigmaDetector {
             && event.host == LOCAL_HOST
             && !event.target.is_directory
         {
-            event.entropy = sampler.sample(Path::new(&event.target.path));
+            event.entropy = sampler.sample(Path::new(event.target.path()));
         }
     }
 

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use picket_model::{
-    Details, FileEvent, FilePath, Host, Operation, ProcessInfo, ProcessKey, Timestamp,
+    Details, FileEvent, FilePath, Host, Operation, PathParts, ProcessInfo, ProcessKey, Timestamp,
 };
 use serde::Deserialize;
 
@@ -264,22 +264,20 @@ pub fn file_path(path: &str, host: Host) -> FilePath {
         Host::Windows => '\\',
         Host::Linux => '/',
     };
-    let (directory, name) = path
-        .rsplit_once(separator)
-        .map_or(("", path), |(d, n)| (d, n));
-    let extension = name
-        .rsplit_once('.')
-        .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
-        .map(|(_, ext)| ext.to_owned());
-    FilePath {
-        path: path.to_owned(),
-        original: path.to_owned(),
-        directory: directory.to_owned(),
-        name: name.to_owned(),
-        extension,
-        truncated: false,
-        is_directory: false,
-    }
+    FilePath::new(path.to_owned(), None, |path| {
+        let (directory, name) = path
+            .rsplit_once(separator)
+            .unwrap_or((path.get(..0).unwrap_or_default(), path));
+        let extension = name
+            .rsplit_once('.')
+            .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
+            .map(|(_, ext)| ext);
+        PathParts {
+            directory,
+            name,
+            extension,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -289,12 +287,12 @@ mod tests {
     #[test]
     fn splits_paths_per_host() {
         let p = file_path(r"C:\Users\a\doc.docx.lock", Host::Windows);
-        assert_eq!(p.directory, r"C:\Users\a");
-        assert_eq!(p.name, "doc.docx.lock");
-        assert_eq!(p.extension.as_deref(), Some("lock"));
+        assert_eq!(p.directory(), r"C:\Users\a");
+        assert_eq!(p.name(), "doc.docx.lock");
+        assert_eq!(p.extension(), Some("lock"));
         let p = file_path("/home/a/.bashrc", Host::Linux);
-        assert_eq!(p.name, ".bashrc");
-        assert_eq!(p.extension, None);
+        assert_eq!(p.name(), ".bashrc");
+        assert_eq!(p.extension(), None);
     }
 
     #[test]
@@ -310,7 +308,7 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let events = cases[0].build_events();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[1].target.path, r"C:\d1\x");
+        assert_eq!(events[1].target.path(), r"C:\d1\x");
         assert_eq!(
             events[1].time.unix_nanos() - events[0].time.unix_nanos(),
             1_500_000_000

@@ -91,7 +91,7 @@ impl Canaries {
             return false;
         }
         let hit = |path: &str| self.paths.iter().any(|c| covers(c, path, event.host));
-        hit(&event.target.path) || event.source.as_ref().is_some_and(|s| hit(&s.path))
+        hit(event.target.path()) || event.source.as_ref().is_some_and(|s| hit(s.path()))
     }
 }
 

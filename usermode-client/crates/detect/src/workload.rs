@@ -529,20 +529,20 @@ mod tests {
     fn events_have_real_shapes_and_are_deterministic() {
         let a = events(5_000, 7);
         assert_eq!(a, events(5_000, 7));
-        let non_ascii = a.iter().filter(|e| !e.target.path.is_ascii()).count();
+        let non_ascii = a.iter().filter(|e| !e.target.path().is_ascii()).count();
         assert!(
             (100..1_500).contains(&non_ascii),
             "{non_ascii} non-ASCII paths"
         );
-        assert!(a.iter().all(|e| !e.target.path.contains("{u}")));
+        assert!(a.iter().all(|e| !e.target.path().contains("{u}")));
         let system = a
             .iter()
             .filter(|e| e.process.user.as_deref() == SYSTEM)
             .count();
         assert!((1_000..3_000).contains(&system), "{system} SYSTEM events");
-        assert!(a.iter().any(|e| e.target.path.len() > 200));
+        assert!(a.iter().any(|e| e.target.path().len() > 200));
         assert!(a
             .iter()
-            .any(|e| e.target.path.starts_with(r"C:\Users\Public\")));
+            .any(|e| e.target.path().starts_with(r"C:\Users\Public\")));
     }
 }

@@ -38,14 +38,8 @@ fn events(n: usize) -> Vec<FileEvent> {
             );
             let name = format!("f_{i:06x}.tmp");
             let path = format!(r"{dir}\{name}");
-            let target = FilePath {
-                original: format!(r"\Device\HarddiskVolume3{}", &path[2..]),
-                path,
-                directory: dir,
-                name,
-                extension: Some("tmp".into()),
-                ..FilePath::default()
-            };
+            let original = format!(r"\Device\HarddiskVolume3{}", &path[2..]);
+            let target = FilePath::from_text(&path).with_original(original);
             FileEvent {
                 seq: i as u64,
                 time: Timestamp::from_unix_nanos(1_780_000_000_000_000_000 + i as u64 * 1000),

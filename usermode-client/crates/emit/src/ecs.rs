@@ -78,16 +78,16 @@ struct File<'a> {
 
 fn file<'a>(target: &'a FilePath, source: Option<&'a FilePath>, file_id: u128) -> File<'a> {
     File {
-        path: &target.path,
-        name: &target.name,
-        directory: &target.directory,
-        extension: target.extension.as_deref(),
+        path: target.path(),
+        name: target.name(),
+        directory: target.directory(),
+        extension: target.extension(),
         kind: if target.is_directory { "dir" } else { "file" },
         inode: (file_id != 0).then(|| file_id.to_string()),
         ext: source.map(|s| Ext {
             original: Original {
-                path: &s.path,
-                name: &s.name,
+                path: s.path(),
+                name: s.name(),
             },
         }),
     }
@@ -258,7 +258,7 @@ impl<'a> EcsEvent<'a> {
             host: host(event.host, info),
             picket: Picket {
                 operation: event.operation.as_str(),
-                original_path: &event.target.original,
+                original_path: event.target.original(),
                 process_start_key: p.key.start_key,
                 delete_method: event.details.delete_method,
                 named_stream: event.details.named_stream,

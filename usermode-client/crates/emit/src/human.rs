@@ -47,10 +47,10 @@ pub fn alert_line(alert: &Alert) -> String {
         clean(event.process.image.as_deref().unwrap_or("?"), &mut out);
         let _ = write!(out, " {} ", event.operation);
         if let Some(source) = &event.source {
-            clean(&source.path, &mut out);
+            clean(source.path(), &mut out);
             out.push_str(" -> ");
         }
-        clean(&event.target.path, &mut out);
+        clean(event.target.path(), &mut out);
     }
     if let Some(c) = &alert.correlation {
         let _ = write!(out, " [{} {} in {}s", c.kind, c.count, c.window_secs);
@@ -114,11 +114,7 @@ mod alert_line_tests {
     use super::*;
 
     fn path(path: &str) -> FilePath {
-        FilePath {
-            path: path.into(),
-            original: path.into(),
-            ..FilePath::default()
-        }
+        FilePath::from_text(path)
     }
 
     #[test]

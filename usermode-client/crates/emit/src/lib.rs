@@ -225,13 +225,8 @@ mod tests {
     use std::sync::Arc;
 
     fn rename() -> FileEvent {
-        let path = |p: &str, name: &str, ext: &str| FilePath {
-            path: p.into(),
-            original: format!(r"\Device\HarddiskVolume3{}", &p[2..]),
-            directory: r"C:\u".into(),
-            name: name.into(),
-            extension: Some(ext.into()),
-            ..FilePath::default()
+        let path = |p: &str| {
+            FilePath::from_text(p).with_original(format!(r"\Device\HarddiskVolume3{}", &p[2..]))
         };
         FileEvent {
             seq: 9,
@@ -249,8 +244,8 @@ mod tests {
                 ..ProcessInfo::default()
             }),
             thread_id: 0,
-            target: path(r"C:\u\d.locked", "d.locked", "locked"),
-            source: Some(path(r"C:\u\d.docx", "d.docx", "docx")),
+            target: path(r"C:\u\d.locked"),
+            source: Some(path(r"C:\u\d.docx")),
             details: Details::default(),
             entropy: None,
         }

@@ -325,10 +325,10 @@ struct File<'a> {
 
 fn file(path: &FilePath, file_id: u128) -> File<'_> {
     File {
-        path: &path.path,
-        name: &path.name,
-        parent_folder: &path.directory,
-        ext: path.extension.as_deref(),
+        path: path.path(),
+        name: path.name(),
+        parent_folder: path.directory(),
+        ext: path.extension(),
         type_id: if path.is_directory { 2 } else { 1 },
         kind: if path.is_directory {
             "Folder"
@@ -428,8 +428,8 @@ impl<'a> FileActivity<'a> {
             unmapped: Unmapped {
                 picket: PicketEvent {
                     operation: event.operation.as_str(),
-                    original_path: &subject.original,
-                    original_new_path: result.map(|r| r.original.as_str()),
+                    original_path: subject.original(),
+                    original_new_path: result.map(|r| r.original()),
                     process_start_key: event.process.key.start_key,
                     handle_id: d.handle_id,
                     create: d.create.map(|c| Create {

@@ -153,12 +153,12 @@ fn user(out: &mut Vec<u8>, p: &ProcessInfo) {
 
 fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
     out.extend_from_slice(b"{\"path\":");
-    string(out, &path.path);
+    string(out, path.path());
     out.extend_from_slice(b",\"name\":");
-    string(out, &path.name);
+    string(out, path.name());
     out.extend_from_slice(b",\"parent_folder\":");
-    string(out, &path.directory);
-    if let Some(ext) = &path.extension {
+    string(out, path.directory());
+    if let Some(ext) = &path.extension() {
         out.extend_from_slice(b",\"ext\":");
         string(out, ext);
     }
@@ -404,7 +404,7 @@ impl LineWriter {
             file(out, result, event.details.file_id);
         }
         out.extend_from_slice(&pieces.unmapped);
-        string(out, &subject.original);
+        string(out, subject.original());
         rest(out, event, subject, result);
     }
 }
@@ -421,7 +421,7 @@ fn rest(out: &mut Vec<u8>, event: &FileEvent, subject: &FilePath, result: Option
     let p = &event.process;
     if let Some(result) = result {
         out.extend_from_slice(b",\"original_new_path\":");
-        string(out, &result.original);
+        string(out, result.original());
     }
     out.extend_from_slice(b",\"process_start_key\":");
     number(out, p.key.start_key);
@@ -486,15 +486,7 @@ mod tests {
     use crate::ocsf::FileActivity;
 
     fn path(p: &str) -> FilePath {
-        let (directory, name) = p.rsplit_once(['\\', '/']).unwrap_or(("", p));
-        FilePath {
-            path: p.into(),
-            original: format!(r"\Device\HarddiskVolume3{p}"),
-            directory: directory.into(),
-            name: name.into(),
-            extension: name.rsplit_once('.').map(|(_, e)| e.to_owned()),
-            ..FilePath::default()
-        }
+        FilePath::from_text(p).with_original(format!(r"\Device\HarddiskVolume3{p}"))
     }
 
     #[allow(clippy::field_reassign_with_default)] // Robust to fields added to the model.
@@ -526,10 +518,9 @@ mod tests {
                 let process = Arc::new(info);
                 let source =
                     matches!(operation, Operation::Rename | Operation::HardLink).then(|| {
-                        FilePath {
-                            truncated: rich,
-                            ..path(&format!("{name}.old"))
-                        }
+                        let mut source = path(&format!("{name}.old"));
+                        source.truncated = rich;
+                        source
                     });
                 out.push(FileEvent {
                     seq: (i * 100 + k) as u64,
@@ -542,10 +533,11 @@ mod tests {
                     operation,
                     process,
                     thread_id: u32::try_from(k % 3).unwrap(),
-                    target: FilePath {
-                        truncated: !rich && k == 1,
-                        is_directory: k == 2,
-                        ..path(name)
+                    target: {
+                        let mut target = path(name);
+                        target.truncated = !rich && k == 1;
+                        target.is_directory = k == 2;
+                        target
                     },
                     source,
                     details: Details {

@@ -181,8 +181,8 @@ impl FileEvent {
     pub fn field(&self, name: &str) -> Option<FieldValue<'_>> {
         let int = |value: u64| FieldValue::Int(i64::try_from(value).unwrap_or(i64::MAX));
         Some(match name {
-            "TargetFilename" => FieldValue::Str(&self.target.path),
-            "SourceFilename" => FieldValue::Str(&self.source.as_ref()?.path),
+            "TargetFilename" => FieldValue::Str(self.target.path()),
+            "SourceFilename" => FieldValue::Str(self.source.as_ref()?.path()),
             "Image" => FieldValue::Str(self.process.image.as_deref()?),
             "CommandLine" => FieldValue::Str(self.process.command_line.as_deref()?),
             "User" => FieldValue::Str(self.process.user.as_deref()?),
@@ -190,9 +190,9 @@ impl FileEvent {
             "ThreadId" => int(u64::from(self.thread_id)),
             "ProcessStartKey" => int(self.process.key.start_key),
             "Operation" => FieldValue::Str(self.operation.as_str()),
-            "FileName" => FieldValue::Str(&self.target.name),
-            "FileDirectory" => FieldValue::Str(&self.target.directory),
-            "FileExtension" => FieldValue::Str(self.target.extension.as_deref()?),
+            "FileName" => FieldValue::Str(self.target.name()),
+            "FileDirectory" => FieldValue::Str(self.target.directory()),
+            "FileExtension" => FieldValue::Str(self.target.extension()?),
             "IsDirectory" => FieldValue::Bool(self.target.is_directory),
             "Entropy" => FieldValue::Float(self.entropy?),
             "Host" => FieldValue::Str(match self.host {
@@ -227,16 +227,8 @@ mod tests {
                 ..ProcessInfo::default()
             }),
             thread_id: 3,
-            target: FilePath {
-                path: r"C:\a\b.locked".into(),
-                name: "b.locked".into(),
-                extension: Some("locked".into()),
-                ..FilePath::default()
-            },
-            source: Some(FilePath {
-                path: r"C:\a\b.docx".into(),
-                ..FilePath::default()
-            }),
+            target: FilePath::from_text(r"C:\a\b.locked"),
+            source: Some(FilePath::from_text(r"C:\a\b.docx")),
             details: Details::default(),
             entropy: None,
         }

@@ -18,7 +18,7 @@ mod time;
 pub use alert::{Alert, CorrelationContext, Detector, Level};
 pub use event::{CreateDetails, Details, FieldValue, FileEvent, Operation};
 pub use notice::{LossCause, Notice};
-pub use path::FilePath;
+pub use path::{FilePath, PathParts};
 pub use process::{ProcessInfo, ProcessKey};
 pub use process_event::{ProcessActivity, ProcessEvent};
 pub use source::{BatchSource, Pull, SourceError};

@@ -1,4 +1,19 @@
-use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+/// The parts of a full path, as slices of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathParts<'a> {
+    /// Everything before the last separator, without it — except at the root, which keeps
+    /// its separator (`C:\`, `/`) so the directory is always a usable path.
+    pub directory: &'a str,
+    /// The last component.
+    pub name: &'a str,
+    /// The extension of `name` without the dot, if it has one.
+    pub extension: Option<&'a str>,
+}
 
 /// A file path as the parse stage produced it: lossless text plus its parts.
 ///
@@ -7,20 +22,206 @@ use serde::{Deserialize, Serialize};
 /// when the volume mapping is wrong or missing. Names that are not valid Unicode are escaped
 /// (`\u{DC80}`-style for unpaired UTF-16 surrogates, `\xNN` for non-UTF-8 POSIX bytes) so
 /// they survive a round trip and never silently turn into U+FFFD.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The directory, name and extension are ranges of `path`, and `original` is stored only
+/// when it differs from `path` (never on Linux): one allocation per path instead of five,
+/// on every event, in every copy detection keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FilePath {
-    /// Full path in the host's user-facing syntax.
-    pub path: String,
-    /// Full path exactly as the kernel reported it (escaped the same way as `path`).
-    pub original: String,
-    /// Directory part of `path`, without a trailing separator.
-    pub directory: String,
-    /// Final component of `path`.
-    pub name: String,
-    /// Extension of `name` without the dot, as written (no case folding); `None` if none.
-    pub extension: Option<String>,
+    path: String,
+    original: Option<String>,
+    directory: Range<usize>,
+    name: Range<usize>,
+    extension: Option<Range<usize>>,
     /// The kernel cut the name (longer than the protocol's cap).
     pub truncated: bool,
     /// The object is a directory.
     pub is_directory: bool,
+}
+
+impl FilePath {
+    /// `path`, split into its parts by `split` (which returns slices of its argument, as
+    /// `picket_parse`'s splitters do), with what the kernel sent if that differs.
+    pub fn new(
+        path: String,
+        original: Option<String>,
+        split: impl FnOnce(&str) -> PathParts<'_>,
+    ) -> Self {
+        let parts = split(&path);
+        let directory = range_in(&path, parts.directory);
+        let name = range_in(&path, parts.name);
+        let extension = parts.extension.map(|e| range_in(&path, e));
+        let original = original.filter(|o| *o != path);
+        Self {
+            path,
+            original,
+            directory,
+            name,
+            extension,
+            truncated: false,
+            is_directory: false,
+        }
+    }
+
+    /// `path` split at its last `/` or `\`, the extension after the name's last dot (none
+    /// for `.bashrc` or `a.`): for paths written by hand — tests, synthetic workloads. The
+    /// parse stage splits what the kernel sent with `picket_parse`'s lossless splitters.
+    #[must_use]
+    pub fn from_text(path: &str) -> Self {
+        Self::new(path.to_owned(), None, |path| {
+            let (directory, name) = path
+                .rsplit_once(['/', '\\'])
+                .unwrap_or((path.get(..0).unwrap_or_default(), path));
+            let extension = name
+                .rsplit_once('.')
+                .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
+                .map(|(_, ext)| ext);
+            PathParts {
+                directory,
+                name,
+                extension,
+            }
+        })
+    }
+
+    /// The same path, with what the kernel sent recorded as `original`.
+    #[must_use]
+    pub fn with_original(mut self, original: String) -> Self {
+        self.original = Some(original).filter(|o| *o != self.path);
+        self
+    }
+
+    /// Full path in the host's user-facing syntax.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Full path exactly as the kernel reported it (escaped the same way as `path`).
+    #[must_use]
+    pub fn original(&self) -> &str {
+        self.original.as_deref().unwrap_or(&self.path)
+    }
+
+    /// Directory part of `path`, without a trailing separator (except at the root).
+    #[must_use]
+    pub fn directory(&self) -> &str {
+        self.part(&self.directory)
+    }
+
+    /// Final component of `path`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.part(&self.name)
+    }
+
+    /// Extension of `name` without the dot, as written (no case folding); `None` if none.
+    #[must_use]
+    pub fn extension(&self) -> Option<&str> {
+        self.extension.as_ref().map(|r| self.part(r))
+    }
+
+    fn part(&self, range: &Range<usize>) -> &str {
+        self.path.get(range.clone()).unwrap_or_default()
+    }
+}
+
+/// Where `part` lies in `whole`. A part that is not a slice of `whole` (a splitter's bug)
+/// becomes an empty range rather than a wrong one.
+fn range_in(whole: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    let end = start.wrapping_add(part.len());
+    if start <= whole.len() && end <= whole.len() && whole.get(start..end) == Some(part) {
+        start..end
+    } else {
+        debug_assert!(part.is_empty(), "{part:?} is not a slice of {whole:?}");
+        whole.len()..whole.len()
+    }
+}
+
+impl Serialize for FilePath {
+    /// The same shape as when every part was its own string.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("FilePath", 7)?;
+        s.serialize_field("path", self.path())?;
+        s.serialize_field("original", self.original())?;
+        s.serialize_field("directory", self.directory())?;
+        s.serialize_field("name", self.name())?;
+        s.serialize_field("extension", &self.extension())?;
+        s.serialize_field("truncated", &self.truncated)?;
+        s.serialize_field("is_directory", &self.is_directory)?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(path: &str) -> PathParts<'_> {
+        let (directory, name) = path.rsplit_once('/').unwrap_or(("", path));
+        PathParts {
+            directory,
+            name,
+            extension: name.rsplit_once('.').map(|(_, e)| e),
+        }
+    }
+
+    #[test]
+    fn parts_are_ranges_of_the_path() {
+        let p = FilePath::new("/home/a/x.tar.gz".into(), None, split);
+        assert_eq!(
+            (
+                p.path(),
+                p.original(),
+                p.directory(),
+                p.name(),
+                p.extension()
+            ),
+            (
+                "/home/a/x.tar.gz",
+                "/home/a/x.tar.gz",
+                "/home/a",
+                "x.tar.gz",
+                Some("gz")
+            )
+        );
+        let q = p.clone();
+        assert_eq!(q, p);
+        assert_eq!(q.name(), "x.tar.gz");
+    }
+
+    #[test]
+    fn original_is_kept_only_when_it_differs() {
+        let same = FilePath::new("/a/b".into(), Some("/a/b".into()), split);
+        assert_eq!(same, FilePath::new("/a/b".into(), None, split));
+        let mapped = FilePath::new(
+            r"C:/x".into(),
+            Some(r"\Device\HarddiskVolume3\x".into()),
+            split,
+        );
+        assert_eq!(mapped.original(), r"\Device\HarddiskVolume3\x");
+        assert_eq!(mapped.path(), "C:/x");
+    }
+
+    #[test]
+    fn a_part_outside_the_path_is_empty_not_wrong() {
+        let p = FilePath::new("/a/b".into(), None, |_| PathParts {
+            directory: "",
+            name: "",
+            extension: None,
+        });
+        assert_eq!((p.directory(), p.name(), p.extension()), ("", "", None));
+    }
+
+    #[test]
+    fn serializes_every_part_by_name() {
+        let p = FilePath::new("/a/b.txt".into(), None, split);
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"path": "/a/b.txt", "original": "/a/b.txt", "directory": "/a",
+                "name": "b.txt", "extension": "txt", "truncated": false, "is_directory": false})
+        );
+    }
 }

@@ -129,36 +129,31 @@ impl Parser {
 
     fn path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> FilePath {
         let mut original = String::new();
-        let path = if posix {
-            self.name_text(name, posix, &mut original);
-            original.clone()
+        self.name_text(name, posix, &mut original);
+        let (path, original) = if posix {
+            (original, None)
         } else {
-            self.name_text(name, posix, &mut original);
-            self.volumes
+            match self
+                .volumes
                 .as_mut()
                 .and_then(|map| map.translate(&original))
-                .unwrap_or_else(|| original.clone())
+            {
+                Some(path) => (path, Some(original)),
+                None => (original, None),
+            }
         };
-        let parts = if posix {
-            split_posix(&path)
-        } else {
-            split_windows(&path)
-        };
-        let directory = parts.directory.to_owned();
-        let file_name = parts.name.to_owned();
-        let extension = (!file.is_directory)
-            .then_some(parts.extension)
-            .flatten()
-            .map(str::to_owned);
-        FilePath {
-            path,
-            original,
-            directory,
-            name: file_name,
-            extension,
-            truncated: name.truncated,
-            is_directory: file.is_directory,
-        }
+        let split = if posix { split_posix } else { split_windows };
+        let is_directory = file.is_directory;
+        let mut path = FilePath::new(path, original, |p| {
+            let mut parts = split(p);
+            if is_directory {
+                parts.extension = None;
+            }
+            parts
+        });
+        path.truncated = name.truncated;
+        path.is_directory = is_directory;
+        path
     }
 
     /// Parses a file record; `None` for control and unknown records (the decode stage
@@ -292,17 +287,17 @@ mod tests {
                 start_key: 99
             }
         );
-        assert_eq!(event.target.path, r"C:\Users\a\doc.docx.locked");
+        assert_eq!(event.target.path(), r"C:\Users\a\doc.docx.locked");
         assert_eq!(
-            event.target.original,
+            event.target.original(),
             r"\Device\HarddiskVolume3\Users\a\doc.docx.locked"
         );
-        assert_eq!(event.target.directory, r"C:\Users\a");
-        assert_eq!(event.target.name, "doc.docx.locked");
-        assert_eq!(event.target.extension.as_deref(), Some("locked"));
+        assert_eq!(event.target.directory(), r"C:\Users\a");
+        assert_eq!(event.target.name(), "doc.docx.locked");
+        assert_eq!(event.target.extension(), Some("locked"));
         assert!(event.target.truncated);
         let source = event.source.unwrap();
-        assert_eq!(source.path, r"C:\Users\a\doc.docx");
+        assert_eq!(source.path(), r"C:\Users\a\doc.docx");
         assert!(!source.truncated);
         assert_eq!(event.details.link_flags, Some(1));
         assert_eq!(event.details.file_id, 77);
@@ -329,7 +324,7 @@ mod tests {
         assert_eq!(event.operation, Operation::Delete);
         assert!(event.details.named_stream);
         assert_eq!(event.details.delete_method, Some("disposition"));
-        assert_eq!(event.target.name, "setup.exe:Zone.Identifier");
+        assert_eq!(event.target.name(), "setup.exe:Zone.Identifier");
         assert_eq!(event.details.file_id, 0x1f2e_0000_0000_0000_0a0b);
         let file = Record {
             header: header(),
@@ -405,9 +400,10 @@ mod tests {
         let event = Parser::without_volumes().parse(&record, true).unwrap();
         assert_eq!(event.host, Host::Linux);
         assert_eq!(event.operation, Operation::Create);
-        assert_eq!(event.target.path, r"/tmp/x\xFF.bin");
+        assert_eq!(event.target.path(), r"/tmp/x\xFF.bin");
         assert_eq!(
-            event.target.extension, None,
+            event.target.extension(),
+            None,
             "directories have no extension"
         );
         assert!(event.target.is_directory);
@@ -422,8 +418,8 @@ mod tests {
         };
         let mut parser = Parser::new(VolumeMap::fixed(Vec::new()));
         let event = parser.parse(&record, false).unwrap();
-        assert_eq!(event.target.path, r"\Device\HarddiskVolume7\x.txt");
-        assert_eq!(event.target.path, event.target.original);
+        assert_eq!(event.target.path(), r"\Device\HarddiskVolume7\x.txt");
+        assert_eq!(event.target.path(), event.target.original());
     }
 
     #[test]
@@ -475,18 +471,18 @@ mod long_name_tests {
         let path = format!("/home/a{deep}/invoice.pdf.exe");
         let target = round_trip(path.as_bytes(), true, PROTOCOL_MINOR_NOW);
         assert!(target.truncated);
-        assert_eq!(target.name, "invoice.pdf.exe");
-        assert_eq!(target.extension.as_deref(), Some("exe"));
-        assert!(target.path.starts_with("/home/a/deep-folder.pdf"));
-        assert!(target.path.contains('\u{2026}'), "the cut is visible");
-        assert!(target.path.ends_with("/invoice.pdf.exe"));
+        assert_eq!(target.name(), "invoice.pdf.exe");
+        assert_eq!(target.extension(), Some("exe"));
+        assert!(target.path().starts_with("/home/a/deep-folder.pdf"));
+        assert!(target.path().contains('\u{2026}'), "the cut is visible");
+        assert!(target.path().ends_with("/invoice.pdf.exe"));
 
         let deep = r"\deep".repeat(500);
         let path = format!(r"\Device\HarddiskVolume3\Users{deep}\report.docx.locked");
         let utf16: Vec<u8> = path.encode_utf16().flat_map(u16::to_le_bytes).collect();
         let target = round_trip(&utf16, false, PROTOCOL_MINOR_NOW);
-        assert_eq!(target.name, "report.docx.locked");
-        assert_eq!(target.extension.as_deref(), Some("locked"));
+        assert_eq!(target.name(), "report.docx.locked");
+        assert_eq!(target.extension(), Some("locked"));
     }
 
     const PROTOCOL_MINOR_NOW: u16 = picket_protocol::PROTOCOL_MINOR;

@@ -2,27 +2,15 @@
 
 use crate::text::utf16_escape_after_backslash;
 
-/// The parts of a full path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PathParts<'a> {
-    /// Everything before the last separator, without it — except at the root, which keeps
-    /// its separator (`C:\`, `/`) so the directory is always a usable path.
-    pub directory: &'a str,
-    /// The last component.
-    pub name: &'a str,
-    /// The extension of `name` without the dot, if it has one (`a.tar.gz` → `gz`; none for
-    /// `.bashrc`, `a.` or a name without a dot).
-    pub extension: Option<&'a str>,
-}
+pub use picket_model::PathParts;
 
-impl<'a> PathParts<'a> {
-    /// `name` in `directory`, its extension found the same way for every path kind.
-    fn new(directory: &'a str, name: &'a str) -> Self {
-        Self {
-            directory,
-            name,
-            extension: extension(name),
-        }
+/// `name` in `directory` (both slices of the path), its extension found the same way for
+/// every path kind.
+fn parts<'a>(directory: &'a str, name: &'a str) -> PathParts<'a> {
+    PathParts {
+        directory,
+        name,
+        extension: extension(name),
     }
 }
 
@@ -75,7 +63,7 @@ pub fn split_windows(path: &str) -> PathParts<'_> {
     }
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
     let Some((at, len)) = last_windows_separator(trimmed) else {
-        return PathParts::new("", trimmed);
+        return parts(trimmed.get(..0).unwrap_or_default(), trimmed);
     };
     let name = trimmed.get(at + len..).unwrap_or_default();
     let before = trimmed.get(..at).unwrap_or_default();
@@ -85,7 +73,7 @@ pub fn split_windows(path: &str) -> PathParts<'_> {
     } else {
         before
     };
-    PathParts::new(directory, name)
+    parts(directory, name)
 }
 
 /// Splits a POSIX path.
@@ -94,15 +82,12 @@ pub fn split_posix(path: &str) -> PathParts<'_> {
     let trimmed = path.trim_end_matches('/');
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
     let Some(at) = trimmed.rfind('/') else {
-        return PathParts::new("", trimmed);
+        return parts(trimmed.get(..0).unwrap_or_default(), trimmed);
     };
     let name = trimmed.get(at + 1..).unwrap_or_default();
-    let directory = if at == 0 {
-        "/"
-    } else {
-        trimmed.get(..at).unwrap_or_default()
-    };
-    PathParts::new(directory, name)
+    // The root keeps its separator: `/x` is in `/`, a slice of the path like every part.
+    let directory = trimmed.get(..at.max(1)).unwrap_or_default();
+    parts(directory, name)
 }
 
 #[cfg(test)]

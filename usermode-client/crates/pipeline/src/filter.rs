@@ -62,8 +62,8 @@ impl EventFilter {
                     Host::Linux => path.starts_with(p.as_str()),
                 })
             };
-            let source = event.source.as_ref().is_some_and(|s| matches(&s.path));
-            if !matches(&event.target.path) && !source {
+            let source = event.source.as_ref().is_some_and(|s| matches(s.path()));
+            if !matches(event.target.path()) && !source {
                 return false;
             }
         }

@@ -115,7 +115,7 @@ fn events_are_enriched_filtered_and_followed_by_their_alerts() {
     let Output::Event(created) = &out[0] else {
         unreachable!()
     };
-    assert_eq!(created.target.path, r"C:\data\a.txt");
+    assert_eq!(created.target.path(), r"C:\data\a.txt");
     assert_eq!(
         created.process.image.as_deref(),
         Some(r"C:\tools\crypt.exe")
@@ -123,8 +123,8 @@ fn events_are_enriched_filtered_and_followed_by_their_alerts() {
     let Output::Event(renamed) = &out[1] else {
         unreachable!()
     };
-    assert_eq!(renamed.source.as_ref().unwrap().path, r"C:\data\a.txt");
-    assert_eq!(renamed.target.path, r"C:\data\a.locked");
+    assert_eq!(renamed.source.as_ref().unwrap().path(), r"C:\data\a.txt");
+    assert_eq!(renamed.target.path(), r"C:\data\a.locked");
     assert_eq!(
         p.counts().filtered,
         1,
