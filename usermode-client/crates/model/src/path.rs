@@ -131,7 +131,8 @@ impl FilePath {
 fn range_in(whole: &str, part: &str) -> Range<usize> {
     let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
     let end = start.wrapping_add(part.len());
-    if start <= whole.len() && end <= whole.len() && whole.get(start..end) == Some(part) {
+    // Inside `whole`, `part` is those very bytes: bounds and char boundaries are the proof.
+    if end <= whole.len() && whole.is_char_boundary(start) && whole.is_char_boundary(end) {
         start..end
     } else {
         debug_assert!(part.is_empty(), "{part:?} is not a slice of {whole:?}");

@@ -14,8 +14,14 @@ fn parts<'a>(directory: &'a str, name: &'a str) -> PathParts<'a> {
     }
 }
 
+/// The last `byte` (ASCII, so a char boundary) in `text`. Names are short: a plain loop
+/// beats the general searcher's set-up.
+fn last_ascii(text: &str, byte: u8) -> Option<usize> {
+    text.as_bytes().iter().rposition(|&b| b == byte)
+}
+
 fn extension(name: &str) -> Option<&str> {
-    let dot = name.rfind('.')?;
+    let dot = last_ascii(name, b'.')?;
     let ext = name.get(dot + 1..)?;
     (dot > 0 && !ext.is_empty()).then_some(ext)
 }
@@ -81,7 +87,7 @@ pub fn split_windows(path: &str) -> PathParts<'_> {
 pub fn split_posix(path: &str) -> PathParts<'_> {
     let trimmed = path.trim_end_matches('/');
     let trimmed = if trimmed.is_empty() { path } else { trimmed };
-    let Some(at) = trimmed.rfind('/') else {
+    let Some(at) = last_ascii(trimmed, b'/') else {
         return parts(trimmed.get(..0).unwrap_or_default(), trimmed);
     };
     let name = trimmed.get(at + 1..).unwrap_or_default();
