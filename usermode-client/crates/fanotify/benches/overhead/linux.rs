@@ -22,7 +22,8 @@
 //! busy threads (default: one per CPU; 0 for none), so no core is free for the sensor and its
 //! CPU time comes out of the writer's, as on a busy machine. The `CPU/event` columns give each
 //! sensor's CPU time per event and its ratio to the bare reader's (issue 15: picket with the
-//! built-in pack within 1.5x).
+//! built-in pack within 1.5x). Ratios are given twice: of the medians, and within each round
+//! (every round runs every mode once), whose median and range move less with the machine.
 //! Target (issue 6): the writer's slowdown under `picket watch` within 10% of its slowdown
 //! under the bare reader, and no overflow. Fewer than 10 000 files or 3 repetitions (or
 //! `PICKET_BENCH_SMOKE` set), as in CI, is a smoke run: it says its figures are not a
@@ -458,6 +459,22 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A median and the range around it.
+type Spread = (f64, f64, f64);
+
+/// `value` of each run over the bare reader's run of the same round: median and range.
+fn paired(runs: &[Run], bare: &[Run], value: impl Fn(&Run) -> f64) -> Option<Spread> {
+    let ratios: Vec<f64> = runs
+        .iter()
+        .zip(bare)
+        .filter(|(_, b)| value(b) > 0.0)
+        .map(|(r, b)| value(r) / value(b))
+        .collect();
+    let lo = ratios.iter().copied().reduce(f64::min)?;
+    let hi = ratios.iter().copied().reduce(f64::max)?;
+    Some((median(ratios), lo, hi))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -719,6 +736,41 @@ fn run_benchmark() {
             per_event_vs_bare,
             runs.last().map_or("", |r| r.report.as_str())
         );
+    }
+    // The same figures as ratios within each round: every round runs every mode once, so
+    // a machine whose load or caches change between rounds moves both sides of a ratio
+    // alike, where a ratio of medians taken from different rounds does not.
+    if let Some((_, bare_runs)) = results.iter().find(|(m, _)| *m == Mode::Bare) {
+        println!(
+            "same-round ratios to the bare reader, median (range) over {} rounds:",
+            bare_runs.len()
+        );
+        println!(
+            "{:<30} {:>26} {:>24}",
+            "mode", "writer time vs bare", "sensor CPU vs bare"
+        );
+        for (mode, runs) in &results {
+            if matches!(mode, Mode::Unwatched | Mode::Bare) {
+                continue;
+            }
+            let writer = paired(runs, bare_runs, |r| r.writer.as_secs_f64());
+            let cpu = paired(runs, bare_runs, |r| r.sensor_cpu);
+            let percent = |(m, lo, hi): Spread| {
+                format!(
+                    "{:+.1}% ({:+.1}..{:+.1}%)",
+                    (m - 1.0) * 100.0,
+                    (lo - 1.0) * 100.0,
+                    (hi - 1.0) * 100.0
+                )
+            };
+            let times = |(m, lo, hi): Spread| format!("{m:.2}x ({lo:.2}-{hi:.2}x)");
+            println!(
+                "{:<30} {:>26} {:>24}",
+                mode.label(),
+                writer.map_or_else(|| "-".to_owned(), percent),
+                cpu.map_or_else(|| "-".to_owned(), times)
+            );
+        }
     }
     println!(
         "writer CPU: unwatched {base_cpu:.3} s. The writer's own CPU time holds the kernel's cost \
