@@ -156,6 +156,13 @@ fn parse_byte_escape(rest: &[u8]) -> Option<u8> {
 
 /// Appends POSIX name bytes to `out` as lossless text (see the module docs).
 pub fn posix_to_text(mut bytes: &[u8], out: &mut String) {
+    // The common case: UTF-8 without a backslash is its own text, with no escape search.
+    if let Ok(all) = std::str::from_utf8(bytes) {
+        if !all.as_bytes().contains(&b'\\') {
+            out.push_str(all);
+            return;
+        }
+    }
     out.reserve(bytes.len());
     loop {
         let (valid, rest) = match std::str::from_utf8(bytes) {
