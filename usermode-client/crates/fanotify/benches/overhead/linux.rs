@@ -171,9 +171,10 @@ impl Drop for CpuLoad {
 }
 
 /// Runs the workload; returns (wall time, CPU time of the writer).
-fn workload(dir: &Path, files: usize) -> (Duration, Duration) {
+fn workload(dir: &Path, files: usize) -> (Duration, Duration, Duration) {
     let data = vec![0x5au8; 4096];
     let cpu = thread_cpu();
+    let waited = thread_run_delay();
     let start = Instant::now();
     for i in 0..files {
         let a = dir.join(format!("f{i}.dat"));
@@ -188,7 +189,20 @@ fn workload(dir: &Path, files: usize) -> (Duration, Duration) {
         fs::rename(&a, &b).unwrap();
         fs::remove_file(&b).unwrap();
     }
-    (start.elapsed(), thread_cpu().saturating_sub(cpu))
+    (
+        start.elapsed(),
+        thread_cpu().saturating_sub(cpu),
+        thread_run_delay().saturating_sub(waited),
+    )
+}
+
+/// How long this thread has been runnable but waiting for a CPU (the second field of
+/// `/proc/thread-self/schedstat`): where the sensor's CPU comes out of the writer's time.
+fn thread_run_delay() -> Duration {
+    fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -425,6 +439,7 @@ struct Run {
     execs: Duration,
     writer: Duration,
     writer_cpu: Duration,
+    writer_waited: Duration,
     sensor_cpu: f64,
     lag: Duration,
     report: String,
@@ -595,7 +610,7 @@ fn run_benchmark() {
             };
             let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
             let busy = CpuLoad::start(load_threads);
-            let (writer, writer_cpu) = workload(&scratch, files);
+            let (writer, writer_cpu, writer_waited) = workload(&scratch, files);
             // The execs start once the sensor has caught up with the files: otherwise they
             // would be timed against its backlog, not against watching them.
             // The sensor's CPU per file event is taken here, before the execs add process
@@ -627,6 +642,7 @@ fn run_benchmark() {
                 execs: exec_time,
                 writer,
                 writer_cpu,
+                writer_waited,
                 sensor_cpu,
                 lag,
                 report,
@@ -742,19 +758,18 @@ fn run_benchmark() {
     // alike, where a ratio of medians taken from different rounds does not.
     if let Some((_, bare_runs)) = results.iter().find(|(m, _)| *m == Mode::Bare) {
         println!(
-            "same-round ratios to the bare reader, median (range) over {} rounds:",
+            "same-round ratios to the bare reader, median (range) over {} rounds; the writer's \
+             time runnable but waiting for a CPU, median:",
             bare_runs.len()
         );
         println!(
-            "{:<30} {:>26} {:>24}",
-            "mode", "writer time vs bare", "sensor CPU vs bare"
+            "{:<30} {:>26} {:>24} {:>17}",
+            "mode", "writer time vs bare", "sensor CPU vs bare", "writer waited s"
         );
         for (mode, runs) in &results {
-            if matches!(mode, Mode::Unwatched | Mode::Bare) {
-                continue;
-            }
             let writer = paired(runs, bare_runs, |r| r.writer.as_secs_f64());
-            let cpu = paired(runs, bare_runs, |r| r.sensor_cpu);
+            let cpu =
+                paired(runs, bare_runs, |r| r.sensor_cpu).filter(|_| *mode != Mode::Unwatched);
             let percent = |(m, lo, hi): Spread| {
                 format!(
                     "{:+.1}% ({:+.1}..{:+.1}%)",
@@ -765,10 +780,11 @@ fn run_benchmark() {
             };
             let times = |(m, lo, hi): Spread| format!("{m:.2}x ({lo:.2}-{hi:.2}x)");
             println!(
-                "{:<30} {:>26} {:>24}",
+                "{:<30} {:>26} {:>24} {:>17.3}",
                 mode.label(),
                 writer.map_or_else(|| "-".to_owned(), percent),
-                cpu.map_or_else(|| "-".to_owned(), times)
+                cpu.map_or_else(|| "-".to_owned(), times),
+                median(runs.iter().map(|r| r.writer_waited.as_secs_f64()).collect())
             );
         }
     }
