@@ -1,3 +1,4 @@
+use std::fmt;
 use std::ops::Range;
 
 use serde::ser::SerializeStruct;
@@ -26,7 +27,7 @@ pub struct PathParts<'a> {
 /// The directory, name and extension are ranges of `path`, and `original` is stored only
 /// when it differs from `path` (never on Linux): one allocation per path instead of five,
 /// on every event, in every copy detection keeps.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct FilePath {
     path: String,
     original: Option<String>,
@@ -65,7 +66,9 @@ impl FilePath {
 
     /// `path` split at its last `/` or `\`, the extension after the name's last dot (none
     /// for `.bashrc` or `a.`): for paths written by hand — tests, synthetic workloads. The
-    /// parse stage splits what the kernel sent with `picket_parse`'s lossless splitters.
+    /// parse stage splits what the kernel sent with `picket_parse`'s lossless splitters,
+    /// which also keep a root's separator in its directory (`/` for `/x`, where this gives
+    /// an empty directory).
     #[must_use]
     pub fn from_text(path: &str) -> Self {
         Self::new(path.to_owned(), None, |path| {
@@ -129,14 +132,34 @@ impl FilePath {
 /// Where `part` lies in `whole`. A part that is not a slice of `whole` (a splitter's bug)
 /// becomes an empty range rather than a wrong one.
 fn range_in(whole: &str, part: &str) -> Range<usize> {
+    // Every empty part is the same range, wherever the splitter took it from: equal paths
+    // compare and hash equal.
+    if part.is_empty() {
+        return 0..0;
+    }
     let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
     let end = start.wrapping_add(part.len());
     // Inside `whole`, `part` is those very bytes: bounds and char boundaries are the proof.
     if end <= whole.len() && whole.is_char_boundary(start) && whole.is_char_boundary(end) {
         start..end
     } else {
-        debug_assert!(part.is_empty(), "{part:?} is not a slice of {whole:?}");
-        whole.len()..whole.len()
+        debug_assert!(false, "{part:?} is not a slice of {whole:?}");
+        0..0
+    }
+}
+
+impl fmt::Debug for FilePath {
+    /// The parts' text, not their ranges: what a failed assertion should show.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilePath")
+            .field("path", &self.path())
+            .field("original", &self.original())
+            .field("directory", &self.directory())
+            .field("name", &self.name())
+            .field("extension", &self.extension())
+            .field("truncated", &self.truncated)
+            .field("is_directory", &self.is_directory)
+            .finish()
     }
 }
 
@@ -213,6 +236,23 @@ mod tests {
             extension: None,
         });
         assert_eq!((p.directory(), p.name(), p.extension()), ("", "", None));
+    }
+
+    #[test]
+    fn empty_parts_are_equal_wherever_they_come_from() {
+        let sliced = FilePath::new("x".into(), None, |p| PathParts {
+            directory: p.get(..0).unwrap(),
+            name: p,
+            extension: None,
+        });
+        let literal = FilePath::new("x".into(), None, |p| PathParts {
+            directory: "",
+            name: p,
+            extension: None,
+        });
+        assert_eq!(sliced, literal);
+        assert_eq!(format!("{sliced:?}"), format!("{literal:?}"));
+        assert!(format!("{sliced:?}").contains(r#"name: "x""#));
     }
 
     #[test]
