@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use picket_model::{
-    Details, FileEvent, FilePath, Host, Operation, PathParts, ProcessInfo, ProcessKey, Timestamp,
+    Details, FileEvent, FilePath, Host, Operation, ProcessInfo, ProcessKey, Timestamp,
 };
 use serde::Deserialize;
 
@@ -264,20 +264,7 @@ pub fn file_path(path: &str, host: Host) -> FilePath {
         Host::Windows => '\\',
         Host::Linux => '/',
     };
-    FilePath::new(path.to_owned(), None, |path| {
-        let (directory, name) = path
-            .rsplit_once(separator)
-            .unwrap_or((path.get(..0).unwrap_or_default(), path));
-        let extension = name
-            .rsplit_once('.')
-            .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
-            .map(|(_, ext)| ext);
-        PathParts {
-            directory,
-            name,
-            extension,
-        }
-    })
+    FilePath::from_text_at(path, &[separator])
 }
 
 #[cfg(test)]

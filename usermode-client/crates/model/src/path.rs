@@ -71,9 +71,15 @@ impl FilePath {
     /// an empty directory).
     #[must_use]
     pub fn from_text(path: &str) -> Self {
+        Self::from_text_at(path, &['/', '\\'])
+    }
+
+    /// [`FilePath::from_text`], splitting at the last of `separators` only (one host's).
+    #[must_use]
+    pub fn from_text_at(path: &str, separators: &[char]) -> Self {
         Self::new(path.to_owned(), None, |path| {
             let (directory, name) = path
-                .rsplit_once(['/', '\\'])
+                .rsplit_once(separators)
                 .unwrap_or((path.get(..0).unwrap_or_default(), path));
             let extension = name
                 .rsplit_once('.')
