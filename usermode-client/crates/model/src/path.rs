@@ -52,15 +52,18 @@ impl FilePath {
         let directory = range_in(&path, parts.directory);
         let name = range_in(&path, parts.name);
         let extension = parts.extension.map(|e| range_in(&path, e));
-        let original = original.filter(|o| *o != path);
-        Self {
+        let path = Self {
             path,
-            original,
+            original: None,
             directory,
             name,
             extension,
             truncated: false,
             is_directory: false,
+        };
+        match original {
+            Some(original) => path.with_original(original),
+            None => path,
         }
     }
 
