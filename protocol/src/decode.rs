@@ -246,6 +246,38 @@ macro_rules! field {
 /// A [`DecodeError`] naming the first problem found and its offset.
 #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
 pub fn decode_batch(bytes: &[u8]) -> Result<Batch<'_>, DecodeError> {
+    let (header, records_start) = validate_batch(bytes, |_| {})?;
+    Ok(Batch {
+        header,
+        bytes,
+        records_start,
+    })
+}
+
+/// Validates one batch as [`decode_batch`] does and appends its records to `records`, in
+/// order, parsing each record once (iterating a [`Batch`] parses every record a second time).
+///
+/// The batch is all or nothing: on an error, whatever was appended belongs to a rejected
+/// batch and must be discarded, never processed.
+///
+/// # Errors
+/// A [`DecodeError`] naming the first problem found and its offset.
+pub fn decode_batch_into<'a>(
+    bytes: &'a [u8],
+    records: &mut impl Extend<Record<'a>>,
+) -> Result<BatchHeader, DecodeError> {
+    validate_batch(bytes, |record| records.extend(core::iter::once(record)))
+        .map(|(header, _)| header)
+}
+
+/// Checks the header and every record of a batch, handing each record to `each` as it is
+/// checked; returns the header and where the records start. (Not marked no-panic itself:
+/// `each` is the caller's; [`decode_batch`], whose `each` does nothing, is.)
+#[inline]
+fn validate_batch<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(Record<'a>),
+) -> Result<(BatchHeader, usize), DecodeError> {
     use layout::batch as b;
     use DecodeErrorKind as K;
     if bytes.len() < BATCH_HEADER_LEN {
@@ -321,16 +353,13 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch<'_>, DecodeError> {
         }
         previous = Some(seq);
         offset = next;
+        each(record);
     }
     if offset != bytes.len() {
         let kind = K::TrailingBytes(bytes.len().saturating_sub(offset));
         return Err(err(offset, kind));
     }
-    Ok(Batch {
-        header,
-        bytes,
-        records_start: header_usize,
-    })
+    Ok((header, header_usize))
 }
 
 /// Parses and validates the record at `start`; returns it and the next record's offset.

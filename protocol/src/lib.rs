@@ -38,7 +38,9 @@ mod record;
 mod sequence;
 
 pub use constants::*;
-pub use decode::{decode_batch, Batch, BatchHeader, DecodeError, DecodeErrorKind, Records};
+pub use decode::{
+    decode_batch, decode_batch_into, Batch, BatchHeader, DecodeError, DecodeErrorKind, Records,
+};
 pub use encode::{encode_record, encoded_len, BatchWriter, EncodeError};
 pub use hello::{ClientHello, HelloError, Verdict, VerdictReply};
 pub use record::{

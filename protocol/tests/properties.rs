@@ -8,11 +8,11 @@ use common::cases::{encode, utf16};
 use common::future::{self, Future};
 use common::{assert_views_inside, hex};
 use picket_protocol::{
-    decode_batch, encoded_len, BatchFlags, BatchWriter, Body, CreateDisposition, CreateResult,
-    Delete, DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, Gap, LinkChange,
-    Loss, LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader, RecordKind,
-    SequenceCheck, SequenceTracker, SetAttributes, SetSize, SizeKind, Stats, MAX_BATCH_LEN,
-    MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MINOR,
+    decode_batch, decode_batch_into, encoded_len, BatchFlags, BatchWriter, Body, CreateDisposition,
+    CreateResult, Delete, DeleteMethod, DriverHello, EncodeError, FileCreate, FileOp, FileRef, Gap,
+    LinkChange, Loss, LossReason, Name, ProcessExit, ProcessStart, Record, RecordHeader,
+    RecordKind, SequenceCheck, SequenceTracker, SetAttributes, SetSize, SizeKind, Stats,
+    MAX_BATCH_LEN, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES, PROTOCOL_MINOR,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -559,6 +559,31 @@ proptest! {
                     prop_assert_eq!(again, bytes.clone());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_one_pass_decoder_agrees_with_the_two_pass_one(
+        posix in any::<bool>(),
+        (_, records) in batch_records(false, 6),
+        mutations in vec(mutation(), 0..4),
+        other in vec(any::<u8>(), 0..256),
+    ) {
+        let typed: Vec<Record<'_>> = records.iter().map(|(seq, r)| r.record(*seq)).collect();
+        let (mut bytes, _) = write_batch(false, 1, &typed, MAX_BATCH_LEN);
+        bytes[10] = u8::from(posix);
+        for mutation in &mutations {
+            mutation.apply(&mut bytes, &other);
+        }
+        let mut one_pass = Vec::new();
+        match (decode_batch(&bytes), decode_batch_into(&bytes, &mut one_pass)) {
+            (Ok(batch), Ok(header)) => {
+                prop_assert_eq!(header, batch.header);
+                let two_pass: Vec<Record<'_>> = batch.records().collect();
+                prop_assert_eq!(one_pass, two_pass);
+            }
+            (Err(two), Err(one)) => prop_assert_eq!(one, two),
+            (two, one) => prop_assert!(false, "decode_batch {:?}, decode_batch_into {:?}", two.map(|b| b.header), one),
         }
     }
 

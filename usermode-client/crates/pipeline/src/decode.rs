@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 
 use picket_model::{LossCause, Notice};
 use picket_protocol::{
-    decode_batch, Body, Loss, LossReason, Record, SequenceCheck, SequenceTracker,
+    decode_batch_into, Body, Loss, LossReason, Record, SequenceCheck, SequenceTracker,
 };
 
 /// What the decode stage hands on.
@@ -88,6 +88,16 @@ pub struct Decoder {
     /// Losses reported from headers alone that a later loss record or gap may describe.
     header_only: u64,
     stats: DecodeStats,
+    /// The last batch's record list, emptied: its allocation serves the next batch.
+    spare: Vec<Record<'static>>,
+}
+
+/// An emptied record list retyped for records borrowing another buffer, keeping its
+/// allocation (collecting a `Vec`'s own iterator into a same-sized type reuses it).
+fn recycle<'b>(mut records: Vec<Record<'_>>) -> Vec<Record<'b>> {
+    records.clear();
+    // Empty: the closure never runs.
+    records.into_iter().map(|_| unreachable!()).collect()
 }
 
 const fn overlap(a: (u64, u64), b: (u64, u64)) -> u64 {
@@ -257,8 +267,10 @@ impl Decoder {
         let index = self.stats.batches;
         self.stats.batches += 1;
         self.stats.bytes += bytes.len() as u64;
-        let batch = match decode_batch(bytes) {
-            Ok(batch) => batch,
+        // Each record is parsed once, as it is checked; none is used unless all pass.
+        let mut records = recycle(std::mem::take(&mut self.spare));
+        let header = match decode_batch_into(bytes, &mut records) {
+            Ok(header) => header,
             Err(error) => {
                 self.stats.malformed += 1;
                 self.after_malformed = true;
@@ -274,11 +286,9 @@ impl Decoder {
         for gap in &mut self.pending {
             gap.age = gap.age.saturating_add(1);
         }
-        self.declared_new = self
-            .declared_new
-            .saturating_add(batch.header.lost_since_previous);
-        let posix = batch.header.flags.posix_names();
-        for record in batch.records() {
+        self.declared_new = self.declared_new.saturating_add(header.lost_since_previous);
+        let posix = header.flags.posix_names();
+        for record in records.drain(..) {
             self.stats.records += 1;
             match self.tracker.observe(record.header.seq) {
                 SequenceCheck::InOrder => {}
@@ -336,6 +346,7 @@ impl Decoder {
                 _ => sink(Decoded::Record(record, posix)),
             }
         }
+        self.spare = recycle(records);
         self.flush_gaps(1, &mut sink);
         self.report_declared(false, &mut sink);
         self.declared_old = std::mem::take(&mut self.declared_new);
