@@ -109,6 +109,14 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A JSON string known to need no escape (a part of a string [`is_clean`] accepted).
+fn clean_string(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => string(out, s),
@@ -151,16 +159,20 @@ fn user(out: &mut Vec<u8>, p: &ProcessInfo) {
     out.push(b'}');
 }
 
-fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
+/// The file object; returns whether `path` needed no escape. Name, directory and extension
+/// are parts of the path: when it is clean, so are they, and they are copied unchecked.
+fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) -> bool {
+    let clean = is_clean(path.path().as_bytes());
+    let part = if clean { clean_string } else { string };
     out.extend_from_slice(b"{\"path\":");
-    string(out, path.path());
+    part(out, path.path());
     out.extend_from_slice(b",\"name\":");
-    string(out, path.name());
+    part(out, path.name());
     out.extend_from_slice(b",\"parent_folder\":");
-    string(out, path.directory());
+    part(out, path.directory());
     if let Some(ext) = &path.extension() {
         out.extend_from_slice(b",\"ext\":");
-        string(out, ext);
+        part(out, ext);
     }
     out.extend_from_slice(if path.is_directory {
         b",\"type_id\":2,\"type\":\"Folder\""
@@ -173,6 +185,17 @@ fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) {
         out.push(b'"');
     }
     out.push(b'}');
+    clean
+}
+
+/// The kernel's original of `path`: the path again unless it differs (`clean` is what
+/// [`file`] found for the path).
+fn original(out: &mut Vec<u8>, path: &FilePath, clean: bool) {
+    if clean && !path.original_differs() {
+        clean_string(out, path.path());
+    } else {
+        string(out, path.original());
+    }
 }
 
 /// The rendering of one process's part of the line, kept while its events come.
@@ -398,14 +421,14 @@ impl LineWriter {
             number(out, event.thread_id);
         }
         out.extend_from_slice(&actor.tail);
-        file(out, subject, event.details.file_id);
-        if let Some(result) = result {
+        let subject_clean = file(out, subject, event.details.file_id);
+        let result_clean = result.map(|result| {
             out.extend_from_slice(b",\"file_result\":");
-            file(out, result, event.details.file_id);
-        }
+            file(out, result, event.details.file_id)
+        });
         out.extend_from_slice(&pieces.unmapped);
-        string(out, subject.original());
-        rest(out, event, subject, result);
+        original(out, subject, subject_clean);
+        rest(out, event, subject, result.zip(result_clean));
     }
 }
 
@@ -416,12 +439,17 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
 }
 
 /// From the event's `"original_new_path"` to the end of the line.
-fn rest(out: &mut Vec<u8>, event: &FileEvent, subject: &FilePath, result: Option<&FilePath>) {
+fn rest(
+    out: &mut Vec<u8>,
+    event: &FileEvent,
+    subject: &FilePath,
+    result: Option<(&FilePath, bool)>,
+) {
     let d = &event.details;
     let p = &event.process;
-    if let Some(result) = result {
+    if let Some((result, clean)) = result {
         out.extend_from_slice(b",\"original_new_path\":");
-        string(out, result.original());
+        original(out, result, clean);
     }
     out.extend_from_slice(b",\"process_start_key\":");
     number(out, p.key.start_key);
@@ -466,7 +494,7 @@ fn rest(out: &mut Vec<u8>, event: &FileEvent, subject: &FilePath, result: Option
     if subject.truncated {
         out.extend_from_slice(b",\"path_truncated\":true");
     }
-    if result.is_some_and(|r| r.truncated) {
+    if result.is_some_and(|(r, _)| r.truncated) {
         out.extend_from_slice(b",\"new_path_truncated\":true");
     }
     if let Some(entropy) = event.entropy {
@@ -485,8 +513,15 @@ mod tests {
     use super::*;
     use crate::ocsf::FileActivity;
 
+    /// Windows-looking paths carry a kernel original that differs; POSIX ones, as on Linux,
+    /// do not (the writer then copies the path's rendering).
     fn path(p: &str) -> FilePath {
-        FilePath::from_text(p).with_original(format!(r"\Device\HarddiskVolume3{p}"))
+        let path = FilePath::from_text(p);
+        if p.starts_with('/') {
+            path
+        } else {
+            path.with_original(format!(r"\Device\HarddiskVolume3{p}"))
+        }
     }
 
     #[allow(clippy::field_reassign_with_default)] // Robust to fields added to the model.
@@ -494,6 +529,7 @@ mod tests {
         let names = [
             r"C:\Users\José\AppData\Local\Temp\a.tmp",
             "/home/bob/notes.txt",
+            "/tmp/new\nline \"q\"\\.txt",
             "C:\\odd \"quoted\"\\tab\there\\nl\nx\u{1}\u{8}\u{c}\r\u{1f}\u{7f}.bin",
             r"C:\Users\Дмитрий\Documents\Отчёт.docx",
             "plain",

@@ -115,6 +115,13 @@ impl FilePath {
         self.original.as_deref().unwrap_or(&self.path)
     }
 
+    /// Whether the kernel's original differs from `path` (otherwise [`Self::original`] is
+    /// `path` itself).
+    #[must_use]
+    pub const fn original_differs(&self) -> bool {
+        self.original.is_some()
+    }
+
     /// Directory part of `path`, without a trailing separator (except at the root).
     #[must_use]
     pub fn directory(&self) -> &str {
