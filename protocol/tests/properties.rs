@@ -403,7 +403,18 @@ fn flags(posix: bool) -> BatchFlags {
 
 /// Pushes records until the buffer is full; returns the batch bytes and how many went in.
 fn write_batch(posix: bool, lost: u64, records: &[Record<'_>], buffer: usize) -> (Vec<u8>, usize) {
-    let mut out = vec![0u8; buffer];
+    write_batch_over(0, posix, lost, records, buffer)
+}
+
+/// [`write_batch`] into a buffer whose old contents are `fill` bytes.
+fn write_batch_over(
+    fill: u8,
+    posix: bool,
+    lost: u64,
+    records: &[Record<'_>],
+    buffer: usize,
+) -> (Vec<u8>, usize) {
+    let mut out = vec![fill; buffer];
     let mut writer = BatchWriter::new(&mut out, flags(posix), lost).expect("header fits");
     let mut pushed = 0;
     for record in records {
@@ -560,6 +571,19 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_batch_written_over_old_bytes_is_the_batch_written_over_zeros(
+        posix in any::<bool>(),
+        (_, records) in batch_records(false, 6),
+        fill in any::<u8>(),
+        lost in any::<u64>(),
+    ) {
+        // Reused batch buffers are not cleared: the writer must set every byte it claims.
+        let typed: Vec<Record<'_>> = records.iter().map(|(seq, r)| r.record(*seq)).collect();
+        let clean = write_batch_over(0, posix, lost, &typed, MAX_BATCH_LEN);
+        prop_assert_eq!(write_batch_over(fill, posix, lost, &typed, MAX_BATCH_LEN), clean);
     }
 
     #[test]
