@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use picket_model::{Alert, CorrelationContext, FileEvent, Host, Timestamp};
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, Event};
 
+use crate::counting::{CountSettings, Counts};
 use crate::event::SigmaEvent;
 use crate::prefilter::Scratch;
 use crate::ruleset::{RuleMeta, RuleSet};
@@ -47,6 +48,9 @@ pub struct RuntimeConfig {
     pub recent_events: usize,
     /// Events attached to one correlation alert.
     pub events_per_alert: usize,
+    /// Count the `event_count` correlations that qualify in Picket rather than in rsigma's
+    /// engine (same firings, a fraction of the work; see `counting`). Off only to compare.
+    pub native_counts: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +65,7 @@ impl Default for RuntimeConfig {
             suppress_secs: 60,
             recent_events: 512,
             events_per_alert: 10,
+            native_counts: true,
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct Evaluator {
     set: Arc<RuleSet>,
     config: RuntimeConfig,
     correlation: Option<CorrelationEngine>,
+    /// The counts kept here instead of in `correlation` (which still chains on them).
+    counts: Option<Counts>,
     scratch: Scratch,
     candidates: Vec<u32>,
     health: Vec<Health>,
@@ -153,11 +160,30 @@ impl Evaluator {
     #[must_use]
     pub fn new(set: Arc<RuleSet>, canaries: Canaries, config: RuntimeConfig) -> Self {
         let mut reports = Vec::new();
+        // Counts kept here share the state budget with rsigma's engine, half each.
+        let counts = if config.native_counts && set.correlation_count() > 0 {
+            Counts::new(
+                &set,
+                CountSettings {
+                    max_groups: (config.max_state_entries / 2).max(1),
+                    max_group_entries: config.max_group_entries,
+                    suppress_ms: i64::try_from(config.suppress_secs.saturating_mul(1000))
+                        .unwrap_or(i64::MAX),
+                },
+            )
+        } else {
+            None
+        };
+        let engine_budget = if counts.is_some() {
+            config.max_state_entries - (config.max_state_entries / 2).max(1)
+        } else {
+            config.max_state_entries
+        };
         let correlation = if set.correlation_count() == 0 {
             None
         } else {
             let engine_config = CorrelationConfig {
-                max_state_entries: config.max_state_entries,
+                max_state_entries: engine_budget.max(1),
                 max_group_entries: Some(config.max_group_entries),
                 suppress: Some(config.suppress_secs.saturating_mul(1000)),
                 timestamp_fallback: rsigma_eval::TimestampFallback::Skip,
@@ -173,10 +199,12 @@ impl Evaluator {
             }
         };
         let health = vec![Health::default(); set.rule_count()];
+        let counts = counts.filter(|_| correlation.is_some());
         Self {
             set,
             config,
             correlation,
+            counts,
             scratch: Scratch::default(),
             candidates: Vec::new(),
             health,
@@ -255,6 +283,7 @@ impl Evaluator {
         self.investigate = self.investigate.saturating_sub(1);
         let whole = (self.events_seen.is_multiple_of(8) && !timed).then(Instant::now);
         let mut correlated: Vec<EvaluationResult> = Vec::new();
+        let mut counted = false;
         let candidates = std::mem::take(&mut self.candidates);
         for &index in &candidates {
             let i = index as usize;
@@ -282,7 +311,9 @@ impl Evaluator {
             if rule.emits {
                 alerts.push(single_alert(&rule.meta, event));
             }
-            if rule.correlated {
+            if self.counts.as_ref().is_some_and(|c| c.counts_rule(i)) {
+                counted = true;
+            } else if rule.correlated {
                 correlated.push(result);
             }
         }
@@ -290,7 +321,7 @@ impl Evaluator {
         if whole.is_some_and(|started| started.elapsed() > self.config.slow_budget) {
             self.investigate = self.config.investigate_events;
         }
-        if !correlated.is_empty() {
+        if counted || !correlated.is_empty() {
             self.correlate(&view, correlated, alerts);
         }
     }
@@ -336,6 +367,21 @@ impl Evaluator {
             return;
         };
         let now_ms = unix_millis(event.time);
+        let mut detections = detections;
+        if let Some(counts) = self.counts.as_mut() {
+            // A count that fires goes on to rsigma as a detection of its correlation (for
+            // the correlations built on it) and is a firing of its own.
+            let before = detections.len();
+            for &rule in &self.matched {
+                counts.feed(rule, view, now_ms, &self.set, &mut detections);
+            }
+            for fired in &detections[before..] {
+                self.fired.extend(fired.header.rule_id.clone());
+            }
+        }
+        if detections.is_empty() {
+            return;
+        }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             engine.process_with_detections(view, detections, now_ms)
         }));
@@ -459,6 +505,9 @@ impl Evaluator {
             Timestamp(time.0.saturating_add(elapsed))
         });
         let now_ms = unix_millis(now);
+        if let Some(counts) = self.counts.as_mut() {
+            counts.expire(now_ms);
+        }
         if let Some(engine) = self.correlation.as_mut() {
             let outcome = catch_unwind(AssertUnwindSafe(|| engine.evict_expired(now_ms)));
             if outcome.is_err() {
@@ -476,10 +525,19 @@ impl Evaluator {
         }
     }
 
+    /// The correlations counted by Picket itself rather than rsigma's engine (see
+    /// [`RuntimeConfig::native_counts`]).
+    #[must_use]
+    pub fn native_counts(&self) -> Vec<&str> {
+        self.counts
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.ids(&self.set))
+    }
+
     /// The most entries any one correlation group holds (diagnostics: walks all state).
     #[must_use]
     pub fn largest_group(&self) -> usize {
-        self.correlation.as_ref().map_or(0, |engine| {
+        let engine = self.correlation.as_ref().map_or(0, |engine| {
             engine
                 .introspect()
                 .groups
@@ -487,7 +545,8 @@ impl Evaluator {
                 .map(|g| g.entries)
                 .max()
                 .unwrap_or(0)
-        })
+        });
+        engine.max(self.counts.as_ref().map_or(0, Counts::largest_group))
     }
 
     /// Correlation state entries held (for flood tests and stats).
@@ -496,6 +555,7 @@ impl Evaluator {
         self.correlation
             .as_ref()
             .map_or(0, CorrelationEngine::state_count)
+            + self.counts.as_ref().map_or(0, Counts::groups)
     }
 }
 

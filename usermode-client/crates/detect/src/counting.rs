@@ -1,0 +1,376 @@
+//! `event_count` correlations over detection rules, counted by Picket itself.
+//!
+//! rsigma's correlation engine is general: every detection it is fed goes through rule
+//! lookups by string, a group key cloned several times, SipHash maps and allocations —
+//! about 4 000 instructions per fed detection. The built-in pack's ransomware chain feeds it
+//! every file closed after modification (`picket-ransom-rewrite` → `event_count`), the most
+//! common file event there is, to count per process. Such a count is a sliding window of
+//! timestamps per group: kept here, the same work is a hash lookup and a deque push.
+//!
+//! Only what is certainly the same is taken over (see [`Counts::new`]); everything else stays
+//! with rsigma. A count that fires is handed to rsigma as a detection of the correlation's id,
+//! so the correlations built on it (a `temporal` chain) are updated by rsigma exactly as its
+//! own chaining would: same group (the parents group by fields this count groups by, read
+//! from the same event), same window, same rule reference. The Evaluator's tests run the
+//! built-in pack both ways over the same streams and compare every firing.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+
+use rsigma_eval::correlation::{GroupByField, GroupKey};
+use rsigma_eval::result::{DetectionBody, ResultBody, RuleHeader};
+use rsigma_eval::EvaluationResult;
+use rsigma_parser::{ConditionOperator, CorrelationCondition, CorrelationType, WindowMode};
+
+use crate::event::SigmaEvent;
+use crate::ruleset::RuleSet;
+
+/// The engine settings a count must follow (those rsigma is given).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CountSettings {
+    /// Groups kept, all counts together (the stalest tenth dropped past it).
+    pub max_groups: usize,
+    /// Timestamps kept per group, newest first.
+    pub max_group_entries: usize,
+    /// After a count fires for a group it stays quiet this long for it (ms).
+    pub suppress_ms: i64,
+}
+
+/// One `event_count` correlation counted here.
+#[derive(Debug)]
+struct Count {
+    /// The correlation's index in the rule set.
+    correlation: usize,
+    group_by: Vec<GroupByField>,
+    /// Window in engine units (ms).
+    window: i64,
+    predicates: Vec<(ConditionOperator, f64)>,
+}
+
+/// A group's window: event times in arrival order, and its last firing.
+#[derive(Debug, Default)]
+struct Window {
+    times: VecDeque<i64>,
+    last_fired: Option<i64>,
+}
+
+/// The counts of a rule set and their state.
+pub(crate) struct Counts {
+    counts: Vec<Count>,
+    /// Detection rule index → the counts it feeds (empty for most).
+    by_rule: Vec<Vec<usize>>,
+    groups: HashMap<(usize, GroupKey), Window, ahash::RandomState>,
+    settings: CountSettings,
+}
+
+impl std::fmt::Debug for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counts")
+            .field("counts", &self.counts.len())
+            .field("groups", &self.groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Counts {
+    /// The correlations of `set` that can be counted here with certainty of the same
+    /// results, or `None` when there are none. A correlation qualifies when:
+    /// - it is an `event_count` with a plain threshold, a sliding window, no aliases, and
+    ///   `generate: false` while some other correlation is built on it (it never alerts
+    ///   itself);
+    /// - every rule it names is a detection rule of the set, and each of those rules feeds
+    ///   qualifying counts only (a detection that rsigma also needs would update rsigma's
+    ///   copy of the count too);
+    /// - every correlation built on it names it by id and groups by fields it groups by
+    ///   (so rsigma reads the same group from the event as its chaining would pass);
+    /// - no rule of the set carries `rsigma.*` engine settings (suppression, actions and
+    ///   caps per correlation or for the engine).
+    pub(crate) fn new(set: &RuleSet, settings: CountSettings) -> Option<Self> {
+        let engine_settings = set
+            .rules
+            .iter()
+            .any(|r| rsigma_keys(r.compiled.custom_attributes.keys()))
+            || set
+                .correlations
+                .iter()
+                .any(|c| rsigma_keys(c.rule.custom_attributes.keys()));
+        if engine_settings {
+            return None;
+        }
+        let refs = |reference: &str| -> Vec<usize> {
+            set.rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.meta.id == reference || r.meta.name.as_deref() == Some(reference)
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let names_correlation = |reference: &str| {
+            set.correlations
+                .iter()
+                .any(|c| c.meta.id == reference || c.meta.name.as_deref() == Some(reference))
+        };
+        let mut eligible: Vec<bool> = set
+            .correlations
+            .iter()
+            .map(|c| {
+                let rule = &c.rule;
+                let parents: Vec<_> =
+                    set.correlations
+                        .iter()
+                        .filter(|p| {
+                            p.rule.rules.iter().any(|r| {
+                                *r == c.meta.id || Some(r.as_str()) == c.meta.name.as_deref()
+                            })
+                        })
+                        .collect();
+                rule.correlation_type == CorrelationType::EventCount
+                    && matches!(
+                        rule.condition,
+                        CorrelationCondition::Threshold { field: None, .. }
+                    )
+                    && rule.window == WindowMode::Sliding
+                    && rule.gap.is_none()
+                    && rule.aliases.is_empty()
+                    && !rule.generate
+                    && !parents.is_empty()
+                    && parents.iter().all(|p| {
+                        p.rule.aliases.is_empty()
+                            && p.rule.rules.iter().all(|r| {
+                                Some(r.as_str()) != c.meta.name.as_deref() || *r == c.meta.id
+                            })
+                            && p.rule.group_by.iter().all(|f| rule.group_by.contains(f))
+                    })
+                    && rule
+                        .rules
+                        .iter()
+                        .all(|r| !refs(r).is_empty() && !names_correlation(r))
+            })
+            .collect();
+        // A detection rule that also feeds a correlation left to rsigma goes to rsigma, and
+        // then the counts it feeds must be rsigma's too.
+        loop {
+            let mut changed = false;
+            for (i, c) in set.correlations.iter().enumerate() {
+                if eligible[i] {
+                    continue;
+                }
+                let bases: Vec<usize> = c.rule.rules.iter().flat_map(|r| refs(r)).collect();
+                for (j, other) in set.correlations.iter().enumerate() {
+                    if eligible[j]
+                        && other
+                            .rule
+                            .rules
+                            .iter()
+                            .flat_map(|r| refs(r))
+                            .any(|b| bases.contains(&b))
+                    {
+                        eligible[j] = false;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut counts = Vec::new();
+        let mut by_rule = vec![Vec::new(); set.rules.len()];
+        for (i, c) in set.correlations.iter().enumerate() {
+            if !eligible[i] {
+                continue;
+            }
+            let CorrelationCondition::Threshold { predicates, .. } = &c.rule.condition else {
+                continue;
+            };
+            let at = counts.len();
+            counts.push(Count {
+                correlation: i,
+                group_by: c
+                    .rule
+                    .group_by
+                    .iter()
+                    .map(|f| GroupByField::Direct(f.clone()))
+                    .collect(),
+                window: i64::try_from(c.rule.timespan.seconds).unwrap_or(i64::MAX),
+                #[allow(clippy::cast_precision_loss)] // as rsigma compares them
+                predicates: predicates.iter().map(|&(op, v)| (op, v as f64)).collect(),
+            });
+            for r in &c.rule.rules {
+                for rule in refs(r) {
+                    if !by_rule[rule].contains(&at) {
+                        by_rule[rule].push(at);
+                    }
+                }
+            }
+        }
+        (!counts.is_empty()).then(|| Self {
+            counts,
+            by_rule,
+            groups: HashMap::with_hasher(ahash::RandomState::new()),
+            settings,
+        })
+    }
+
+    /// Whether `rule`'s matches are counted here (and must not go to rsigma).
+    pub(crate) fn counts_rule(&self, rule: usize) -> bool {
+        self.by_rule.get(rule).is_some_and(|c| !c.is_empty())
+    }
+
+    /// Counts a match of `rule` on `event` at `now` (engine units), as rsigma would: the
+    /// window slides, the time is pushed, the group is capped, the threshold checked, and a
+    /// firing within the suppression time of the group's last one is dropped. Each count
+    /// that fires is appended to `fired` as rsigma's detection of the correlation.
+    pub(crate) fn feed(
+        &mut self,
+        rule: usize,
+        event: &SigmaEvent<'_>,
+        now: i64,
+        set: &RuleSet,
+        fired: &mut Vec<EvaluationResult>,
+    ) {
+        let now = now.clamp(0, i64::MAX / 2);
+        let Some(counts) = self.by_rule.get(rule) else {
+            return;
+        };
+        for &at in counts {
+            let count = &self.counts[at];
+            let key = GroupKey::extract(event, &count.group_by, &[]);
+            if self.groups.len() >= self.settings.max_groups
+                && !self.groups.contains_key(&(at, key.clone()))
+            {
+                Self::shed(&mut self.groups, &self.counts, self.settings, now);
+            }
+            let window = self.groups.entry((at, key)).or_default();
+            let cutoff = now - count.window;
+            while window.times.front().is_some_and(|&t| t < cutoff) {
+                window.times.pop_front();
+            }
+            window.times.push_back(now);
+            let cap = self.settings.max_group_entries.max(1);
+            if window.times.len() > cap {
+                let excess = window.times.len() - cap;
+                window.times.drain(..excess);
+            }
+            #[allow(clippy::cast_precision_loss)] // as rsigma counts
+            let value = window.times.len() as f64;
+            if !holds(&count.predicates, value) {
+                continue;
+            }
+            if window
+                .last_fired
+                .is_some_and(|last| now - last < self.settings.suppress_ms)
+            {
+                continue;
+            }
+            window.last_fired = Some(now);
+            let meta = &set.correlations[count.correlation].meta;
+            fired.push(EvaluationResult {
+                header: RuleHeader {
+                    rule_title: meta.title.clone(),
+                    rule_id: Some(meta.id.clone()),
+                    level: None,
+                    tags: Vec::new(),
+                    custom_attributes: std::sync::Arc::default(),
+                    enrichments: None,
+                },
+                body: ResultBody::Detection(DetectionBody {
+                    matched_selections: Vec::new(),
+                    matched_fields: Vec::new(),
+                    event: None,
+                }),
+            });
+        }
+    }
+
+    /// Drops what time has expired at `now`: old times, and groups left with none whose
+    /// suppression is over.
+    pub(crate) fn expire(&mut self, now: i64) {
+        expire(
+            &mut self.groups,
+            &self.counts,
+            self.settings.suppress_ms,
+            now,
+        );
+    }
+
+    /// Past the group limit: expire, then drop the stalest groups down to 90 % (as rsigma
+    /// does with its own state).
+    fn shed(
+        groups: &mut HashMap<(usize, GroupKey), Window, impl BuildHasher>,
+        counts: &[Count],
+        settings: CountSettings,
+        now: i64,
+    ) {
+        expire(groups, counts, settings.suppress_ms, now);
+        if groups.len() < settings.max_groups {
+            return;
+        }
+        let target = settings.max_groups * 9 / 10;
+        let mut by_age: Vec<((usize, GroupKey), i64)> = groups
+            .iter()
+            .map(|(k, w)| (k.clone(), w.times.back().copied().unwrap_or(i64::MIN)))
+            .collect();
+        by_age.sort_unstable_by_key(|&(_, t)| t);
+        for (key, _) in by_age.into_iter().take(groups.len().saturating_sub(target)) {
+            groups.remove(&key);
+        }
+    }
+
+    /// The ids of the correlations counted here.
+    pub(crate) fn ids<'a>(&self, set: &'a RuleSet) -> Vec<&'a str> {
+        self.counts
+            .iter()
+            .map(|c| set.correlations[c.correlation].meta.id.as_str())
+            .collect()
+    }
+
+    /// Groups held.
+    pub(crate) fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The most times any group holds.
+    pub(crate) fn largest_group(&self) -> usize {
+        self.groups
+            .values()
+            .map(|w| w.times.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Drops old times, and groups left with none whose suppression is over (rsigma forgets a
+/// group's window and its last alert at those same points).
+fn expire(
+    groups: &mut HashMap<(usize, GroupKey), Window, impl BuildHasher>,
+    counts: &[Count],
+    suppress_ms: i64,
+    now: i64,
+) {
+    groups.retain(|(at, _), window| {
+        let cutoff = now - counts[*at].window;
+        while window.times.front().is_some_and(|&t| t < cutoff) {
+            window.times.pop_front();
+        }
+        !window.times.is_empty() || window.last_fired.is_some_and(|t| now - t < suppress_ms)
+    });
+}
+
+/// Whether every predicate holds for `value`, compared as rsigma compares.
+fn holds(predicates: &[(ConditionOperator, f64)], value: f64) -> bool {
+    predicates.iter().all(|&(op, threshold)| match op {
+        ConditionOperator::Lt => value < threshold,
+        ConditionOperator::Lte => value <= threshold,
+        ConditionOperator::Gt => value > threshold,
+        ConditionOperator::Gte => value >= threshold,
+        ConditionOperator::Eq => (value - threshold).abs() < f64::EPSILON,
+        ConditionOperator::Neq => (value - threshold).abs() >= f64::EPSILON,
+    })
+}
+
+fn rsigma_keys<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {
+    keys.any(|k| k.starts_with("rsigma."))
+}

@@ -1,0 +1,237 @@
+//! Counts kept by Picket (`RuntimeConfig::native_counts`) fire exactly when rsigma's engine
+//! would: the same rule sets run both ways over the same event streams, and every event's
+//! alerts and firings are compared.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use picket_detect::ruleset::RuleSet;
+use picket_detect::ruletest::file_path;
+use picket_detect::runtime::{Canaries, Evaluator, RuntimeConfig};
+use picket_detect::source::RuleFile;
+use picket_model::{
+    Alert, Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp,
+};
+
+/// Counts over one detection rule, chained into `temporal` and `event_count` parents, with
+/// a range condition and a second group-by field.
+const CHAIN: &str = "title: written
+id: t-written
+logsource: {category: file_change}
+detection: {s: {Operation: close_modified}, condition: s}
+level: informational
+---
+title: renamed
+id: t-renamed
+logsource: {category: file_rename}
+detection: {s: {TargetFilename|endswith: '.locked'}, condition: s}
+level: informational
+---
+title: many writes
+id: t-many
+correlation: {type: event_count, rules: [t-written], group-by: [ProcessId], timespan: 3s, condition: {gte: 4}, generate: false}
+level: low
+---
+title: some writes of one kind
+id: t-range
+correlation: {type: event_count, rules: [t-written], group-by: [ProcessId, FileExtension], timespan: 2s, condition: {gt: 1, lte: 3}, generate: false}
+level: low
+---
+title: renames
+id: t-renames
+correlation: {type: event_count, rules: [t-renamed], group-by: [ProcessId], timespan: 5s, condition: {gte: 2}, generate: false}
+level: low
+---
+title: writes then renames
+id: t-chain
+correlation: {type: temporal, rules: [t-many, t-renames], group-by: [ProcessId], timespan: 10s}
+level: high
+---
+title: kinds written in bursts
+id: t-range-parent
+correlation: {type: event_count, rules: [t-range], group-by: [ProcessId], timespan: 10s, condition: {gte: 2}}
+level: medium
+";
+
+/// The same, plus a `value_count` over the written rule: the counts over it must then be
+/// left to rsigma.
+const SHARED: &str = "---
+title: distinct files written
+id: t-distinct
+correlation: {type: value_count, rules: [t-written], group-by: [ProcessId], timespan: 5s, condition: {field: TargetFilename, gte: 3}}
+level: medium
+";
+
+fn set(text: &str) -> Arc<RuleSet> {
+    let file = RuleFile {
+        name: "test.yml".into(),
+        relative: PathBuf::from("test.yml"),
+        text: text.to_owned(),
+        unreadable: None,
+    };
+    Arc::new(RuleSet::compile(vec![file]).expect("the test rules compile"))
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A stream of writes, renames, notes and other events by a few processes, in bursts and
+/// pauses that open, fill and close windows (times in ms, or on a grid of `grid` ms so that
+/// times meet window and suppression bounds exactly; sometimes out of order).
+fn stream(seed: u64, len: u64, grid: u64) -> Vec<FileEvent> {
+    let mut rng = Rng(seed | 1);
+    let mut ms: u64 = 1_700_000_000_000;
+    let processes: Vec<Arc<ProcessInfo>> = (1..=5)
+        .map(|pid| {
+            Arc::new(ProcessInfo {
+                key: ProcessKey { pid, start_key: 1 },
+                image: Some(r"C:\x\e.exe".into()),
+                ..ProcessInfo::default()
+            })
+        })
+        .collect();
+    let exts = ["docx", "txt", "xlsx"];
+    (0..len)
+        .map(|seq| {
+            ms += match rng.below(20) {
+                0 => 20_000 + rng.below(60_000),
+                1..=3 => rng.below(3_000),
+                _ => rng.below(300),
+            };
+            let time = if rng.below(25) == 0 {
+                ms.saturating_sub(1_500)
+            } else {
+                ms
+            };
+            let time = time - time % grid;
+            let process = Arc::clone(&processes[usize::try_from(rng.below(5)).unwrap()]);
+            let dir = rng.below(4);
+            let ext = exts[usize::try_from(rng.below(3)).unwrap()];
+            let name = format!(r"C:\d{dir}\f{}.{ext}", rng.below(50));
+            let (operation, target, source) = match rng.below(10) {
+                0..=5 => (Operation::CloseModified, name, None),
+                6 | 7 => (Operation::Rename, format!("{name}.locked"), Some(name)),
+                8 => (Operation::Create, format!(r"C:\d{dir}\README.txt"), None),
+                _ => (Operation::Delete, name, None),
+            };
+            FileEvent {
+                seq,
+                time: Timestamp::from_unix_nanos(time * 1_000_000),
+                host: Host::Windows,
+                operation,
+                process,
+                thread_id: 1,
+                target: file_path(&target, Host::Windows),
+                source: source.map(|s| file_path(&s, Host::Windows)),
+                details: Details::default(),
+                entropy: None,
+            }
+        })
+        .collect()
+}
+
+/// What is compared of an alert.
+fn summary(alert: &Alert) -> String {
+    let correlation = alert.correlation.as_ref().map(|c| {
+        format!(
+            "{} {:?} count {} window {}",
+            c.kind, c.group, c.count, c.window_secs
+        )
+    });
+    let events: Vec<u64> = alert.events.iter().map(|e| e.seq).collect();
+    format!(
+        "{} {:?} {:?} {correlation:?} events {events:?}",
+        alert.rule_id, alert.level, alert.time
+    )
+}
+
+/// Runs `set` over `events` both ways; returns what the native run counted itself.
+fn compare(set: &Arc<RuleSet>, events: &[FileEvent], config: &RuntimeConfig) -> Vec<String> {
+    let native_config = RuntimeConfig {
+        native_counts: true,
+        ..config.clone()
+    };
+    let rsigma_config = RuntimeConfig {
+        native_counts: false,
+        ..config.clone()
+    };
+    let mut native = Evaluator::new(Arc::clone(set), Canaries::default(), native_config);
+    let mut rsigma = Evaluator::new(Arc::clone(set), Canaries::default(), rsigma_config);
+    assert!(rsigma.native_counts().is_empty());
+    let mut firings = 0;
+    for event in events {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        native.process(event, &mut a);
+        rsigma.process(event, &mut b);
+        let mut a: Vec<String> = a.iter().map(summary).collect();
+        let mut b: Vec<String> = b.iter().map(summary).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "alerts of event {}", event.seq);
+        let mut fa = native.last_fired().to_vec();
+        let mut fb = rsigma.last_fired().to_vec();
+        fa.sort();
+        fb.sort();
+        assert_eq!(fa, fb, "firings on event {}", event.seq);
+        firings += fa.len();
+    }
+    assert!(firings > 0, "the stream makes correlations fire");
+    native
+        .native_counts()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+#[test]
+fn chained_counts_fire_as_rsigma_fires_them() {
+    let chain = set(CHAIN);
+    for seed in 1..=12 {
+        let counted = compare(&chain, &stream(seed, 3_000, 1), &RuntimeConfig::default());
+        assert_eq!(counted, ["t-many", "t-range", "t-renames"]);
+    }
+}
+
+#[test]
+fn counts_sharing_a_rule_with_other_correlations_stay_with_rsigma() {
+    let shared = set(&format!("{CHAIN}{SHARED}"));
+    let counted = compare(&shared, &stream(7, 2_000, 1), &RuntimeConfig::default());
+    assert_eq!(counted, ["t-renames"]);
+}
+
+#[test]
+fn the_builtin_pack_fires_as_with_rsigma_alone() {
+    let builtin = Arc::new(RuleSet::builtin().expect("the built-in pack loads"));
+    for seed in 1..=6 {
+        let counted = compare(&builtin, &stream(seed, 3_000, 1), &RuntimeConfig::default());
+        // The entropy burst alerts itself (nothing is built on it): rsigma's.
+        assert_eq!(counted, ["picket-ransom-mass-rewrite"]);
+    }
+}
+
+#[test]
+fn short_suppression_and_small_caps_change_nothing_either() {
+    let chain = set(CHAIN);
+    let config = RuntimeConfig {
+        suppress_secs: 1,
+        max_group_entries: 3,
+        ..RuntimeConfig::default()
+    };
+    for seed in 20..=25 {
+        compare(&chain, &stream(seed, 3_000, 1), &config);
+        compare(&chain, &stream(seed, 3_000, 250), &config);
+    }
+}
