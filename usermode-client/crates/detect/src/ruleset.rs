@@ -260,12 +260,22 @@ impl RuleSet {
     /// reference of the equal-matches tests, still calls rsigma's).
     #[must_use]
     pub fn evaluate_rule(&self, index: usize, event: &SigmaEvent<'_>) -> Option<EvaluationResult> {
+        self.evaluate_rule_with(index, event, &mut Vec::new())
+    }
+
+    /// [`Self::evaluate_rule`] with a scratch list kept by the caller (rsigma pushes the
+    /// names of matched selections into it: kept, it is not grown again on every call).
+    pub(crate) fn evaluate_rule_with(
+        &self,
+        index: usize,
+        event: &SigmaEvent<'_>,
+        selections: &mut Vec<String>,
+    ) -> Option<EvaluationResult> {
         let compiled = &self.rules[index].compiled;
-        let mut selections = Vec::new();
         let matched = compiled
             .conditions
             .iter()
-            .any(|condition| condition_holds(condition, compiled, event, &mut selections));
+            .any(|condition| condition_holds(condition, compiled, event, selections));
         matched.then(|| EvaluationResult {
             header: RuleHeader {
                 rule_title: compiled.title.clone(),

@@ -144,6 +144,8 @@ pub struct Evaluator {
     matched: Vec<usize>,
     fired: Vec<String>,
     reports: Vec<String>,
+    /// rsigma's list of matched selection names, kept between evaluations.
+    selections: Vec<String>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -216,6 +218,7 @@ impl Evaluator {
             matched: Vec::new(),
             fired: Vec::new(),
             reports,
+            selections: Vec::new(),
         }
     }
 
@@ -291,7 +294,10 @@ impl Evaluator {
                 continue;
             }
             let started = timed.then(Instant::now);
-            let outcome = catch_unwind(AssertUnwindSafe(|| set.evaluate_rule(i, &view)));
+            let selections = &mut self.selections;
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                set.evaluate_rule_with(i, &view, selections)
+            }));
             if let Some(started) = started {
                 self.check_time(i, started.elapsed());
             }
