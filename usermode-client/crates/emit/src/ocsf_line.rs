@@ -129,21 +129,35 @@ fn number(out: &mut Vec<u8>, n: impl Into<u64>) {
     out.extend_from_slice(itoa::Buffer::new().format(n.into()).as_bytes());
 }
 
-/// Lower-case hexadecimal without leading zeros (what `{:x}` writes), without `fmt`.
+/// Lower-case hexadecimal without leading zeros (what `{:x}` writes), without `fmt`: two
+/// digits per step.
 fn hex(out: &mut Vec<u8>, mut n: u128) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+            i += 1;
+        }
+        pairs
+    };
     let mut digits = [0u8; 32];
     let mut at = digits.len();
     loop {
-        at -= 1;
-        // Masked to four bits: the cast cannot truncate.
+        at -= 2;
+        // Masked to eight bits: the cast cannot truncate.
         #[allow(clippy::cast_possible_truncation)]
-        let digit = (n & 0xf) as usize;
-        digits[at] = HEX[digit];
-        n >>= 4;
+        let byte = (n & 0xff) as usize;
+        digits[at..at + 2].copy_from_slice(&PAIRS[byte]);
+        n >>= 8;
         if n == 0 {
             break;
         }
+    }
+    // The last pair may start with a zero digit; `{:x}` writes none (but writes "0" for 0).
+    if digits[at] == b'0' && at + 1 < digits.len() {
+        at += 1;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -657,6 +671,28 @@ mod tests {
     }
 
     /// The eight-byte test agrees with the byte test on every byte in every lane.
+    #[test]
+    fn hex_writes_what_format_writes() {
+        let mut values = vec![
+            0_u128,
+            1,
+            0xf,
+            0x10,
+            0xff,
+            0x100,
+            0xabc,
+            u128::MAX,
+            u128::MAX >> 4,
+        ];
+        values.extend((0..128).map(|shift| 1_u128 << shift));
+        values.extend((0..128).map(|shift| (1_u128 << shift) - 1));
+        for n in values {
+            let mut out = Vec::new();
+            hex(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{n:x}"), "{n}");
+        }
+    }
+
     #[test]
     fn chunk_test_agrees_with_the_byte_test() {
         for b in 0..=255u8 {
