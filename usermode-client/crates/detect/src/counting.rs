@@ -74,17 +74,31 @@ impl std::fmt::Debug for Counts {
 
 impl Counts {
     /// The correlations of `set` that can be counted here with certainty of the same
-    /// results, or `None` when there are none. A correlation qualifies when:
-    /// - it is an `event_count` with a plain threshold, a sliding window, no aliases, and
-    ///   `generate: false` while some other correlation is built on it (it never alerts
-    ///   itself);
+    /// alerts, or `None` when there are none. A correlation qualifies when:
+    /// - it is an `event_count` with a plain threshold, a sliding window and no aliases, and
+    ///   it never alerts itself: a correlation with `generate: false` is built on it (what
+    ///   makes the runtime keep its firings to itself);
     /// - every rule it names is a detection rule of the set, and each of those rules feeds
     ///   qualifying counts only (a detection that rsigma also needs would update rsigma's
     ///   copy of the count too);
-    /// - every correlation built on it names it by id and groups by fields it groups by
-    ///   (so rsigma reads the same group from the event as its chaining would pass);
+    /// - every correlation built on it names it by id, has no aliases and groups by fields
+    ///   it groups by (so rsigma reads the same group from the event as its chaining would
+    ///   pass);
+    /// - every correlation above it, at any height, is indifferent to the order of the
+    ///   updates one event brings: an `event_count`, or a `temporal` (ordered or not) whose
+    ///   condition is "all its rules" — rsigma updates the parent of a count that fires here
+    ///   while feeding detections, one step before its own chaining would, which can change
+    ///   the order of updates within one event, never their effect on these; and the chain
+    ///   above is at most 9 high (rsigma chains 10 steps: the earlier start must not reach
+    ///   one more);
+    /// - a group that fired stays quiet for a while (`suppress_ms > 0`: two updates of one
+    ///   event could otherwise both fire a parent in one order and once in the other);
     /// - no rule of the set carries `rsigma.*` engine settings (suppression, actions and
     ///   caps per correlation or for the engine).
+    ///
+    /// Below the state bounds the results are the same as rsigma's; the order of several
+    /// alerts from one event may differ. Past the bounds (a flood of distinct groups) the
+    /// two evict different state at different times.
     pub(crate) fn new(set: &RuleSet, settings: CountSettings) -> Option<Self> {
         let engine_settings = set
             .rules
@@ -94,7 +108,7 @@ impl Counts {
                 .correlations
                 .iter()
                 .any(|c| rsigma_keys(c.rule.custom_attributes.keys()));
-        if engine_settings {
+        if engine_settings || settings.suppress_ms <= 0 {
             return None;
         }
         let refs = |reference: &str| -> Vec<usize> {
@@ -115,7 +129,8 @@ impl Counts {
         let mut eligible: Vec<bool> = set
             .correlations
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let rule = &c.rule;
                 let parents: Vec<_> =
                     set.correlations
@@ -134,8 +149,8 @@ impl Counts {
                     && rule.window == WindowMode::Sliding
                     && rule.gap.is_none()
                     && rule.aliases.is_empty()
-                    && !rule.generate
-                    && !parents.is_empty()
+                    && parents.iter().any(|p| !p.rule.generate)
+                    && above_is_order_free(set, i, 0)
                     && parents.iter().all(|p| {
                         p.rule.aliases.is_empty()
                             && p.rule.rules.iter().all(|r| {
@@ -223,6 +238,10 @@ impl Counts {
     /// window slides, the time is pushed, the group is capped, the threshold checked, and a
     /// firing within the suppression time of the group's last one is dropped. Each count
     /// that fires is appended to `fired` as rsigma's detection of the correlation.
+    ///
+    /// A count that fires twice on one event (two of its rules matched, and no suppression
+    /// between) is handed to rsigma once, as rsigma's chaining takes each firing correlation
+    /// once per step; `fired_ids` gets every firing.
     pub(crate) fn feed(
         &mut self,
         rule: usize,
@@ -230,6 +249,7 @@ impl Counts {
         now: i64,
         set: &RuleSet,
         fired: &mut Vec<EvaluationResult>,
+        fired_ids: &mut Vec<String>,
     ) {
         let now = now.clamp(0, i64::MAX / 2);
         let Some(counts) = self.by_rule.get(rule) else {
@@ -267,6 +287,13 @@ impl Counts {
             }
             window.last_fired = Some(now);
             let meta = &set.correlations[count.correlation].meta;
+            fired_ids.push(meta.id.clone());
+            if fired
+                .iter()
+                .any(|f| f.header.rule_id.as_deref() == Some(meta.id.as_str()))
+            {
+                continue;
+            }
             fired.push(EvaluationResult {
                 header: RuleHeader {
                     rule_title: meta.title.clone(),
@@ -311,7 +338,10 @@ impl Counts {
         let target = settings.max_groups * 9 / 10;
         let mut by_age: Vec<((usize, GroupKey), i64)> = groups
             .iter()
-            .map(|(k, w)| (k.clone(), w.times.back().copied().unwrap_or(i64::MIN)))
+            .map(|(k, w)| {
+                let newest = w.times.back().copied().max(w.last_fired);
+                (k.clone(), newest.unwrap_or(i64::MIN))
+            })
             .collect();
         by_age.sort_unstable_by_key(|&(_, t)| t);
         for (key, _) in by_age.into_iter().take(groups.len().saturating_sub(target)) {
@@ -342,8 +372,9 @@ impl Counts {
     }
 }
 
-/// Drops old times, and groups left with none whose suppression is over (rsigma forgets a
-/// group's window and its last alert at those same points).
+/// Drops old times, a last firing whose suppression is over, and groups left with neither
+/// (rsigma's eviction forgets a window's old entries and a group's last alert at those same
+/// points, each on its own).
 fn expire(
     groups: &mut HashMap<(usize, GroupKey), Window, impl BuildHasher>,
     counts: &[Count],
@@ -355,8 +386,45 @@ fn expire(
         while window.times.front().is_some_and(|&t| t < cutoff) {
             window.times.pop_front();
         }
-        !window.times.is_empty() || window.last_fired.is_some_and(|t| now - t < suppress_ms)
+        if window.last_fired.is_some_and(|t| now - t >= suppress_ms) {
+            window.last_fired = None;
+        }
+        !window.times.is_empty() || window.last_fired.is_some()
     });
+}
+
+/// Whether every correlation above `index` (built on it, at any height) is indifferent to
+/// the order of one event's updates (see [`Counts::new`]), within 9 steps.
+fn above_is_order_free(set: &RuleSet, index: usize, height: usize) -> bool {
+    let c = &set.correlations[index];
+    set.correlations
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.rule
+                .rules
+                .iter()
+                .any(|r| *r == c.meta.id || Some(r.as_str()) == c.meta.name.as_deref())
+        })
+        .all(|(at, p)| {
+            height < 9 && order_free(&p.rule) && above_is_order_free(set, at, height + 1)
+        })
+}
+
+/// An `event_count` (each update adds one, whichever child brings it), or a `temporal`
+/// whose condition is all of its rules (it fires when the last one arrives, whichever it is).
+fn order_free(rule: &rsigma_parser::CorrelationRule) -> bool {
+    match (&rule.correlation_type, &rule.condition) {
+        (CorrelationType::EventCount, CorrelationCondition::Threshold { field: None, .. }) => true,
+        (
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered,
+            CorrelationCondition::Threshold { predicates, .. },
+        ) => {
+            let all = u64::try_from(rule.rules.len()).unwrap_or(u64::MAX);
+            predicates.as_slice() == [(ConditionOperator::Gte, all)]
+        }
+        _ => false,
+    }
 }
 
 /// Whether every predicate holds for `value`, compared as rsigma compares.

@@ -177,7 +177,9 @@ impl Evaluator {
             None
         };
         let engine_budget = if counts.is_some() {
-            config.max_state_entries - (config.max_state_entries / 2).max(1)
+            config
+                .max_state_entries
+                .saturating_sub((config.max_state_entries / 2).max(1))
         } else {
             config.max_state_entries
         };
@@ -374,16 +376,16 @@ impl Evaluator {
         };
         let now_ms = unix_millis(event.time);
         let mut detections = detections;
+        // A count that fires goes on to rsigma as a detection of its correlation (for the
+        // correlations built on it) and is a firing of its own, reported once rsigma has
+        // taken it.
+        let mut counted = Vec::new();
         if let Some(counts) = self.counts.as_mut() {
-            // A count that fires goes on to rsigma as a detection of its correlation (for
-            // the correlations built on it) and is a firing of its own.
-            let before = detections.len();
+            let mut fired = Vec::new();
             for &rule in &self.matched {
-                counts.feed(rule, view, now_ms, &self.set, &mut detections);
+                counts.feed(rule, view, now_ms, &self.set, &mut fired, &mut counted);
             }
-            for fired in &detections[before..] {
-                self.fired.extend(fired.header.rule_id.clone());
-            }
+            detections.extend(fired);
         }
         if detections.is_empty() {
             return;
@@ -392,9 +394,13 @@ impl Evaluator {
             engine.process_with_detections(view, detections, now_ms)
         }));
         let results = match outcome {
-            Ok(results) => results,
+            Ok(results) => {
+                self.fired.append(&mut counted);
+                results
+            }
             Err(panic) => {
                 self.correlation = None;
+                self.counts = None;
                 let why = panic_message(panic.as_ref());
                 self.report(format!(
                     "correlations disabled: the correlation engine failed ({why})"
@@ -518,6 +524,7 @@ impl Evaluator {
             let outcome = catch_unwind(AssertUnwindSafe(|| engine.evict_expired(now_ms)));
             if outcome.is_err() {
                 self.correlation = None;
+                self.counts = None;
                 self.report("correlations disabled: eviction failed".to_owned());
             }
         }

@@ -160,6 +160,19 @@ fn summary(alert: &Alert) -> String {
 
 /// Runs `set` over `events` both ways; returns what the native run counted itself.
 fn compare(set: &Arc<RuleSet>, events: &[FileEvent], config: &RuntimeConfig) -> Vec<String> {
+    let (counted, firings) = compare_with_idle(set, events, config, &[]);
+    assert!(firings > 0, "the stream makes correlations fire");
+    counted
+}
+
+/// [`compare`], with the evaluators told the stream is idle after the events whose sequence
+/// numbers are in `idle_after`; also returns how many firings there were.
+fn compare_with_idle(
+    set: &Arc<RuleSet>,
+    events: &[FileEvent],
+    config: &RuntimeConfig,
+    idle_after: &[u64],
+) -> (Vec<String>, usize) {
     let native_config = RuntimeConfig {
         native_counts: true,
         ..config.clone()
@@ -187,13 +200,17 @@ fn compare(set: &Arc<RuleSet>, events: &[FileEvent], config: &RuntimeConfig) -> 
         fb.sort();
         assert_eq!(fa, fb, "firings on event {}", event.seq);
         firings += fa.len();
+        if idle_after.contains(&event.seq) {
+            native.idle(Timestamp(0));
+            rsigma.idle(Timestamp(0));
+        }
     }
-    assert!(firings > 0, "the stream makes correlations fire");
-    native
+    let counted = native
         .native_counts()
         .iter()
         .map(|s| (*s).to_owned())
-        .collect()
+        .collect();
+    (counted, firings)
 }
 
 #[test]
@@ -234,4 +251,192 @@ fn short_suppression_and_small_caps_change_nothing_either() {
         compare(&chain, &stream(seed, 3_000, 1), &config);
         compare(&chain, &stream(seed, 3_000, 250), &config);
     }
+}
+
+/// One event at `ms` after the start by process `pid`.
+fn at(seq: u64, ms: u64, pid: u32, operation: Operation, path: &str) -> FileEvent {
+    FileEvent {
+        seq,
+        time: Timestamp::from_unix_nanos((1_700_000_000_000 + ms) * 1_000_000),
+        host: Host::Windows,
+        operation,
+        process: Arc::new(ProcessInfo {
+            key: ProcessKey { pid, start_key: 1 },
+            image: Some(r"C:\x\e.exe".into()),
+            ..ProcessInfo::default()
+        }),
+        thread_id: 1,
+        target: file_path(path, Host::Windows),
+        source: None,
+        details: Details::default(),
+        entropy: None,
+    }
+}
+
+const WRITTEN: &str = "title: written
+id: t-written
+logsource: {category: file_change}
+detection: {s: {Operation: close_modified}, condition: s}
+level: informational
+---
+title: docx
+id: t-docx
+logsource: {category: file_change}
+detection: {s: {TargetFilename|endswith: '.docx'}, condition: s}
+level: informational
+";
+
+/// `WRITTEN`, a count `t-many` over `rules` (`gte: threshold`, 10 s) and `parent` on top.
+fn count_under(rules: &str, threshold: u32, parent: &str) -> Arc<RuleSet> {
+    set(&format!(
+        "{WRITTEN}---
+title: many
+id: t-many
+correlation: {{type: event_count, rules: [{rules}], group-by: [ProcessId], timespan: 10s, condition: {{gte: {threshold}}}, generate: false}}
+level: low
+---
+{parent}"
+    ))
+}
+
+/// Cases found in review where a count kept here behaved otherwise than rsigma's: each is
+/// now either left to rsigma or the same, and each is run both ways.
+#[test]
+fn reviewed_corner_cases_fire_as_rsigma_fires_them() {
+    let config = RuntimeConfig::default();
+    let two = [
+        at(0, 0, 1, Operation::CloseModified, r"C:\a\x.docx"),
+        at(1, 1, 1, Operation::CloseModified, r"C:\a\y.docx"),
+    ];
+    // A parent that alerts does not make the count quiet: the count alerts too (rsigma's).
+    let loud_parent = count_under(
+        "t-written",
+        2,
+        "title: parent
+id: t-parent
+correlation: {type: event_count, rules: [t-many], group-by: [ProcessId], timespan: 60s, condition: {gte: 1}, generate: true}
+level: high
+",
+    );
+    let (counted, firings) = compare_with_idle(&loud_parent, &two, &config, &[]);
+    assert!(counted.is_empty() && firings > 0);
+    // A `value_count` parent reads the event's field when fed, nothing when chained.
+    let value_parent = count_under(
+        "t-written",
+        1,
+        "title: vc parent
+id: t-vc
+correlation: {type: value_count, rules: [t-many], group-by: [ProcessId], timespan: 60s, condition: {field: TargetFilename, gte: 1}, generate: false}
+level: high
+---
+title: top
+id: t-top
+correlation: {type: event_count, rules: [t-vc], group-by: [ProcessId], timespan: 60s, condition: {gte: 1}}
+level: high
+",
+    );
+    let (counted, _) = compare_with_idle(&value_parent, &two, &config, &[]);
+    assert!(counted.is_empty());
+    // Two rules of one count on one event, and no suppression: left to rsigma.
+    let both = count_under(
+        "t-written, t-docx",
+        1,
+        "title: parent
+id: t-parent
+correlation: {type: event_count, rules: [t-many], group-by: [ProcessId], timespan: 60s, condition: {gte: 2}, generate: false}
+level: high
+---
+title: top
+id: t-top
+correlation: {type: event_count, rules: [t-parent], group-by: [ProcessId], timespan: 60s, condition: {gte: 1}}
+level: high
+",
+    );
+    let unsuppressed = RuntimeConfig {
+        suppress_secs: 0,
+        ..RuntimeConfig::default()
+    };
+    let (counted, _) = compare_with_idle(&both, &two, &unsuppressed, &[]);
+    assert!(counted.is_empty());
+    // With suppression it is counted here, and handed to rsigma once per event.
+    let mut burst: Vec<FileEvent> = (0..6)
+        .map(|i| at(i, i * 3_000, 1, Operation::CloseModified, r"C:\a\x.docx"))
+        .collect();
+    burst.push(at(6, 80_000, 1, Operation::CloseModified, r"C:\a\z.docx"));
+    let (counted, firings) = compare_with_idle(&both, &burst, &config, &[]);
+    assert_eq!(counted, ["t-many"]);
+    assert!(firings > 0);
+    // A parent whose condition is fewer than all its rules depends on the order of updates.
+    let some_of = count_under(
+        "t-docx",
+        1,
+        "title: x
+id: t-x
+correlation: {type: value_count, rules: [t-written], group-by: [ProcessId], timespan: 200s, condition: {field: TargetFilename, gte: 1}, generate: false}
+level: low
+---
+title: p
+id: t-p
+correlation: {type: temporal, rules: [t-x, t-many], group-by: [ProcessId], timespan: 120s, condition: {gte: 1}}
+level: high
+",
+    );
+    let apart = [
+        at(0, 0, 1, Operation::CloseModified, r"C:\a\x.txt"),
+        at(1, 61_000, 1, Operation::CloseModified, r"C:\a\y.docx"),
+    ];
+    let (counted, _) = compare_with_idle(&some_of, &apart, &config, &[]);
+    assert!(counted.is_empty());
+    // An event older than the idle clock, after its group's suppression was forgotten.
+    let late = count_under(
+        "t-written",
+        1,
+        "title: parent
+id: t-parent
+correlation: {type: event_count, rules: [t-many], group-by: [ProcessId], timespan: 300s, condition: {gte: 2}, generate: false}
+level: high
+---
+title: top
+id: t-top
+correlation: {type: event_count, rules: [t-parent], group-by: [ProcessId], timespan: 300s, condition: {gte: 1}}
+level: high
+",
+    );
+    let out_of_order = [
+        at(0, 0, 1, Operation::CloseModified, r"C:\a\x.docx"),
+        at(1, 61_000, 2, Operation::Open, r"C:\a\other.txt"),
+        at(2, 30_000, 1, Operation::CloseModified, r"C:\a\y.docx"),
+    ];
+    let (counted, firings) = compare_with_idle(&late, &out_of_order, &config, &[1]);
+    assert_eq!(counted, ["t-many"]);
+    assert!(firings > 0);
+    // Twelve correlations above a count: rsigma's ten chaining steps would reach one more.
+    let mut deep = format!(
+        "{WRITTEN}---
+title: p0
+id: t-p0
+correlation: {{type: event_count, rules: [t-written], group-by: [ProcessId], timespan: 10s, condition: {{gte: 1}}, generate: false}}
+level: low
+"
+    );
+    for i in 1..=12 {
+        let generate = if i == 12 { "true" } else { "false" };
+        deep.push_str(&format!(
+            "---
+title: p{i}
+id: t-p{i}
+correlation: {{type: event_count, rules: [t-p{}], group-by: [ProcessId], timespan: 10s, condition: {{gte: 1}}, generate: {generate}}}
+level: low
+",
+            i - 1
+        ));
+    }
+    let (counted, firings) = compare_with_idle(&set(&deep), &two, &config, &[]);
+    assert!(counted.is_empty() && firings > 0, "{counted:?}");
+    // A state budget of nothing does not panic.
+    let none = RuntimeConfig {
+        max_state_entries: 0,
+        ..RuntimeConfig::default()
+    };
+    let _ = Evaluator::new(late, Canaries::default(), none);
 }
