@@ -299,6 +299,22 @@ level: low
     ))
 }
 
+/// A count `t-parent` of `t-many`'s firings (`gte: 2` in `timespan`), kept quiet by `t-top`.
+fn quiet_parent(timespan: &str) -> String {
+    format!(
+        "title: parent
+id: t-parent
+correlation: {{type: event_count, rules: [t-many], group-by: [ProcessId], timespan: {timespan}, condition: {{gte: 2}}, generate: false}}
+level: high
+---
+title: top
+id: t-top
+correlation: {{type: event_count, rules: [t-parent], group-by: [ProcessId], timespan: {timespan}, condition: {{gte: 1}}}}
+level: high
+"
+    )
+}
+
 /// Cases found in review where a count kept here behaved otherwise than rsigma's: each is
 /// now either left to rsigma or the same, and each is run both ways.
 #[test]
@@ -338,20 +354,7 @@ level: high
     let (counted, _) = compare_with_idle(&value_parent, &two, &config, &[]);
     assert!(counted.is_empty());
     // Two rules of one count on one event, and no suppression: left to rsigma.
-    let both = count_under(
-        "t-written, t-docx",
-        1,
-        "title: parent
-id: t-parent
-correlation: {type: event_count, rules: [t-many], group-by: [ProcessId], timespan: 60s, condition: {gte: 2}, generate: false}
-level: high
----
-title: top
-id: t-top
-correlation: {type: event_count, rules: [t-parent], group-by: [ProcessId], timespan: 60s, condition: {gte: 1}}
-level: high
-",
-    );
+    let both = count_under("t-written, t-docx", 1, &quiet_parent("60s"));
     let unsuppressed = RuntimeConfig {
         suppress_secs: 0,
         ..RuntimeConfig::default()
@@ -388,20 +391,7 @@ level: high
     let (counted, _) = compare_with_idle(&some_of, &apart, &config, &[]);
     assert!(counted.is_empty());
     // An event older than the idle clock, after its group's suppression was forgotten.
-    let late = count_under(
-        "t-written",
-        1,
-        "title: parent
-id: t-parent
-correlation: {type: event_count, rules: [t-many], group-by: [ProcessId], timespan: 300s, condition: {gte: 2}, generate: false}
-level: high
----
-title: top
-id: t-top
-correlation: {type: event_count, rules: [t-parent], group-by: [ProcessId], timespan: 300s, condition: {gte: 1}}
-level: high
-",
-    );
+    let late = count_under("t-written", 1, &quiet_parent("300s"));
     let out_of_order = [
         at(0, 0, 1, Operation::CloseModified, r"C:\a\x.docx"),
         at(1, 61_000, 2, Operation::Open, r"C:\a\other.txt"),
