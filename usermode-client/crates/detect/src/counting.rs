@@ -7,12 +7,13 @@
 //! common file event there is, to count per process. Such a count is a sliding window of
 //! timestamps per group: kept here, the same work is a hash lookup and a deque push.
 //!
-//! Only what is certainly the same is taken over (see [`Counts::new`]); everything else stays
-//! with rsigma. A count that fires is handed to rsigma as a detection of the correlation's id,
-//! so the correlations built on it (a `temporal` chain) are updated by rsigma exactly as its
-//! own chaining would: same group (the parents group by fields this count groups by, read
-//! from the same event), same window, same rule reference. The Evaluator's tests run the
-//! built-in pack both ways over the same streams and compare every firing.
+//! Only what certainly gives the same alerts is taken over (see [`Counts::new`]); everything
+//! else stays with rsigma. A count that fires is handed to rsigma as a detection of the
+//! correlation's id, so the correlations built on it (a `temporal` chain) are updated by
+//! rsigma as its own chaining would: same group (the parents group by fields this count
+//! groups by, read from the same event), same window, same rule reference — one step earlier,
+//! which the correlations above must not mind. `tests/native_counts.rs` runs rule sets both
+//! ways over the same streams and compares every event's alerts and firings.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
