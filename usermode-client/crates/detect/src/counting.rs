@@ -122,6 +122,7 @@ impl Counts {
                 .map(|(i, _)| i)
                 .collect()
         };
+        let above = OrderFreeAbove::of(set);
         let names_correlation = |reference: &str| {
             set.correlations
                 .iter()
@@ -133,15 +134,10 @@ impl Counts {
             .enumerate()
             .map(|(i, c)| {
                 let rule = &c.rule;
-                let parents: Vec<_> =
-                    set.correlations
-                        .iter()
-                        .filter(|p| {
-                            p.rule.rules.iter().any(|r| {
-                                *r == c.meta.id || Some(r.as_str()) == c.meta.name.as_deref()
-                            })
-                        })
-                        .collect();
+                let parents: Vec<_> = above.parents[i]
+                    .iter()
+                    .map(|&at| &set.correlations[at])
+                    .collect();
                 rule.correlation_type == CorrelationType::EventCount
                     && matches!(
                         rule.condition,
@@ -151,7 +147,7 @@ impl Counts {
                     && rule.gap.is_none()
                     && rule.aliases.is_empty()
                     && parents.iter().any(|p| !p.rule.generate)
-                    && above_is_order_free(set, i, 0)
+                    && above.holds(i)
                     && parents.iter().all(|p| {
                         p.rule.aliases.is_empty()
                             && p.rule.rules.iter().all(|r| {
@@ -166,26 +162,26 @@ impl Counts {
             })
             .collect();
         // A detection rule that also feeds a correlation left to rsigma goes to rsigma, and
-        // then the counts it feeds must be rsigma's too.
+        // then the counts it feeds must be rsigma's too (until nothing changes).
+        let bases: Vec<Vec<usize>> = set
+            .correlations
+            .iter()
+            .map(|c| c.rule.rules.iter().flat_map(|r| refs(r)).collect())
+            .collect();
         loop {
-            let mut changed = false;
-            for (i, c) in set.correlations.iter().enumerate() {
-                if eligible[i] {
-                    continue;
-                }
-                let bases: Vec<usize> = c.rule.rules.iter().flat_map(|r| refs(r)).collect();
-                for (j, other) in set.correlations.iter().enumerate() {
-                    if eligible[j]
-                        && other
-                            .rule
-                            .rules
-                            .iter()
-                            .flat_map(|r| refs(r))
-                            .any(|b| bases.contains(&b))
-                    {
-                        eligible[j] = false;
-                        changed = true;
+            let mut to_rsigma = vec![false; set.rules.len()];
+            for (i, rules) in bases.iter().enumerate() {
+                if !eligible[i] {
+                    for &rule in rules {
+                        to_rsigma[rule] = true;
                     }
+                }
+            }
+            let mut changed = false;
+            for (i, rules) in bases.iter().enumerate() {
+                if eligible[i] && rules.iter().any(|&rule| to_rsigma[rule]) {
+                    eligible[i] = false;
+                    changed = true;
                 }
             }
             if !changed {
@@ -394,22 +390,76 @@ fn expire(
     });
 }
 
-/// Whether every correlation above `index` (built on it, at any height) is indifferent to
-/// the order of one event's updates (see [`Counts::new`]), within 9 steps.
-fn above_is_order_free(set: &RuleSet, index: usize, height: usize) -> bool {
-    let c = &set.correlations[index];
-    set.correlations
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| {
-            p.rule
-                .rules
+/// For each correlation, how high the correlations built on it stack and whether all of them
+/// are indifferent to the order of one event's updates (see [`Counts::new`]). Computed once
+/// per correlation (a rule set shaped as a wide lattice must not cost a walk per path), and a
+/// cycle counts as not indifferent.
+struct OrderFreeAbove {
+    /// `None` while being computed; then whether all above are order-free, and the height.
+    memo: Vec<Option<(bool, usize)>>,
+    /// Correlation index → the correlations naming it.
+    parents: Vec<Vec<usize>>,
+}
+
+/// The tallest stack above a count that rsigma's chaining still reaches one step early.
+const MAX_HEIGHT_ABOVE: usize = 9;
+
+impl OrderFreeAbove {
+    fn of(set: &RuleSet) -> Self {
+        let parents =
+            set.correlations
                 .iter()
-                .any(|r| *r == c.meta.id || Some(r.as_str()) == c.meta.name.as_deref())
-        })
-        .all(|(at, p)| {
-            height < 9 && order_free(&p.rule) && above_is_order_free(set, at, height + 1)
-        })
+                .map(|c| {
+                    set.correlations
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| {
+                            p.rule.rules.iter().any(|r| {
+                                *r == c.meta.id || Some(r.as_str()) == c.meta.name.as_deref()
+                            })
+                        })
+                        .map(|(at, _)| at)
+                        .collect()
+                })
+                .collect();
+        let mut this = Self {
+            memo: vec![None; set.correlations.len()],
+            parents,
+        };
+        for i in 0..set.correlations.len() {
+            this.visit(set, i, &mut vec![false; set.correlations.len()]);
+        }
+        this
+    }
+
+    /// Whether everything above correlation `index` is order-free and at most
+    /// [`MAX_HEIGHT_ABOVE`] high.
+    fn holds(&self, index: usize) -> bool {
+        self.memo
+            .get(index)
+            .copied()
+            .flatten()
+            .is_some_and(|(free, height)| free && height <= MAX_HEIGHT_ABOVE)
+    }
+
+    fn visit(&mut self, set: &RuleSet, index: usize, on_path: &mut [bool]) -> (bool, usize) {
+        if let Some(done) = self.memo[index] {
+            return done;
+        }
+        if on_path[index] {
+            return (false, usize::MAX);
+        }
+        on_path[index] = true;
+        let mut result = (true, 0);
+        for at in self.parents[index].clone() {
+            let (free, height) = self.visit(set, at, on_path);
+            result.0 &= free && order_free(&set.correlations[at].rule);
+            result.1 = result.1.max(height.saturating_add(1));
+        }
+        on_path[index] = false;
+        self.memo[index] = Some(result);
+        result
+    }
 }
 
 /// An `event_count` (each update adds one, whichever child brings it), or a `temporal`

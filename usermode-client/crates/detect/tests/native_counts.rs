@@ -430,3 +430,35 @@ level: low
     };
     let _ = Evaluator::new(late, Canaries::default(), none);
 }
+
+/// Deciding which counts to keep looks at each correlation once: a rule set shaped as a wide
+/// lattice (each of 8 correlations per level built on all 8 below, 11 levels) loads, and its
+/// counts, under a stack taller than rsigma's chaining reaches, stay with rsigma.
+#[test]
+fn a_wide_lattice_of_correlations_is_decided_quickly() {
+    let mut text = String::from(WRITTEN);
+    for level in 0..=10 {
+        for k in 0..8 {
+            let rules = if level == 0 {
+                "t-written".to_owned()
+            } else {
+                (0..8)
+                    .map(|j| format!("t-l{}-{j}", level - 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let generate = if level == 10 { "true" } else { "false" };
+            text.push_str(&format!(
+                "---
+title: l{level} {k}
+id: t-l{level}-{k}
+correlation: {{type: event_count, rules: [{rules}], group-by: [ProcessId], timespan: 10s, condition: {{gte: 1}}, generate: {generate}}}
+level: low
+"
+            ));
+        }
+    }
+    // A walk per path would not finish: 8 parents a level, 10 levels.
+    let evaluator = Evaluator::new(set(&text), Canaries::default(), RuntimeConfig::default());
+    assert!(evaluator.native_counts().is_empty());
+}
