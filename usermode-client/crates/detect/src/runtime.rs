@@ -163,11 +163,12 @@ impl Evaluator {
     pub fn new(set: Arc<RuleSet>, canaries: Canaries, config: RuntimeConfig) -> Self {
         let mut reports = Vec::new();
         // Counts kept here share the state budget with rsigma's engine, half each.
+        let count_budget = (config.max_state_entries / 2).max(1);
         let counts = if config.native_counts && set.correlation_count() > 0 {
             Counts::new(
                 &set,
                 CountSettings {
-                    max_groups: (config.max_state_entries / 2).max(1),
+                    max_groups: count_budget,
                     max_group_entries: config.max_group_entries,
                     suppress_ms: i64::try_from(config.suppress_secs.saturating_mul(1000))
                         .unwrap_or(i64::MAX),
@@ -177,9 +178,7 @@ impl Evaluator {
             None
         };
         let engine_budget = if counts.is_some() {
-            config
-                .max_state_entries
-                .saturating_sub((config.max_state_entries / 2).max(1))
+            config.max_state_entries.saturating_sub(count_budget)
         } else {
             config.max_state_entries
         };

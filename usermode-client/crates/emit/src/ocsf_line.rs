@@ -670,7 +670,6 @@ mod tests {
         }
     }
 
-    /// The eight-byte test agrees with the byte test on every byte in every lane.
     #[test]
     fn hex_writes_what_format_writes() {
         let mut values = vec![
@@ -693,6 +692,7 @@ mod tests {
         }
     }
 
+    /// The eight-byte test agrees with the byte test on every byte in every lane.
     #[test]
     fn chunk_test_agrees_with_the_byte_test() {
         for b in 0..=255u8 {
