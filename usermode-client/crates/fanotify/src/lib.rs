@@ -137,6 +137,15 @@
 //!   `/proc/<pid>/cmdline` is empty and its `exe` is gone, and a pidfd or an open
 //!   `/proc/<pid>` directory does not keep them: holding the process's directory from the
 //!   fork on does not help.
+//! - **Transparent huge pages are off for the process** (`PR_SET_THP_DISABLE`, set by
+//!   [`procconn::Tracker::start`]). A second measured cause of a late tracker: ftrace showed
+//!   the thread stopped 2.8 ms in one user page fault on a fresh 2 MiB page of mimalloc's
+//!   arena (which mimalloc advises as huge) — on this VM the host backs freshly freed guest
+//!   memory page by page, so a huge page's first touch after another program freed memory
+//!   is slow; every run of the e2e `mv` loop had one ~0.2 ms such fault. The exec that came
+//!   in meanwhile, and the next two, were read after their `mv` had exited. With 4 KiB pages
+//!   the e2e `mv` test run right after the flood test went from about 3 failures in 10 to
+//!   none in 32.
 //! - **Measured** (e2e `mv` loop and `tar` tests, `stress-ng --cpu 4` on the 2-core CI
 //!   machine, same test binary): before, 7 runs in 30 failed (6 with a rename's image
 //!   unknown, 1 with its command line unknown); after, 3 runs in 80 failed (50 + 30),

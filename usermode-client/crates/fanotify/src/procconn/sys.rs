@@ -185,3 +185,16 @@ pub fn realtime_thread() -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Tells the kernel to back none of this process's memory with transparent huge pages
+/// (`PR_SET_THP_DISABLE`: every thread, from the next page fault on, whatever `madvise` asked
+/// for; inherited by children). Pages that are already huge stay so.
+pub fn disable_transparent_huge_pages() -> io::Result<()> {
+    // SAFETY: prctl with PR_SET_THP_DISABLE takes integers only and touches no memory of ours.
+    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

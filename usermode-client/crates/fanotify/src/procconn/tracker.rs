@@ -182,6 +182,22 @@ impl Tracker {
     /// `CONFIG_PROC_EVENTS`).
     pub fn start() -> std::io::Result<Self> {
         let socket = sys::open_connector()?;
+        // The thread has well under a millisecond to read a new program's `/proc`. A page
+        // fault on a transparent huge page stops it for the time the kernel takes to zero
+        // 2 MiB: ~0.2 ms here, and 2–3 ms on a VM whose host backs that memory page by
+        // page (measured with ftrace, one such fault in the e2e `mv` loop after another
+        // test freed memory; the `mv`s that started meanwhile lost their command lines).
+        // The allocator (mimalloc advises huge pages for its arenas) or the system
+        // (`enabled=always`) may ask for them; 4 KiB faults cost microseconds. Process-wide:
+        // the kernel has no per-thread setting, and the thread's memory comes from shared
+        // arenas.
+        if let Err(error) = sys::disable_transparent_huge_pages() {
+            tracing::warn!(
+                %error,
+                "transparent huge pages stay on: a huge-page fault in the process tracker can \
+                 delay it past a short-lived program's exit"
+            );
+        }
         let (wake_read, wake_write) = sys::pipe()?;
         let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
