@@ -40,6 +40,15 @@
 //!   under another name becomes a `HardLink` (name = that name, new name = the created
 //!   one), as on Windows; a link to a file not seen since the source started stays a
 //!   `FileCreate` (finding its other name would take a search of the file system).
+//! - **Rename halves** (kernels before 5.17): the kernel queues `MOVED_FROM` and `MOVED_TO`
+//!   back to back from the renaming task, but other tasks' events on the same file system
+//!   (other threads of the same process too, which share its pid) can come between them.
+//!   A first half waits (at most 64 at once, the oldest reported alone beyond that) for a
+//!   `MOVED_TO` of the same process about the same object (without object handles: the
+//!   process's oldest waiting half). The rename record goes out when the pair is complete.
+//!   A half whose partner never comes is still reported, as a `Rename` with one name
+//!   empty: after a loss, after a poll interval with an empty queue, or once it waited
+//!   50 ms ([`translate::MOVE_PATIENCE_TICKS`]) by a read that emptied the queue.
 //! - **Truncate**: `truncate`/`ftruncate`/`O_TRUNC` raise `FAN_MODIFY`, the same bit as a
 //!   write, with no size: it is reported as `FirstWrite` (and `CloseModified` at the close).
 //!   No `SetSize` record is produced.

@@ -372,6 +372,9 @@ impl FanotifySource {
             let timestamp = now();
             self.sync_processes(timestamp);
             self.flush_exits(timestamp);
+            // A rename's second half is queued within the same call as its first: after a
+            // quiet poll interval, a first half still waiting has none.
+            self.translator.flush_moves(&mut self.pending);
             return Ok(());
         }
         let n = self
@@ -466,6 +469,7 @@ impl FanotifySource {
         }
         if self.drained {
             self.flush_exits(timestamp);
+            self.translator.expire_moves(timestamp, &mut self.pending);
         }
         Ok(())
     }

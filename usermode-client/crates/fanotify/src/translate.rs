@@ -208,6 +208,15 @@ impl Default for Limits {
     }
 }
 
+/// `MOVED_FROM`s waiting for their `MOVED_TO` at most (one per thread that is renaming at
+/// the same moment): beyond it the oldest is reported without its new name.
+const MAX_PENDING_MOVES: usize = 64;
+
+/// How long a `MOVED_FROM` waits for its `MOVED_TO` (100 ns ticks: 50 ms). The renaming
+/// task queues the second half within the same `rename` call, so only a task preempted
+/// between the two halves makes it wait at all.
+pub const MOVE_PATIENCE_TICKS: u64 = 500_000;
+
 /// A `MOVED_FROM` waiting for its `MOVED_TO`.
 #[derive(Clone, Debug)]
 struct MoveHalf {
@@ -225,7 +234,10 @@ pub struct Translator {
     dirs: DirCache,
     dirty: HashSet<HandleKey>,
     limits: Limits,
-    move_from: Option<MoveHalf>,
+    /// The kernel queues a rename's two halves back to back from the renaming task, but
+    /// other tasks' events on the same file system (other threads of the same process
+    /// too) can come between them: first halves wait here, oldest first.
+    moves: VecDeque<MoveHalf>,
     next_seq: u64,
     counters: Counters,
     /// File handle → its last known name, when hard links are reported.
@@ -245,7 +257,7 @@ impl Translator {
             dirs: DirCache::new(limits.dir_cache),
             dirty: HashSet::new(),
             limits,
-            move_from: None,
+            moves: VecDeque::new(),
             next_seq: 1,
             counters: Counters::default(),
             names: None,
@@ -422,7 +434,7 @@ impl Translator {
     /// Events were lost (`loss` says why and how many at least): a loss record, and every
     /// cache dropped, since a directory rename may be among the lost events.
     pub fn loss(&mut self, loss: Loss, timestamp: u64, out: &mut VecDeque<Pending>) {
-        self.flush_move(out);
+        self.flush_moves(out);
         self.dirs.clear();
         self.dirty.clear();
         self.control(PendingBody::Loss(loss), timestamp, out);
@@ -476,9 +488,6 @@ impl Translator {
         if bits & simple == 0 {
             return;
         }
-        // A MOVED_FROM is followed at once by its MOVED_TO: anything else first means the
-        // other half will never come.
-        self.flush_move(out);
         let Some(path) = self.event_path(event, resolver) else {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
             return;
@@ -608,7 +617,6 @@ impl Translator {
         resolver: &mut dyn Resolve,
         out: &mut VecDeque<Pending>,
     ) {
-        self.flush_move(out);
         let (Some(old), Some(new)) = (&event.old_entry, &event.new_entry) else {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
             return;
@@ -664,7 +672,8 @@ impl Translator {
 
     /// Pairs `MOVED_FROM` with the `MOVED_TO` that follows it (kernels without `FAN_RENAME`):
     /// the kernel queues the two halves of one rename back to back, from the same process,
-    /// about the same object.
+    /// about the same object — though other tasks' events may come between them, and the
+    /// renamer may be preempted between the two.
     fn move_half(
         &mut self,
         event: &RawEvent<'_>,
@@ -684,8 +693,12 @@ impl Translator {
         };
         let object = event.object.as_ref().map(HandleKey::of);
         if event.mask & mask::MOVED_FROM != 0 {
-            self.flush_move(out);
-            self.move_from = Some(MoveHalf {
+            if self.moves.len() >= MAX_PENDING_MOVES {
+                if let Some(oldest) = self.moves.pop_front() {
+                    self.report_lone_from(oldest, out);
+                }
+            }
+            self.moves.push_back(MoveHalf {
                 actor,
                 object,
                 path,
@@ -693,53 +706,64 @@ impl Translator {
             });
             return;
         }
-        match self.move_from.take() {
-            Some(from)
-                if from.actor.pid == actor.pid
-                    && (from.object.is_none() || from.object == object) =>
-            {
-                self.finish_rename(
-                    event.object.as_ref(),
-                    actor,
-                    from.file,
-                    own,
-                    from.path,
-                    path,
-                    out,
-                );
-            }
-            other => {
-                self.move_from = other;
-                self.flush_move(out);
-                // A lone MOVED_TO: the name appeared; say where it came from is unknown.
-                self.finish_rename(
-                    event.object.as_ref(),
-                    actor,
-                    file,
-                    own,
-                    Vec::new(),
-                    path,
-                    out,
-                );
+        // Threads of one process share its pid: with object handles the object tells
+        // their renames apart; without them, the oldest half of that process is the guess.
+        let from = self
+            .moves
+            .iter()
+            .position(|m| {
+                m.actor.pid == actor.pid
+                    && (m.object.is_none() || object.is_none() || m.object == object)
+            })
+            .and_then(|at| self.moves.remove(at));
+        // A lone MOVED_TO (no half of its own waits): the name appeared; where it came from
+        // is unknown.
+        let (from_file, from_path) = from.map_or((file, Vec::new()), |m| (m.file, m.path));
+        self.finish_rename(
+            event.object.as_ref(),
+            actor,
+            from_file,
+            own,
+            from_path,
+            path,
+            out,
+        );
+    }
+
+    /// Reports every `MOVED_FROM` whose `MOVED_TO` has not come, after a loss or once the
+    /// kernel's queue stayed empty for a poll interval. Moving out of the watched file
+    /// system cannot happen with a file system mark, so such a half is a defensive case:
+    /// it is reported as a rename with no new name rather than dropped.
+    pub fn flush_moves(&mut self, out: &mut VecDeque<Pending>) {
+        while let Some(from) = self.moves.pop_front() {
+            self.report_lone_from(from, out);
+        }
+    }
+
+    /// Reports the `MOVED_FROM`s that waited longer than [`MOVE_PATIENCE_TICKS`] by `now`
+    /// (a timestamp like the actors'): called after a read that emptied the queue.
+    pub fn expire_moves(&mut self, now: u64, out: &mut VecDeque<Pending>) {
+        while self
+            .moves
+            .front()
+            .is_some_and(|m| now.saturating_sub(m.actor.timestamp) > MOVE_PATIENCE_TICKS)
+        {
+            if let Some(from) = self.moves.pop_front() {
+                self.report_lone_from(from, out);
             }
         }
     }
 
-    /// A `MOVED_FROM` whose `MOVED_TO` never came (moved out of the watched file system
-    /// cannot happen with a file system mark, so this is defensive): reported as a rename
-    /// with no new name rather than dropped.
-    fn flush_move(&mut self, out: &mut VecDeque<Pending>) {
-        if let Some(from) = self.move_from.take() {
-            if self.exclude_pid != Some(from.actor.pid) && self.in_scope(&from.path) {
-                self.push(
-                    out,
-                    from.actor,
-                    PendingBody::Rename,
-                    from.file,
-                    from.path,
-                    Vec::new(),
-                );
-            }
+    fn report_lone_from(&mut self, from: MoveHalf, out: &mut VecDeque<Pending>) {
+        if self.exclude_pid != Some(from.actor.pid) && self.in_scope(&from.path) {
+            self.push(
+                out,
+                from.actor,
+                PendingBody::Rename,
+                from.file,
+                from.path,
+                Vec::new(),
+            );
         }
     }
 }

@@ -211,10 +211,95 @@ fn rename_halves_are_paired_and_a_lone_half_is_still_reported() {
         f.take(),
         vec![
             rec(PendingBody::Rename, "/w/a", "/w/b"),
-            rec(PendingBody::Rename, "/w/c", ""),
             rec(PendingBody::Create, "/w/n", ""),
         ]
     );
+    // The half of `c` waits until it is older than the patience, then goes out alone.
+    f.tr.expire_moves(ACTOR.timestamp + MOVE_PATIENCE_TICKS, &mut f.out);
+    assert!(f.take().is_empty());
+    f.tr.expire_moves(ACTOR.timestamp + MOVE_PATIENCE_TICKS + 1, &mut f.out);
+    assert_eq!(f.take(), vec![rec(PendingBody::Rename, "/w/c", "")]);
+}
+
+const OTHER: Actor = Actor {
+    pid: 20,
+    start_key: 77,
+    timestamp: 5,
+};
+
+#[test]
+fn other_events_between_rename_halves_do_not_split_them() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::MOVED_FROM, b"root", b"a", b"ia"));
+    // Another process, and another thread of the same process, between the halves.
+    f.feed_as(&ev(mask::CREATE, b"root", b"x", b"ix"), OTHER);
+    f.feed_as(&ev(mask::MOVED_FROM, b"root", b"p", b"ip"), OTHER);
+    f.feed(&ev(mask::CREATE, b"outside", b"y", b"iy"));
+    f.feed(&ev(mask::MOVED_FROM, b"root", b"t", b"it"));
+    f.feed(&ev(mask::MOVED_TO, b"root", b"b", b"ia"));
+    f.feed_as(&ev(mask::MOVED_TO, b"root", b"q", b"ip"), OTHER);
+    f.feed(&ev(mask::MOVED_TO, b"root", b"u", b"it"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/x", ""),
+            rec(PendingBody::Rename, "/w/a", "/w/b"),
+            rec(PendingBody::Rename, "/w/p", "/w/q"),
+            rec(PendingBody::Rename, "/w/t", "/w/u"),
+        ]
+    );
+}
+
+#[test]
+fn a_moved_to_about_another_object_is_lone_and_the_waiting_half_stays() {
+    let mut f = Fixture::new();
+    f.feed(&ev(mask::MOVED_FROM, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::MOVED_TO, b"root", b"b", b"ib"));
+    assert_eq!(f.take(), vec![rec(PendingBody::Rename, "", "/w/b")]);
+    f.feed(&ev(mask::MOVED_TO, b"root", b"c", b"ia"));
+    assert_eq!(f.take(), vec![rec(PendingBody::Rename, "/w/a", "/w/c")]);
+}
+
+#[test]
+fn without_object_handles_a_process_oldest_half_is_paired() {
+    let mut f = Fixture::new();
+    let mut from = ev(mask::MOVED_FROM, b"root", b"a", b"ia");
+    from.object = None;
+    f.feed(&from);
+    let mut to = ev(mask::MOVED_TO, b"root", b"b", b"ia");
+    to.object = None;
+    f.feed_as(&to, OTHER);
+    f.feed(&to);
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Rename, "", "/w/b"),
+            rec(PendingBody::Rename, "/w/a", "/w/b"),
+        ]
+    );
+}
+
+#[test]
+fn waiting_halves_are_bounded_and_flushed_when_the_queue_is_quiet() {
+    let mut f = Fixture::new();
+    let names: Vec<&'static [u8]> = (0..=MAX_PENDING_MOVES)
+        .map(|i| &*Box::leak(format!("m{i}").into_bytes().into_boxed_slice()))
+        .collect();
+    for name in &names {
+        f.feed(&ev(mask::MOVED_FROM, b"root", name, name));
+    }
+    // One more than the bound: the oldest is reported without its new name.
+    assert_eq!(f.take(), vec![rec(PendingBody::Rename, "/w/m0", "")]);
+    f.tr.flush_moves(&mut f.out);
+    let flushed = f.take();
+    assert_eq!(flushed.len(), MAX_PENDING_MOVES);
+    assert_eq!(flushed[0], rec(PendingBody::Rename, "/w/m1", ""));
+    assert_eq!(
+        flushed[MAX_PENDING_MOVES - 1],
+        rec(PendingBody::Rename, &format!("/w/m{MAX_PENDING_MOVES}"), "")
+    );
+    f.tr.flush_moves(&mut f.out);
+    assert!(f.take().is_empty());
 }
 
 #[test]
