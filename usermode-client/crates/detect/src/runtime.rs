@@ -48,8 +48,9 @@ pub struct RuntimeConfig {
     pub recent_events: usize,
     /// Events attached to one correlation alert.
     pub events_per_alert: usize,
-    /// Count the `event_count` correlations that qualify in Picket rather than in rsigma's
-    /// engine (same firings, a fraction of the work; see `counting`). Off only to compare.
+    /// Count the `event_count` and `value_count` correlations that qualify in Picket rather
+    /// than in rsigma's engine (same firings, a fraction of the work; see `counting`). Off
+    /// only to compare.
     pub native_counts: bool,
 }
 
@@ -375,38 +376,31 @@ impl Evaluator {
         };
         let now_ms = unix_millis(event.time);
         let mut detections = detections;
-        // A count that fires goes on to rsigma as a detection of its correlation (for the
-        // correlations built on it) and is a firing of its own, reported once rsigma has
-        // taken it.
-        let mut counted = Vec::new();
+        // A count kept here that fires is a result as rsigma's would be, and goes on to
+        // rsigma as a detection of its correlation when correlations are built on it.
+        let mut results = Vec::new();
         if let Some(counts) = self.counts.as_mut() {
-            let mut fired = Vec::new();
             for &rule in &self.matched {
-                counts.feed(rule, view, now_ms, &self.set, &mut fired, &mut counted);
+                counts.feed(rule, view, now_ms, &self.set, &mut results, &mut detections);
             }
-            detections.extend(fired);
         }
-        if detections.is_empty() {
-            return;
+        if !detections.is_empty() {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                engine.process_with_detections(view, detections, now_ms)
+            }));
+            match outcome {
+                Ok(engine_results) => results.extend(engine_results),
+                Err(panic) => {
+                    self.correlation = None;
+                    self.counts = None;
+                    let why = panic_message(panic.as_ref());
+                    self.report(format!(
+                        "correlations disabled: the correlation engine failed ({why})"
+                    ));
+                    return;
+                }
+            }
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            engine.process_with_detections(view, detections, now_ms)
-        }));
-        let results = match outcome {
-            Ok(results) => {
-                self.fired.append(&mut counted);
-                results
-            }
-            Err(panic) => {
-                self.correlation = None;
-                self.counts = None;
-                let why = panic_message(panic.as_ref());
-                self.report(format!(
-                    "correlations disabled: the correlation engine failed ({why})"
-                ));
-                return;
-            }
-        };
         for result in results {
             let Some(body) = result.as_correlation() else {
                 continue;

@@ -521,9 +521,119 @@ pub fn events(n: usize, seed: u64) -> Vec<FileEvent> {
         .collect()
 }
 
+/// Folders a locker walks through, in the interactive user's profile.
+const LOCKER_FOLDERS: &[&str] = &[
+    r"C:\Users\{u}\Documents",
+    r"C:\Users\{u}\Documents\Projects\{N}",
+    r"C:\Users\{u}\Desktop",
+    r"C:\Users\{u}\Pictures\{d}",
+    r"C:\Users\{u}\OneDrive\Dokumente\Übersicht {d}",
+];
+
+/// What a locker finds in them.
+const USER_DATA: &[&str] = &[".docx", ".xlsx", ".pdf", ".jpg", ".txt", ".pptx", ".zip"];
+
+/// `n` events of a ransomware run amid `events`' ordinary traffic, deterministic for `seed`:
+/// every other event is the locker's — it rewrites a user's document in place (closed after
+/// modification) and renames it with a new extension appended, folder after folder (30 files
+/// each), and drops a ransom note in each folder it enters. What the built-in pack's chain
+/// (`picket-ransom-*`) and behaviour detectors are for, and what makes their correlation
+/// state work hardest: one process, thousands of distinct names in one window.
+#[must_use]
+pub fn ransomware_run(n: usize, seed: u64) -> Vec<FileEvent> {
+    let mut rng = Rng::new(seed ^ 0x5eed_10c4);
+    let background = events(n / 2 + 1, seed);
+    let (profile, account) = USERS[0];
+    let image = format!(
+        r"C:\Users\{profile}\AppData\Local\Temp\svc{}.exe",
+        rng.below(90) + 10
+    );
+    let locker = Arc::new(ProcessInfo {
+        key: ProcessKey {
+            pid: 7_777,
+            start_key: rng.next_u64() >> 20,
+        },
+        image: Some(image.clone()),
+        command_line: Some(format!("\"{image}\" -path C:\\Users")),
+        user: Some(account.to_owned()),
+        ..ProcessInfo::default()
+    });
+    let mut steps: Vec<(Operation, String, Option<String>)> = Vec::new();
+    while steps.len() < n / 2 + 1 {
+        let template = *rng.pick(LOCKER_FOLDERS);
+        let folder = expand(template, profile, &mut rng);
+        steps.push((
+            Operation::Create,
+            format!(r"{folder}\README-RESTORE.txt"),
+            None,
+        ));
+        for _ in 0..30 {
+            let name = format!(r"{folder}\{}{}", rng.pick(STEMS), rng.pick(USER_DATA));
+            steps.push((Operation::CloseModified, name.clone(), None));
+            steps.push((Operation::Rename, format!("{name}.lockbit3"), Some(name)));
+        }
+    }
+    let mut steps = steps.into_iter();
+    let mut background = background.into_iter();
+    // Both hold n / 2 + 1 events: the run has n.
+    (0..n)
+        .filter_map(|i| {
+            let event = if i % 2 == 0 {
+                steps.next().map(|(operation, target, source)| FileEvent {
+                    seq: 0,
+                    time: Timestamp(0),
+                    host: Host::Windows,
+                    operation,
+                    process: Arc::clone(&locker),
+                    thread_id: 1,
+                    target: file_path(&target, Host::Windows),
+                    source: source.map(|s| file_path(&s, Host::Windows)),
+                    details: Details::default(),
+                    entropy: None,
+                })
+            } else {
+                background.next()
+            };
+            event.map(|event| FileEvent {
+                seq: i as u64,
+                time: Timestamp::from_unix_nanos(1_780_000_000_000_000_000 + i as u64 * 250_000),
+                ..event
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use picket_model::FilePath;
+
     use super::*;
+
+    #[test]
+    fn a_ransomware_run_is_one_locker_amid_ordinary_traffic() {
+        let run = ransomware_run(4_000, 3);
+        assert_eq!(run, ransomware_run(4_000, 3));
+        assert_eq!(run.len(), 4_000);
+        let locker: Vec<&FileEvent> = run.iter().filter(|e| e.process.key.pid == 7_777).collect();
+        assert_eq!(locker.len(), 2_000);
+        assert!(run
+            .windows(2)
+            .all(|w| w[0].time < w[1].time && w[0].seq + 1 == w[1].seq));
+        let renames: Vec<&&FileEvent> = locker
+            .iter()
+            .filter(|e| e.operation == Operation::Rename)
+            .collect();
+        assert!(renames.len() > 900);
+        assert!(renames.iter().all(|e| {
+            let source = e.source.as_ref().map(FilePath::path).unwrap_or_default();
+            e.target.path() == format!("{source}.lockbit3")
+        }));
+        let notes = locker
+            .iter()
+            .filter(|e| e.target.path().ends_with(r"\README-RESTORE.txt"))
+            .count();
+        assert!(notes > 30, "{notes} notes");
+    }
 
     #[test]
     fn events_have_real_shapes_and_are_deterministic() {
