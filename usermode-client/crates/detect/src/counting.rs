@@ -26,6 +26,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -138,6 +139,8 @@ pub(crate) struct Counts {
     /// Detection rule index → the counts it feeds (empty for most).
     by_rule: Vec<Vec<usize>>,
     groups: HashMap<(usize, GroupKey), Window, ahash::RandomState>,
+    /// The key of the group being fed (a count's index and its group), reused.
+    key: (usize, GroupKey),
     settings: CountSettings,
 }
 
@@ -298,6 +301,7 @@ impl Counts {
             counts,
             by_rule,
             groups: HashMap::with_hasher(ahash::RandomState::new()),
+            key: (0, GroupKey(Vec::new())),
             settings,
         })
     }
@@ -332,16 +336,23 @@ impl Counts {
         };
         for &at in counts {
             let count = &self.counts[at];
-            let key = GroupKey::extract(event, &count.group_by, &[]);
-            if self.groups.len() >= self.settings.max_groups
-                && !self.groups.contains_key(&(at, key.clone()))
-            {
-                Self::shed(&mut self.groups, &self.counts, self.settings, now);
+            // The group's key is read into a buffer kept between events (rsigma's
+            // `GroupKey::extract` allocates every value of it), and copied only for a new
+            // group.
+            self.key.0 = at;
+            group_key_into(&mut self.key.1, event, &count.group_by);
+            if !self.groups.contains_key(&self.key) {
+                if self.groups.len() >= self.settings.max_groups {
+                    Self::shed(&mut self.groups, &self.counts, self.settings, now);
+                }
+                self.groups.insert(self.key.clone(), Window::default());
             }
             // The value before the window is touched, as rsigma reads it (an event without
             // one adds no entry, but its group is still checked and may fire).
             let value = count.distinct.as_deref().and_then(|f| value_of(event, f));
-            let window = self.groups.entry((at, key.clone())).or_default();
+            let Some(window) = self.groups.get_mut(&self.key) else {
+                continue;
+            };
             window.evict(now - count.window);
             match (&count.distinct, value) {
                 (None, _) => window.push(now, None),
@@ -375,7 +386,7 @@ impl Counts {
                     } else {
                         CorrelationType::EventCount
                     },
-                    group_key: key.to_pairs(&count.group_by),
+                    group_key: self.key.1.to_pairs(&count.group_by),
                     aggregated_value: value,
                     timespan_secs: u64::try_from(count.window).unwrap_or(0),
                     events: None,
@@ -424,17 +435,35 @@ impl Counts {
             return;
         }
         let target = settings.max_groups * 9 / 10;
-        let mut by_age: Vec<((usize, GroupKey), i64)> = groups
-            .iter()
-            .map(|(k, w)| {
-                let newest = w.times.back().copied().max(w.last_fired);
-                (k.clone(), newest.unwrap_or(i64::MIN))
-            })
-            .collect();
-        by_age.sort_unstable_by_key(|&(_, t)| t);
-        for (key, _) in by_age.into_iter().take(groups.len().saturating_sub(target)) {
-            groups.remove(&key);
+        let excess = groups.len().saturating_sub(target);
+        if excess == 0 {
+            return;
         }
+        // The time of the excess-th stalest group, found without sorting (or cloning a key:
+        // a flood of distinct groups sheds every tenth of the budget): every group older
+        // goes, and of those at that very time as many as are still needed.
+        let newest = |w: &Window| {
+            w.times
+                .back()
+                .copied()
+                .max(w.last_fired)
+                .unwrap_or(i64::MIN)
+        };
+        let mut ages: Vec<i64> = groups.values().map(newest).collect();
+        let (_, &mut bound, _) = ages.select_nth_unstable(excess - 1);
+        let older = ages.iter().filter(|&&t| t < bound).count();
+        let mut at_bound = excess - older;
+        groups.retain(|_, w| {
+            let t = newest(w);
+            if t < bound {
+                false
+            } else if t == bound && at_bound > 0 {
+                at_bound -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// The ids of the correlations counted here.
@@ -597,6 +626,28 @@ fn counted_kind(rule: &rsigma_parser::CorrelationRule) -> Option<Option<Vec<Stri
     }
 }
 
+/// Reads the group `group_by` gives `event` into `key`, reusing its strings: the key
+/// rsigma 0.23's `GroupKey::extract` makes (each value as text; `None` for a missing field or
+/// one that is not a string, number or boolean).
+fn group_key_into(key: &mut GroupKey, event: &SigmaEvent<'_>, group_by: &[GroupByField]) {
+    key.0.resize_with(group_by.len(), || None);
+    for (slot, field) in key.0.iter_mut().zip(group_by) {
+        let mut text = slot.take().unwrap_or_default();
+        text.clear();
+        let written = match event.get_field(field.resolve(&[])) {
+            Some(EventValue::Str(s)) => {
+                text.push_str(&s);
+                true
+            }
+            Some(EventValue::Int(n)) => write!(text, "{n}").is_ok(),
+            Some(EventValue::Float(f)) => write!(text, "{f}").is_ok(),
+            Some(EventValue::Bool(b)) => write!(text, "{b}").is_ok(),
+            _ => false,
+        };
+        *slot = written.then_some(text);
+    }
+}
+
 /// The value a `value_count` of `fields` counts for `event`, as rsigma 0.23 renders it
 /// (`composite_value_count_key`): each field's value as text, joined by U+001F; `None` when
 /// a field is missing or not a scalar.
@@ -635,4 +686,76 @@ fn holds(predicates: &[(ConditionOperator, f64)], value: f64) -> bool {
 
 fn rsigma_keys<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {
     keys.any(|k| k.starts_with("rsigma."))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use picket_model::{Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
+    use rsigma_eval::correlation::{GroupByField, GroupKey};
+
+    use super::group_key_into;
+    use crate::event::SigmaEvent;
+    use crate::ruletest::file_path;
+
+    /// The key kept between events reads every group as rsigma's `extract` does: strings,
+    /// numbers, booleans, floats, missing fields, and a buffer that held longer values.
+    #[test]
+    fn reused_group_keys_are_rsigmas() {
+        let fields: Vec<GroupByField> = [
+            "ProcessId",
+            "FileExtension",
+            "User",
+            "Entropy",
+            "IsDirectory",
+            "NoSuchField",
+            "TargetFilename",
+        ]
+        .iter()
+        .map(|f| GroupByField::Direct((*f).to_owned()))
+        .collect();
+        let mut key = GroupKey(Vec::new());
+        for (i, path) in [
+            r"C:\Users\alice\Documents\a very long folder name\report.docx",
+            r"C:\x",
+            r"C:\Users\bob\Übersicht.txt",
+            r"C:\y\",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let event = FileEvent {
+                seq: 0,
+                time: Timestamp(1),
+                host: Host::Windows,
+                operation: Operation::CloseModified,
+                process: Arc::new(ProcessInfo {
+                    key: ProcessKey {
+                        pid: 4 + u32::try_from(i).unwrap() * 1000,
+                        start_key: 1,
+                    },
+                    user: (i % 2 == 0).then(|| "CORP\\alice".to_owned()),
+                    ..ProcessInfo::default()
+                }),
+                thread_id: 1,
+                target: file_path(path, Host::Windows),
+                source: None,
+                details: Details::default(),
+                entropy: (i != 1).then_some(7.25 + f64::from(u32::try_from(i).unwrap())),
+            };
+            let view = SigmaEvent::new(&event, false);
+            for n in [fields.len(), 2, fields.len()] {
+                group_key_into(&mut key, &view, &fields[..n]);
+                assert_eq!(key, GroupKey::extract(&view, &fields[..n], &[]), "{path}");
+            }
+            // Each kind of value is there to be read (the entropy on all but one event).
+            let present: Vec<bool> = key.0.iter().map(Option::is_some).collect();
+            assert_eq!(
+                present,
+                [true, i % 2 == 0, i % 2 == 0, i != 1, true, false, true],
+                "{key:?}"
+            );
+        }
+    }
 }

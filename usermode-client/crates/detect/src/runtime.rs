@@ -628,6 +628,43 @@ mod tests {
 
     const GOOD: &str = "title: good\nid: good\nlogsource: {category: file_event}\ndetection:\n  s:\n    TargetFilename|endswith: '.exe'\n  condition: s\nlevel: high\n";
 
+    /// A flood of distinct groups in a count kept here: the state stays within its half of
+    /// the budget, the stalest groups go first, and a group that is still being fed keeps
+    /// its window (and fires).
+    #[test]
+    fn a_flood_of_distinct_groups_sheds_the_stalest() {
+        let note = "title: note\nid: note\nlogsource: {category: file_event}\ndetection:\n  s:\n    FileExtension: txt\n  condition: s\nlevel: informational\n";
+        let spread = "title: spread\nid: spread\ncorrelation:\n  type: value_count\n  rules: [note]\n  group-by: [ProcessId, FileName]\n  timespan: 60s\n  condition: {field: FileDirectory, gte: 3}\nlevel: low\n";
+        let config = RuntimeConfig {
+            max_state_entries: 40,
+            ..RuntimeConfig::default()
+        };
+        let file = crate::source::RuleFile {
+            name: "flood.yml".into(),
+            relative: "flood.yml".into(),
+            text: format!("{note}---\n{spread}"),
+            unreadable: None,
+        };
+        let set = Arc::new(RuleSet::compile(vec![file]).unwrap());
+        let mut evaluator = Evaluator::new(set, Canaries::default(), config);
+        assert_eq!(evaluator.native_counts(), ["spread"]);
+        let mut alerts = Vec::new();
+        for seq in 0..200 {
+            // One name written every 5 events, in a new folder every 50: its group is never
+            // among the stalest, so it is kept while the others come and go.
+            let path = if seq % 5 == 0 {
+                format!(r"C:\d{}\README.txt", seq / 50)
+            } else {
+                format!(r"C:\d\n{seq}.txt")
+            };
+            evaluator.process(&event(1, Operation::Create, &path, seq), &mut alerts);
+            assert!(evaluator.correlation_state() <= 20, "{seq}");
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].rule_id, "spread");
+        assert_eq!(alerts[0].time, event(1, Operation::Create, "x", 100).time);
+    }
+
     #[test]
     fn a_rule_that_fails_at_run_time_is_disabled_and_the_rest_goes_on() {
         let bad = "title: bad\nid: bad\nlogsource: {category: file_event}\ndetection:\n  s:\n    PicketTestPanic: x\n  condition: s\n";
