@@ -260,23 +260,33 @@ impl RuleSet {
     /// reference of the equal-matches tests, still calls rsigma's).
     #[must_use]
     pub fn evaluate_rule(&self, index: usize, event: &SigmaEvent<'_>) -> Option<EvaluationResult> {
-        self.evaluate_rule_with(index, event, &mut Vec::new())
+        self.rule_holds(index, event, &mut Vec::new())
+            .then(|| self.detection_result(index))
     }
 
-    /// [`Self::evaluate_rule`] with a scratch list kept by the caller (rsigma pushes the
-    /// names of matched selections into it: kept, it is not grown again on every call).
-    pub(crate) fn evaluate_rule_with(
+    /// Whether rule `index` matches `event`, decided as [`Self::evaluate_rule`] decides it,
+    /// without building the result (most matches need none: a rule counted by Picket, or one
+    /// whose alert is built from its metadata). `selections` is a scratch list kept by the
+    /// caller (rsigma pushes the names of matched selections into it: kept, it is not grown
+    /// again on every call).
+    pub(crate) fn rule_holds(
         &self,
         index: usize,
         event: &SigmaEvent<'_>,
         selections: &mut Vec<String>,
-    ) -> Option<EvaluationResult> {
+    ) -> bool {
         let compiled = &self.rules[index].compiled;
-        let matched = compiled
+        compiled
             .conditions
             .iter()
-            .any(|condition| condition_holds(condition, compiled, event, selections));
-        matched.then(|| EvaluationResult {
+            .any(|condition| condition_holds(condition, compiled, event, selections))
+    }
+
+    /// rsigma's detection result for a match of rule `index` (what its correlation engine
+    /// is fed).
+    pub(crate) fn detection_result(&self, index: usize) -> EvaluationResult {
+        let compiled = &self.rules[index].compiled;
+        EvaluationResult {
             header: RuleHeader {
                 rule_title: compiled.title.clone(),
                 rule_id: compiled.id.clone(),
@@ -290,7 +300,7 @@ impl RuleSet {
                 matched_fields: Vec::new(),
                 event: None,
             }),
-        })
+        }
     }
 
     /// Matching rules, optimised path (ascending indices).

@@ -297,14 +297,12 @@ impl Evaluator {
             }
             let started = timed.then(Instant::now);
             let selections = &mut self.selections;
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                set.evaluate_rule_with(i, &view, selections)
-            }));
+            let outcome = catch_unwind(AssertUnwindSafe(|| set.rule_holds(i, &view, selections)));
             if let Some(started) = started {
                 self.check_time(i, started.elapsed());
             }
-            let result = match outcome {
-                Ok(result) => result,
+            let matched = match outcome {
+                Ok(matched) => matched,
                 Err(panic) => {
                     self.health[i].disabled = true;
                     let why = panic_message(panic.as_ref());
@@ -313,7 +311,9 @@ impl Evaluator {
                     continue;
                 }
             };
-            let Some(result) = result else { continue };
+            if !matched {
+                continue;
+            }
             self.matched.push(i);
             let rule = &set.rules[i];
             if rule.emits {
@@ -322,7 +322,8 @@ impl Evaluator {
             if self.counts.as_ref().is_some_and(|c| c.counts_rule(i)) {
                 counted = true;
             } else if rule.correlated {
-                correlated.push(result);
+                // rsigma's engine is fed the result; nothing else needs it built.
+                correlated.push(set.detection_result(i));
             }
         }
         self.candidates = candidates;
