@@ -16,7 +16,10 @@
 //! (`PICKET_PROCESSES=off`), in the same rounds.
 //!
 //! Workload: `PICKET_BENCH_FILES` files (default 25 000), each created and written (4 KiB,
-//! one write, close), renamed, and deleted: 100 000 operations by default. Each mode runs
+//! one write, close), renamed, and deleted: 100 000 operations by default. The rename is
+//! `f1.dat` → `f1.bak` (no rule counts it); `PICKET_BENCH_SHAPE=ransomware` makes it
+//! `f1.docx` → `f1.docx.locked`, so detection works as it does under attack: every rewrite
+//! and every rename is counted by the built-in pack's ransomware chain, one process. Each mode runs
 //! `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is printed.
 //! During every run the benchmark applies its own concurrent CPU load: `PICKET_BENCH_LOAD`
 //! busy threads (default: one per CPU; 0 for none), so no core is free for the sensor and its
@@ -170,15 +173,51 @@ impl Drop for CpuLoad {
     }
 }
 
+/// What the file workload's names look like.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// `f1.dat` renamed to `f1.bak`: a backup rename no rule counts.
+    Ordinary,
+    /// `f1.docx` renamed to `f1.docx.locked`: what ransomware does, so the built-in pack's
+    /// ransomware chain counts every rewrite and every rename of one process.
+    Ransomware,
+}
+
+impl Shape {
+    fn from_env() -> Self {
+        match std::env::var("PICKET_BENCH_SHAPE").as_deref() {
+            Ok("ransomware") => Self::Ransomware,
+            Ok("ordinary") | Err(_) => Self::Ordinary,
+            Ok(other) => panic!("PICKET_BENCH_SHAPE={other}: expected ordinary or ransomware"),
+        }
+    }
+
+    fn names(self, i: usize) -> (String, String) {
+        match self {
+            Self::Ordinary => (format!("f{i}.dat"), format!("f{i}.bak")),
+            Self::Ransomware => (format!("f{i}.docx"), format!("f{i}.docx.locked")),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Ordinary => "renamed .dat -> .bak",
+            Self::Ransomware => {
+                "renamed .docx -> .docx.locked, a ransomware shape the built-in pack counts"
+            }
+        }
+    }
+}
+
 /// Runs the workload; returns (wall time, CPU time of the writer).
-fn workload(dir: &Path, files: usize) -> (Duration, Duration, Duration) {
+fn workload(dir: &Path, files: usize, shape: Shape) -> (Duration, Duration, Duration) {
     let data = vec![0x5au8; 4096];
     let cpu = thread_cpu();
     let waited = thread_run_delay();
     let start = Instant::now();
     for i in 0..files {
-        let a = dir.join(format!("f{i}.dat"));
-        let b = dir.join(format!("f{i}.bak"));
+        let (a, b) = shape.names(i);
+        let (a, b) = (dir.join(a), dir.join(b));
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -511,6 +550,7 @@ fn is_smoke_run(files: usize, reps: usize) -> bool {
 
 fn run_benchmark() {
     let files = env_usize("PICKET_BENCH_FILES", 25_000);
+    let shape = Shape::from_env();
     let reps = env_usize("PICKET_BENCH_REPS", 5).max(1);
     let bin = picket_bin();
     let help = Command::new(&bin)
@@ -555,8 +595,9 @@ fn run_benchmark() {
         modes.push(Mode::PicketDetect);
     }
     println!(
-        "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode",
-        files * 4
+        "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode; {}",
+        files * 4,
+        shape.describe()
     );
     if !has_no_detect {
         println!(
@@ -610,7 +651,7 @@ fn run_benchmark() {
             };
             let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
             let busy = CpuLoad::start(load_threads);
-            let (writer, writer_cpu, writer_waited) = workload(&scratch, files);
+            let (writer, writer_cpu, writer_waited) = workload(&scratch, files, shape);
             // The execs start once the sensor has caught up with the files: otherwise they
             // would be timed against its backlog, not against watching them.
             // The sensor's CPU per file event is taken here, before the execs add process
