@@ -263,6 +263,48 @@ fn edge_cases_are_reported_not_hidden() {
     );
 }
 
+/// `--alerts-only`: the same alerts as a full run, no event line, and the summary still
+/// counts every event handled.
+#[test]
+fn alerts_only_writes_the_alerts_of_a_full_run_and_nothing_else() {
+    let path = common::capture_path("linux-workload.pkcap");
+    let path = path.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["replay", path, "--canary", "/tmp/picket-scratch/gamma.txt"];
+        args.extend_from_slice(extra);
+        let out = picket(&args);
+        assert!(out.status.success());
+        let lines: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect();
+        (lines, String::from_utf8(out.stderr).unwrap())
+    };
+    let (full, _) = run(&[]);
+    let (only, stderr) = run(&["--alerts-only"]);
+    let alerts = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["class_uid"] == 2004)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(events(&full).len(), 15);
+    assert_eq!(alerts(&full).len(), 5, "the canary's touches alert");
+    assert!(only.iter().all(|l| l["class_uid"] != 1001));
+    assert_eq!(alerts(&only), alerts(&full));
+    assert_eq!(only.len(), 5, "alerts and nothing else");
+    assert!(
+        stderr.contains(": 15 events") && stderr.contains("5 alerts"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("events not written"), "{stderr}");
+    // Without detection there would be nothing to write: refused.
+    let out = picket(&["replay", path, "--alerts-only", "--no-detect"]);
+    assert!(!out.status.success());
+}
+
 #[test]
 fn ecs_output_file_and_filters() {
     let dir = tempfile::tempdir().unwrap();

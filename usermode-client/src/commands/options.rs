@@ -26,6 +26,12 @@ pub struct OutputArgs {
     /// No progress and no summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write only alerts and notices (lost events, volumes, rule changes): no line per file
+    /// or process event. Every event is still parsed, enriched, filtered, given to detection
+    /// and counted in the summary; only its line is left out (a deployment that ships
+    /// findings, not telemetry).
+    #[arg(long, conflicts_with = "no_detect")]
+    pub alerts_only: bool,
 }
 
 /// Which events are kept (applied before detection and output).

@@ -70,14 +70,28 @@ fn stdout_file() -> Option<File> {
     None
 }
 
-fn print_summary(label: &str, summary: &RunSummary) {
+fn print_summary(label: &str, summary: &RunSummary, alerts_only: bool) {
+    // With `--alerts-only` no event line is written: the events are those handled.
+    let counts = if alerts_only {
+        picket_emit::EmitCounts {
+            events: summary.counts.events,
+            ..summary.emitted
+        }
+    } else {
+        summary.emitted
+    };
     eprintln!(
-        "picket: {label}: {}{}",
-        human::summary_line(&summary.emitted, summary.elapsed),
+        "picket: {label}: {}{}{}",
+        human::summary_line(&counts, summary.elapsed),
         if summary.counts.filtered > 0 {
             format!(", {} filtered out", summary.counts.filtered)
         } else {
             String::new()
+        },
+        if alerts_only {
+            " (events not written: --alerts-only)"
+        } else {
+            ""
         }
     );
 }
@@ -107,7 +121,8 @@ pub fn run_session(
             filter.images.clone(),
         ),
         detector,
-    );
+    )
+    .with_event_output(!output.alerts_only);
     let format = match output.format {
         Format::Ocsf => picket_emit::Format::Ocsf,
         Format::Ecs => picket_emit::Format::Ecs,
@@ -139,7 +154,7 @@ pub fn run_session(
     match result {
         Ok(summary) => {
             if !output.quiet {
-                print_summary(&session.label, &summary);
+                print_summary(&session.label, &summary, output.alerts_only);
             }
             if guard.dropped_lines() > 0 {
                 eprintln!(
@@ -153,7 +168,7 @@ pub fn run_session(
             Ok(ExitCode::SUCCESS)
         }
         Err(RunError::Source { error, summary }) => {
-            print_summary(&session.label, &summary);
+            print_summary(&session.label, &summary, output.alerts_only);
             Err(anyhow::Error::new(error).context(format!("{} failed", session.label)))
         }
         Err(RunError::Output(error)) => {

@@ -54,6 +54,8 @@ pub struct Pipeline {
     alerts: Vec<Alert>,
     counts: PipelineCounts,
     last_idle: Instant,
+    /// File and process events are output (not only alerts and notices).
+    event_output: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -97,7 +99,17 @@ impl Pipeline {
             alerts: Vec::new(),
             counts: PipelineCounts::default(),
             last_idle: Instant::now(),
+            event_output: true,
         }
+    }
+
+    /// Whether file and process events go to the output (the default) or only alerts and
+    /// notices do. Either way every event is parsed, enriched, filtered, given to detection
+    /// and counted: only its line is not written.
+    #[must_use]
+    pub const fn with_event_output(mut self, on: bool) -> Self {
+        self.event_output = on;
+        self
     }
 
     /// Counters so far.
@@ -122,6 +134,7 @@ impl Pipeline {
             detector,
             alerts,
             counts,
+            event_output,
             ..
         } = self;
         // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
@@ -140,7 +153,9 @@ impl Pipeline {
                         detector.on_process(&event, alerts);
                     }
                     counts.processes += 1;
-                    out.push(Output::Process(event));
+                    if *event_output {
+                        out.push(Output::Process(event));
+                    }
                     counts.alerts += alerts.len() as u64;
                     out.extend(alerts.drain(..).map(Output::Alert));
                     return;
@@ -170,7 +185,9 @@ impl Pipeline {
                     detector.on_event(&event, alerts);
                 }
                 counts.events += 1;
-                out.push(Output::Event(event));
+                if *event_output {
+                    out.push(Output::Event(event));
+                }
                 counts.alerts += alerts.len() as u64;
                 out.extend(alerts.drain(..).map(Output::Alert));
             }

@@ -134,6 +134,36 @@ fn events_are_enriched_filtered_and_followed_by_their_alerts() {
     assert_eq!(p.counts().alerts, 1);
 }
 
+/// Without event output, detection still sees every event and the counts hold them; only
+/// alerts and notices are output.
+#[test]
+fn without_event_output_only_alerts_and_notices_go_out() {
+    let mut p =
+        pipeline(EventFilter::default(), Some(Box::new(RenameDetector))).with_event_output(false);
+    let mut out = Vec::new();
+    for b in batches() {
+        p.process_batch(&b, &mut out);
+    }
+    p.finish(&mut out);
+    let kinds: Vec<&str> = out
+        .iter()
+        .map(|o| match o {
+            Output::Event(_) => "event",
+            Output::Process(_) => "process",
+            Output::Notice(_) => "notice",
+            Output::Alert(_) => "alert",
+        })
+        .collect();
+    assert_eq!(kinds, ["alert", "notice"]);
+    let Output::Alert(alert) = &out[0] else {
+        unreachable!()
+    };
+    assert_eq!(alert.rule_id, "test-rename");
+    assert_eq!(p.counts().events, 3);
+    assert_eq!(p.counts().alerts, 1);
+    assert_eq!(p.counts().lost, 1);
+}
+
 #[test]
 fn filters_by_pid_and_image() {
     let mut out = Vec::new();

@@ -1,8 +1,10 @@
 //! What watching costs the writer: a fixed file workload run unwatched, under a bare
 //! fanotify reader that only drains events (the floor any fanotify sensor pays), and under
-//! `picket watch --output /dev/null` with detection off and on. Prints the writer's time,
-//! its slowdown against the unwatched run, the sensors' CPU per event and events/s, and
-//! whether the kernel queue overflowed.
+//! `picket watch --output /dev/null` with detection off and on, and on with
+//! `--alerts-only` (every event detected on, no event line written: detection's cost
+//! without the telemetry output). Prints the writer's time, its slowdown against the
+//! unwatched run, the sensors' CPU per event and events/s, and whether the kernel queue
+//! overflowed.
 //!
 //! ```text
 //! cargo bench -p picket-fanotify --bench overhead            # needs root
@@ -19,8 +21,9 @@
 //! one write, close), renamed, and deleted: 100 000 operations by default. The rename is
 //! `f1.dat` → `f1.bak` (no rule counts it); `PICKET_BENCH_SHAPE=ransomware` makes it
 //! `f1.docx` → `f1.docx.locked`, so detection works as it does under attack: every rewrite
-//! and every rename is counted by the built-in pack's ransomware chain, one process. Each mode runs
-//! `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is printed.
+//! and every rename is counted by the built-in pack's ransomware chain, one process. Each
+//! mode runs `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is
+//! printed.
 //! During every run the benchmark applies its own concurrent CPU load: `PICKET_BENCH_LOAD`
 //! busy threads (default: one per CPU; 0 for none), so no core is free for the sensor and its
 //! CPU time comes out of the writer's, as on a busy machine. The `CPU/event` columns give each
@@ -460,6 +463,7 @@ enum Mode {
     PicketNoDetect,
     PicketNoDetectNoProcesses,
     PicketDetect,
+    PicketAlertsOnly,
 }
 
 impl Mode {
@@ -470,6 +474,7 @@ impl Mode {
             Self::PicketNoDetect => "picket watch, detection off",
             Self::PicketNoDetectNoProcesses => "  … and process tracking off",
             Self::PicketDetect => "picket watch, detection on",
+            Self::PicketAlertsOnly => "  … writing alerts only",
         }
     }
 }
@@ -594,6 +599,9 @@ fn run_benchmark() {
     if has_no_detect {
         modes.push(Mode::PicketDetect);
     }
+    if help.contains("--alerts-only") {
+        modes.push(Mode::PicketAlertsOnly);
+    }
     println!(
         "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode; {}",
         files * 4,
@@ -648,6 +656,13 @@ fn run_benchmark() {
                     ))
                 }
                 Mode::PicketDetect => Some(Sensor::start_picket(&bin, &watched, &[], &logs, true)),
+                Mode::PicketAlertsOnly => Some(Sensor::start_picket(
+                    &bin,
+                    &watched,
+                    &["--alerts-only".to_owned()],
+                    &logs,
+                    true,
+                )),
             };
             let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
             let busy = CpuLoad::start(load_threads);
