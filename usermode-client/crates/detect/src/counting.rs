@@ -17,11 +17,12 @@
 //! so the distinct count is the size of that map.
 //!
 //! Only what certainly gives the same alerts is taken over (see [`Counts::new`]); everything
-//! else stays with rsigma. A count that fires is handed to rsigma as a detection of the
-//! correlation's id, so the correlations built on it (a `temporal` chain) are updated by
-//! rsigma as its own chaining would: same group (the parents group by fields this count
-//! groups by, read from the same event), same window, same rule reference — one step earlier,
-//! which the correlations above must not mind. `tests/native_counts.rs` runs rule sets both
+//! else stays with rsigma. A count that fires yields the correlation result rsigma's engine
+//! would (the runtime decides whether it alerts, as for rsigma's); when correlations are
+//! built on it, it is also handed to rsigma as a detection of the correlation's id, so they
+//! (a `temporal` chain) are updated by rsigma as its own chaining would: same group (the
+//! parents group by fields this count groups by, read from the same event), same window,
+//! same rule reference — one step earlier, which the correlations above must not mind. `tests/native_counts.rs` runs rule sets both
 //! ways over the same streams and compares every event's alerts and firings.
 
 use std::borrow::Cow;
@@ -159,9 +160,10 @@ impl Counts {
     /// - it is an `event_count` with a plain threshold, or a `value_count` with a threshold
     ///   on named fields; with a sliding window and no aliases (whether it alerts itself is
     ///   the runtime's decision, made on its firings as on rsigma's);
-    /// - every rule it names is a detection rule of the set, and each of those rules feeds
-    ///   qualifying counts only (a detection that rsigma also needs would update rsigma's
-    ///   copy of the count too);
+    /// - every rule it names is one detection rule of the set (a reference that is one rule's
+    ///   id and another's name, or two rules' name, reaches only one of them in the rule
+    ///   set's wiring), and each of those rules feeds qualifying counts only (a detection
+    ///   that rsigma also needs would update rsigma's copy of the count too);
     /// - every correlation built on it names it by id, has no aliases and groups by fields
     ///   it groups by (so rsigma reads the same group from the event as its chaining would
     ///   pass);
@@ -233,7 +235,7 @@ impl Counts {
                     && rule
                         .rules
                         .iter()
-                        .all(|r| !refs(r).is_empty() && !names_correlation(r))
+                        .all(|r| refs(r).len() == 1 && !names_correlation(r))
             })
             .collect();
         // A detection rule that also feeds a correlation left to rsigma goes to rsigma, and
@@ -318,9 +320,8 @@ impl Counts {
     /// are built on the count, to `to_rsigma` as a detection of the correlation (rsigma
     /// updates them from it).
     ///
-    /// A count that fires twice on one event (two of its rules matched, and no suppression
-    /// between) is handed to rsigma once, as rsigma's chaining takes each firing correlation
-    /// once per step.
+    /// A count fires at most once per event (two of its rules matching one event update the
+    /// same group, and suppression is on); rsigma is handed each firing count once.
     pub(crate) fn feed(
         &mut self,
         rule: usize,

@@ -163,6 +163,12 @@ impl Evaluator {
     #[must_use]
     pub fn new(set: Arc<RuleSet>, canaries: Canaries, config: RuntimeConfig) -> Self {
         let mut reports = Vec::new();
+        // rsigma compares the suppression as an `i64` (`as`: a larger value would wrap to
+        // "never"); clamped, both engines read the same time.
+        let suppress_ms = config
+            .suppress_secs
+            .min(u64::try_from(i64::MAX / 1000).unwrap_or(u64::MAX))
+            .saturating_mul(1000);
         // Counts kept here share the state budget with rsigma's engine, half each.
         let count_budget = (config.max_state_entries / 2).max(1);
         let counts = if config.native_counts && set.correlation_count() > 0 {
@@ -171,8 +177,7 @@ impl Evaluator {
                 CountSettings {
                     max_groups: count_budget,
                     max_group_entries: config.max_group_entries,
-                    suppress_ms: i64::try_from(config.suppress_secs.saturating_mul(1000))
-                        .unwrap_or(i64::MAX),
+                    suppress_ms: i64::try_from(suppress_ms).unwrap_or(i64::MAX),
                 },
             )
         } else {
@@ -189,7 +194,7 @@ impl Evaluator {
             let engine_config = CorrelationConfig {
                 max_state_entries: engine_budget.max(1),
                 max_group_entries: Some(config.max_group_entries),
-                suppress: Some(config.suppress_secs.saturating_mul(1000)),
+                suppress: Some(suppress_ms),
                 timestamp_fallback: rsigma_eval::TimestampFallback::Skip,
                 ..CorrelationConfig::default()
             };

@@ -569,6 +569,35 @@ level: low
     }
     let (counted, firings) = compare_with_idle(&set(&deep), &two, &config, &[]);
     assert!(counted.is_empty() && firings > 0, "{counted:?}");
+    // A reference that names two detection rules (one's id is the other's name): the rule
+    // set wires only one of them to the correlation, so the count is left to rsigma.
+    let clash = set("title: written
+id: t-written
+logsource: {category: file_change}
+detection: {s: {Operation: close_modified}, condition: s}
+level: informational
+---
+title: docx, named like the other's id
+id: t-docx
+name: t-written
+logsource: {category: file_change}
+detection: {s: {TargetFilename|endswith: '.docx'}, condition: s}
+level: informational
+---
+title: many
+id: t-many
+correlation: {type: event_count, rules: [t-written], group-by: [ProcessId], timespan: 10s, condition: {gte: 1}}
+level: low
+");
+    let (counted, firings) = compare_with_idle(&clash, &two, &config, &[]);
+    assert!(counted.is_empty() && firings > 0, "{counted:?}");
+    // A suppression too long for rsigma's `i64` clock is read alike by both.
+    let forever = RuntimeConfig {
+        suppress_secs: u64::MAX,
+        ..RuntimeConfig::default()
+    };
+    let (counted, _) = compare_with_idle(&both, &burst, &forever, &[]);
+    assert_eq!(counted, ["t-many"]);
     // A state budget of nothing does not panic.
     let none = RuntimeConfig {
         max_state_entries: 0,
