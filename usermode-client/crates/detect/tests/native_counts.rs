@@ -15,9 +15,8 @@ use picket_model::{
     Alert, Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp,
 };
 
-/// Counts over one detection rule, chained into `temporal` and `event_count` parents, with
-/// a range condition and a second group-by field.
-const CHAIN: &str = "title: written
+/// The detection rules the counts below are built on: writes, and renames to `.locked`.
+const BASE: &str = "title: written
 id: t-written
 logsource: {category: file_change}
 detection: {s: {Operation: close_modified}, condition: s}
@@ -29,7 +28,11 @@ logsource: {category: file_rename}
 detection: {s: {TargetFilename|endswith: '.locked'}, condition: s}
 level: informational
 ---
-title: many writes
+";
+
+/// Counts over one detection rule, chained into `temporal` and `event_count` parents, with
+/// a range condition and a second group-by field (after [`BASE`]).
+const CHAIN: &str = "title: many writes
 id: t-many
 correlation: {type: event_count, rules: [t-written], group-by: [ProcessId], timespan: 3s, condition: {gte: 4}, generate: false}
 level: low
@@ -57,20 +60,8 @@ level: medium
 
 /// `value_count`s over the same rules: one over two rules whose field only one of them has
 /// (renames have a source, writes none), one with a range, one over two fields joined, and
-/// parents of each kind counted here or by rsigma.
-const VALUES: &str = "title: written
-id: t-written
-logsource: {category: file_change}
-detection: {s: {Operation: close_modified}, condition: s}
-level: informational
----
-title: renamed
-id: t-renamed
-logsource: {category: file_rename}
-detection: {s: {TargetFilename|endswith: '.locked'}, condition: s}
-level: informational
----
-title: sources
+/// parents of each kind counted here or by rsigma (after [`BASE`]).
+const VALUES: &str = "title: sources
 id: t-sources
 correlation: {type: value_count, rules: [t-written, t-renamed], group-by: [ProcessId], timespan: 4s, condition: {field: SourceFilename, gte: 3}, generate: false}
 level: low
@@ -276,7 +267,7 @@ fn compare_with_idle(
 
 #[test]
 fn chained_counts_fire_as_rsigma_fires_them() {
-    let chain = set(CHAIN);
+    let chain = set(&format!("{BASE}{CHAIN}"));
     for seed in 1..=12 {
         let counted = compare(&chain, &stream(seed, 3_000, 1), &RuntimeConfig::default());
         assert_eq!(counted, ["t-many", "t-range", "t-renames"]);
@@ -285,7 +276,7 @@ fn chained_counts_fire_as_rsigma_fires_them() {
 
 #[test]
 fn value_counts_fire_as_rsigma_fires_them() {
-    let values = set(VALUES);
+    let values = set(&format!("{BASE}{VALUES}"));
     let mut fired = BTreeSet::new();
     for seed in 1..=12 {
         let events = stream(seed, 3_000, 1);
@@ -320,7 +311,7 @@ fn value_counts_fire_as_rsigma_fires_them() {
 /// (3); at 3 600 ms the txt leaves (2); then txt alone, then txt and pdf.
 #[test]
 fn distinct_values_come_and_go_with_their_entries() {
-    let values = set(VALUES);
+    let values = set(&format!("{BASE}{VALUES}"));
     let events: Vec<FileEvent> = [
         (0, r"C:\a\x.docx"),
         (500, r"C:\a\x.txt"),
@@ -344,7 +335,7 @@ fn distinct_values_come_and_go_with_their_entries() {
 
 #[test]
 fn counts_sharing_a_rule_with_other_correlations_stay_with_rsigma() {
-    let shared = set(&format!("{CHAIN}{SHARED}"));
+    let shared = set(&format!("{BASE}{CHAIN}{SHARED}"));
     let counted = compare(&shared, &stream(7, 2_000, 1), &RuntimeConfig::default());
     assert_eq!(counted, ["t-renames"]);
 }
@@ -386,7 +377,7 @@ fn the_builtin_pack_fires_as_with_rsigma_alone() {
 
 #[test]
 fn short_suppression_and_small_caps_change_nothing_either() {
-    let chain = set(CHAIN);
+    let chain = set(&format!("{BASE}{CHAIN}"));
     let config = RuntimeConfig {
         suppress_secs: 1,
         max_group_entries: 3,

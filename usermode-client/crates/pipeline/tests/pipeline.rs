@@ -90,6 +90,18 @@ impl Detector for RenameDetector {
     }
 }
 
+/// What each output is, in order.
+fn kinds(out: &[Output]) -> Vec<&'static str> {
+    out.iter()
+        .map(|o| match o {
+            Output::Event(_) => "event",
+            Output::Process(_) => "process",
+            Output::Notice(_) => "notice",
+            Output::Alert(_) => "alert",
+        })
+        .collect()
+}
+
 #[test]
 fn events_are_enriched_filtered_and_followed_by_their_alerts() {
     let mut p = pipeline(
@@ -101,15 +113,7 @@ fn events_are_enriched_filtered_and_followed_by_their_alerts() {
         p.process_batch(&b, &mut out);
     }
     p.finish(&mut out);
-    let kinds: Vec<&str> = out
-        .iter()
-        .map(|o| match o {
-            Output::Event(_) => "event",
-            Output::Process(_) => "process",
-            Output::Notice(_) => "notice",
-            Output::Alert(_) => "alert",
-        })
-        .collect();
+    let kinds = kinds(&out);
     // create a.txt, rename (+ its alert), then the gap (seq 3) reported at the end.
     assert_eq!(kinds, ["event", "event", "alert", "notice"]);
     let Output::Event(created) = &out[0] else {
@@ -145,15 +149,7 @@ fn without_event_output_only_alerts_and_notices_go_out() {
         p.process_batch(&b, &mut out);
     }
     p.finish(&mut out);
-    let kinds: Vec<&str> = out
-        .iter()
-        .map(|o| match o {
-            Output::Event(_) => "event",
-            Output::Process(_) => "process",
-            Output::Notice(_) => "notice",
-            Output::Alert(_) => "alert",
-        })
-        .collect();
+    let kinds = kinds(&out);
     assert_eq!(kinds, ["alert", "notice"]);
     let Output::Alert(alert) = &out[0] else {
         unreachable!()
