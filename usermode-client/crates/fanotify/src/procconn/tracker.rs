@@ -276,8 +276,14 @@ fn run(
     counters: &[AtomicU64; 3],
 ) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut events = Vec::new();
-    let mut observed = Vec::new();
+    let mut events = Vec::with_capacity(256);
+    let mut observed = Vec::with_capacity(256);
+    let mut execs: Vec<(usize, Observed)> = Vec::with_capacity(64);
+    // Warm up before the first real exec: this thread's first allocations (fresh allocator
+    // pages) and first `/proc` reads (code and kernel paths not yet touched) fault in
+    // memory, which takes milliseconds on a VM whose host backs freed memory lazily — the
+    // life of a `mv`. Reading our own `/proc` once pays that here.
+    std::hint::black_box(Snapshot::read(std::process::id()));
     // Requests this thread has answered in `observed` but not yet published.
     let mut unpublished: Option<u64> = None;
     while !stop.load(Ordering::Relaxed) {
@@ -314,7 +320,7 @@ fn run(
                 }
             }
         }
-        let mut execs: Vec<(usize, Observed)> = Vec::new();
+        execs.clear();
         for (i, event) in events.iter().enumerate() {
             if let ProcEvent::Exec { .. } = event {
                 if let Some(o) = observe(*event, counters) {
@@ -322,10 +328,10 @@ fn run(
                 }
             }
         }
-        let mut execs = execs.into_iter().peekable();
+        let mut pending = execs.drain(..).peekable();
         for (i, event) in events.iter().enumerate() {
-            if execs.peek().is_some_and(|(at, _)| *at == i) {
-                if let Some((_, o)) = execs.next() {
+            if pending.peek().is_some_and(|(at, _)| *at == i) {
+                if let Some((_, o)) = pending.next() {
                     observed.push(o);
                 }
             } else if !matches!(event, ProcEvent::Exec { .. }) {
