@@ -22,8 +22,9 @@
 //! built on it, it is also handed to rsigma as a detection of the correlation's id, so they
 //! (a `temporal` chain) are updated by rsigma as its own chaining would: same group (the
 //! parents group by fields this count groups by, read from the same event), same window,
-//! same rule reference — one step earlier, which the correlations above must not mind. `tests/native_counts.rs` runs rule sets both
-//! ways over the same streams and compares every event's alerts and firings.
+//! same rule reference — one step earlier, which the correlations above must not mind.
+//! `tests/native_counts.rs` runs rule sets both ways over the same streams and compares
+//! every event's alerts and firings.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
