@@ -138,6 +138,19 @@ pub fn poll_two(a: BorrowedFd<'_>, b: BorrowedFd<'_>, timeout_ms: i32) -> io::Re
     Ok([ready(&pfds[0]), ready(&pfds[1])])
 }
 
+/// Whether `fd` may hold something to read, without waiting: `false` only when `poll(2)`
+/// says for certain that nothing is there (an error, a signal or `POLLERR` count as maybe).
+pub fn may_have_data(fd: BorrowedFd<'_>) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid, exclusively borrowed pollfd, nfds = 1, and no wait.
+    let rc = unsafe { libc::poll(&raw mut pfd, 1, 0) };
+    rc != 0
+}
+
 /// A pipe (read end, write end), both close-on-exec and non-blocking: the wake-up channel.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
