@@ -160,7 +160,8 @@ pub struct TrackerCounters {
 #[derive(Debug)]
 pub struct Tracker {
     shared: Arc<(Mutex<Shared>, Condvar)>,
-    /// Sync requests made (outside the lock: the thread reads it without waiting).
+    /// Sync requests made by syncs that woke the thread (outside the lock: the thread reads
+    /// it without waiting).
     requested: Arc<AtomicU64>,
     wake: OwnedFd,
     /// The connector socket, which the thread reads; [`Tracker::sync`] only polls it.
@@ -255,8 +256,12 @@ impl Tracker {
         // The socket first, then the flag: a message the socket no longer holds was taken
         // by a pass that raised the flag before its `recv` and lowers it only after
         // publishing (under the lock taken below), so "empty, then down" means published.
-        let quiet =
-            !sys::may_have_data(self.socket.as_fd()) && !self.holding.load(Ordering::SeqCst);
+        // The kernel looks at the socket's queue with a plain load (netlink's poll takes no
+        // lock): the fence keeps that look before the flag's load on every architecture,
+        // not only on x86, whose loads are never reordered with each other.
+        let empty = !sys::may_have_data(self.socket.as_fd());
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let quiet = empty && !self.holding.load(Ordering::SeqCst);
         let Ok(mut guard) = lock.lock() else {
             return Vec::new();
         };
@@ -495,13 +500,21 @@ mod tests {
         // Let the thread finish any pass in progress (exits of the last child).
         std::thread::sleep(Duration::from_millis(50));
         let _ = tracker.sync();
-        let before = tracker.counters().quiet_syncs;
-        for _ in 0..100 {
-            // Nothing else on a test machine may start processes meanwhile: a sync that
-            // found something in flight is correct too, only not counted as quiet.
-            let _ = tracker.sync();
+        // Any connector message on the machine (a thread or process starting or ending
+        // anywhere) makes the next sync wake the thread, which is correct, only not quiet:
+        // on a busy machine, try a few rounds of 100 and require one mostly quiet.
+        let mut best = 0;
+        for _ in 0..10 {
+            let before = tracker.counters().quiet_syncs;
+            for _ in 0..100 {
+                let _ = tracker.sync();
+            }
+            best = best.max(tracker.counters().quiet_syncs - before);
+            if best >= 50 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        let quiet = tracker.counters().quiet_syncs - before;
-        assert!(quiet >= 50, "only {quiet} of 100 idle syncs were quiet");
+        assert!(best >= 50, "at most {best} of 100 idle syncs were quiet");
     }
 }
