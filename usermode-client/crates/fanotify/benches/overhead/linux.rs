@@ -45,6 +45,9 @@ use std::time::{Duration, Instant};
 
 use picket_fanotify::{group::release_descriptors, parse, Group};
 
+#[path = "threads.rs"]
+mod threads;
+
 const FAN_Q_OVERFLOW: u64 = libc::FAN_Q_OVERFLOW;
 
 pub fn main() {
@@ -485,6 +488,8 @@ struct Run {
     writer_cpu: Duration,
     writer_waited: Duration,
     sensor_cpu: f64,
+    /// The sensor's CPU over the file workload, thread by thread.
+    threads: std::collections::BTreeMap<String, threads::ThreadCpu>,
     lag: Duration,
     report: String,
 }
@@ -665,6 +670,10 @@ fn run_benchmark() {
                 )),
             };
             let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
+            let threads_before = sensor
+                .as_ref()
+                .map(|s| threads::sample(s.pid(), ticks_per_second()))
+                .unwrap_or_default();
             let busy = CpuLoad::start(load_threads);
             let (writer, writer_cpu, writer_waited) = workload(&scratch, files, shape);
             // The execs start once the sensor has caught up with the files: otherwise they
@@ -675,6 +684,13 @@ fn run_benchmark() {
             let file_cpu = sensor
                 .as_ref()
                 .map_or(0.0, |s| (cpu_seconds(s.pid()) - cpu_before).max(0.0));
+            let thread_cpu = sensor
+                .as_ref()
+                .map(|s| {
+                    let after = threads::sample(s.pid(), ticks_per_second());
+                    threads::since(&threads_before, &after)
+                })
+                .unwrap_or_default();
             let exec_time = exec_workload(execs);
             drop(busy);
             let (sensor_cpu, lag, report) = match sensor {
@@ -700,6 +716,7 @@ fn run_benchmark() {
                 writer_cpu,
                 writer_waited,
                 sensor_cpu,
+                threads: thread_cpu,
                 lag,
                 report,
             });
@@ -808,6 +825,29 @@ fn run_benchmark() {
             per_event_vs_bare,
             runs.last().map_or("", |r| r.report.as_str())
         );
+    }
+    // Which thread pays, and whether in the kernel or in the sensor's own code.
+    if bare_events > 0 {
+        println!(
+            "sensor CPU per thread over the file workload, us per fanotify event, medians \
+             (user and system from clock ticks of {:.0} ms):",
+            1000.0 / ticks_per_second()
+        );
+        println!(
+            "{:<30} {:<16} {:>8} {:>8} {:>8}",
+            "mode", "thread", "CPU", "user", "system"
+        );
+        for (mode, runs) in results.iter().filter(|(m, _)| *m != Mode::Unwatched) {
+            let per_run: Vec<_> = runs.iter().map(|r| &r.threads).collect();
+            let medians = threads::medians_per_event(&per_run, bare_events as f64);
+            for (i, (name, cpu)) in medians.iter().enumerate() {
+                let label = if i == 0 { mode.label() } else { "" };
+                println!(
+                    "{:<30} {:<16} {:>8.2} {:>8.2} {:>8.2}",
+                    label, name, cpu.run, cpu.user, cpu.system
+                );
+            }
+        }
     }
     // The same figures as ratios within each round: every round runs every mode once, so
     // a machine whose load or caches change between rounds moves both sides of a ratio
