@@ -265,24 +265,6 @@ enum Sensor {
     },
 }
 
-/// CPU time (user + system) of every thread of `pid`, in seconds, to the nanosecond: the
-/// scheduler's run time per thread (`/proc/PID/task/TID/schedstat`, first field). Clock
-/// ticks (10 ms) are too coarse for the bare reader's ~0.1 s per run; they are the fallback
-/// on kernels without schedstat.
-fn cpu_seconds(pid: u32) -> f64 {
-    let from_schedstat = fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()
-        .and_then(|tasks| {
-            let mut total = 0u64;
-            for task in tasks.flatten() {
-                let text = fs::read_to_string(task.path().join("schedstat")).ok()?;
-                total += text.split_whitespace().next()?.parse::<u64>().ok()?;
-            }
-            Some(total as f64 / 1e9)
-        });
-    from_schedstat.unwrap_or_else(|| cpu_ticks(pid) as f64 / ticks_per_second())
-}
-
 /// Waits until `pid` has used no CPU (in clock ticks) for `quiet`, at most 30 s.
 fn wait_quiet(pid: u32, quiet: Duration) {
     let start = Instant::now();
@@ -669,7 +651,6 @@ fn run_benchmark() {
                     true,
                 )),
             };
-            let cpu_before = sensor.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
             let threads_before = sensor
                 .as_ref()
                 .map(|s| threads::sample(s.pid(), ticks_per_second()))
@@ -681,9 +662,6 @@ fn run_benchmark() {
             // The sensor's CPU per file event is taken here, before the execs add process
             // tracking's work to it.
             let lag = sensor.as_ref().map_or(Duration::ZERO, Sensor::drain);
-            let file_cpu = sensor
-                .as_ref()
-                .map_or(0.0, |s| (cpu_seconds(s.pid()) - cpu_before).max(0.0));
             let thread_cpu = sensor
                 .as_ref()
                 .map(|s| {
@@ -691,6 +669,7 @@ fn run_benchmark() {
                     threads::since(&threads_before, &after)
                 })
                 .unwrap_or_default();
+            let file_cpu = threads::total(&thread_cpu);
             let exec_time = exec_workload(execs);
             drop(busy);
             let (sensor_cpu, lag, report) = match sensor {

@@ -1,6 +1,7 @@
 //! Where a sensor's CPU goes, thread by thread: the scheduler's run time of each thread
-//! (`/proc/PID/task/TID/schedstat`, nanoseconds) and its user and system shares (`stat`,
-//! clock ticks). The total says how much a sensor costs; the split says which thread and
+//! (`/proc/PID/task/TID/schedstat`, nanoseconds; clock ticks of 10 ms are too coarse for the
+//! bare reader's ~0.1 s per run, and are the fallback only on kernels without schedstat) and
+//! its user and system shares (`stat`, clock ticks). The total says how much a sensor costs; the split says which thread and
 //! whether the kernel or the sensor's own code pays it (the bare reader's time is nearly all
 //! system time: reading events, creating and closing their pidfds).
 
@@ -10,7 +11,7 @@ use std::fs;
 /// One thread's (or one name's: threads sharing a name are summed) CPU, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ThreadCpu {
-    /// Run time (schedstat).
+    /// Run time (schedstat; user + system where the kernel has no schedstat).
     pub run: f64,
     /// User time (clock ticks).
     pub user: f64,
@@ -29,17 +30,21 @@ pub fn sample(pid: u32, ticks_per_second: f64) -> BTreeMap<String, ThreadCpu> {
         let Ok(name) = fs::read_to_string(dir.join("comm")) else {
             continue;
         };
-        let run = fs::read_to_string(dir.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0.0, |ns| ns as f64 / 1e9);
         let (user, system) = fs::read_to_string(dir.join("stat"))
             .ok()
             .map_or((0, 0), |stat| user_system_ticks(&stat));
+        let (user, system) = (
+            user as f64 / ticks_per_second,
+            system as f64 / ticks_per_second,
+        );
+        let run = fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(user + system, |ns| ns as f64 / 1e9);
         let entry: &mut ThreadCpu = threads.entry(name.trim().to_owned()).or_default();
         entry.run += run;
-        entry.user += user as f64 / ticks_per_second;
-        entry.system += system as f64 / ticks_per_second;
+        entry.user += user;
+        entry.system += system;
     }
     threads
 }
@@ -57,6 +62,11 @@ fn user_system_ticks(stat: &str) -> (u64, u64) {
     };
     let user = next();
     (user, next())
+}
+
+/// The run time of every thread.
+pub fn total(threads: &BTreeMap<String, ThreadCpu>) -> f64 {
+    threads.values().map(|t| t.run).sum()
 }
 
 /// What each thread used between two samples (a thread started in between counts from 0).
