@@ -282,16 +282,8 @@ fn wait_quiet(pid: u32, quiet: Duration) {
 
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 (12th and 13th after the command).
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(11) + get(12)
+    let (user, system) = threads::user_system_ticks(&stat);
+    user + system
 }
 
 fn ticks_per_second() -> f64 {

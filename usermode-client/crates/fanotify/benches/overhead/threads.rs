@@ -51,7 +51,7 @@ pub fn sample(pid: u32, ticks_per_second: f64) -> BTreeMap<String, ThreadCpu> {
 
 /// `utime` and `stime` of a `stat` line (fields 14 and 15; the name in parentheses may hold
 /// spaces, so fields are counted after its closing parenthesis).
-fn user_system_ticks(stat: &str) -> (u64, u64) {
+pub fn user_system_ticks(stat: &str) -> (u64, u64) {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let mut fields = rest.split_whitespace().skip(11);
     let mut next = || {
