@@ -14,6 +14,7 @@
 //!
 //! The built-in pack lives in `rules/` (embedded; see `rules/README.md`).
 
+mod condition;
 mod counting;
 pub mod detector;
 pub mod entropy;

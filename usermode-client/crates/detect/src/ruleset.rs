@@ -6,8 +6,9 @@ use std::sync::Arc;
 use picket_model::{Host, Level};
 use rsigma_eval::result::{DetectionBody, ResultBody, RuleHeader};
 use rsigma_eval::{CompiledRule, CorrelationConfig, CorrelationEngine, EvaluationResult};
-use rsigma_parser::{ConditionExpr, CorrelationRule, Detection, SigmaRule};
+use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
 
+use crate::condition::Condition;
 use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
 use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
 use crate::prefilter::{witness, Clause, Prefilter, Scratch};
@@ -44,6 +45,8 @@ pub struct DetectionRule {
     pub meta: RuleMeta,
     /// The compiled matcher.
     pub compiled: CompiledRule,
+    /// Its conditions with their selections resolved (what Picket evaluates).
+    conditions: Vec<Condition>,
     /// Which (host, category) routes it is on.
     routes: [[bool; 5]; 2],
     /// It emits its own alerts (false for rules used only by correlations).
@@ -255,9 +258,10 @@ impl RuleSet {
     /// rsigma's own `evaluate_rule` walks a matching rule's condition twice (a boolean pass,
     /// then a pass collecting the matched selections) and then collects the matched fields;
     /// a rule that feeds a correlation matches on most events of its kind. This walks the
-    /// condition once, short-circuiting as rsigma's boolean pass does, with rsigma's own
-    /// evaluation at every leaf, so it decides exactly as rsigma does (`matches_plain`, the
-    /// reference of the equal-matches tests, still calls rsigma's).
+    /// condition once, short-circuiting as rsigma's boolean pass does, its selections
+    /// resolved at load and decided as rsigma decides them ([`crate::condition`]), so it
+    /// decides exactly as rsigma does (`matches_plain`, the reference of the equal-matches
+    /// tests, still calls rsigma's).
     #[must_use]
     pub fn evaluate_rule(&self, index: usize, event: &SigmaEvent<'_>) -> Option<EvaluationResult> {
         self.rule_holds(index, event, &mut Vec::new())
@@ -275,11 +279,10 @@ impl RuleSet {
         event: &SigmaEvent<'_>,
         selections: &mut Vec<String>,
     ) -> bool {
-        let compiled = &self.rules[index].compiled;
-        compiled
-            .conditions
+        let rule = &self.rules[index];
+        rule.conditions
             .iter()
-            .any(|condition| condition_holds(condition, compiled, event, selections))
+            .any(|condition| condition.holds(&rule.compiled.detections, event, selections))
     }
 
     /// rsigma's detection result for a match of rule `index` (what its correlation engine
@@ -566,9 +569,15 @@ fn build(
             shadow,
         };
         sigma_by_id.insert(id, rule);
+        let conditions = compiled
+            .conditions
+            .iter()
+            .map(|c| Condition::resolve(c, &compiled.detections))
+            .collect();
         rules.push(DetectionRule {
             meta,
             compiled,
+            conditions,
             routes,
             emits: true,
             correlated: false,
@@ -858,30 +867,6 @@ fn check_test_coverage(set: &RuleSet, problems: &mut Vec<Problem>) {
                 Some(id),
                 format!("no test: the rule has {missing} (expect: match / no_match) in a .tests.yml file"),
             ));
-        }
-    }
-}
-
-/// Whether `condition` holds for `event`: `and`, `or` and `not` short-circuit here; each
-/// selection, and each quantified selector, is decided by rsigma (`selections` is its scratch
-/// list of matched names, not read).
-fn condition_holds(
-    condition: &ConditionExpr,
-    rule: &CompiledRule,
-    event: &SigmaEvent<'_>,
-    selections: &mut Vec<String>,
-) -> bool {
-    match condition {
-        ConditionExpr::And(parts) => parts
-            .iter()
-            .all(|part| condition_holds(part, rule, event, selections)),
-        ConditionExpr::Or(parts) => parts
-            .iter()
-            .any(|part| condition_holds(part, rule, event, selections)),
-        ConditionExpr::Not(inner) => !condition_holds(inner, rule, event, selections),
-        ConditionExpr::Identifier(_) | ConditionExpr::Selector { .. } => {
-            selections.clear();
-            rsigma_eval::compiler::eval_condition(condition, &rule.detections, event, selections)
         }
     }
 }
