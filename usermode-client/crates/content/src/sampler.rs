@@ -176,6 +176,11 @@ impl<T: Send + 'static> Sampler<T> {
 
     /// A finished request, if any; never blocks.
     pub fn try_recv(&mut self) -> Option<Done<T>> {
+        // The worker answers each queued request once: with every answer taken, none can be
+        // waiting, and the channel (asked after every event) is left alone.
+        if self.stats.done >= self.stats.queued {
+            return None;
+        }
         let done = self.results.try_recv().ok()?;
         self.stats.done += 1;
         Some(done)
@@ -238,6 +243,34 @@ mod tests {
         let stats = sampler.stats();
         assert_eq!((stats.queued, stats.done), (3, 3));
         assert!(stats.rate_limited >= 1);
+    }
+
+    #[test]
+    fn try_recv_hands_back_each_answer_then_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "some text\n").unwrap();
+        let mut sampler = Sampler::spawn(SamplerConfig::default()).unwrap();
+        assert!(sampler.try_recv().is_none(), "nothing asked");
+        for tag in 0..2 {
+            assert_eq!(sampler.submit(file.clone(), tag), Submit::Queued);
+        }
+        let start = std::time::Instant::now();
+        let mut tags = Vec::new();
+        while tags.len() < 2 {
+            assert!(start.elapsed() < Duration::from_secs(10), "answers come");
+            match sampler.try_recv() {
+                Some(done) => tags.push(done.tag),
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        assert_eq!(tags, vec![0, 1]);
+        assert!(sampler.try_recv().is_none(), "every answer taken");
+        assert_eq!(sampler.submit(file, 2), Submit::Queued);
+        let done = sampler
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a result");
+        assert_eq!(done.tag, 2);
     }
 
     #[test]
