@@ -49,8 +49,49 @@ detection:
     A|fieldref|startswith: B
   keywords:
     - 'needle'
+    - 'Istanbul'
+  aho:
+    A|contains:
+      - 'one'
+      - 'two'
+      - 'three'
+      - 'four'
+      - 'FIVE'
+      - 'six'
+      - 'seven'
+      - 'eight'
+      - '\temp\'
+  regexes:
+    A|re:
+      - '^c:'
+      - 'exe$'
+      - 'σ'
+  regex_i:
+    A|re|i: 'APPDATA'
+  cased_parts:
+    - A|contains|cased: 'AppData'
+    - A|startswith|cased: 'C:'
+    - A|endswith|cased: '.EXE'
+  absent:
+    C|exists: false
+  null_value:
+    C: null
+  empty:
+    A: ''
   condition: 1 of them
 "#;
+
+/// Whole conditions over the selections above, each compared as one expression.
+const CONDITIONS: &[&str] = &[
+    "exact and not ends",
+    "(starts or contains) and not regex",
+    "1 of list_*",
+    "all of list_*",
+    "not (aho or regexes) and absent",
+    "1 of them",
+    "all of them",
+    "missing or empty",
+];
 
 fn compiled() -> CompiledRule {
     let rule = rsigma_parser::parse_sigma_yaml(RULE)
@@ -96,14 +137,29 @@ fn event(a: &str, b: Option<&str>) -> serde_json::Value {
     }
 }
 
-/// Each selection of `rule` decided here and by rsigma.
+/// `B` as a number or a boolean, and `C` present as null or as text.
+fn typed_event(a: &str, b: serde_json::Value, c: Option<serde_json::Value>) -> serde_json::Value {
+    let mut event = serde_json::json!({ "A": a, "B": b });
+    if let Some(c) = c {
+        event["C"] = c;
+    }
+    event
+}
+
+/// Each selection of `rule`, and each of [`CONDITIONS`], decided here and by rsigma.
 fn both(rule: &CompiledRule, event: &JsonEvent<'_>) -> Vec<(String, bool, bool)> {
     let mut names: Vec<&String> = rule.detections.keys().collect();
     names.sort();
-    names
+    let selections = names
         .into_iter()
-        .map(|name| {
-            let expr = ConditionExpr::Identifier(name.clone());
+        .map(|name| (name.clone(), ConditionExpr::Identifier(name.clone())));
+    let conditions = CONDITIONS.iter().map(|text| {
+        let expr = rsigma_parser::parse_condition(text).unwrap();
+        ((*text).to_owned(), expr)
+    });
+    selections
+        .chain(conditions)
+        .map(|(name, expr)| {
             let here = Condition::resolve(&expr, &rule.detections).holds(
                 &rule.detections,
                 event,
@@ -115,7 +171,7 @@ fn both(rule: &CompiledRule, event: &JsonEvent<'_>) -> Vec<(String, bool, bool)>
                 event,
                 &mut Vec::new(),
             );
-            (name.clone(), here, theirs)
+            (name, here, theirs)
         })
         .collect()
 }
@@ -134,6 +190,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn agrees_with_rsigma_on_other_value_types(
+        a in value(),
+        b in prop_oneof![
+            any::<i32>().prop_map(serde_json::Value::from),
+            any::<f32>().prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+        ],
+        c in prop::option::of(prop_oneof![
+            Just(serde_json::Value::Null),
+            value().prop_map(serde_json::Value::from),
+        ]),
+    ) {
+        let rule = compiled();
+        let json = typed_event(&a, b, c);
+        let event = JsonEvent::borrow(&json);
+        for (name, here, theirs) in both(&rule, &event) {
+            prop_assert_eq!(here, theirs, "{} on {}", name, json);
+        }
+    }
+}
+
 #[test]
 fn every_shape_is_decided_both_ways_somewhere() {
     // The values the property test draws do reach both answers of the selections it
@@ -145,6 +226,8 @@ fn every_shape_is_decided_both_ways_somewhere() {
         ("c:\\temp\\σ.DOCX", Some("9")),
         ("\\\\?\\aB", None),
         ("needle", Some("x-y")),
+        ("\\tmp\\FIVE.exe", None),
+        ("x.EXE", None),
     ];
     let mut seen: HashMap<String, (bool, bool)> = HashMap::new();
     for (a, b) in cases {
@@ -166,6 +249,10 @@ fn every_shape_is_decided_both_ways_somewhere() {
         "contains",
         "list_ends",
         "list_contains",
+        "aho",
+        "regexes",
+        "exact and not ends",
+        "1 of list_*",
     ] {
         assert_eq!(seen[name], (true, true), "{name} both matched and missed");
     }
@@ -194,12 +281,66 @@ fn names_are_resolved_once_and_unknown_ones_left_to_rsigma() {
 }
 
 #[test]
-fn long_values_are_left_to_rsigma_and_still_decided() {
+fn values_around_the_stack_buffer_are_decided_alike() {
     let rule = compiled();
-    let long = format!("c:\\users\\{}\\appdata\\x.exe", "a".repeat(LOWERED_MAX));
-    let json = event(&long, None);
-    for (name, here, theirs) in both(&rule, &JsonEvent::borrow(&json)) {
-        assert_eq!(here, theirs, "{name}");
+    let head = "C:\\Users\\x\\AppData\\";
+    for len in [
+        LOWERED_MAX - 1,
+        LOWERED_MAX,
+        LOWERED_MAX + 1,
+        2 * LOWERED_MAX,
+    ] {
+        let value = format!("{head}{}.EXE", "a".repeat(len - head.len() - 4));
+        assert_eq!(value.len(), len);
+        let json = event(&value, None);
+        for (name, here, theirs) in both(&rule, &JsonEvent::borrow(&json)) {
+            assert_eq!(here, theirs, "{name} at {len} bytes");
+        }
+        assert_eq!(with_lowered(&value, |_| ()).is_some(), len <= LOWERED_MAX);
     }
-    assert!(with_lowered(&long, |_| ()).is_none());
+}
+
+/// The matcher kinds in `matcher`, by name.
+fn kinds(matcher: &CompiledMatcher, out: &mut Vec<&'static str>) {
+    out.push(match matcher {
+        CompiledMatcher::AhoCorasickSet { .. } => "aho",
+        CompiledMatcher::RegexSetMatch { .. } => "regex-set",
+        CompiledMatcher::CaseInsensitiveGroup { .. } => "group",
+        CompiledMatcher::Regex(_) => "regex",
+        CompiledMatcher::FieldRef { .. } => "fieldref",
+        CompiledMatcher::Null => "null",
+        _ => "other",
+    });
+    match matcher {
+        CompiledMatcher::Not(inner) => kinds(inner, out),
+        CompiledMatcher::AnyOf(ms) | CompiledMatcher::AllOf(ms) => {
+            ms.iter().for_each(|m| kinds(m, out));
+        }
+        CompiledMatcher::CaseInsensitiveGroup { children, .. } => {
+            children.iter().for_each(|m| kinds(m, out));
+        }
+        _ => {}
+    }
+}
+
+fn detection_kinds(detection: &CompiledDetection, out: &mut Vec<&'static str>) {
+    match detection {
+        CompiledDetection::AllOf(items) => items.iter().for_each(|i| kinds(&i.matcher, out)),
+        CompiledDetection::AnyOf(parts) | CompiledDetection::And(parts) => {
+            parts.iter().for_each(|d| detection_kinds(d, out));
+        }
+        _ => out.push("other"),
+    }
+}
+
+#[test]
+fn the_rule_has_the_shapes_rsigma_optimises_into() {
+    let rule = compiled();
+    let mut found = Vec::new();
+    for detection in rule.detections.values() {
+        detection_kinds(detection, &mut found);
+    }
+    for kind in ["aho", "regex-set", "group", "regex", "fieldref", "null"] {
+        assert!(found.contains(&kind), "no {kind} matcher in {found:?}");
+    }
 }
