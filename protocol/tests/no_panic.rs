@@ -5,7 +5,7 @@
 //! can prove dead:
 //!
 //! ```text
-//! cargo test -p picket-protocol --release --features prove-no-panic --test no_panic
+//! cargo test -p picket-protocol --profile no-panic-proof --features prove-no-panic --test no_panic
 //! ```
 //!
 //! Without the feature (the debug `cargo test --workspace`) the same calls still run as an
