@@ -183,15 +183,20 @@ where
         let mut output_closed = false;
         let mut source_error = None;
         let send = |chunk: Vec<Output>| tx.send(chunk).is_ok();
-        let mut spare: Option<Vec<Output>> = None;
+        // Chunks back from the emitter, the newest last.
+        let mut pool: Vec<Vec<Output>> = Vec::with_capacity(QUEUE_DEPTH + 2);
         loop {
             if options.stop.load(Ordering::Relaxed) {
                 interrupted = true;
                 break;
             }
-            let mut chunk = spare
-                .take()
-                .or_else(|| recycle_rx.try_recv().ok())
+            // The newest chunk is reused first: its memory (the chunk and the strings of
+            // the outputs it held, freed here) was touched last and is likely still in
+            // this core's cache. The oldest, which the channel would hand out, is some
+            // sixteen batches cold, and every allocation and copy into it missed.
+            pool.extend(recycle_rx.try_iter());
+            let mut chunk = pool
+                .pop()
                 .unwrap_or_else(|| Vec::with_capacity(CHUNK_CAPACITY));
             chunk.clear();
             match source.next_batch(&mut buf) {
@@ -209,7 +214,7 @@ where
             }
             if chunk.is_empty() {
                 // Nothing to write (an idle poll): keep the allocation for the next round.
-                spare = Some(chunk);
+                pool.push(chunk);
             } else if !send(chunk) {
                 // The emitter stopped: its error is collected below.
                 output_closed = true;
