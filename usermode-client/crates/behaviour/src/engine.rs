@@ -183,6 +183,14 @@ struct Group {
     last_seen: Timestamp,
 }
 
+/// A path as the fresh-file tracking knows it: a 64-bit hash keyed at random per process
+/// rather than the path itself. Every created file gets an entry held for `pair_secs`, so
+/// keeping the text meant two copies per file, allocated on every create and rename and
+/// freed a minute later, long out of cache, with the entries spread over megabytes under
+/// a burst of files. Two paths share a key with odds of about 2^-64 per pair (2^-33 with
+/// the 65 536 entries at most), and the random key denies an attacker a chosen collision.
+type PathKey = u64;
+
 #[derive(Clone, Debug)]
 struct Born {
     time: Timestamp,
@@ -226,8 +234,12 @@ pub struct Engine {
     config: EngineConfig,
     lineage: Lineage,
     memory: FileMemory,
-    born: HashMap<String, Born>,
-    born_order: VecDeque<(Timestamp, String)>,
+    /// Files created in the last `pair_secs`, by [`PathKey`]: renaming one is a temp-file
+    /// commit, deleting one loses nothing, and its first modified close is a fresh write.
+    born: HashMap<PathKey, Born>,
+    born_order: VecDeque<(Timestamp, PathKey)>,
+    /// The keyed hash that turns a path into its [`PathKey`].
+    path_keys: ahash::RandomState,
     deleted: VecDeque<Sibling>,
     opaque_new: VecDeque<Sibling>,
     pending: VecDeque<PendingRename>,
@@ -280,6 +292,7 @@ impl Engine {
             lineage: Lineage::default(),
             born: HashMap::new(),
             born_order: VecDeque::new(),
+            path_keys: ahash::RandomState::new(),
             deleted: VecDeque::new(),
             opaque_new: VecDeque::new(),
             pending: VecDeque::new(),
@@ -321,9 +334,10 @@ impl Engine {
         match event.operation {
             Operation::Create => {
                 self.recreated(path);
-                self.born_order.push_back((now, path.to_owned()));
+                let key = self.path_key(path);
+                self.born_order.push_back((now, key));
                 self.born.insert(
-                    path.to_owned(),
+                    key,
                     Born {
                         time: now,
                         closed: false,
@@ -337,7 +351,8 @@ impl Engine {
             }
             Operation::CloseModified => {
                 self.recreated(path);
-                let fresh = match self.born.get_mut(path) {
+                let key = self.path_key(path);
+                let fresh = match self.born.get_mut(&key) {
                     Some(born) if !born.closed => {
                         born.closed = true;
                         true
@@ -373,10 +388,10 @@ impl Engine {
         let target = &event.target;
         // A rename onto a name waiting for re-creation is the re-creation (sed, rsync).
         self.recreated(target.path());
-        let temp_commit = if let Some(born) = self.born.remove(source.path()) {
-            self.born_order
-                .push_back((born.time, target.path().to_owned()));
-            self.born.insert(target.path().to_owned(), born);
+        let temp_commit = if let Some(born) = self.born.remove(&self.path_key(source.path())) {
+            let key = self.path_key(target.path());
+            self.born_order.push_back((born.time, key));
+            self.born.insert(key, born);
             true
         } else {
             names::is_temp_name(source.name())
@@ -428,7 +443,9 @@ impl Engine {
     fn on_delete(&mut self, event: &FileEvent, actors: Actors, alerts: &mut Vec<Alert>) {
         let target = &event.target;
         self.memory.remove(target.path());
-        if self.born.remove(target.path()).is_some() || names::is_temp_name(target.name()) {
+        if self.born.remove(&self.path_key(target.path())).is_some()
+            || names::is_temp_name(target.name())
+        {
             return;
         }
         let structured = matches!(
@@ -600,6 +617,10 @@ impl Engine {
         self.evaluate(actors, event.time, alerts);
     }
 
+    fn path_key(&self, path: &str) -> PathKey {
+        self.path_keys.hash_one(path)
+    }
+
     /// A name came back into existence: renames of it were a backup, not ransomware.
     fn recreated(&mut self, path: &str) {
         self.pending.retain(|p| p.source != path);
@@ -644,12 +665,12 @@ impl Engine {
         while self.opaque_new.front().is_some_and(|d| d.time.0 < pair) {
             self.opaque_new.pop_front();
         }
-        while let Some((time, path)) = self.born_order.front() {
+        while let Some((time, key)) = self.born_order.front() {
             if time.0 >= pair {
                 break;
             }
-            if self.born.get(path).is_some_and(|b| b.time == *time) {
-                self.born.remove(path);
+            if self.born.get(key).is_some_and(|b| b.time == *time) {
+                self.born.remove(key);
             }
             self.born_order.pop_front();
         }
