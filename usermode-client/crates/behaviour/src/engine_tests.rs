@@ -89,7 +89,7 @@ impl Run {
             process: process.clone(),
             thread_id: 0,
             target: path(target),
-            source: source.map(path),
+            source: source.map(|s| Box::new(path(s))),
             details: Details::default(),
             entropy: None,
         };

@@ -246,7 +246,10 @@ impl TestCase {
                     process,
                     thread_id: 1,
                     target,
-                    source: spec.source.as_deref().map(|s| file_path(&fill(s), host)),
+                    source: spec
+                        .source
+                        .as_deref()
+                        .map(|s| Box::new(file_path(&fill(s), host))),
                     details: Details::default(),
                     entropy: spec.entropy,
                 });

@@ -811,7 +811,10 @@ mod tests {
                 &format!(r"C:\a\f{seq}.docx.x"),
                 50_000 + seq,
             );
-            e.source = Some(file_path(&format!(r"C:\a\f{seq}.docx"), Host::Windows));
+            e.source = Some(Box::new(file_path(
+                &format!(r"C:\a\f{seq}.docx"),
+                Host::Windows,
+            )));
             evaluator.process(&e, &mut alerts);
         }
         assert!(evaluator.correlation_state() <= 500);
@@ -848,7 +851,10 @@ mod tests {
                 &format!(r"C:\u\d{i}\f.docx.pay"),
                 seq,
             );
-            e.source = Some(file_path(&format!(r"C:\u\d{i}\f.docx"), Host::Windows));
+            e.source = Some(Box::new(file_path(
+                &format!(r"C:\u\d{i}\f.docx"),
+                Host::Windows,
+            )));
             evaluator.process(&e, &mut alerts);
             // Unrelated noise from another process.
             seq += 1;

@@ -319,7 +319,7 @@ pub fn events(n: usize, rule_count: usize, seed: u64) -> Vec<FileEvent> {
                 process,
                 thread_id: 1,
                 target: file_path(&path, host),
-                source,
+                source: source.map(Box::new),
                 details: Details::default(),
                 entropy: None,
             }

@@ -513,7 +513,7 @@ pub fn events(n: usize, seed: u64) -> Vec<FileEvent> {
                 process,
                 thread_id: 1 + u32::try_from(rng.below(64)).unwrap_or(0),
                 target: file_path(&path, Host::Windows),
-                source,
+                source: source.map(Box::new),
                 details: Details::default(),
                 entropy: None,
             }
@@ -587,7 +587,7 @@ pub fn ransomware_run(n: usize, seed: u64) -> Vec<FileEvent> {
                     process: Arc::clone(&locker),
                     thread_id: 1,
                     target: file_path(&target, Host::Windows),
-                    source: source.map(|s| file_path(&s, Host::Windows)),
+                    source: source.map(|s| Box::new(file_path(&s, Host::Windows))),
                     details: Details::default(),
                     entropy: None,
                 })
@@ -625,7 +625,7 @@ mod tests {
             .collect();
         assert!(renames.len() > 900);
         assert!(renames.iter().all(|e| {
-            let source = e.source.as_ref().map(FilePath::path).unwrap_or_default();
+            let source = e.source.as_deref().map(FilePath::path).unwrap_or_default();
             e.target.path() == format!("{source}.lockbit3")
         }));
         let notes = locker

@@ -172,7 +172,7 @@ fn stream(seed: u64, len: u64, grid: u64) -> Vec<FileEvent> {
                 process,
                 thread_id: 1,
                 target: file_path(&target, Host::Windows),
-                source: source.map(|s| file_path(&s, Host::Windows)),
+                source: source.map(|s| Box::new(file_path(&s, Host::Windows))),
                 details: Details::default(),
                 entropy,
             }

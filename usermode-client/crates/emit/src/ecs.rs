@@ -247,7 +247,11 @@ impl<'a> EcsEvent<'a> {
                 dataset: "picket.file",
                 severity: None,
             },
-            file: file(&event.target, event.source.as_ref(), event.details.file_id),
+            file: file(
+                &event.target,
+                event.source.as_deref(),
+                event.details.file_id,
+            ),
             process: Process {
                 thread: (event.thread_id != 0).then_some(Thread {
                     id: event.thread_id,

@@ -134,7 +134,7 @@ mod alert_line_tests {
             }),
             thread_id: 0,
             target: path("/home/a/doc\n.lock"),
-            source: Some(path("/home/a/doc")),
+            source: Some(Box::new(path("/home/a/doc"))),
             details: Details::default(),
             entropy: None,
         };

@@ -245,7 +245,7 @@ mod tests {
             }),
             thread_id: 0,
             target: path(r"C:\u\d.locked"),
-            source: Some(path(r"C:\u\d.docx")),
+            source: Some(Box::new(path(r"C:\u\d.docx"))),
             details: Details::default(),
             entropy: None,
         }

@@ -409,7 +409,7 @@ impl<'a> FileActivity<'a> {
     pub fn new(event: &'a FileEvent, host: &'a HostInfo) -> Self {
         let d = &event.details;
         // For a rename or link, OCSF's `file` is the source and `file_result` the new name.
-        let (subject, result) = match &event.source {
+        let (subject, result) = match event.source.as_deref() {
             Some(source) => (source, Some(&event.target)),
             None => (&event.target, None),
         };

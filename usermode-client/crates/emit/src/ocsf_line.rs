@@ -392,7 +392,7 @@ impl LineWriter {
 
     /// Appends the line (without its newline) for `event`.
     pub fn file_activity(&mut self, out: &mut Vec<u8>, event: &FileEvent) {
-        let (subject, result) = match &event.source {
+        let (subject, result) = match event.source.as_deref() {
             Some(source) => (source, Some(&event.target)),
             None => (&event.target, None),
         };
@@ -589,7 +589,7 @@ mod tests {
                         target.is_directory = k == 2;
                         target
                     },
-                    source,
+                    source: source.map(Box::new),
                     details: Details {
                         handle_id: if rich { 77 } else { 0 },
                         file_id: if rich { 0xdead_beef_u128 << 70 } else { 0 },

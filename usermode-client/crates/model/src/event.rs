@@ -132,7 +132,7 @@ pub struct FileEvent {
     /// The file (Sysmon `TargetFilename`): for a rename or link, the new name.
     pub target: FilePath,
     /// For a rename or link, the old / existing name (Sysmon `SourceFilename`).
-    pub source: Option<FilePath>,
+    pub source: Option<Box<FilePath>>,
     /// Operation-specific facts.
     pub details: Details,
     /// Shannon entropy (bits per byte, 0–8) of the file's first bytes, when content sampling
@@ -228,7 +228,7 @@ mod tests {
             }),
             thread_id: 3,
             target: FilePath::from_text(r"C:\a\b.locked"),
-            source: Some(FilePath::from_text(r"C:\a\b.docx")),
+            source: Some(Box::new(FilePath::from_text(r"C:\a\b.docx"))),
             details: Details::default(),
             entropy: None,
         }

@@ -172,7 +172,7 @@ impl Pipeline {
                     process,
                     thread_id: parsed.thread_id,
                     target: parsed.target,
-                    source: parsed.source,
+                    source: parsed.source.map(Box::new),
                     details: parsed.details,
                     entropy: None,
                 };
