@@ -114,8 +114,11 @@ fn covers(canary: &str, path: &str, host: Host) -> bool {
     same(head, canary) && (tail.is_empty() || tail.starts_with(sep))
 }
 
+/// An event kept as evidence for correlations. Boxed: the ring holds hundreds of them and
+/// turns over with every matching event, and a slot of a pointer is pushed and popped
+/// without copying a whole event in and out of memory that has gone cold.
 struct Recent {
-    event: FileEvent,
+    event: Box<FileEvent>,
     rules: Vec<u32>,
 }
 
@@ -371,7 +374,7 @@ impl Evaluator {
             .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
             .collect();
         self.recent.push_back(Recent {
-            event: event.clone(),
+            event: Box::new(event.clone()),
             rules,
         });
         while self.recent.len() > self.config.recent_events {
@@ -498,7 +501,7 @@ impl Evaluator {
                 })
             })
             .take(self.config.events_per_alert)
-            .map(|r| r.event.clone())
+            .map(|r| FileEvent::clone(&r.event))
             .collect();
         out.reverse();
         out
