@@ -2,6 +2,7 @@
 //! its own thread; [`Stack`] runs several detectors (Sigma, then behaviour) as one.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use picket_content::{Sampler, SamplerConfig, Submit};
 use picket_model::{Alert, Detector, FileEvent, Host, ProcessEvent, Timestamp};
@@ -20,11 +21,18 @@ const LOCAL_HOST: Host = if cfg!(windows) {
 /// machine's file at the same path. 60 s in 100 ns ticks.
 const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
 
+/// How long the wall clock is extrapolated from one reading of it: the age check needs
+/// seconds, not nanoseconds, and one monotonic reading per event then serves both it and
+/// the sampler's rate limit.
+const WALL_CLOCK_REREAD: Duration = Duration::from_secs(1);
+
 /// The behaviour engine plus its content sampler.
 pub struct BehaviourDetector {
     engine: Engine,
     sampler: Option<Sampler<Request>>,
     requests: Vec<Request>,
+    /// The wall clock read last, and the monotonic clock at that moment.
+    wall: Option<(Timestamp, Instant)>,
 }
 
 impl std::fmt::Debug for BehaviourDetector {
@@ -46,7 +54,23 @@ impl BehaviourDetector {
             engine: Engine::new(config),
             sampler: sample.map(Sampler::spawn).transpose()?,
             requests: Vec::new(),
+            wall: None,
         })
+    }
+
+    /// The wall-clock time at `now`, extrapolated from a reading at most
+    /// [`WALL_CLOCK_REREAD`] old.
+    fn wall_at(&mut self, now: Instant) -> Timestamp {
+        if let Some((wall, at)) = self.wall {
+            let since = now.saturating_duration_since(at);
+            if since < WALL_CLOCK_REREAD {
+                let ticks = u64::try_from(since.as_nanos() / 100).unwrap_or(u64::MAX);
+                return Timestamp(wall.0.saturating_add(ticks));
+            }
+        }
+        let wall = Timestamp::now();
+        self.wall = Some((wall, now));
+        wall
     }
 
     /// Content sampler counters (queued, refused by rate or queue, done).
@@ -71,11 +95,16 @@ impl Detector for BehaviourDetector {
         // Content is sampled for this host's live events only, while the sampler has room:
         // asking first spares building requests (each holds a copy of the event) that could
         // only be refused, which under a flood is nearly all of them.
-        let wanted = event.host == LOCAL_HOST
-            && Engine::may_sample(event)
-            && event.time.0 >= Timestamp::now().0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
+        let now = (self.sampler.is_some()
+            && event.host == LOCAL_HOST
+            && Engine::may_sample(event))
+        .then(Instant::now);
+        let wanted = now.is_some_and(|now| {
+            event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
+        });
         let sampler = self.sampler.as_mut().filter(|_| wanted);
-        let Some(sampler) = sampler.and_then(|s| s.ready().then_some(s)) else {
+        let ready = |s: &mut Sampler<Request>| now.is_some_and(|now| s.ready_at(now));
+        let Some(sampler) = sampler.and_then(|s| ready(s).then_some(s)) else {
             // Without content, the patterns that need none run in `observe` itself.
             self.engine.observe(event, None, alerts);
             return;
@@ -85,7 +114,10 @@ impl Detector for BehaviourDetector {
             let path = PathBuf::from(&request.path);
             // Refused (rate or queue) requests are counted by the sampler: only the content
             // signal of that one file is missed, never an event.
-            let _: Submit = sampler.submit(path, request);
+            let _: Submit = match now {
+                Some(now) => sampler.submit_at(path, request, now),
+                None => sampler.submit(path, request),
+            };
         }
     }
 
@@ -171,6 +203,20 @@ mod tests {
         assert!(alerts.is_empty());
         let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
         assert!(off.sampler_stats().is_none());
+    }
+
+    #[test]
+    fn the_wall_clock_is_extrapolated_for_a_second_then_read_again() {
+        let mut detector = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
+        let t0 = Instant::now();
+        let w0 = detector.wall_at(t0);
+        let half = detector.wall_at(t0 + Duration::from_millis(500));
+        assert_eq!(half.0 - w0.0, 5_000_000, "500 ms later, from the same reading");
+        let later = t0 + WALL_CLOCK_REREAD;
+        let reread = detector.wall_at(later);
+        assert_eq!(detector.wall, Some((reread, later)), "read again after a second");
+        let real = Timestamp::now();
+        assert!(reread.0 <= real.0 && real.0 - reread.0 < 10 * 10_000_000);
     }
 
     /// Counts the process events it is shown.

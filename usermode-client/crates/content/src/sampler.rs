@@ -140,7 +140,13 @@ impl<T: Send + 'static> Sampler<T> {
     /// caller skip building a request that would only be refused. A `false` counts as that
     /// one request refused for the rate, as [`Sampler::submit`] would have counted it.
     pub fn ready(&mut self) -> bool {
-        self.bucket.refill(Instant::now());
+        self.ready_at(Instant::now())
+    }
+
+    /// [`Sampler::ready`] with the caller's reading of the clock (a caller that reads it
+    /// anyway saves a read per event).
+    pub fn ready_at(&mut self, now: Instant) -> bool {
+        self.bucket.refill(now);
         if self.requests.is_none() {
             self.stats.queue_full += 1;
             return false;
@@ -154,7 +160,12 @@ impl<T: Send + 'static> Sampler<T> {
 
     /// Asks for `path` to be sampled; never blocks.
     pub fn submit(&mut self, path: PathBuf, tag: T) -> Submit {
-        if !self.bucket.take(Instant::now()) {
+        self.submit_at(path, tag, Instant::now())
+    }
+
+    /// [`Sampler::submit`] with the caller's reading of the clock.
+    pub fn submit_at(&mut self, path: PathBuf, tag: T, now: Instant) -> Submit {
+        if !self.bucket.take(now) {
             self.stats.rate_limited += 1;
             return Submit::RateLimited;
         }
