@@ -1533,9 +1533,11 @@ mod process_cache_tests {
             }
         }
         // Each process holds one entry per route it took, in its own slot (most of them:
-        // slots are direct-mapped).
+        // slots are direct-mapped, by a hash of the address, so 200 processes in 512 slots
+        // leave about 166 occupied; how many exactly depends on where the allocator put
+        // them, and 150 failed once in ten parallel test runs).
         let cached: Vec<_> = scratch.processes.iter().flatten().collect();
-        assert!(cached.len() > 150, "{} processes cached", cached.len());
+        assert!(cached.len() > 120, "{} processes cached", cached.len());
         assert!(cached.iter().all(|c| c.routes.len() == 3));
     }
 }
