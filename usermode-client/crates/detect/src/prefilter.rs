@@ -49,6 +49,8 @@
 //! [`fold`] works character by character, the folded haystack of a match contains the
 //! (ASCII lower-cased) literal.
 
+use std::sync::Arc;
+
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa::DFA, Anchored, MatchKind, StartKind};
 use rsigma_parser::{
@@ -740,7 +742,7 @@ struct FieldIndex {
 }
 
 /// How a [`Walker`] reads a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Way {
     /// Unanchored, every position.
     Anywhere,
@@ -760,12 +762,39 @@ impl Way {
     }
 }
 
+/// The automata built so far for one rule set, by way and patterns: routes (host and
+/// category) often index a field with the same needles, and one automaton then serves them
+/// all. Besides the memory, that keeps one copy of the tables in the cache when events of
+/// several routes alternate (a create, a write, a rename, a delete).
+#[derive(Debug, Default)]
+pub struct Automata {
+    dfas: std::collections::HashMap<(Way, Vec<Vec<u8>>), Arc<DFA>>,
+}
+
+impl Automata {
+    fn dfa(
+        &mut self,
+        way: Way,
+        patterns: &[Vec<u8>],
+        make: impl FnOnce(&[Vec<u8>]) -> Option<DFA>,
+    ) -> Option<Arc<DFA>> {
+        let key = (way, patterns.to_vec());
+        if let Some(dfa) = self.dfas.get(&key) {
+            return Some(Arc::clone(dfa));
+        }
+        let dfa = Arc::new(make(patterns)?);
+        self.dfas.insert(key, Arc::clone(&dfa));
+        Some(dfa)
+    }
+}
+
 /// An automaton over some of a field's needles, walked byte by byte. No prefilter: with
 /// hundreds of path needles nearly every byte of a path starts a candidate, and skipping
 /// ahead costs more than walking.
 #[derive(Debug)]
 struct Walker<A> {
-    automaton: A,
+    /// Shared between the routes whose field has the same needles (see [`Automata`]).
+    automaton: Arc<A>,
     start: StateID,
     /// Pattern id → needle id.
     needles: Vec<u32>,
@@ -794,13 +823,16 @@ impl<A: Automaton> Walker<A> {
         way: Way,
         on_field: &[(u32, &Needle)],
         unindexed: &mut impl FnMut(&[(u32, &Needle)]),
-        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+        build: impl FnOnce(&[Vec<u8>]) -> Option<Arc<A>>,
     ) -> Option<Self> {
-        let needles: Vec<(u32, &Needle)> = on_field
+        let mut needles: Vec<(u32, &Needle)> = on_field
             .iter()
             .filter(|(_, n)| way.holds(n.anchor))
             .copied()
             .collect();
+        // In text order, so that the same needles on another route make the same patterns
+        // (and share the automaton).
+        needles.sort_by(|(_, a), (_, b)| a.text.cmp(&b.text));
         if needles.is_empty() {
             return None;
         }
@@ -814,7 +846,7 @@ impl<A: Automaton> Walker<A> {
     fn new(
         way: Way,
         needles: &[(u32, &Needle)],
-        build: impl FnOnce(&[Vec<u8>]) -> Option<A>,
+        build: impl FnOnce(&[Vec<u8>]) -> Option<Arc<A>>,
     ) -> Option<Self> {
         let patterns: Vec<Vec<u8>> = needles
             .iter()
@@ -850,7 +882,7 @@ impl<A: Automaton> Walker<A> {
     /// `candidates` (there the state went through the stack on every byte).
     #[inline(never)]
     fn anywhere(&self, haystack: &[u8], found: &mut Vec<u32>) {
-        let automaton = &self.automaton;
+        let automaton: &A = &self.automaton;
         let mut sid = self.start;
         for &byte in haystack {
             sid = automaton.next_state(Anchored::No, sid, byte);
@@ -865,7 +897,7 @@ impl<A: Automaton> Walker<A> {
     #[cold]
     #[inline(never)]
     fn report(&self, sid: StateID, found: &mut Vec<u32>) {
-        let automaton = &self.automaton;
+        let automaton: &A = &self.automaton;
         if automaton.is_match(sid) {
             for i in 0..automaton.match_len(sid) {
                 found.push(self.needles[automaton.match_pattern(sid, i).as_usize()]);
@@ -876,7 +908,7 @@ impl<A: Automaton> Walker<A> {
     /// Reports every needle that `bytes` (a value of `len` bytes, read from one end) starts
     /// with, stopping where no needle can follow.
     fn anchored(&self, bytes: impl Iterator<Item = u8>, len: usize, found: &mut Vec<u32>) {
-        let automaton = &self.automaton;
+        let automaton: &A = &self.automaton;
         let mut sid = self.start;
         for (depth, byte) in (1..).zip(bytes) {
             sid = automaton.next_state(Anchored::Yes, sid, byte);
@@ -984,6 +1016,13 @@ impl Prefilter {
     /// Builds the index over `(global index, witness)` of the rules on this route.
     #[must_use]
     pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
+        Self::build_sharing(rules, &mut Automata::default())
+    }
+
+    /// [`Prefilter::build`], taking automata already built for other routes of the same
+    /// rule set from `automata` (and leaving its own there).
+    #[must_use]
+    pub fn build_sharing(rules: &[(u32, Option<&[Clause]>)], automata: &mut Automata) -> Self {
         let mut always = Vec::new();
         // (field, text, anchor, relation) → needle id.
         type Key = (String, String, Anchor, Option<Relation>);
@@ -1096,10 +1135,8 @@ impl Prefilter {
                         always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
                     }
                 };
-                FieldIndex {
-                    process: is_process_field(field),
-                    field: field.to_owned(),
-                    anywhere: Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
+                let anywhere = Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
+                    automata.dfa(Way::Anywhere, p, |p| {
                         // A DFA: one load per byte of the value.
                         aho_corasick::dfa::Builder::new()
                             .ascii_case_insensitive(true)
@@ -1108,9 +1145,20 @@ impl Prefilter {
                             .prefilter(false)
                             .build(p)
                             .ok()
-                    }),
-                    prefix: Walker::build(Way::Prefix, &on_field, &mut unindexed, anchored_trie),
-                    suffix: Walker::build(Way::Suffix, &on_field, &mut unindexed, anchored_trie),
+                    })
+                });
+                let prefix = Walker::build(Way::Prefix, &on_field, &mut unindexed, |p| {
+                    automata.dfa(Way::Prefix, p, anchored_trie)
+                });
+                let suffix = Walker::build(Way::Suffix, &on_field, &mut unindexed, |p| {
+                    automata.dfa(Way::Suffix, p, anchored_trie)
+                });
+                FieldIndex {
+                    process: is_process_field(field),
+                    field: field.to_owned(),
+                    anywhere,
+                    prefix,
+                    suffix,
                 }
             })
             .collect();

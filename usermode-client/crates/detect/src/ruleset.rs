@@ -11,7 +11,7 @@ use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
 use crate::condition::Condition;
 use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
 use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
-use crate::prefilter::{witness, Clause, Prefilter, Scratch};
+use crate::prefilter::{witness, Automata, Clause, Prefilter, Scratch};
 use crate::problem::{Problem, Rejected, Severity};
 use crate::ruletest::{parse_tests, TestCase};
 use crate::source::RuleFile;
@@ -720,6 +720,7 @@ fn build(
         .collect();
 
     let mut routes_out = Vec::with_capacity(10);
+    let mut automata = Automata::default();
     for host in [Host::Windows, Host::Linux] {
         for c in Category::ALL {
             let on_route: Vec<(u32, Option<&[Clause]>)> = rules
@@ -733,7 +734,7 @@ fn build(
                     )
                 })
                 .collect();
-            routes_out.push(Prefilter::build(&on_route));
+            routes_out.push(Prefilter::build_sharing(&on_route, &mut automata));
         }
     }
 
