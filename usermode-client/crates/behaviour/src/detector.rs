@@ -95,10 +95,8 @@ impl Detector for BehaviourDetector {
         // Content is sampled for this host's live events only, while the sampler has room:
         // asking first spares building requests (each holds a copy of the event) that could
         // only be refused, which under a flood is nearly all of them.
-        let now = (self.sampler.is_some()
-            && event.host == LOCAL_HOST
-            && Engine::may_sample(event))
-        .then(Instant::now);
+        let now = (self.sampler.is_some() && event.host == LOCAL_HOST && Engine::may_sample(event))
+            .then(Instant::now);
         let wanted = now.is_some_and(|now| {
             event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
         });
@@ -211,10 +209,18 @@ mod tests {
         let t0 = Instant::now();
         let w0 = detector.wall_at(t0);
         let half = detector.wall_at(t0 + Duration::from_millis(500));
-        assert_eq!(half.0 - w0.0, 5_000_000, "500 ms later, from the same reading");
+        assert_eq!(
+            half.0 - w0.0,
+            5_000_000,
+            "500 ms later, from the same reading"
+        );
         let later = t0 + WALL_CLOCK_REREAD;
         let reread = detector.wall_at(later);
-        assert_eq!(detector.wall, Some((reread, later)), "read again after a second");
+        assert_eq!(
+            detector.wall,
+            Some((reread, later)),
+            "read again after a second"
+        );
         let real = Timestamp::now();
         assert!(reread.0 <= real.0 && real.0 - reread.0 < 10 * 10_000_000);
     }
