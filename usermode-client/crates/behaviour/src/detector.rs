@@ -96,13 +96,15 @@ impl Detector for BehaviourDetector {
         // asking first spares building requests (each holds a copy of the event) that could
         // only be refused, which under a flood is nearly all of them.
         let now = (self.sampler.is_some() && event.host == LOCAL_HOST && Engine::may_sample(event))
-            .then(Instant::now);
-        let wanted = now.is_some_and(|now| {
-            event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
+            .then(Instant::now)
+            .filter(|&now| {
+                event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
+            });
+        let ready = now.and_then(|now| {
+            let sampler = self.sampler.as_mut()?;
+            sampler.ready_at(now).then_some((sampler, now))
         });
-        let sampler = self.sampler.as_mut().filter(|_| wanted);
-        let ready = |s: &mut Sampler<Request>| now.is_some_and(|now| s.ready_at(now));
-        let Some(sampler) = sampler.and_then(|s| ready(s).then_some(s)) else {
+        let Some((sampler, now)) = ready else {
             // Without content, the patterns that need none run in `observe` itself.
             self.engine.observe(event, None, alerts);
             return;
@@ -112,10 +114,7 @@ impl Detector for BehaviourDetector {
             let path = PathBuf::from(&request.path);
             // Refused (rate or queue) requests are counted by the sampler: only the content
             // signal of that one file is missed, never an event.
-            let _: Submit = match now {
-                Some(now) => sampler.submit_at(path, request, now),
-                None => sampler.submit(path, request),
-            };
+            let _: Submit = sampler.submit_at(path, request, now);
         }
     }
 
