@@ -50,9 +50,9 @@ impl FilePath {
         split: impl FnOnce(&str) -> PathParts<'_>,
     ) -> Self {
         let parts = split(&path);
-        let directory = range_in(&path, parts.directory);
-        let name = range_in(&path, parts.name);
-        let extension = parts.extension.map(|e| range_in(&path, e));
+        let directory = span_in(&path, parts.directory);
+        let name = span_in(&path, parts.name);
+        let extension = parts.extension.map(|e| span_in(&path, e));
         let path = Self {
             path,
             original: None,
@@ -126,22 +126,22 @@ impl FilePath {
     /// Directory part of `path`, without a trailing separator (except at the root).
     #[must_use]
     pub fn directory(&self) -> &str {
-        self.part(&self.directory)
+        self.part(self.directory)
     }
 
     /// Final component of `path`.
     #[must_use]
     pub fn name(&self) -> &str {
-        self.part(&self.name)
+        self.part(self.name)
     }
 
     /// Extension of `name` without the dot, as written (no case folding); `None` if none.
     #[must_use]
     pub fn extension(&self) -> Option<&str> {
-        self.extension.as_ref().map(|r| self.part(r))
+        self.extension.map(|s| self.part(s))
     }
 
-    fn part(&self, span: &Span) -> &str {
+    fn part(&self, span: Span) -> &str {
         self.path
             .get(span.start as usize..span.end as usize)
             .unwrap_or_default()
@@ -158,7 +158,7 @@ struct Span {
 /// Where `part` lies in `whole`. A part that is not a slice of `whole` (a splitter's bug),
 /// or that ends past 4 GiB (no kernel sends such a path), becomes an empty span rather
 /// than a wrong one.
-fn range_in(whole: &str, part: &str) -> Span {
+fn span_in(whole: &str, part: &str) -> Span {
     // Every empty part is the same span, wherever the splitter took it from: equal paths
     // compare and hash equal.
     if part.is_empty() {
