@@ -1007,9 +1007,31 @@ pub struct Scratch {
     pending: Vec<u32>,
     folded: String,
     folded_other: String,
-    /// Needles found by one field's scan.
-    found: Vec<u32>,
     processes: Vec<Option<ProcessHits>>,
+    /// The last value scanned per (route, event field), with what it held.
+    last_scans: Vec<LastScan>,
+}
+
+/// Slots of [`Scratch::last_scans`], direct-mapped by route and field.
+const LAST_SCAN_SLOTS: usize = 64;
+
+/// One field's last scan on one route. A written file's first write and its close both take
+/// the `file_change` route with the same path, one after the other, and a scan is a walk of
+/// up to three automata over the path: the second event takes the first's needles after a
+/// comparison of the two paths.
+#[derive(Debug, Default)]
+struct LastScan {
+    /// (prefilter id, field index); 0 is no prefilter's id (they start at 1).
+    key: (u64, usize),
+    text: String,
+    found: Vec<u32>,
+}
+
+impl LastScan {
+    fn slot(prefilter: u64, field: usize) -> usize {
+        let mixed = prefilter.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        (usize::try_from(mixed).unwrap_or(0) ^ field) % LAST_SCAN_SLOTS
+    }
 }
 
 impl Prefilter {
@@ -1214,6 +1236,11 @@ impl Prefilter {
         if scratch.processes.is_empty() {
             scratch.processes.resize_with(PROCESS_SLOTS, || None);
         }
+        if scratch.last_scans.is_empty() {
+            scratch
+                .last_scans
+                .resize_with(LAST_SCAN_SLOTS, LastScan::default);
+        }
         let Scratch {
             marks,
             seen,
@@ -1221,8 +1248,8 @@ impl Prefilter {
             pending,
             folded,
             folded_other,
-            found,
             processes,
+            last_scans,
         } = scratch;
         let epoch = *epoch;
         pending.clear();
@@ -1282,10 +1309,19 @@ impl Prefilter {
                 hit(id, out, pending);
             }
         }
-        for index in self.fields.iter().filter(|f| !f.process) {
-            found.clear();
-            index.scan(event, folded, found);
-            for &id in found.iter() {
+        for (at, index) in self.fields.iter().enumerate().filter(|(_, f)| !f.process) {
+            let Some(text) = event.text(&index.field) else {
+                continue;
+            };
+            let last = &mut last_scans[LastScan::slot(self.id, at)];
+            if last.key != (self.id, at) || last.text != text {
+                last.key = (self.id, at);
+                last.text.clear();
+                last.text.push_str(text);
+                last.found.clear();
+                index.scan_text(text, folded, &mut last.found);
+            }
+            for &id in &last.found {
                 hit(id, out, pending);
             }
         }
@@ -1312,9 +1348,13 @@ impl Prefilter {
 impl FieldIndex {
     /// Reports every needle of this field present in `event`.
     fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
-        let Some(text) = event.text(&self.field) else {
-            return;
-        };
+        if let Some(text) = event.text(&self.field) {
+            self.scan_text(text, folded, found);
+        }
+    }
+
+    /// Reports every needle of this field present in `text`, the field's value.
+    fn scan_text(&self, text: &str, folded: &mut String, found: &mut Vec<u32>) {
         let haystack = if text.is_ascii() {
             text.as_bytes()
         } else {
@@ -1540,6 +1580,46 @@ mod process_cache_tests {
     use super::Scratch;
     use crate::event::SigmaEvent;
     use crate::ruleset::RuleSet;
+
+    #[test]
+    fn a_repeated_path_takes_the_last_scan_and_a_new_one_is_scanned() {
+        let rule = "title: t\nid: t\nlogsource: {product: windows, category: file_change}\ndetection:\n  s:\n    TargetFilename|endswith: '.locked'\n  condition: s\n";
+        let rules = vec![rsigma_parser::parse_sigma_yaml(rule)
+            .unwrap()
+            .rules
+            .remove(0)];
+        let set = RuleSet::compile_untested(rules).unwrap();
+        let process = Arc::new(ProcessInfo::default());
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        // A first write and a close of one file, then of another, then the first again:
+        // every event's candidates are those of its own path.
+        for (path, expected) in [
+            (r"C:\a\b.locked", &[0][..]),
+            (r"C:\a\b.locked", &[0][..]),
+            (r"C:\a\b.docx", &[][..]),
+            (r"C:\a\b.docx", &[][..]),
+            (r"C:\a\c.locked", &[0][..]),
+            (r"C:\a\b.docx", &[][..]),
+        ] {
+            for operation in [Operation::FirstWrite, Operation::CloseModified] {
+                let event = FileEvent {
+                    seq: 0,
+                    time: Timestamp::from_unix_nanos(0),
+                    host: Host::Windows,
+                    operation,
+                    process: Arc::clone(&process),
+                    thread_id: 1,
+                    target: crate::ruletest::file_path(path, Host::Windows),
+                    source: None,
+                    details: Details::default(),
+                    entropy: None,
+                };
+                set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
+                assert_eq!(out, expected, "{path}, {operation:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_process_keeps_its_hits_for_every_route_it_takes() {
