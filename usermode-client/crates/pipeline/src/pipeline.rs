@@ -52,6 +52,10 @@ pub struct Pipeline {
     filter: EventFilter,
     detector: Option<Box<dyn Detector>>,
     alerts: Vec<Alert>,
+    /// A batch's outputs set aside: to place alerts, or when events are not written.
+    staged: Vec<Output>,
+    /// (index in the batch, alerts so far) after each output that raised alerts.
+    alerted: Vec<(usize, usize)>,
     counts: PipelineCounts,
     last_idle: Instant,
     /// File and process events are output (not only alerts and notices).
@@ -81,6 +85,31 @@ fn count_notice(counts: &mut PipelineCounts, notice: &Notice) {
     }
 }
 
+/// Moves `batch` (a batch's outputs) to `out` with each output's alerts after it: `alerted`
+/// holds (index in the batch, alerts raised up to and with it). Event and process lines
+/// are dropped unless `events` (they were detected on and counted).
+fn place_alerts(
+    batch: &mut Vec<Output>,
+    alerts: &mut Vec<Alert>,
+    alerted: &[(usize, usize)],
+    events: bool,
+    out: &mut Vec<Output>,
+) {
+    let mut alerts = alerts.drain(..);
+    let mut placed = 0;
+    let mut marks = alerted.iter().copied().peekable();
+    for (at, output) in batch.drain(..).enumerate() {
+        if events || matches!(output, Output::Notice(_) | Output::Alert(_)) {
+            out.push(output);
+        }
+        if let Some((_, upto)) = marks.next_if(|&(mark, _)| mark == at) {
+            out.extend(alerts.by_ref().take(upto - placed).map(Output::Alert));
+            placed = upto;
+        }
+    }
+    out.extend(alerts.map(Output::Alert));
+}
+
 impl Pipeline {
     /// A pipeline from its stages.
     #[must_use]
@@ -97,6 +126,8 @@ impl Pipeline {
             filter,
             detector,
             alerts: Vec::new(),
+            staged: Vec::new(),
+            alerted: Vec::new(),
             counts: PipelineCounts::default(),
             last_idle: Instant::now(),
             event_output: true,
@@ -125,7 +156,18 @@ impl Pipeline {
     }
 
     /// Processes one batch, appending what it produced to `out`.
+    ///
+    /// In three passes over the batch rather than one pass through every stage per event:
+    /// decode, parse, enrich and filter every record; then detection over the batch's
+    /// events in stream order; then the alerts are placed after the events that caused
+    /// them. Each pass's code then stays in the instruction cache for the whole batch: per
+    /// event, the stages together are more code than the first-level instruction cache
+    /// holds, and the kernel's read of the next batch evicts it besides.
     pub fn process_batch(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
+        // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
+        if let Some(&[lo, hi]) = bytes.get(6..8) {
+            self.parser.set_protocol_minor(u16::from_le_bytes([lo, hi]));
+        }
         let Self {
             decoder,
             parser,
@@ -133,38 +175,32 @@ impl Pipeline {
             filter,
             detector,
             alerts,
+            staged,
+            alerted,
             counts,
             event_output,
             ..
         } = self;
-        // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
-        if let Some(&[lo, hi]) = bytes.get(6..8) {
-            parser.set_protocol_minor(u16::from_le_bytes([lo, hi]));
-        }
+        // Without event output the batch is staged aside, and only its notices and alerts
+        // reach `out`.
+        let batch: &mut Vec<Output> = if *event_output { out } else { staged };
+        let first = batch.len();
         decoder.feed(bytes, |decoded| match decoded {
             Decoded::Notice(notice) => {
                 count_notice(counts, &notice);
-                out.push(Output::Notice(notice));
+                batch.push(Output::Notice(notice));
             }
             Decoded::Record(record, posix) => {
                 if let Some(parsed) = parser.parse_process(&record, posix) {
-                    let event = crate::process::enrich(parsed, processes);
-                    if let Some(detector) = detector.as_mut() {
-                        detector.on_process(&event, alerts);
-                    }
                     counts.processes += 1;
-                    if *event_output {
-                        out.push(Output::Process(event));
-                    }
-                    counts.alerts += alerts.len() as u64;
-                    out.extend(alerts.drain(..).map(Output::Alert));
+                    batch.push(Output::Process(crate::process::enrich(parsed, processes)));
                     return;
                 }
                 let Some(parsed) = parser.parse(&record, posix) else {
                     return;
                 };
                 let process = processes.get(parsed.process, parsed.time);
-                let mut event = FileEvent {
+                let event = FileEvent {
                     seq: parsed.seq,
                     time: parsed.time,
                     host: parsed.host,
@@ -180,18 +216,36 @@ impl Pipeline {
                     counts.filtered += 1;
                     return;
                 }
-                if let Some(detector) = detector.as_mut() {
-                    detector.prepare(&mut event);
-                    detector.on_event(&event, alerts);
-                }
                 counts.events += 1;
-                if *event_output {
-                    out.push(Output::Event(event));
-                }
-                counts.alerts += alerts.len() as u64;
-                out.extend(alerts.drain(..).map(Output::Alert));
+                batch.push(Output::Event(event));
             }
         });
+        alerted.clear();
+        if let Some(detector) = detector.as_mut() {
+            for (at, output) in batch.iter_mut().skip(first).enumerate() {
+                let before = alerts.len();
+                match output {
+                    Output::Event(event) => {
+                        detector.prepare(event);
+                        detector.on_event(event, alerts);
+                    }
+                    Output::Process(event) => detector.on_process(event, alerts),
+                    Output::Notice(_) | Output::Alert(_) => {}
+                }
+                if alerts.len() > before {
+                    alerted.push((at, alerts.len()));
+                }
+            }
+        }
+        counts.alerts += alerts.len() as u64;
+        // Alerts are rare: only then is a written batch moved, to put them in place.
+        if !*event_output || !alerted.is_empty() {
+            if *event_output {
+                staged.clear();
+                staged.extend(out.drain(first..));
+            }
+            place_alerts(staged, alerts, alerted, *event_output, out);
+        }
         self.processes.maybe_sweep();
         if self.last_idle.elapsed() >= Duration::from_secs(1) {
             // A source that is never idle still lets time-based work happen.

@@ -160,6 +160,111 @@ fn without_event_output_only_alerts_and_notices_go_out() {
     assert_eq!(p.counts().lost, 1);
 }
 
+/// Two alerts for every rename, naming the renamed file.
+struct TwoPerRename;
+
+impl Detector for TwoPerRename {
+    fn on_event(&mut self, event: &FileEvent, alerts: &mut Vec<Alert>) {
+        if event.operation == Operation::Rename {
+            for rule in ["first", "second"] {
+                alerts.push(Alert {
+                    rule_id: rule.into(),
+                    title: event.target.path().into(),
+                    level: Level::Low,
+                    tags: vec![],
+                    description: None,
+                    shadow: false,
+                    time: event.time,
+                    events: vec![],
+                    correlation: None,
+                    processes: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// One batch: created, renamed, created, renamed, created (paths by number).
+fn busy_batch() -> Vec<u8> {
+    let paths: Vec<Vec<u8>> = (0..=5u32)
+        .map(|n| utf16(&format!(r"\Device\HarddiskVolume3\data\{n}.txt")))
+        .collect();
+    let records: Vec<Record> = (1..=5usize)
+        .map(|n| {
+            let id = n as u64;
+            Record {
+                header: header(id, 133_000_000_000_000_000 + id, 100, 5),
+                body: if n % 2 == 0 {
+                    rename(file(id, 9), &paths[n - 1], &paths[n])
+                } else {
+                    created(file(id, 9), &paths[n])
+                },
+            }
+        })
+        .collect();
+    batch(BatchFlags::UTF16_NAMES, 0, &records).unwrap()
+}
+
+/// Detection runs over a whole batch before its outputs are placed: alerts raised in the
+/// middle of a batch still come right after the event that raised them, in their order.
+#[test]
+fn alerts_in_the_middle_of_a_batch_follow_their_event() {
+    let titles = |out: &[Output]| -> Vec<String> {
+        out.iter()
+            .map(|o| match o {
+                Output::Event(e) => format!("event {}", e.target.path()),
+                Output::Alert(a) => format!("alert {} {}", a.rule_id, a.title),
+                Output::Process(_) => "process".into(),
+                Output::Notice(_) => "notice".into(),
+            })
+            .collect()
+    };
+    let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)));
+    let mut out = Vec::new();
+    p.process_batch(&busy_batch(), &mut out);
+    assert_eq!(
+        titles(&out),
+        [
+            r"event C:\data\1.txt",
+            r"event C:\data\2.txt",
+            r"alert first C:\data\2.txt",
+            r"alert second C:\data\2.txt",
+            r"event C:\data\3.txt",
+            r"event C:\data\4.txt",
+            r"alert first C:\data\4.txt",
+            r"alert second C:\data\4.txt",
+            r"event C:\data\5.txt",
+        ]
+    );
+    assert_eq!(p.counts().alerts, 4);
+
+    // Appended after what `out` already holds; without event lines, the alerts alone.
+    let mut p =
+        pipeline(EventFilter::default(), Some(Box::new(TwoPerRename))).with_event_output(false);
+    let mut out = vec![Output::Notice(picket_model::Notice::SourceRestarted {
+        expected: 0,
+        got: 0,
+    })];
+    p.process_batch(&busy_batch(), &mut out);
+    p.process_batch(&busy_batch(), &mut out);
+    let alerts = [
+        r"alert first C:\data\2.txt",
+        r"alert second C:\data\2.txt",
+        r"alert first C:\data\4.txt",
+        r"alert second C:\data\4.txt",
+    ];
+    // The second batch starts the sequence again: its restart notice comes first.
+    let expected: Vec<&str> = ["notice"]
+        .into_iter()
+        .chain(alerts)
+        .chain(["notice"])
+        .chain(alerts)
+        .collect();
+    assert_eq!(titles(&out), expected);
+    assert_eq!(p.counts().events, 10);
+    assert_eq!(p.counts().alerts, 8);
+}
+
 #[test]
 fn filters_by_pid_and_image() {
     let mut out = Vec::new();
