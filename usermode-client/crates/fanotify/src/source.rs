@@ -109,9 +109,6 @@ pub struct FanotifySource {
     keys: StartKeys,
     exclude_pid: Option<u32>,
     read_buf: Vec<u8>,
-    /// The descriptors of the events of the current read (pidfds), closed together after
-    /// the read's events are translated.
-    descriptors: Vec<std::os::fd::OwnedFd>,
     pending: VecDeque<Pending>,
     poll_ms: i32,
     gather: Duration,
@@ -236,7 +233,6 @@ impl FanotifySource {
             parse_errors: 0,
             batches: 0,
             read_high_water: 0,
-            descriptors: Vec::new(),
             stats_interval: config.stats_interval,
             last_stats: Instant::now(),
             overflow_advised: false,
@@ -416,12 +412,11 @@ impl FanotifySource {
                     break;
                 }
             };
-            // The pidfd has told us all we need (whether the process had exited). It is
-            // closed with the read's others once they are all translated: the kernel's work
-            // of closing them then runs in one stretch, not between the events' translations,
-            // where it evicted their code and data.
-            self.descriptors.extend(event.pidfd.and_then(sys::adopt_fd));
-            self.descriptors.extend(sys::adopt_fd(event.fd));
+            // The pidfd has told us all we need (whether the process had exited). Closed
+            // at once, while the kernel's objects behind it are still in the cache: closing a
+            // read's descriptors together after its events made the bare reader 15 % slower
+            // and picket no faster (18 pinned pairs).
+            crate::group::release_descriptors(&event);
             let pid = u32::try_from(event.pid).unwrap_or(0);
             let event = if event.mask & mask::OPEN_EXEC == 0 {
                 event
@@ -461,7 +456,6 @@ impl FanotifySource {
             self.translator
                 .translate(&event, actor, &mut self.resolver, &mut self.pending);
         }
-        self.descriptors.clear();
         self.read_high_water = self.read_high_water.max(in_read);
         let overflows = self.translator.counters().overflows;
         if overflows > 0 && !self.overflow_advised {
