@@ -4,7 +4,8 @@
 //! intermediate structs and their formatted `String`s: constant keys and names are written as
 //! pre-escaped bytes, strings are escaped in one pass (eight bytes tested at a time) that
 //! copies the runs between escapes, and a [`LineWriter`] keeps what repeats from line to line
-//! (each operation's constant parts, the metadata and device, busy processes' parts).
+//! (each operation's constant parts, the metadata and device, busy processes' parts, the last
+//! file object).
 
 use std::sync::Arc;
 
@@ -202,6 +203,63 @@ fn file(out: &mut Vec<u8>, path: &FilePath, file_id: u128) -> bool {
     clean
 }
 
+/// The last file object rendered, kept for the next: a written file's events (its creation,
+/// first write and close; a rename's new name and its deletion) follow one another with the
+/// same file, and its object is then one copy instead of the path written three times over.
+#[derive(Debug, Default)]
+struct RenderedFile {
+    /// What the object is made of: the path, its directory, name and extension (the parts
+    /// are kept as well: they come from the path by its host's rules, not by one rule).
+    path: String,
+    directory: String,
+    name: String,
+    extension: Option<String>,
+    is_directory: bool,
+    file_id: u128,
+    /// What [`file`] returned for it.
+    clean: bool,
+    /// The object, `{` to `}`.
+    bytes: Vec<u8>,
+}
+
+impl RenderedFile {
+    fn is_of(&self, path: &FilePath, file_id: u128) -> bool {
+        self.file_id == file_id
+            && self.is_directory == path.is_directory
+            && self.path == path.path()
+            && self.name == path.name()
+            && self.directory == path.directory()
+            && self.extension.as_deref() == path.extension()
+    }
+
+    /// [`file`], from the last rendering when it was of the same file.
+    fn write(&mut self, out: &mut Vec<u8>, path: &FilePath, file_id: u128) -> bool {
+        if self.is_of(path, file_id) {
+            out.extend_from_slice(&self.bytes);
+            return self.clean;
+        }
+        let start = out.len();
+        self.clean = file(out, path, file_id);
+        let copy = |into: &mut String, from: &str| {
+            into.clear();
+            into.push_str(from);
+        };
+        copy(&mut self.path, path.path());
+        copy(&mut self.directory, path.directory());
+        copy(&mut self.name, path.name());
+        match (&mut self.extension, path.extension()) {
+            (Some(into), Some(from)) => copy(into, from),
+            (kept, from) => *kept = from.map(str::to_owned),
+        }
+        self.is_directory = path.is_directory;
+        self.file_id = file_id;
+        self.bytes.clear();
+        self.bytes
+            .extend_from_slice(out.get(start..).unwrap_or_default());
+        self.clean
+    }
+}
+
 /// The kernel's original of `path`: the path again unless it differs (`clean` is what
 /// [`file`] found for the path).
 fn original(out: &mut Vec<u8>, path: &FilePath, clean: bool) {
@@ -353,6 +411,8 @@ pub struct LineWriter {
     actors: Vec<Option<RenderedActor>>,
     /// The constant parts of each operation's lines.
     operations: Vec<OperationPieces>,
+    /// The last file object.
+    last_file: RenderedFile,
 }
 
 impl LineWriter {
@@ -387,6 +447,7 @@ impl LineWriter {
                 .into_iter()
                 .map(OperationPieces::new)
                 .collect(),
+            last_file: RenderedFile::default(),
         }
     }
 
@@ -435,10 +496,10 @@ impl LineWriter {
             number(out, event.thread_id);
         }
         out.extend_from_slice(&actor.tail);
-        let subject_clean = file(out, subject, event.details.file_id);
+        let subject_clean = self.last_file.write(out, subject, event.details.file_id);
         let result_clean = result.map(|result| {
             out.extend_from_slice(b",\"file_result\":");
-            file(out, result, event.details.file_id)
+            self.last_file.write(out, result, event.details.file_id)
         });
         out.extend_from_slice(&pieces.unmapped);
         original(out, subject, subject_clean);
@@ -631,6 +692,48 @@ mod tests {
         twin.process = Arc::new((*shared[1].process).clone());
         shared.push(twin);
         for event in stream.iter().chain(&shared).chain(stream.iter().rev()) {
+            let mut fast = Vec::new();
+            writer.file_activity(&mut fast, event);
+            let serde = serde_json::to_vec(&FileActivity::new(event, &host)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&serde),
+                "{event:?}"
+            );
+        }
+    }
+
+    /// A file's object is copied from the last line when it is the same file: the same
+    /// path with another id, kind, or split into other parts (another host's rules) is
+    /// rendered anew, and every line is exactly serde's.
+    #[test]
+    fn a_repeated_file_object_is_reused_only_for_the_same_file() {
+        let host = HostInfo::default();
+        let mut writer = LineWriter::new(&host);
+        let base = events()[0].clone();
+        let text = r"C:\Users\a/b\c.d/e.txt";
+        let mut stream = Vec::new();
+        for (file_id, is_directory, separators) in [
+            (7, false, &['/', '\\'][..]),
+            (7, false, &['/', '\\'][..]),
+            (8, false, &['/', '\\'][..]),
+            (8, true, &['/', '\\'][..]),
+            (8, true, &['\\'][..]),
+            (8, true, &['\\'][..]),
+            (8, true, &['/'][..]),
+        ] {
+            let mut event = base.clone();
+            event.details.file_id = file_id;
+            event.target = FilePath::from_text_at(text, separators);
+            event.target.is_directory = is_directory;
+            stream.push(event);
+        }
+        let mut rename = stream[0].clone();
+        rename.source = Some(Box::new(stream[0].target.clone()));
+        rename.target = FilePath::from_text(r"C:\Users\a\c.locked");
+        stream.push(rename);
+        stream.push(stream[0].clone());
+        for event in &stream {
             let mut fast = Vec::new();
             writer.file_activity(&mut fast, event);
             let serde = serde_json::to_vec(&FileActivity::new(event, &host)).unwrap();
