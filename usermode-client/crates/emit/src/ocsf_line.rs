@@ -224,7 +224,9 @@ struct RenderedFile {
 
 impl RenderedFile {
     fn is_of(&self, path: &FilePath, file_id: u128) -> bool {
-        self.file_id == file_id
+        // Empty before the first rendering, which must not pass for an empty path's.
+        !self.bytes.is_empty()
+            && self.file_id == file_id
             && self.is_directory == path.is_directory
             && self.path == path.path()
             && self.name == path.name()
@@ -712,7 +714,12 @@ mod tests {
         let mut writer = LineWriter::new(&host);
         let base = events()[0].clone();
         let text = r"C:\Users\a/b\c.d/e.txt";
-        let mut stream = Vec::new();
+        // First an empty path (a zero-length name decodes to one) with no id: the kept
+        // object starts empty and must not pass for its rendering.
+        let mut empty = base.clone();
+        empty.details.file_id = 0;
+        empty.target = FilePath::from_text("");
+        let mut stream = vec![empty];
         for (file_id, is_directory, separators) in [
             (7, false, &['/', '\\'][..]),
             (7, false, &['/', '\\'][..]),
@@ -728,11 +735,11 @@ mod tests {
             event.target.is_directory = is_directory;
             stream.push(event);
         }
-        let mut rename = stream[0].clone();
-        rename.source = Some(Box::new(stream[0].target.clone()));
+        let mut rename = stream[1].clone();
+        rename.source = Some(Box::new(stream[1].target.clone()));
         rename.target = FilePath::from_text(r"C:\Users\a\c.locked");
         stream.push(rename);
-        stream.push(stream[0].clone());
+        stream.push(stream[1].clone());
         for event in &stream {
             let mut fast = Vec::new();
             writer.file_activity(&mut fast, event);

@@ -335,7 +335,7 @@ fn hard_links_can_be_reported_as_such() {
     );
 }
 
-/// Every event's pidfd is closed once its read is translated: after thousands of events
+/// Every event's pidfd is closed as its event is read: after thousands of events
 /// the reader holds no more descriptors than before (a few more at most, opened meanwhile
 /// by tests running beside this one).
 #[test]

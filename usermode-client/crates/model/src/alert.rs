@@ -59,6 +59,9 @@ pub struct Alert {
 }
 
 /// Detection as the pipeline sees it: events in, alerts out. Implemented by the Sigma engine.
+///
+/// `alerts` may already hold alerts raised earlier (the pipeline detects a whole batch before
+/// placing them): implementations only push to it, never remove or reorder what is there.
 pub trait Detector {
     /// Adds facts detection needs before the event is matched and emitted (e.g. content
     /// entropy sampled in user space). The default adds nothing.

@@ -219,12 +219,20 @@ fn alerts_in_the_middle_of_a_batch_follow_their_event() {
             })
             .collect()
     };
+    let before = || {
+        Output::Notice(picket_model::Notice::SourceRestarted {
+            expected: 0,
+            got: 0,
+        })
+    };
+    // Appended after what `out` already holds.
     let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)));
-    let mut out = Vec::new();
+    let mut out = vec![before()];
     p.process_batch(&busy_batch(), &mut out);
     assert_eq!(
         titles(&out),
         [
+            "notice",
             r"event C:\data\1.txt",
             r"event C:\data\2.txt",
             r"alert first C:\data\2.txt",
@@ -238,13 +246,10 @@ fn alerts_in_the_middle_of_a_batch_follow_their_event() {
     );
     assert_eq!(p.counts().alerts, 4);
 
-    // Appended after what `out` already holds; without event lines, the alerts alone.
+    // Without event lines, the alerts alone.
     let mut p =
         pipeline(EventFilter::default(), Some(Box::new(TwoPerRename))).with_event_output(false);
-    let mut out = vec![Output::Notice(picket_model::Notice::SourceRestarted {
-        expected: 0,
-        got: 0,
-    })];
+    let mut out = vec![before()];
     p.process_batch(&busy_batch(), &mut out);
     p.process_batch(&busy_batch(), &mut out);
     let alerts = [
