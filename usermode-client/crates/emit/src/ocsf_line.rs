@@ -678,6 +678,18 @@ mod tests {
 
     /// One writer over a stream: runs of one process (the cached rendering is reused), a
     /// change of process, a return to an earlier one, and an equal but distinct process.
+    /// The kept writer's line for `event` is exactly serde's.
+    fn assert_writes_serde(writer: &mut LineWriter, event: &FileEvent, host: &HostInfo) {
+        let mut fast = Vec::new();
+        writer.file_activity(&mut fast, event);
+        let serde = serde_json::to_vec(&FileActivity::new(event, host)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&serde),
+            "{event:?}"
+        );
+    }
+
     #[test]
     fn a_kept_writer_writes_exactly_what_serde_writes() {
         let host = HostInfo {
@@ -694,14 +706,7 @@ mod tests {
         twin.process = Arc::new((*shared[1].process).clone());
         shared.push(twin);
         for event in stream.iter().chain(&shared).chain(stream.iter().rev()) {
-            let mut fast = Vec::new();
-            writer.file_activity(&mut fast, event);
-            let serde = serde_json::to_vec(&FileActivity::new(event, &host)).unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&fast),
-                String::from_utf8_lossy(&serde),
-                "{event:?}"
-            );
+            assert_writes_serde(&mut writer, event, &host);
         }
     }
 
@@ -741,14 +746,7 @@ mod tests {
         stream.push(rename);
         stream.push(stream[1].clone());
         for event in &stream {
-            let mut fast = Vec::new();
-            writer.file_activity(&mut fast, event);
-            let serde = serde_json::to_vec(&FileActivity::new(event, &host)).unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&fast),
-                String::from_utf8_lossy(&serde),
-                "{event:?}"
-            );
+            assert_writes_serde(&mut writer, event, &host);
         }
     }
 
