@@ -181,9 +181,9 @@ impl Pipeline {
             event_output,
             ..
         } = self;
+        debug_assert!(staged.is_empty() && alerts.is_empty());
         // Without event output the batch is staged aside, and only its notices and alerts
         // reach `out`.
-        debug_assert!(staged.is_empty() && alerts.is_empty());
         let batch: &mut Vec<Output> = if *event_output { out } else { staged };
         let first = batch.len();
         decoder.feed(bytes, |decoded| match decoded {
