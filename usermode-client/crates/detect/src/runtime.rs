@@ -122,6 +122,15 @@ struct Recent {
     rules: Vec<u32>,
 }
 
+impl Recent {
+    fn new(event: &FileEvent) -> Self {
+        Self {
+            event: Box::new(event.clone()),
+            rules: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Health {
     disabled: bool,
@@ -367,19 +376,7 @@ impl Evaluator {
         alerts: &mut Vec<Alert>,
     ) {
         let event = view.event();
-        let rules: Vec<u32> = self
-            .matched
-            .iter()
-            .filter(|&&i| self.set.rules[i].correlated)
-            .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect();
-        self.recent.push_back(Recent {
-            event: Box::new(event.clone()),
-            rules,
-        });
-        while self.recent.len() > self.config.recent_events {
-            self.recent.pop_front();
-        }
+        self.keep_recent(event);
         let Some(engine) = self.correlation.as_mut() else {
             return;
         };
@@ -469,6 +466,40 @@ impl Evaluator {
                     .iter()
                     .any(|r| r == id || Some(r) == name.as_ref())
         })
+    }
+
+    /// Keeps `event` and the correlated rules it matched in the ring of recent events. A
+    /// full ring's oldest entry is overwritten in place: its box, rule list and path text
+    /// are reused instead of freed and allocated again for every matching event.
+    fn keep_recent(&mut self, event: &FileEvent) {
+        let capacity = self.config.recent_events;
+        if capacity == 0 {
+            self.recent.clear();
+            return;
+        }
+        while self.recent.len() > capacity {
+            self.recent.pop_front();
+        }
+        let mut entry = if self.recent.len() == capacity {
+            match self.recent.pop_front() {
+                Some(mut oldest) => {
+                    oldest.event.as_mut().clone_from(event);
+                    oldest.rules.clear();
+                    oldest
+                }
+                None => Recent::new(event),
+            }
+        } else {
+            Recent::new(event)
+        };
+        let set = &self.set;
+        entry.rules.extend(
+            self.matched
+                .iter()
+                .filter(|&&i| set.rules[i].correlated)
+                .map(|&i| u32::try_from(i).unwrap_or(u32::MAX)),
+        );
+        self.recent.push_back(entry);
     }
 
     /// The most recent events behind a firing: they matched one of its base rules, belong
@@ -830,6 +861,54 @@ mod tests {
         evaluator.process(&e, &mut alerts);
         evaluator.idle(Timestamp(0));
         assert_eq!(evaluator.correlation_state(), 0);
+    }
+
+    #[test]
+    fn the_recent_ring_keeps_the_newest_events_whole_when_it_overwrites() {
+        let builtin = Arc::new(RuleSet::builtin().unwrap());
+        let config = RuntimeConfig {
+            recent_events: 3,
+            ..RuntimeConfig::default()
+        };
+        let mut evaluator = Evaluator::new(builtin, Canaries::default(), config);
+        let mut alerts = Vec::new();
+        // Renames (with a source path) and rewrites (without) alternate, with paths of
+        // growing and shrinking length, so an overwritten slot must take the new event's
+        // source, or lose its own, and never keep text of the old one.
+        let mut kept = Vec::new();
+        for seq in 0..10_u64 {
+            let long = "x".repeat(usize::try_from(seq % 4).unwrap() * 7);
+            let mut e = if seq % 2 == 0 {
+                let mut e = event(
+                    7,
+                    Operation::Rename,
+                    &format!(r"C:\{long}f{seq}.docx.x"),
+                    seq,
+                );
+                e.source = Some(Box::new(file_path(
+                    &format!(r"C:\{long}f{seq}.docx"),
+                    Host::Windows,
+                )));
+                e
+            } else {
+                event(
+                    7,
+                    Operation::CloseModified,
+                    &format!(r"C:\{long}g{seq}.docx"),
+                    seq,
+                )
+            };
+            e.thread_id = u32::try_from(seq).unwrap();
+            evaluator.process(&e, &mut alerts);
+            if evaluator.recent.back().is_some_and(|r| r.event.seq == seq) {
+                kept.push(e);
+            }
+        }
+        assert!(kept.len() > 3, "the pack correlates renames and rewrites");
+        let ring: Vec<&FileEvent> = evaluator.recent.iter().map(|r| r.event.as_ref()).collect();
+        let newest: Vec<&FileEvent> = kept.iter().skip(kept.len() - 3).collect();
+        assert_eq!(ring, newest);
+        assert!(evaluator.recent.iter().all(|r| !r.rules.is_empty()));
     }
 
     #[test]

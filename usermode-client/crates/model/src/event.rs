@@ -115,7 +115,7 @@ pub struct Details {
 }
 
 /// One file event, fully parsed and enriched.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize)]
 pub struct FileEvent {
     /// Per-source sequence number.
     pub seq: u64,
@@ -138,6 +138,52 @@ pub struct FileEvent {
     /// Shannon entropy (bits per byte, 0–8) of the file's first bytes, when content sampling
     /// is on and the file could be read.
     pub entropy: Option<f64>,
+}
+
+/// Written out so that `clone_from` reuses the paths' allocations: the correlation ring
+/// overwrites its oldest kept event with every new one.
+impl Clone for FileEvent {
+    fn clone(&self) -> Self {
+        Self {
+            seq: self.seq,
+            time: self.time,
+            host: self.host,
+            operation: self.operation,
+            process: Arc::clone(&self.process),
+            thread_id: self.thread_id,
+            target: self.target.clone(),
+            source: self.source.clone(),
+            details: self.details,
+            entropy: self.entropy,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured, so a new field cannot be forgotten here.
+        let Self {
+            seq,
+            time,
+            host,
+            operation,
+            process,
+            thread_id,
+            target,
+            source: from,
+            details,
+            entropy,
+        } = source;
+        self.seq = *seq;
+        self.time = *time;
+        self.host = *host;
+        self.operation = *operation;
+        self.process.clone_from(process);
+        self.thread_id = *thread_id;
+        self.target.clone_from(target);
+        // Option and Box pass `clone_from` down to the path when both sides have one.
+        self.source.clone_from(from);
+        self.details = *details;
+        self.entropy = *entropy;
+    }
 }
 
 /// A field value, borrowed from the event.

@@ -28,7 +28,7 @@ pub struct PathParts<'a> {
 /// on every event, in every copy detection keeps. The spans are 32-bit: every event holds
 /// two paths and moves through the pipeline by value, so 32 bytes less per path is a
 /// sixth of an event's size.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Default, PartialEq, Eq, Hash)]
 pub struct FilePath {
     path: String,
     original: Option<String>,
@@ -39,6 +39,42 @@ pub struct FilePath {
     pub truncated: bool,
     /// The object is a directory.
     pub is_directory: bool,
+}
+
+/// Written out so that `clone_from` reuses the text's allocation: the correlation ring
+/// overwrites its oldest kept event with every new one.
+impl Clone for FilePath {
+    fn clone(&self) -> Self {
+        Self {
+            path: self.path.clone(),
+            original: self.original.clone(),
+            directory: self.directory,
+            name: self.name,
+            extension: self.extension,
+            truncated: self.truncated,
+            is_directory: self.is_directory,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured, so a new field cannot be forgotten here.
+        let Self {
+            path,
+            original,
+            directory,
+            name,
+            extension,
+            truncated,
+            is_directory,
+        } = source;
+        self.path.clone_from(path);
+        self.original.clone_from(original);
+        self.directory = *directory;
+        self.name = *name;
+        self.extension = *extension;
+        self.truncated = *truncated;
+        self.is_directory = *is_directory;
+    }
 }
 
 impl FilePath {
