@@ -26,6 +26,26 @@ use crate::paths::{under, DirCache, HandleKey, Resolve};
 /// `mkdir` reads like a Windows one.
 const FILE_DIRECTORY_FILE: u32 = 0x1;
 
+/// One event's path, handed to each of the records it makes: a copy to each but the last,
+/// which takes it.
+struct Names {
+    path: Option<Vec<u8>>,
+    /// Records still to be named.
+    left: u8,
+}
+
+impl Names {
+    fn next(&mut self) -> Vec<u8> {
+        self.left = self.left.saturating_sub(1);
+        let name = if self.left == 0 {
+            self.path.take()
+        } else {
+            self.path.clone()
+        };
+        name.unwrap_or_default()
+    }
+}
+
 /// The kind-specific part of a record waiting to be encoded, with owned names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingBody {
@@ -284,20 +304,28 @@ impl Translator {
         if bits & mask::ONDIR != 0 {
             return None;
         }
-        let key = HandleKey::of(event.object.as_ref()?);
+        // The key in the reused buffer: only a new name allocates (the key and the path
+        // it keeps), not every event of a known file.
+        HandleKey::write(event.object.as_ref()?, &mut self.key);
+        let key = self.key.as_slice();
         let mut existing = None;
         if bits & mask::CREATE != 0 {
-            existing = names
-                .get(&key)
-                .filter(|old| old.as_slice() != path)
-                .cloned();
-            if names.len() >= self.limits.known_files && !names.contains_key(&key) {
-                names.clear();
+            existing = names.get(key).filter(|old| old.as_slice() != path).cloned();
+            match names.get_mut(key) {
+                Some(known) => {
+                    known.clear();
+                    known.extend_from_slice(path);
+                }
+                None => {
+                    if names.len() >= self.limits.known_files {
+                        names.clear();
+                    }
+                    names.insert(HandleKey::from_bytes(key), path.to_vec());
+                }
             }
-            names.insert(key.clone(), path.to_vec());
         }
-        if bits & mask::DELETE != 0 && names.get(&key).is_some_and(|p| p.as_slice() == path) {
-            names.remove(&key);
+        if bits & mask::DELETE != 0 && names.get(key).is_some_and(|p| p.as_slice() == path) {
+            names.remove(key);
         }
         existing
     }
@@ -510,73 +538,81 @@ impl Translator {
         let dirty_key = dirty_key;
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
-        if bits & mask::CREATE != 0 {
+        let create = bits & mask::CREATE != 0;
+        let first_write = bits & mask::MODIFY != 0 && self.first_write(&dirty_key);
+        let attributes = bits & mask::ATTRIB != 0;
+        let close = bits & mask::CLOSE_WRITE != 0 && self.dirty.remove(dirty_key.as_slice());
+        let delete = bits & mask::DELETE != 0;
+        if delete {
+            self.dirty.remove(dirty_key.as_slice());
+        }
+        self.key = dirty_key;
+        // Each record owns its name: the last one takes the path, the others a copy (an
+        // event usually carries one bit, so it usually costs no copy at all).
+        let mut names = Names {
+            path: Some(path),
+            left: [create, first_write, attributes, close, delete]
+                .into_iter()
+                .map(u8::from)
+                .sum(),
+        };
+        if create {
+            let name = names.next();
             match link_from {
                 Some(existing) => {
-                    self.push(
-                        out,
-                        actor,
-                        PendingBody::HardLink,
-                        file,
-                        existing,
-                        path.clone(),
-                    );
+                    self.push(out, actor, PendingBody::HardLink, file, existing, name);
                 }
-                None => self.push(
-                    out,
-                    actor,
-                    PendingBody::Create,
-                    file,
-                    path.clone(),
-                    Vec::new(),
-                ),
+                None => self.push(out, actor, PendingBody::Create, file, name, Vec::new()),
             }
         }
-        if bits & mask::MODIFY != 0 {
-            if self.dirty.contains(dirty_key.as_slice()) {
-                self.counters.coalesced_writes = self.counters.coalesced_writes.saturating_add(1);
-            } else {
-                if self.dirty.len() >= self.limits.dirty_files {
-                    // Forgetting costs at most one extra FirstWrite or a missed
-                    // CloseModified per file still open for writing.
-                    self.dirty.clear();
-                }
-                self.dirty.insert(HandleKey::from_bytes(&dirty_key));
-                self.push(
-                    out,
-                    actor,
-                    PendingBody::FirstWrite,
-                    file,
-                    path.clone(),
-                    Vec::new(),
-                );
-            }
+        // One `if` each rather than a table: a `PendingBody` is as large as its largest
+        // variant, and this runs for every event.
+        if first_write {
+            let name = names.next();
+            self.push(out, actor, PendingBody::FirstWrite, file, name, Vec::new());
         }
-        if bits & mask::ATTRIB != 0 {
+        if attributes {
+            let name = names.next();
             self.push(
                 out,
                 actor,
                 PendingBody::SetAttributes,
                 file,
-                path.clone(),
+                name,
                 Vec::new(),
             );
         }
-        if bits & mask::CLOSE_WRITE != 0 && self.dirty.remove(dirty_key.as_slice()) {
+        if close {
+            let name = names.next();
             self.push(
                 out,
                 actor,
                 PendingBody::CloseModified,
                 file,
-                path.clone(),
+                name,
                 Vec::new(),
             );
         }
-        if bits & mask::DELETE != 0 {
-            self.dirty.remove(dirty_key.as_slice());
-            self.push(out, actor, PendingBody::Delete, file, path, Vec::new());
+        if delete {
+            let name = names.next();
+            self.push(out, actor, PendingBody::Delete, file, name, Vec::new());
         }
-        self.key = dirty_key;
+    }
+
+    /// Whether a write to the file under `key` is its first since it was last closed
+    /// (it is then marked written); later ones are coalesced and counted.
+    fn first_write(&mut self, key: &[u8]) -> bool {
+        if self.dirty.contains(key) {
+            self.counters.coalesced_writes = self.counters.coalesced_writes.saturating_add(1);
+            return false;
+        }
+        if self.dirty.len() >= self.limits.dirty_files {
+            // Forgetting costs at most one extra FirstWrite or a missed CloseModified per
+            // file still open for writing.
+            self.dirty.clear();
+        }
+        self.dirty.insert(HandleKey::from_bytes(key));
+        true
     }
 
     /// The path an event is about: its directory entry, else the parent directory alone
