@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use picket_bench::{peak_rss_bytes, process_cpu_time, si, CpuClock};
 use picket_capture::{CaptureHeader, CaptureWriter, HostOs, Pace, ReplaySource};
+use picket_emit::guard::{NoRollBack, OutputGuard};
 use picket_emit::{Emitter, Format, HostInfo};
 use picket_enrich::{ProcessCache, RecordedProcesses};
 use picket_model::{FileEvent, ProcessInfo, ProcessKey, Timestamp};
@@ -279,8 +280,9 @@ fn main() {
     stages(stage_events, passes);
 }
 
-/// The output exactly as `picket` builds it (a boxed 64 KiB `BufWriter`), over a sink: the
-/// figures then include the cost of handing bytes to the writer, not only of formatting them.
+/// The output exactly as `picket` builds it (a boxed `OutputGuard`, which buffers whole
+/// lines), over a sink: the figures then include the cost of handing bytes to the writer,
+/// not only of formatting them.
 fn production_output() -> Box<dyn std::io::Write + Send> {
-    Box::new(BufWriter::with_capacity(1 << 16, std::io::sink()))
+    Box::new(OutputGuard::new(NoRollBack(std::io::sink()), "benchmark sink").quiet())
 }

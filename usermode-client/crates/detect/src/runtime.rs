@@ -911,11 +911,10 @@ mod tests {
         assert!(evaluator.recent.iter().all(|r| !r.rules.is_empty()));
     }
 
-    #[test]
-    fn correlation_alerts_carry_context_and_the_events_behind_them() {
-        let builtin = Arc::new(RuleSet::builtin().unwrap());
-        let mut evaluator = Evaluator::new(builtin, Canaries::default(), RuntimeConfig::default());
-        let mut alerts = Vec::new();
+    /// Process 66 rewrites and renames 15 documents (process 9 writes a log between),
+    /// then drops ransom notes: the built-in pack's ransomware chain.
+    fn ransom_stream() -> Vec<FileEvent> {
+        let mut events = Vec::new();
         let mut seq = 0;
         for i in 0..15 {
             seq += 1;
@@ -925,7 +924,7 @@ mod tests {
                 &format!(r"C:\u\d{i}\f.docx"),
                 seq,
             );
-            evaluator.process(&e, &mut alerts);
+            events.push(e);
             seq += 1;
             let mut e = event(
                 66,
@@ -937,15 +936,49 @@ mod tests {
                 &format!(r"C:\u\d{i}\f.docx"),
                 Host::Windows,
             )));
-            evaluator.process(&e, &mut alerts);
+            events.push(e);
             // Unrelated noise from another process.
             seq += 1;
             let e = event(9, Operation::CloseModified, r"C:\other\log.txt", seq);
-            evaluator.process(&e, &mut alerts);
+            events.push(e);
         }
         for i in 0..4 {
             seq += 1;
             let e = event(66, Operation::Create, &format!(r"C:\u\d{i}\PAY.txt"), seq);
+            events.push(e);
+        }
+        events
+    }
+
+    #[test]
+    fn a_ring_of_one_or_none_keeps_that_many_events_and_alerts_alike() {
+        for kept in [0, 1] {
+            let builtin = Arc::new(RuleSet::builtin().unwrap());
+            let config = RuntimeConfig {
+                recent_events: kept,
+                ..RuntimeConfig::default()
+            };
+            let mut evaluator = Evaluator::new(builtin, Canaries::default(), config);
+            let mut alerts = Vec::new();
+            for e in ransom_stream() {
+                evaluator.process(&e, &mut alerts);
+                assert!(evaluator.recent.len() <= kept);
+            }
+            let ransom = alerts
+                .iter()
+                .find(|a| a.rule_id == "picket-ransom-behaviour")
+                .expect("ransomware detected without kept events too");
+            assert!(ransom.events.len() <= kept, "{}", ransom.events.len());
+            assert!(ransom.events.iter().all(|e| e.process.key.pid == 66));
+        }
+    }
+
+    #[test]
+    fn correlation_alerts_carry_context_and_the_events_behind_them() {
+        let builtin = Arc::new(RuleSet::builtin().unwrap());
+        let mut evaluator = Evaluator::new(builtin, Canaries::default(), RuntimeConfig::default());
+        let mut alerts = Vec::new();
+        for e in ransom_stream() {
             evaluator.process(&e, &mut alerts);
         }
         let ransom = alerts

@@ -192,7 +192,8 @@ impl<W: RollBack> OutputGuard<W> {
         Self {
             inner,
             label: label.into(),
-            // Room for a full buffer and the line that fills it: ordinary lines never grow it.
+            // Room for a full buffer and a line of up to `BUFFER` bytes that fills it: event
+            // lines never grow it (a long alert line may, once).
             buf: Vec::with_capacity(2 * BUFFER),
             committed,
             blocked: None,

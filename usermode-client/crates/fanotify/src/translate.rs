@@ -26,6 +26,29 @@ use crate::paths::{under, DirCache, HandleKey, Resolve};
 /// `mkdir` reads like a Windows one.
 const FILE_DIRECTORY_FILE: u32 = 0x1;
 
+/// Records `path` as the latest name of the file under `key`; returns its previous name
+/// when that differs (the new name is then a hard link to it). A known file's entry is
+/// updated in place; a new one is added, after emptying the map when it holds `bound`
+/// files already.
+fn remember_name(
+    names: &mut HashMap<HandleKey, Vec<u8>>,
+    bound: usize,
+    key: &[u8],
+    path: &[u8],
+) -> Option<Vec<u8>> {
+    if let Some(known) = names.get_mut(key) {
+        let existing = (known.as_slice() != path).then(|| known.clone());
+        known.clear();
+        known.extend_from_slice(path);
+        return existing;
+    }
+    if names.len() >= bound {
+        names.clear();
+    }
+    names.insert(HandleKey::from_bytes(key), path.to_vec());
+    None
+}
+
 /// One event's path, handed to each of the records it makes: a copy to each but the last,
 /// which takes it.
 struct Names {
@@ -262,7 +285,7 @@ pub struct Translator {
     counters: Counters,
     /// File handle → its last known name, when hard links are reported.
     names: Option<HashMap<HandleKey, Vec<u8>>>,
-    /// A key being looked up in `dirty` (reused: look-ups allocate nothing).
+    /// The key being looked up in `dirty` or `names` (reused: look-ups allocate nothing).
     key: Vec<u8>,
 }
 
@@ -310,19 +333,7 @@ impl Translator {
         let key = self.key.as_slice();
         let mut existing = None;
         if bits & mask::CREATE != 0 {
-            existing = names.get(key).filter(|old| old.as_slice() != path).cloned();
-            match names.get_mut(key) {
-                Some(known) => {
-                    known.clear();
-                    known.extend_from_slice(path);
-                }
-                None => {
-                    if names.len() >= self.limits.known_files {
-                        names.clear();
-                    }
-                    names.insert(HandleKey::from_bytes(key), path.to_vec());
-                }
-            }
+            existing = remember_name(names, self.limits.known_files, key, path);
         }
         if bits & mask::DELETE != 0 && names.get(key).is_some_and(|p| p.as_slice() == path) {
             names.remove(key);
@@ -535,7 +546,6 @@ impl Translator {
             Some(object) => HandleKey::write(object, &mut dirty_key),
             None => HandleKey::write_path(&path, &mut dirty_key),
         }
-        let dirty_key = dirty_key;
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
         let create = bits & mask::CREATE != 0;
@@ -687,7 +697,8 @@ impl Translator {
     ) {
         if !file.is_directory {
             if let (Some(names), Some(object)) = (self.names.as_mut(), object) {
-                names.insert(HandleKey::of(object), new_path.clone());
+                HandleKey::write(object, &mut self.key);
+                remember_name(names, self.limits.known_files, &self.key, &new_path);
             }
         }
         if file.is_directory {

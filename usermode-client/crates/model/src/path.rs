@@ -258,6 +258,27 @@ mod tests {
     }
 
     #[test]
+    fn clone_from_makes_an_equal_path_whatever_it_overwrites() {
+        let mut plain = FilePath::new("/a/b.txt".to_owned(), None, split);
+        plain.truncated = true;
+        let mut mapped = FilePath::new(
+            "C:/Users/someone/report.final.docx".to_owned(),
+            Some("/Device/HarddiskVolume3/Users/someone/report.final.docx".to_owned()),
+            split,
+        );
+        mapped.is_directory = true;
+        for (from, to) in [(&plain, &mapped), (&mapped, &plain), (&plain, &plain)] {
+            let mut target = to.clone();
+            target.clone_from(from);
+            assert_eq!(&target, from);
+            assert_eq!(
+                (target.directory(), target.name(), target.extension()),
+                (from.directory(), from.name(), from.extension())
+            );
+        }
+    }
+
+    #[test]
     fn parts_are_ranges_of_the_path() {
         let p = FilePath::new("/home/a/x.tar.gz".into(), None, split);
         assert_eq!(

@@ -438,3 +438,108 @@ fn merged_events_keep_the_queue_order_of_their_first_part() {
         ]
     );
 }
+
+#[test]
+fn every_record_of_a_merged_event_is_named_and_the_file_is_clean_after_its_delete() {
+    let mut f = Fixture::new();
+    f.feed(&ev(
+        mask::CREATE | mask::MODIFY | mask::ATTRIB | mask::CLOSE_WRITE | mask::DELETE,
+        b"root",
+        b"a",
+        b"ia",
+    ));
+    f.feed(&ev(mask::MODIFY, b"root", b"b", b"ib"));
+    // A coalesced write in a merged event makes no record: the others are still named.
+    f.feed(&ev(
+        mask::MODIFY | mask::ATTRIB | mask::CLOSE_WRITE,
+        b"root",
+        b"b",
+        b"ib",
+    ));
+    f.feed(&ev(mask::CLOSE_WRITE, b"root", b"a", b"ia"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/a", ""),
+            rec(PendingBody::FirstWrite, "/w/a", ""),
+            rec(PendingBody::SetAttributes, "/w/a", ""),
+            rec(PendingBody::CloseModified, "/w/a", ""),
+            rec(PendingBody::Delete, "/w/a", ""),
+            rec(PendingBody::FirstWrite, "/w/b", ""),
+            rec(PendingBody::SetAttributes, "/w/b", ""),
+            rec(PendingBody::CloseModified, "/w/b", ""),
+        ]
+    );
+    assert_eq!(f.tr.counters().coalesced_writes, 1);
+}
+
+#[test]
+fn a_merged_event_on_a_known_file_links_then_writes_the_new_name() {
+    let mut f = Fixture::new();
+    f.tr = Translator::new(b"/w".to_vec(), None, Limits::default()).with_hard_links(true);
+    f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
+    f.feed(&ev(
+        mask::CREATE | mask::MODIFY | mask::CLOSE_WRITE,
+        b"root",
+        b"c",
+        b"ia",
+    ));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/a", ""),
+            rec(PendingBody::HardLink, "/w/a", "/w/c"),
+            rec(PendingBody::FirstWrite, "/w/c", ""),
+            rec(PendingBody::CloseModified, "/w/c", ""),
+        ]
+    );
+}
+
+#[test]
+fn the_name_map_is_bounded_and_emptied_only_for_a_new_file() {
+    let mut f = Fixture::new();
+    let limits = Limits {
+        known_files: 2,
+        ..Limits::default()
+    };
+    f.tr = Translator::new(b"/w".to_vec(), None, limits).with_hard_links(true);
+    f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
+    f.feed(&ev(mask::CREATE, b"root", b"x", b"ix"));
+    // The map is full, but these files are known: nothing is forgotten.
+    f.feed(&ev(mask::CREATE, b"root", b"b", b"ia"));
+    f.feed(&ev(mask::CREATE, b"root", b"y", b"ix"));
+    // A renamed file's new name is remembered within the bound too: a third file empties
+    // the full map first, so `ia` and `ix` are forgotten.
+    let rename = RawEvent {
+        mask: mask::RENAME,
+        pid: 10,
+        old_entry: Some(entry(b"root", b"z0")),
+        new_entry: Some(entry(b"root", b"z")),
+        object: Some(fh(b"iz")),
+        ..RawEvent::default()
+    };
+    f.feed(&rename);
+    f.feed(&ev(mask::CREATE, b"root", b"c", b"ia"));
+    f.feed(&ev(mask::CREATE, b"root", b"w", b"iz"));
+    // Deleting a name that is not the latest forgets nothing; deleting the latest does.
+    f.feed(&ev(mask::DELETE, b"root", b"z0", b"iz"));
+    f.feed(&ev(mask::CREATE, b"root", b"v", b"iz"));
+    f.feed(&ev(mask::DELETE, b"root", b"v", b"iz"));
+    f.feed(&ev(mask::CREATE, b"root", b"u", b"iz"));
+    assert_eq!(
+        f.take(),
+        vec![
+            rec(PendingBody::Create, "/w/a", ""),
+            rec(PendingBody::Create, "/w/x", ""),
+            rec(PendingBody::HardLink, "/w/a", "/w/b"),
+            rec(PendingBody::HardLink, "/w/x", "/w/y"),
+            rec(PendingBody::Rename, "/w/z0", "/w/z"),
+            rec(PendingBody::Create, "/w/c", ""),
+            rec(PendingBody::HardLink, "/w/z", "/w/w"),
+            rec(PendingBody::Delete, "/w/z0", ""),
+            rec(PendingBody::HardLink, "/w/w", "/w/v"),
+            rec(PendingBody::Delete, "/w/v", ""),
+            rec(PendingBody::Create, "/w/u", ""),
+        ]
+    );
+}
