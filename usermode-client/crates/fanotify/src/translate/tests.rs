@@ -43,6 +43,22 @@ fn ev(
     }
 }
 
+/// A `FAN_RENAME` of `object` from `(directory, name)` to another.
+fn rename_ev(
+    old: (&'static [u8], &'static [u8]),
+    new: (&'static [u8], &'static [u8]),
+    object: &'static [u8],
+) -> RawEvent<'static> {
+    RawEvent {
+        mask: mask::RENAME,
+        pid: 10,
+        old_entry: Some(entry(old.0, old.1)),
+        new_entry: Some(entry(new.0, new.1)),
+        object: Some(fh(object)),
+        ..RawEvent::default()
+    }
+}
+
 const ACTOR: Actor = Actor {
     pid: 10,
     start_key: 99,
@@ -163,14 +179,7 @@ fn records_carry_the_actor_and_increasing_sequence_numbers() {
 fn a_rename_event_carries_both_full_paths() {
     let mut f = Fixture::new();
     f.table.0.insert(b"sub".to_vec(), b"/w/sub".to_vec());
-    let rename = RawEvent {
-        mask: mask::RENAME,
-        pid: 10,
-        old_entry: Some(entry(b"root", b"a")),
-        new_entry: Some(entry(b"sub", b"b")),
-        object: Some(fh(b"ia")),
-        ..RawEvent::default()
-    };
+    let rename = rename_ev((b"root", b"a"), (b"sub", b"b"), b"ia");
     f.feed(&rename);
     assert_eq!(f.take(), vec![rec(PendingBody::Rename, "/w/a", "/w/sub/b")]);
 }
@@ -384,14 +393,7 @@ fn a_second_name_for_a_known_file_is_a_hard_link_from_its_latest_name() {
     let mut f = Fixture::new();
     f.tr = Translator::new(b"/w".to_vec(), None, Limits::default()).with_hard_links(true);
     f.feed(&ev(mask::CREATE, b"root", b"a", b"ia"));
-    let rename = RawEvent {
-        mask: mask::RENAME,
-        pid: 10,
-        old_entry: Some(entry(b"root", b"a")),
-        new_entry: Some(entry(b"root", b"b")),
-        object: Some(fh(b"ia")),
-        ..RawEvent::default()
-    };
+    let rename = rename_ev((b"root", b"a"), (b"root", b"b"), b"ia");
     f.feed(&rename);
     f.feed(&ev(mask::CREATE, b"root", b"c", b"ia"));
     // A file never seen before is a create, even if it has other names.
@@ -510,14 +512,7 @@ fn the_name_map_is_bounded_and_emptied_only_for_a_new_file() {
     f.feed(&ev(mask::CREATE, b"root", b"y", b"ix"));
     // A renamed file's new name is remembered within the bound too: a third file empties
     // the full map first, so `ia` and `ix` are forgotten.
-    let rename = RawEvent {
-        mask: mask::RENAME,
-        pid: 10,
-        old_entry: Some(entry(b"root", b"z0")),
-        new_entry: Some(entry(b"root", b"z")),
-        object: Some(fh(b"iz")),
-        ..RawEvent::default()
-    };
+    let rename = rename_ev((b"root", b"z0"), (b"root", b"z"), b"iz");
     f.feed(&rename);
     f.feed(&ev(mask::CREATE, b"root", b"c", b"ia"));
     f.feed(&ev(mask::CREATE, b"root", b"w", b"iz"));
