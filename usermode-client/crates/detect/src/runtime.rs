@@ -477,20 +477,20 @@ impl Evaluator {
             self.recent.clear();
             return;
         }
-        while self.recent.len() > capacity {
-            self.recent.pop_front();
-        }
-        let mut entry = if self.recent.len() == capacity {
-            match self.recent.pop_front() {
-                Some(mut oldest) => {
-                    oldest.event.as_mut().clone_from(event);
-                    oldest.rules.clear();
-                    oldest
-                }
-                None => Recent::new(event),
-            }
+        // The capacity is fixed with the evaluator, so the ring is never above it.
+        debug_assert!(self.recent.len() <= capacity);
+        let oldest = if self.recent.len() >= capacity {
+            self.recent.pop_front()
         } else {
-            Recent::new(event)
+            None
+        };
+        let mut entry = match oldest {
+            Some(mut oldest) => {
+                oldest.event.as_mut().clone_from(event);
+                oldest.rules.clear();
+                oldest
+            }
+            None => Recent::new(event),
         };
         let set = &self.set;
         entry.rules.extend(
