@@ -406,6 +406,26 @@ fn write_record(out: &mut [u8], record: &Record<'_>, shape: &Shape<'_>) -> Optio
     Some(())
 }
 
+/// Where an unfinished batch stands ([`BatchWriter::pause`]): its length, records and
+/// sequence numbers so far. Only a paused writer makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchProgress {
+    flags: BatchFlags,
+    lost_since_previous: u64,
+    len: usize,
+    count: u32,
+    first_seq: u64,
+    last_seq: Option<u64>,
+}
+
+impl BatchProgress {
+    /// Records in the batch so far.
+    #[must_use]
+    pub const fn record_count(&self) -> u32 {
+        self.count
+    }
+}
+
 /// Builds one batch (one `FltSendMessage` payload) in a caller-provided buffer.
 ///
 /// The header is written by [`BatchWriter::finish`]; records go in with [`push`] (encode
@@ -596,6 +616,46 @@ impl<'b> BatchWriter<'b> {
             .ok_or(too_small)?
             .copy_from_slice(record);
         self.commit(record.len(), seq)
+    }
+
+    /// Sets the batch aside unfinished: what it holds stays in `out`, and
+    /// [`BatchWriter::resume`] over the same bytes goes on where it stopped. A source that
+    /// encodes each record as it is made keeps its batch open this way between records.
+    #[must_use]
+    pub const fn pause(self) -> BatchProgress {
+        BatchProgress {
+            flags: self.flags,
+            lost_since_previous: self.lost_since_previous,
+            len: self.len,
+            count: self.count,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+        }
+    }
+
+    /// Goes on with a batch [`BatchWriter::pause`] set aside, in `out`: the buffer it was
+    /// being written in, unchanged since (other bytes make a batch the decoder rejects,
+    /// never a panic).
+    ///
+    /// # Errors
+    /// [`EncodeError::BufferTooSmall`] when `out` is shorter than what the batch holds.
+    #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
+    pub fn resume(out: &'b mut [u8], progress: BatchProgress) -> Result<Self, EncodeError> {
+        if out.len() < progress.len {
+            return Err(EncodeError::BufferTooSmall {
+                needed: progress.len,
+                available: out.len(),
+            });
+        }
+        Ok(Self {
+            out,
+            flags: progress.flags,
+            lost_since_previous: progress.lost_since_previous,
+            len: progress.len,
+            count: progress.count,
+            first_seq: progress.first_seq,
+            last_seq: progress.last_seq,
+        })
     }
 
     /// Writes the batch header and returns the batch's length: `out[..len]` is the message.

@@ -41,7 +41,7 @@ pub use constants::*;
 pub use decode::{
     decode_batch, decode_batch_into, Batch, BatchHeader, DecodeError, DecodeErrorKind, Records,
 };
-pub use encode::{encode_record, encoded_len, BatchWriter, EncodeError};
+pub use encode::{encode_record, encoded_len, BatchProgress, BatchWriter, EncodeError};
 pub use hello::{ClientHello, HelloError, Verdict, VerdictReply};
 pub use record::{
     BatchFlags, Body, CreateDisposition, CreateResult, Delete, DeleteMethod, DriverHello,

@@ -210,6 +210,48 @@ fn finish_writes_first_seq_and_the_loss_count() {
     assert_eq!(header.record_count, 2);
 }
 
+#[test]
+fn a_paused_batch_resumes_where_it_stopped() {
+    let mut straight = vec![0u8; 1024];
+    let mut writer = BatchWriter::new(&mut straight, BatchFlags::POSIX_NAMES, 2).expect("header");
+    for seq in [5, 6, 9] {
+        writer.push(&write(seq, b"/tmp/x")).expect("fits");
+    }
+    let straight_len = writer.finish();
+
+    let mut out = vec![0u8; 1024];
+    let mut progress = BatchWriter::new(&mut out, BatchFlags::POSIX_NAMES, 2)
+        .expect("header")
+        .pause();
+    for seq in [5, 6, 9] {
+        let mut writer = BatchWriter::resume(&mut out, progress).expect("same buffer");
+        writer.push(&write(seq, b"/tmp/x")).expect("fits");
+        progress = writer.pause();
+    }
+    assert_eq!(progress.record_count(), 3);
+    // The sequence check goes on across the pause.
+    let mut writer = BatchWriter::resume(&mut out, progress).expect("same buffer");
+    assert_eq!(
+        writer.push(&write(9, b"")),
+        Err(EncodeError::SequenceNotIncreasing {
+            previous: 9,
+            seq: 9
+        })
+    );
+    let len = writer.finish();
+    assert_eq!(out[..len], straight[..straight_len]);
+
+    // A buffer shorter than what the batch holds is refused.
+    let mut short = vec![0u8; len - 8];
+    assert_eq!(
+        BatchWriter::resume(&mut short, progress).map(BatchWriter::finish),
+        Err(EncodeError::BufferTooSmall {
+            needed: len,
+            available: len - 8
+        })
+    );
+}
+
 /// A name over the cap is cut in the middle: the start (volume, top folders) and the end
 /// (the final component, whole) are kept, and the record says it was truncated.
 #[test]

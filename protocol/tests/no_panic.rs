@@ -63,6 +63,8 @@ fn every_annotated_function_is_linked_and_runs() {
     let before = writer.remaining();
     writer.push(black_box(&record)).expect("fits");
     assert_eq!(writer.remaining(), before - len);
+    let progress = black_box(writer.pause());
+    let mut writer = BatchWriter::resume(black_box(&mut out), progress).expect("fits");
     let mut next = encoded.clone();
     next[8..16].copy_from_slice(&8u64.to_le_bytes());
     writer.push_encoded(black_box(&next)).expect("fits");

@@ -199,6 +199,7 @@
 mod error;
 pub mod group;
 mod mask;
+mod outbox;
 pub mod parse;
 pub mod paths;
 pub mod procconn;

@@ -1,7 +1,10 @@
 //! [`FanotifySource`]: the [`BatchSource`] the client reads on Linux. Each call waits for
 //! events (up to the poll interval), reads what the kernel queued, translates it and hands
-//! back one protocol batch; records that do not fit wait for the next call, and nothing new
-//! is read until they are out, so memory stays bounded by one read's worth of records.
+//! back one protocol batch; each record is encoded as soon as it is made ([`Outbox`]),
+//! batches that do not go out at once wait for the next calls, and nothing new is read until
+//! they are out, so memory stays bounded by one read's worth of batches.
+//!
+//! [`Outbox`]: crate::outbox::Outbox
 
 #![forbid(unsafe_code)]
 
@@ -13,19 +16,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use picket_model::{BatchSource, Pull, SourceError, Timestamp};
 use picket_protocol::{
-    BatchFlags, BatchWriter, DriverHello, EncodeError, Loss, LossReason, Stats, MAX_BATCH_LEN,
-    PROTOCOL_MAJOR, PROTOCOL_MINOR,
+    DriverHello, EncodeError, Loss, LossReason, Stats, MAX_BATCH_LEN, PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
 };
 
 use crate::error::FanotifyError;
 use crate::group::{Capabilities, Features, Group};
 use crate::mask;
+use crate::outbox::Outbox;
 use crate::parse;
 use crate::paths::MountResolver;
 use crate::procconn::{Decision, ProcessTable, Tracker};
 use crate::process::StartKeys;
 use crate::sys;
-use crate::translate::{Actor, Counters, Limits, Pending, PendingBody, Translator};
+use crate::translate::{Actor, Counters, Limits, Pending, Translator};
 
 /// How to open the source.
 #[derive(Clone, Debug)]
@@ -109,7 +113,11 @@ pub struct FanotifySource {
     keys: StartKeys,
     exclude_pid: Option<u32>,
     read_buf: Vec<u8>,
+    /// Records just made, encoded into `outbox` right after each event.
     pending: VecDeque<Pending>,
+    outbox: Outbox,
+    /// A record that could not be encoded: the next call reports it.
+    encode_failure: Option<EncodeError>,
     poll_ms: i32,
     gather: Duration,
     /// The last read emptied the queue.
@@ -225,6 +233,8 @@ impl FanotifySource {
             exclude_pid,
             read_buf: vec![0; READ_BUF_LEN],
             pending,
+            outbox: Outbox::default(),
+            encode_failure: None,
             poll_ms: i32::try_from(config.poll_interval.as_millis()).unwrap_or(i32::MAX),
             gather: config.gather,
             drained: false,
@@ -455,6 +465,11 @@ impl FanotifySource {
             };
             self.translator
                 .translate(&event, actor, &mut self.resolver, &mut self.pending);
+            encode_into(
+                &mut self.outbox,
+                &mut self.pending,
+                &mut self.encode_failure,
+            );
         }
         self.read_high_water = self.read_high_water.max(in_read);
         let overflows = self.translator.counters().overflows;
@@ -496,48 +511,44 @@ impl FanotifySource {
         self.translator.stats(stats, now(), &mut self.pending);
     }
 
-    /// Encodes pending records into one batch in `buf`. A loss record always opens its own
-    /// batch, whose header carries the loss count, as the driver's do.
-    fn encode(&mut self, buf: &mut Vec<u8>) -> Result<(), SourceError> {
-        let lost = match self.pending.front().map(|p| &p.body) {
-            Some(PendingBody::Loss(loss)) => loss.count,
-            _ => 0,
-        };
-        // Not cleared: the writer sets every byte it claims (records zero their own padding),
-        // and zeroing 64 KiB per batch cost a tenth of what the source spends per event.
-        buf.resize(MAX_BATCH_LEN, 0);
-        let mut writer =
-            BatchWriter::new(buf, BatchFlags::POSIX_NAMES, lost).map_err(encode_error)?;
-        while let Some(pending) = self.pending.front() {
-            let is_loss = matches!(pending.body, PendingBody::Loss(_));
-            if is_loss && writer.record_count() > 0 {
-                break;
-            }
-            match writer.push(&pending.record()) {
-                Ok(()) => {
-                    self.pending.pop_front();
-                }
-                Err(EncodeError::BufferTooSmall { .. }) if writer.record_count() > 0 => break,
-                Err(err) => return Err(encode_error(err)),
-            }
-        }
-        let len = writer.finish();
-        buf.truncate(len);
-        self.batches = self.batches.saturating_add(1);
-        Ok(())
+    /// Encodes the records just made (see [`Outbox`]).
+    fn encode_pending(&mut self) {
+        encode_into(
+            &mut self.outbox,
+            &mut self.pending,
+            &mut self.encode_failure,
+        );
+    }
+}
+
+/// Encodes `pending` into `outbox`; a failure is kept in `failure` for the next call to
+/// report (the records not yet encoded go with it, as the whole batch did before).
+fn encode_into(
+    outbox: &mut Outbox,
+    pending: &mut VecDeque<Pending>,
+    failure: &mut Option<EncodeError>,
+) {
+    if let Err(err) = outbox.put(pending) {
+        pending.clear();
+        failure.get_or_insert(err);
     }
 }
 
 impl BatchSource for FanotifySource {
     fn next_batch(&mut self, buf: &mut Vec<u8>) -> Result<Pull, SourceError> {
-        if self.pending.is_empty() {
+        if !self.outbox.has_ready() {
             self.fill()?;
         }
         self.maybe_stats();
-        if self.pending.is_empty() {
+        self.encode_pending();
+        if let Some(err) = self.encode_failure.take() {
+            return Err(encode_error(err));
+        }
+        self.outbox.close();
+        if !self.outbox.take(buf) {
             return Ok(Pull::Idle);
         }
-        self.encode(buf)?;
+        self.batches = self.batches.saturating_add(1);
         Ok(Pull::Batch)
     }
 }
