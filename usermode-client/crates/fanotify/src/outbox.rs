@@ -18,6 +18,10 @@ use crate::translate::{Pending, PendingBody};
 /// Buffers kept for batches to come: about what one read fills.
 const SPARE_BUFFERS: usize = 4;
 
+/// Room a new batch starts with, and the least it grows by.
+const GROWTH: usize = 4096;
+const FIRST_ROOM: usize = picket_protocol::BATCH_HEADER_LEN + GROWTH;
+
 /// Finished batches waiting to be handed out, and the one being filled.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -59,9 +63,10 @@ impl Outbox {
                 Some(open) => open,
                 empty @ None => {
                     let mut buf = self.spare.pop().unwrap_or_default();
-                    // Only the part past the last batch this buffer held is zeroed: the
-                    // writer sets every byte it claims.
-                    buf.resize(MAX_BATCH_LEN, 0);
+                    // The bytes of the last batch this buffer held are room already.
+                    if buf.len() < FIRST_ROOM {
+                        buf.resize(FIRST_ROOM, 0);
+                    }
                     let progress =
                         BatchWriter::new(&mut buf, BatchFlags::POSIX_NAMES, lost)?.pause();
                     empty.insert((buf, progress))
@@ -73,6 +78,13 @@ impl Outbox {
             *progress = writer.pause();
             match pushed {
                 Ok(()) => return Ok(()),
+                // Out of room: more, zeroed just before the record is written into it
+                // (zeroing a whole batch's worth ahead cost a pass over cold memory; the
+                // writer sets every byte it claims).
+                Err(EncodeError::BufferTooSmall { needed, .. }) if buf.len() < MAX_BATCH_LEN => {
+                    let room = buf.len().saturating_add(needed.max(GROWTH));
+                    buf.resize(room.min(MAX_BATCH_LEN), 0);
+                }
                 // Full: send it, and the record opens the next one.
                 Err(EncodeError::BufferTooSmall { .. }) if held > 0 => self.close(),
                 Err(err) => return Err(err),
