@@ -110,6 +110,28 @@ fn place_alerts(
     out.extend(alerts.map(Output::Alert));
 }
 
+/// Writes outputs into a vector from an index on, over the stale outputs found there.
+struct Slots<'a> {
+    out: &'a mut Vec<Output>,
+    next: usize,
+}
+
+impl<'a> Slots<'a> {
+    fn put(&mut self, output: Output) {
+        match self.out.get_mut(self.next) {
+            Some(slot) => *slot = output,
+            None => self.out.push(output),
+        }
+        self.next += 1;
+    }
+
+    /// Drops the stale outputs not written over; the vector ends with the last written.
+    fn finish(self) -> &'a mut Vec<Output> {
+        self.out.truncate(self.next);
+        self.out
+    }
+}
+
 impl Pipeline {
     /// A pipeline from its stages.
     #[must_use]
@@ -164,6 +186,24 @@ impl Pipeline {
     /// event, the stages together are more code than the first-level instruction cache
     /// holds, and the kernel's read of the next batch evicts it besides.
     pub fn process_batch(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
+        let first = out.len();
+        self.process_from(bytes, out, first);
+    }
+
+    /// [`Pipeline::process_batch`] into a reused chunk: `chunk`'s outputs are stale, and each
+    /// new one is written over one of them, slot by slot; those left over are dropped after.
+    ///
+    /// Clearing the chunk first, then filling it, went over its memory twice: dropping an
+    /// output reads the slot (for the strings to free), and by the time the batch's outputs
+    /// came to be written the slots had left the cache again. Replacing one output by the
+    /// next writes the slot just read.
+    pub fn process_batch_over(&mut self, bytes: &[u8], chunk: &mut Vec<Output>) {
+        self.process_from(bytes, chunk, 0);
+    }
+
+    /// Processes one batch into `out` from index `first` on (outputs there and after are
+    /// stale: overwritten, then dropped).
+    fn process_from(&mut self, bytes: &[u8], out: &mut Vec<Output>, first: usize) {
         // The batch header's minor (offset 6, PROTOCOL.md §2) says how long names were cut.
         if let Some(&[lo, hi]) = bytes.get(6..8) {
             self.parser.set_protocol_minor(u16::from_le_bytes([lo, hi]));
@@ -184,17 +224,26 @@ impl Pipeline {
         debug_assert!(staged.is_empty() && alerts.is_empty());
         // Without event output the batch is staged aside, and only its notices and alerts
         // reach `out`.
-        let batch: &mut Vec<Output> = if *event_output { out } else { staged };
-        let first = batch.len();
+        let (batch, first): (&mut Vec<Output>, usize) = if *event_output {
+            (&mut *out, first)
+        } else {
+            // Stale outputs in `out` are not overwritten: the staged batch goes on after them.
+            out.truncate(first);
+            (&mut *staged, 0)
+        };
+        let mut slots = Slots {
+            next: first,
+            out: batch,
+        };
         decoder.feed(bytes, |decoded| match decoded {
             Decoded::Notice(notice) => {
                 count_notice(counts, &notice);
-                batch.push(Output::Notice(notice));
+                slots.put(Output::Notice(notice));
             }
             Decoded::Record(record, posix) => {
                 if let Some(parsed) = parser.parse_process(&record, posix) {
                     counts.processes += 1;
-                    batch.push(Output::Process(crate::process::enrich(parsed, processes)));
+                    slots.put(Output::Process(crate::process::enrich(parsed, processes)));
                     return;
                 }
                 let Some(parsed) = parser.parse(&record, posix) else {
@@ -218,9 +267,10 @@ impl Pipeline {
                     return;
                 }
                 counts.events += 1;
-                batch.push(Output::Event(event));
+                slots.put(Output::Event(event));
             }
         });
+        let batch = slots.finish();
         alerted.clear();
         if let Some(detector) = detector.as_mut() {
             for (at, output) in batch.iter_mut().skip(first).enumerate() {

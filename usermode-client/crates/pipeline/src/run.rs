@@ -195,17 +195,20 @@ where
             // this core's cache. The oldest, which the channel would hand out, is some
             // sixteen batches cold, and every allocation and copy into it missed.
             pool.extend(recycle_rx.try_iter());
+            // Its outputs are stale: the batch's are written over them, slot by slot.
             let mut chunk = pool
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(CHUNK_CAPACITY));
-            chunk.clear();
             match source.next_batch(&mut buf) {
                 Ok(Pull::Batch) => {
                     batches += 1;
                     bytes += buf.len() as u64;
-                    pipeline.process_batch(&buf, &mut chunk);
+                    pipeline.process_batch_over(&buf, &mut chunk);
                 }
-                Ok(Pull::Idle) => pipeline.on_idle(&mut chunk),
+                Ok(Pull::Idle) => {
+                    chunk.clear();
+                    pipeline.on_idle(&mut chunk);
+                }
                 Ok(Pull::End) => break,
                 Err(error) => {
                     source_error = Some(error);

@@ -270,6 +270,37 @@ fn alerts_in_the_middle_of_a_batch_follow_their_event() {
     assert_eq!(p.counts().alerts, 8);
 }
 
+/// A reused chunk's stale outputs are written over: what comes out is what a fresh vector
+/// gets, whether the chunk held more outputs than the batch makes or fewer, with events
+/// written or alerts only.
+#[test]
+fn a_batch_over_a_reused_chunk_leaves_exactly_its_outputs() {
+    let fresh = |events: bool| {
+        let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)))
+            .with_event_output(events);
+        let mut out = Vec::new();
+        p.process_batch(&busy_batch(), &mut out);
+        out
+    };
+    for events in [true, false] {
+        let expected = fresh(events);
+        assert!(!expected.is_empty());
+        for stale in [0, 1, expected.len(), expected.len() + 7] {
+            let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)))
+                .with_event_output(events);
+            // A chunk as the writer hands it back: the outputs of an earlier batch.
+            let mut chunk = Vec::new();
+            while chunk.len() < stale {
+                let mut other = pipeline(EventFilter::default(), None);
+                other.process_batch(&busy_batch(), &mut chunk);
+            }
+            chunk.truncate(stale);
+            p.process_batch_over(&busy_batch(), &mut chunk);
+            assert_eq!(chunk, expected, "events {events}, {stale} stale outputs");
+        }
+    }
+}
+
 #[test]
 fn filters_by_pid_and_image() {
     let mut out = Vec::new();
