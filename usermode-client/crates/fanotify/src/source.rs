@@ -536,20 +536,21 @@ fn encode_into(
 
 impl BatchSource for FanotifySource {
     fn next_batch(&mut self, buf: &mut Vec<u8>) -> Result<Pull, SourceError> {
-        if !self.outbox.has_ready() {
+        if !self.outbox.has_ready() && self.encode_failure.is_none() {
             self.fill()?;
-        }
-        self.maybe_stats();
-        self.encode_pending();
-        if let Some(err) = self.encode_failure.take() {
-            return Err(encode_error(err));
+            self.maybe_stats();
+            self.encode_pending();
         }
         self.outbox.close();
-        if !self.outbox.take(buf) {
-            return Ok(Pull::Idle);
+        if self.outbox.take(buf) {
+            self.batches = self.batches.saturating_add(1);
+            return Ok(Pull::Batch);
         }
-        self.batches = self.batches.saturating_add(1);
-        Ok(Pull::Batch)
+        // Every record encoded before a failure has gone out first.
+        match self.encode_failure.take() {
+            Some(err) => Err(encode_error(err)),
+            None => Ok(Pull::Idle),
+        }
     }
 }
 
