@@ -1,5 +1,6 @@
 //! Any bytes as one batch, into the pipeline core, twice (the second time with the decoder's
-//! sequence state from the first), then idle and finish.
+//! sequence state from the first), then idle and finish; and the same twice over a reused
+//! chunk (`process_batch_over`), which must give the same outputs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,8 +9,8 @@ use picket_enrich::{NullInspector, ProcessCache};
 use picket_parse::{Parser, VolumeMap};
 use picket_pipeline::{EventFilter, Output, Pipeline};
 
-fuzz_target!(|data: &[u8]| {
-    let mut pipeline = Pipeline::new(
+fn new_pipeline() -> Pipeline {
+    Pipeline::new(
         Parser::new(VolumeMap::fixed(vec![(
             r"\Device\HarddiskVolume3".into(),
             "C:".into(),
@@ -17,10 +18,25 @@ fuzz_target!(|data: &[u8]| {
         ProcessCache::new(Box::new(NullInspector), 8),
         EventFilter::new(vec![r"C:\".into()], vec![], vec![]),
         None,
-    );
+    )
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut pipeline = new_pipeline();
     let mut out = Vec::new();
     pipeline.process_batch(data, &mut out);
+    let first = out.len();
     pipeline.process_batch(data, &mut out);
+
+    // The same batches over a chunk that holds stale outputs (the first batch's, and the
+    // chunk's own from the round before).
+    let mut reused = new_pipeline();
+    let mut chunk = out.clone();
+    reused.process_batch_over(data, &mut chunk);
+    assert_eq!(chunk[..], out[..first], "first batch over a reused chunk");
+    reused.process_batch_over(data, &mut chunk);
+    assert_eq!(chunk[..], out[first..], "second batch over a reused chunk");
+
     pipeline.on_idle(&mut out);
     pipeline.finish(&mut out);
     let mut emitter = Emitter::new(Vec::new(), Format::Ocsf, HostInfo::default());

@@ -27,10 +27,13 @@ const FIRST_ROOM: usize = picket_protocol::BATCH_HEADER_LEN + GROWTH;
 pub struct Outbox {
     /// Finished batches, oldest first; each buffer is exactly its batch.
     ready: VecDeque<Vec<u8>>,
-    /// The batch being filled: its buffer ([`MAX_BATCH_LEN`] long) and where it stands.
+    /// The batch being filled: its buffer (room for [`MAX_BATCH_LEN`] bytes, as long as
+    /// the batch has needed so far) and where it stands.
     open: Option<(Vec<u8>, BatchProgress)>,
     /// Buffers handed back by the reader of the batches, for the next ones.
     spare: Vec<Vec<u8>>,
+    /// A record that could not be encoded, reported once the batches before it are out.
+    failure: Option<EncodeError>,
 }
 
 impl Outbox {
@@ -38,13 +41,23 @@ impl Outbox {
     /// batch when one is full. A loss record opens a batch of its own, whose header carries
     /// the loss count, as the driver's do.
     ///
-    /// # Errors
-    /// When a record cannot be encoded; it is dropped, the records after it stay queued.
-    pub fn put(&mut self, pending: &mut VecDeque<Pending>) -> Result<(), EncodeError> {
+    /// A record that cannot be encoded is dropped with the rest of `pending` (the records
+    /// of the same event), and [`Outbox::take`] reports it after the batches finished
+    /// before it. No record is possible that fails: names are cut to the protocol's cap
+    /// and the translator numbers records in order; this keeps a failure from going unseen.
+    pub fn put(&mut self, pending: &mut VecDeque<Pending>) {
         while let Some(record) = pending.pop_front() {
-            self.put_one(&record)?;
+            if let Err(err) = self.put_one(&record) {
+                pending.clear();
+                self.failure.get_or_insert(err);
+            }
         }
-        Ok(())
+    }
+
+    /// Whether a record failed to encode and has not been reported yet.
+    #[must_use]
+    pub const fn failed(&self) -> bool {
+        self.failure.is_some()
     }
 
     fn put_one(&mut self, pending: &Pending) -> Result<(), EncodeError> {
@@ -62,7 +75,12 @@ impl Outbox {
             let (buf, progress) = match &mut self.open {
                 Some(open) => open,
                 empty @ None => {
-                    let mut buf = self.spare.pop().unwrap_or_default();
+                    // Room for a whole batch is reserved (not touched) at once, so the
+                    // buffer never moves as the batch grows and always comes back as spare.
+                    let mut buf = self
+                        .spare
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(MAX_BATCH_LEN));
                     // The bytes of the last batch this buffer held are room already.
                     if buf.len() < FIRST_ROOM {
                         buf.resize(FIRST_ROOM, 0);
@@ -78,9 +96,10 @@ impl Outbox {
             *progress = writer.pause();
             match pushed {
                 Ok(()) => return Ok(()),
-                // Out of room: more, zeroed just before the record is written into it
-                // (zeroing a whole batch's worth ahead cost a pass over cold memory; the
-                // writer sets every byte it claims).
+                // Out of room: more, as the record needs it. A `Vec` must initialise what it
+                // grows by; growing here, right before the record is written, keeps that
+                // pass on memory about to be used (zeroing a whole batch's worth ahead cost
+                // a pass over cold memory).
                 Err(EncodeError::BufferTooSmall { needed, .. }) if buf.len() < MAX_BATCH_LEN => {
                     let room = buf.len().saturating_add(needed.max(GROWTH));
                     buf.resize(room.min(MAX_BATCH_LEN), 0);
@@ -114,15 +133,18 @@ impl Outbox {
 
     /// Hands the oldest finished batch out in `buf` (whose allocation is kept for a later
     /// batch); `false` when none is waiting.
-    pub fn take(&mut self, buf: &mut Vec<u8>) -> bool {
+    ///
+    /// # Errors
+    /// A record that failed to encode, once every batch finished before it is out.
+    pub fn take(&mut self, buf: &mut Vec<u8>) -> Result<bool, EncodeError> {
         let Some(mut batch) = self.ready.pop_front() else {
-            return false;
+            return self.failure.take().map_or(Ok(false), Err);
         };
         std::mem::swap(buf, &mut batch);
         if self.spare.len() < SPARE_BUFFERS && batch.capacity() >= MAX_BATCH_LEN {
             self.spare.push(batch);
         }
-        true
+        Ok(true)
     }
 }
 
@@ -161,7 +183,7 @@ mod tests {
     fn drain(outbox: &mut Outbox) -> Vec<(u64, Vec<u64>)> {
         let mut buf = Vec::new();
         let mut batches = Vec::new();
-        while outbox.take(&mut buf) {
+        while outbox.take(&mut buf).expect("no failure") {
             let batch = decode_batch(&buf).expect("a valid batch");
             let seqs = batch.records().map(|r| r.header.seq).collect();
             batches.push((batch.header.lost_since_previous, seqs));
@@ -169,14 +191,18 @@ mod tests {
         batches
     }
 
+    fn put(outbox: &mut Outbox, records: impl IntoIterator<Item = Pending>) {
+        let mut pending: VecDeque<Pending> = records.into_iter().collect();
+        outbox.put(&mut pending);
+        assert!(pending.is_empty());
+    }
+
     #[test]
     fn records_go_out_in_order_and_a_full_batch_makes_room_for_the_next() {
         let mut outbox = Outbox::default();
         // Records of about 2 KiB (names are capped at 2 KiB): 100 need four 64 KiB batches.
         let name = vec![b'x'; 2000];
-        let mut pending: VecDeque<Pending> = (1..=100).map(|seq| write(seq, &name)).collect();
-        outbox.put(&mut pending).expect("encodable");
-        assert!(pending.is_empty());
+        put(&mut outbox, (1..=100).map(|seq| write(seq, &name)));
         outbox.close();
         let batches = drain(&mut outbox);
         assert_eq!(batches.len(), 4);
@@ -188,20 +214,20 @@ mod tests {
     #[test]
     fn a_loss_opens_its_own_batch_and_carries_its_count() {
         let mut outbox = Outbox::default();
-        let mut pending: VecDeque<Pending> = [
-            write(1, b"/a"),
-            write(2, b"/b"),
-            loss(3, 7),
-            write(4, b"/c"),
-        ]
-        .into();
-        outbox.put(&mut pending).expect("encodable");
+        put(
+            &mut outbox,
+            [
+                write(1, b"/a"),
+                write(2, b"/b"),
+                loss(3, 7),
+                write(4, b"/c"),
+            ],
+        );
         outbox.close();
         assert_eq!(drain(&mut outbox), [(0, vec![1, 2]), (7, vec![3, 4])]);
 
         // A loss first: no empty batch before it.
-        let mut pending: VecDeque<Pending> = [loss(5, 2), write(6, b"/d")].into();
-        outbox.put(&mut pending).expect("encodable");
+        put(&mut outbox, [loss(5, 2), write(6, b"/d")]);
         outbox.close();
         assert_eq!(drain(&mut outbox), [(2, vec![5, 6])]);
     }
@@ -211,34 +237,88 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.close();
         assert!(!outbox.has_ready());
-        let mut pending: VecDeque<Pending> = [write(1, b"/a")].into();
-        outbox.put(&mut pending).expect("encodable");
+        put(&mut outbox, [write(1, b"/a")]);
         assert!(!outbox.has_ready(), "the batch is still open");
         outbox.close();
         outbox.close();
         assert_eq!(drain(&mut outbox), [(0, vec![1])]);
-        // The handed-back buffer is reused, and its old bytes do not leak into the next batch.
-        let mut pending: VecDeque<Pending> = [write(2, b"/b")].into();
-        outbox.put(&mut pending).expect("encodable");
-        outbox.close();
-        let mut buf = vec![0xAA; 16];
-        assert!(outbox.take(&mut buf));
-        let batch = decode_batch(&buf).expect("valid");
-        let records: Vec<_> = batch.records().collect();
-        assert_eq!(records.len(), 1);
-        assert!(matches!(records[0].body, Body::FirstWrite(_)));
     }
 
+    /// Buffers handed back are used again, for shorter batches than what they held (a
+    /// caller's buffer full of other bytes, a long batch): each batch is exactly its own
+    /// bytes (its length, its records), nothing of what the buffer held before.
     #[test]
-    fn a_record_that_cannot_be_encoded_is_an_error_and_the_rest_stays_queued() {
+    fn a_reused_buffer_holds_exactly_the_new_batch() {
+        fn only_record(buf: &[u8], seq: u64) {
+            let batch = decode_batch(buf).expect("valid");
+            assert_eq!(
+                usize::try_from(batch.header.total_len).ok(),
+                Some(buf.len())
+            );
+            let records: Vec<_> = batch.records().collect();
+            assert_eq!(records.len(), 1);
+            assert_eq!(records[0].header.seq, seq);
+            assert!(matches!(records[0].body, Body::FirstWrite(_)));
+        }
         let mut outbox = Outbox::default();
-        // Sequence numbers must grow within a batch.
+        let long = vec![b'l'; 2000];
+        put(&mut outbox, (1..=30).map(|seq| write(seq, &long)));
+        outbox.close();
+        // The caller's buffer, full of other bytes, goes to the spares.
+        let mut buf = vec![0xAA; MAX_BATCH_LEN];
+        let other = buf.as_ptr();
+        assert_eq!(outbox.take(&mut buf), Ok(true));
+        let (long_batch, long_len) = (buf.as_ptr(), buf.len());
+        assert!(long_len > 60_000);
+
+        put(&mut outbox, [write(31, b"/short")]);
+        outbox.close();
+        // Handing the long batch back; the short one was written in the caller's buffer.
+        assert_eq!(outbox.take(&mut buf), Ok(true));
+        assert_eq!(buf.as_ptr(), other);
+        only_record(&buf, 31);
+
+        put(&mut outbox, [write(32, b"/s")]);
+        outbox.close();
+        assert_eq!(outbox.take(&mut buf), Ok(true));
+        assert_eq!(buf.as_ptr(), long_batch, "the long batch's buffer, reused");
+        assert!(buf.len() < long_len);
+        only_record(&buf, 32);
+    }
+
+    /// A record that cannot be encoded: the batches finished before it go out first, then
+    /// the failure is reported once, and the outbox goes on.
+    #[test]
+    fn a_failure_is_reported_after_the_batches_before_it() {
+        let mut outbox = Outbox::default();
+        put(&mut outbox, [write(1, b"/a")]);
+        // Sequence numbers must grow within a batch: the second 5 fails, and the record
+        // queued after it (the same event's) goes with it.
         let mut pending: VecDeque<Pending> =
-            [write(5, b"/a"), write(5, b"/b"), write(6, b"/c")].into();
+            [write(5, b"/b"), write(5, b"/c"), write(6, b"/d")].into();
+        outbox.put(&mut pending);
+        assert!(pending.is_empty());
+        assert!(outbox.failed());
+        outbox.close();
+        let mut buf = Vec::new();
+        assert_eq!(outbox.take(&mut buf), Ok(true));
+        let seqs: Vec<u64> = decode_batch(&buf)
+            .expect("valid")
+            .records()
+            .map(|r| r.header.seq)
+            .collect();
+        assert_eq!(seqs, [1, 5]);
         assert!(matches!(
-            outbox.put(&mut pending),
-            Err(EncodeError::SequenceNotIncreasing { .. })
+            outbox.take(&mut buf),
+            Err(EncodeError::SequenceNotIncreasing {
+                previous: 5,
+                seq: 5
+            })
         ));
-        assert_eq!(pending.len(), 1);
+        assert_eq!(outbox.take(&mut buf), Ok(false), "reported once");
+        assert!(!outbox.failed());
+        put(&mut outbox, [write(7, b"/e")]);
+        outbox.close();
+        assert_eq!(drain(&mut outbox), [(0, vec![7])]);
     }
 }

@@ -116,8 +116,6 @@ pub struct FanotifySource {
     /// Records just made, encoded into `outbox` right after each event.
     pending: VecDeque<Pending>,
     outbox: Outbox,
-    /// A record that could not be encoded: the next call reports it.
-    encode_failure: Option<EncodeError>,
     poll_ms: i32,
     gather: Duration,
     /// The last read emptied the queue.
@@ -234,7 +232,6 @@ impl FanotifySource {
             read_buf: vec![0; READ_BUF_LEN],
             pending,
             outbox: Outbox::default(),
-            encode_failure: None,
             poll_ms: i32::try_from(config.poll_interval.as_millis()).unwrap_or(i32::MAX),
             gather: config.gather,
             drained: false,
@@ -465,11 +462,7 @@ impl FanotifySource {
             };
             self.translator
                 .translate(&event, actor, &mut self.resolver, &mut self.pending);
-            encode_into(
-                &mut self.outbox,
-                &mut self.pending,
-                &mut self.encode_failure,
-            );
+            self.outbox.put(&mut self.pending);
         }
         self.read_high_water = self.read_high_water.max(in_read);
         let overflows = self.translator.counters().overflows;
@@ -510,47 +503,22 @@ impl FanotifySource {
         };
         self.translator.stats(stats, now(), &mut self.pending);
     }
-
-    /// Encodes the records just made (see [`Outbox`]).
-    fn encode_pending(&mut self) {
-        encode_into(
-            &mut self.outbox,
-            &mut self.pending,
-            &mut self.encode_failure,
-        );
-    }
-}
-
-/// Encodes `pending` into `outbox`; a failure is kept in `failure` for the next call to
-/// report (the records not yet encoded go with it, as the whole batch did before).
-fn encode_into(
-    outbox: &mut Outbox,
-    pending: &mut VecDeque<Pending>,
-    failure: &mut Option<EncodeError>,
-) {
-    if let Err(err) = outbox.put(pending) {
-        pending.clear();
-        failure.get_or_insert(err);
-    }
 }
 
 impl BatchSource for FanotifySource {
     fn next_batch(&mut self, buf: &mut Vec<u8>) -> Result<Pull, SourceError> {
-        if !self.outbox.has_ready() && self.encode_failure.is_none() {
+        // Nothing new is read while batches wait, or a failure does.
+        if !self.outbox.has_ready() && !self.outbox.failed() {
             self.fill()?;
             self.maybe_stats();
-            self.encode_pending();
+            self.outbox.put(&mut self.pending);
         }
         self.outbox.close();
-        if self.outbox.take(buf) {
-            self.batches = self.batches.saturating_add(1);
-            return Ok(Pull::Batch);
+        if !self.outbox.take(buf).map_err(encode_error)? {
+            return Ok(Pull::Idle);
         }
-        // Every record encoded before a failure has gone out first.
-        match self.encode_failure.take() {
-            Some(err) => Err(encode_error(err)),
-            None => Ok(Pull::Idle),
-        }
+        self.batches = self.batches.saturating_add(1);
+        Ok(Pull::Batch)
     }
 }
 

@@ -272,22 +272,28 @@ fn alerts_in_the_middle_of_a_batch_follow_their_event() {
 
 /// A reused chunk's stale outputs are written over: what comes out is what a fresh vector
 /// gets, whether the chunk held more outputs than the batch makes or fewer, with events
-/// written or alerts only.
+/// written or alerts only, with alerts or without a detector, for a good batch or a
+/// malformed one (a notice only).
 #[test]
 fn a_batch_over_a_reused_chunk_leaves_exactly_its_outputs() {
-    let fresh = |events: bool| {
-        let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)))
-            .with_event_output(events);
-        let mut out = Vec::new();
-        p.process_batch(&busy_batch(), &mut out);
-        out
+    let detector = |alerting: bool| -> Option<Box<dyn Detector>> {
+        alerting.then(|| Box::new(TwoPerRename) as Box<dyn Detector>)
     };
-    for events in [true, false] {
-        let expected = fresh(events);
+    let mut malformed = busy_batch();
+    malformed.truncate(malformed.len() - 3);
+    for (bytes, events, alerting) in [
+        (busy_batch(), true, true),
+        (busy_batch(), false, true),
+        (busy_batch(), true, false),
+        (malformed, true, true),
+    ] {
+        let mut p = pipeline(EventFilter::default(), detector(alerting)).with_event_output(events);
+        let mut expected = Vec::new();
+        p.process_batch(&bytes, &mut expected);
         assert!(!expected.is_empty());
         for stale in [0, 1, expected.len(), expected.len() + 7] {
-            let mut p = pipeline(EventFilter::default(), Some(Box::new(TwoPerRename)))
-                .with_event_output(events);
+            let mut p =
+                pipeline(EventFilter::default(), detector(alerting)).with_event_output(events);
             // A chunk as the writer hands it back: the outputs of an earlier batch.
             let mut chunk = Vec::new();
             while chunk.len() < stale {
@@ -295,8 +301,11 @@ fn a_batch_over_a_reused_chunk_leaves_exactly_its_outputs() {
                 other.process_batch(&busy_batch(), &mut chunk);
             }
             chunk.truncate(stale);
-            p.process_batch_over(&busy_batch(), &mut chunk);
-            assert_eq!(chunk, expected, "events {events}, {stale} stale outputs");
+            p.process_batch_over(&bytes, &mut chunk);
+            assert_eq!(
+                chunk, expected,
+                "events {events}, alerting {alerting}, {stale} stale outputs"
+            );
         }
     }
 }
