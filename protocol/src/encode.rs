@@ -437,12 +437,8 @@ impl BatchProgress {
 #[derive(Debug)]
 pub struct BatchWriter<'b> {
     out: &'b mut [u8],
-    flags: BatchFlags,
-    lost_since_previous: u64,
-    len: usize,
-    count: u32,
-    first_seq: u64,
-    last_seq: Option<u64>,
+    /// What the batch holds so far.
+    at: BatchProgress,
 }
 
 impl<'b> BatchWriter<'b> {
@@ -465,38 +461,40 @@ impl<'b> BatchWriter<'b> {
         }
         Ok(Self {
             out,
-            flags,
-            lost_since_previous,
-            len: BATCH_HEADER_LEN,
-            count: 0,
-            first_seq: 0,
-            last_seq: None,
+            at: BatchProgress {
+                flags,
+                lost_since_previous,
+                len: BATCH_HEADER_LEN,
+                count: 0,
+                first_seq: 0,
+                last_seq: None,
+            },
         })
     }
 
     /// Bytes the batch holds so far, header included.
     #[must_use]
     pub const fn len(&self) -> usize {
-        self.len
+        self.at.len
     }
 
     /// Whether no record was pushed yet.
     #[must_use]
     pub const fn is_empty(&self) -> bool {
-        self.count == 0
+        self.at.count == 0
     }
 
     /// Records pushed so far.
     #[must_use]
     pub const fn record_count(&self) -> u32 {
-        self.count
+        self.at.count
     }
 
     /// Bytes still free for records.
     #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     #[must_use]
     pub fn remaining(&self) -> usize {
-        self.capacity().saturating_sub(self.len)
+        self.capacity().saturating_sub(self.at.len)
     }
 
     #[inline]
@@ -506,7 +504,7 @@ impl<'b> BatchWriter<'b> {
 
     #[inline]
     fn check_seq(&self, seq: u64) -> Result<(), EncodeError> {
-        match self.last_seq {
+        match self.at.last_seq {
             Some(previous) if seq <= previous => {
                 Err(EncodeError::SequenceNotIncreasing { previous, seq })
             }
@@ -516,14 +514,22 @@ impl<'b> BatchWriter<'b> {
 
     #[inline]
     fn commit(&mut self, len: usize, seq: u64) -> Result<(), EncodeError> {
-        let count = self.count.checked_add(1).ok_or(EncodeError::BatchTooLong)?;
-        let new_len = self.len.checked_add(len).ok_or(EncodeError::BatchTooLong)?;
-        if self.last_seq.is_none() {
-            self.first_seq = seq;
+        let count = self
+            .at
+            .count
+            .checked_add(1)
+            .ok_or(EncodeError::BatchTooLong)?;
+        let new_len = self
+            .at
+            .len
+            .checked_add(len)
+            .ok_or(EncodeError::BatchTooLong)?;
+        if self.at.last_seq.is_none() {
+            self.at.first_seq = seq;
         }
-        self.last_seq = Some(seq);
-        self.count = count;
-        self.len = new_len;
+        self.at.last_seq = Some(seq);
+        self.at.count = count;
+        self.at.len = new_len;
         Ok(())
     }
 
@@ -536,21 +542,21 @@ impl<'b> BatchWriter<'b> {
     #[cfg_attr(feature = "prove-no-panic", no_panic::no_panic)]
     pub fn push(&mut self, record: &Record<'_>) -> Result<(), EncodeError> {
         self.check_seq(record.header.seq)?;
-        if !self.flags.posix_names() {
+        if !self.at.flags.posix_names() {
             let shape = shape(&record.body)?;
             if shape.name.len() % 2 != 0 || shape.new_name.len() % 2 != 0 {
                 return Err(EncodeError::OddUtf16Name);
             }
         }
         let capacity = self.capacity();
-        let available = capacity.saturating_sub(self.len);
-        let region = self
-            .out
-            .get_mut(self.len..capacity)
-            .ok_or(EncodeError::BufferTooSmall {
-                needed: RECORD_HEADER_LEN,
-                available,
-            })?;
+        let available = capacity.saturating_sub(self.at.len);
+        let region =
+            self.out
+                .get_mut(self.at.len..capacity)
+                .ok_or(EncodeError::BufferTooSmall {
+                    needed: RECORD_HEADER_LEN,
+                    available,
+                })?;
         let len = encode_record(record, region)?;
         self.commit(len, record.header.seq)
     }
@@ -600,11 +606,11 @@ impl<'b> BatchWriter<'b> {
         if !laid_out {
             return Err(EncodeError::MalformedRecord);
         }
-        if !self.flags.posix_names() && (name % 2 != 0 || new_name % 2 != 0) {
+        if !self.at.flags.posix_names() && (name % 2 != 0 || new_name % 2 != 0) {
             return Err(EncodeError::OddUtf16Name);
         }
         let available = self.remaining();
-        let end = self.len.checked_add(record.len());
+        let end = self.at.len.checked_add(record.len());
         let fits = end.is_some_and(|end| end <= self.capacity());
         let too_small = EncodeError::BufferTooSmall {
             needed: record.len(),
@@ -612,7 +618,7 @@ impl<'b> BatchWriter<'b> {
         };
         let end = end.filter(|_| fits).ok_or(too_small)?;
         self.out
-            .get_mut(self.len..end)
+            .get_mut(self.at.len..end)
             .ok_or(too_small)?
             .copy_from_slice(record);
         self.commit(record.len(), seq)
@@ -623,14 +629,7 @@ impl<'b> BatchWriter<'b> {
     /// encodes each record as it is made keeps its batch open this way between records.
     #[must_use]
     pub const fn pause(self) -> BatchProgress {
-        BatchProgress {
-            flags: self.flags,
-            lost_since_previous: self.lost_since_previous,
-            len: self.len,
-            count: self.count,
-            first_seq: self.first_seq,
-            last_seq: self.last_seq,
-        }
+        self.at
     }
 
     /// Goes on with a batch [`BatchWriter::pause`] set aside, in `out`: the buffer it was
@@ -647,15 +646,7 @@ impl<'b> BatchWriter<'b> {
                 available: out.len(),
             });
         }
-        Ok(Self {
-            out,
-            flags: progress.flags,
-            lost_since_previous: progress.lost_since_previous,
-            len: progress.len,
-            count: progress.count,
-            first_seq: progress.first_seq,
-            last_seq: progress.last_seq,
-        })
+        Ok(Self { out, at: progress })
     }
 
     /// Writes the batch header and returns the batch's length: `out[..len]` is the message.
@@ -667,17 +658,17 @@ impl<'b> BatchWriter<'b> {
         // The header fits: `new` checked that `out` holds at least BATCH_HEADER_LEN bytes,
         // and `len` never exceeds `u32::MAX` (capacity is capped). A failed write here would
         // leave a header the decoder rejects, never a panic.
-        let total = u32::try_from(self.len).unwrap_or(u32::MAX);
+        let total = u32::try_from(self.at.len).unwrap_or(u32::MAX);
         let _ = write_u32(out, b::MAGIC, BATCH_MAGIC)
             .and_then(|()| write_u16(out, b::MAJOR, PROTOCOL_MAJOR))
             .and_then(|()| write_u16(out, b::MINOR, PROTOCOL_MINOR))
             .and_then(|()| write_u16(out, b::HEADER_LEN, crate::constants::BATCH_HEADER_LEN_U16))
-            .and_then(|()| write_u16(out, b::FLAGS, self.flags.bits()))
-            .and_then(|()| write_u32(out, b::RECORD_COUNT, self.count))
+            .and_then(|()| write_u16(out, b::FLAGS, self.at.flags.bits()))
+            .and_then(|()| write_u32(out, b::RECORD_COUNT, self.at.count))
             .and_then(|()| write_u32(out, b::TOTAL_LEN, total))
             .and_then(|()| write_u32(out, b::RESERVED, 0))
-            .and_then(|()| write_u64(out, b::FIRST_SEQ, self.first_seq))
-            .and_then(|()| write_u64(out, b::LOST_SINCE_PREVIOUS, self.lost_since_previous));
-        self.len
+            .and_then(|()| write_u64(out, b::FIRST_SEQ, self.at.first_seq))
+            .and_then(|()| write_u64(out, b::LOST_SINCE_PREVIOUS, self.at.lost_since_previous));
+        self.at.len
     }
 }
