@@ -344,3 +344,37 @@ fn the_rule_has_the_shapes_rsigma_optimises_into() {
         assert!(found.contains(&kind), "no {kind} matcher in {found:?}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    /// The word-at-a-time comparison is the byte-by-byte one: every ASCII byte against every
+    /// byte (non-ASCII and upper-case ones included on the lowered side), at every length
+    /// around the word size.
+    #[test]
+    fn lower_equals_is_the_bytewise_comparison(
+        text in prop::collection::vec(0u8..0x80, 0..40),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    ) {
+        let mut lowered = text.to_ascii_lowercase();
+        for (at, byte) in flips {
+            if !lowered.is_empty() {
+                let i = at.index(lowered.len());
+                lowered[i] = byte;
+            }
+        }
+        let bytewise = text.len() == lowered.len()
+            && text.iter().zip(&lowered).all(|(a, b)| a.to_ascii_lowercase() == *b);
+        prop_assert_eq!(super::lower_equals(&text, &lowered), bytewise);
+        prop_assert!(super::lower_equals(&text, &text.to_ascii_lowercase()));
+    }
+}
+
+#[test]
+fn lower_word_lowers_exactly_the_ascii_capitals() {
+    for byte in 0u8..0x80 {
+        let word = u64::from_le_bytes([byte; 8]);
+        let expected = u64::from_le_bytes([byte.to_ascii_lowercase(); 8]);
+        assert_eq!(super::lower_word(word), expected, "byte {byte:#x}");
+    }
+}
