@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use picket_model::{FieldValue, FileEvent, Host, Operation};
+use picket_model::{Field, FieldValue, FileEvent, Host, Operation};
 use rsigma_eval::{Event, EventValue};
 
 /// Picket's own field: `true` when the event touches a user-configured canary path.
@@ -158,7 +158,13 @@ impl<'a> SigmaEvent<'a> {
     /// The event's field as text, borrowed (text fields only).
     #[must_use]
     pub fn text(&self, name: &str) -> Option<&'a str> {
-        match self.event.field(name)? {
+        self.text_of(Field::from_name(name)?)
+    }
+
+    /// [`Self::text`] of a field resolved ahead (no name comparison per event).
+    #[must_use]
+    pub fn text_of(&self, field: Field) -> Option<&'a str> {
+        match self.event.get(field)? {
             FieldValue::Str(s) => Some(s),
             _ => None,
         }

@@ -58,6 +58,8 @@ use rsigma_parser::{
     SigmaValue, StringPart,
 };
 
+use picket_model::Field;
+
 use crate::event::{is_text_field, SigmaEvent, CANARY_FIELD};
 
 /// A literal that must occur in a field for a rule to match.
@@ -730,7 +732,8 @@ const ROUTES_PER_PROCESS: usize = 16;
 /// One field's automata.
 #[derive(Debug)]
 struct FieldIndex {
-    field: String,
+    /// `None`: a name the event model does not have (never present).
+    field: Option<Field>,
     /// [`is_process_field`].
     process: bool,
     /// [`Anchor::Anywhere`] needles.
@@ -935,15 +938,18 @@ impl<A: Automaton> Walker<A> {
 /// A `|fieldref` needle: `field` stands in `relation` to `other`.
 #[derive(Debug)]
 struct RelationCheck {
-    field: String,
-    other: String,
+    field: Option<Field>,
+    other: Option<Field>,
     relation: Relation,
     needle: u32,
 }
 
 impl RelationCheck {
     fn holds(&self, event: &SigmaEvent<'_>, fa: &mut String, fb: &mut String) -> bool {
-        match (event.text(&self.field), event.text(&self.other)) {
+        match (
+            self.field.and_then(|f| event.text_of(f)),
+            self.other.and_then(|f| event.text_of(f)),
+        ) {
             (Some(value), Some(reference)) => self.relation.holds(value, reference, fa, fb),
             _ => false,
         }
@@ -1124,8 +1130,8 @@ impl Prefilter {
             .enumerate()
             .filter_map(|(id, n)| {
                 Some(RelationCheck {
-                    field: n.field.clone(),
-                    other: n.text.clone(),
+                    field: Field::from_name(&n.field),
+                    other: Field::from_name(&n.text),
                     relation: n.relation?,
                     needle: u32::try_from(id).unwrap_or(u32::MAX),
                 })
@@ -1177,7 +1183,7 @@ impl Prefilter {
                 });
                 FieldIndex {
                     process: is_process_field(field),
-                    field: field.to_owned(),
+                    field: Field::from_name(field),
                     anywhere,
                     prefix,
                     suffix,
@@ -1310,7 +1316,7 @@ impl Prefilter {
             }
         }
         for (at, index) in self.fields.iter().enumerate().filter(|(_, f)| !f.process) {
-            let Some(text) = event.text(&index.field) else {
+            let Some(text) = index.field.and_then(|f| event.text_of(f)) else {
                 continue;
             };
             let last = &mut last_scans[LastScan::slot(self.id, at)];
@@ -1348,7 +1354,7 @@ impl Prefilter {
 impl FieldIndex {
     /// Reports every needle of this field present in `event`.
     fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
-        if let Some(text) = event.text(&self.field) {
+        if let Some(text) = self.field.and_then(|f| event.text_of(f)) {
             self.scan_text(text, folded, found);
         }
     }

@@ -199,6 +199,126 @@ pub enum FieldValue<'a> {
     Bool(bool),
 }
 
+/// A field of [`FileEvent`], by its Sysmon/Sigma name. A rule names its fields as text; the
+/// name is looked up once, when the rule is loaded, and the field is read by value for every
+/// event, without comparing names again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The file's path (the new path of a rename).
+    TargetFilename,
+    /// A rename's or link's old path.
+    SourceFilename,
+    /// The acting process's image.
+    Image,
+    /// The acting process's command line.
+    CommandLine,
+    /// The acting process's account.
+    User,
+    /// The acting process's id.
+    ProcessId,
+    /// The acting thread's id.
+    ThreadId,
+    /// The acting process's start key.
+    ProcessStartKey,
+    /// The operation's name.
+    Operation,
+    /// The file's name.
+    FileName,
+    /// The file's directory.
+    FileDirectory,
+    /// The file's extension.
+    FileExtension,
+    /// Whether the file is a directory.
+    IsDirectory,
+    /// Sampled content entropy, bits per byte.
+    Entropy,
+    /// The host kind (`windows`, `linux`).
+    Host,
+    /// The parent process's id.
+    ParentProcessId,
+    /// The parent process's image.
+    ParentImage,
+    /// The parent process's command line.
+    ParentCommandLine,
+}
+
+impl Field {
+    /// Every field, in the order of [`FileEvent::FIELDS`].
+    pub const ALL: [Self; 18] = [
+        Self::TargetFilename,
+        Self::SourceFilename,
+        Self::Image,
+        Self::CommandLine,
+        Self::User,
+        Self::ProcessId,
+        Self::ThreadId,
+        Self::ProcessStartKey,
+        Self::Operation,
+        Self::FileName,
+        Self::FileDirectory,
+        Self::FileExtension,
+        Self::IsDirectory,
+        Self::Entropy,
+        Self::Host,
+        Self::ParentProcessId,
+        Self::ParentImage,
+        Self::ParentCommandLine,
+    ];
+
+    /// The Sysmon/Sigma name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TargetFilename => "TargetFilename",
+            Self::SourceFilename => "SourceFilename",
+            Self::Image => "Image",
+            Self::CommandLine => "CommandLine",
+            Self::User => "User",
+            Self::ProcessId => "ProcessId",
+            Self::ThreadId => "ThreadId",
+            Self::ProcessStartKey => "ProcessStartKey",
+            Self::Operation => "Operation",
+            Self::FileName => "FileName",
+            Self::FileDirectory => "FileDirectory",
+            Self::FileExtension => "FileExtension",
+            Self::IsDirectory => "IsDirectory",
+            Self::Entropy => "Entropy",
+            Self::Host => "Host",
+            Self::ParentProcessId => "ParentProcessId",
+            Self::ParentImage => "ParentImage",
+            Self::ParentCommandLine => "ParentCommandLine",
+        }
+    }
+
+    /// The field of that name (exactly as written: Sigma field names are case-sensitive).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        // A `match` (dispatch on the length, then one comparison), not a search of `ALL`:
+        // conditions still look fields up by name on every evaluation.
+        Some(match name {
+            "TargetFilename" => Self::TargetFilename,
+            "SourceFilename" => Self::SourceFilename,
+            "Image" => Self::Image,
+            "CommandLine" => Self::CommandLine,
+            "User" => Self::User,
+            "ProcessId" => Self::ProcessId,
+            "ThreadId" => Self::ThreadId,
+            "ProcessStartKey" => Self::ProcessStartKey,
+            "Operation" => Self::Operation,
+            "FileName" => Self::FileName,
+            "FileDirectory" => Self::FileDirectory,
+            "FileExtension" => Self::FileExtension,
+            "IsDirectory" => Self::IsDirectory,
+            "Entropy" => Self::Entropy,
+            "Host" => Self::Host,
+            "ParentProcessId" => Self::ParentProcessId,
+            "ParentImage" => Self::ParentImage,
+            "ParentCommandLine" => Self::ParentCommandLine,
+            _ => return None,
+        })
+    }
+}
+
 impl FileEvent {
     /// The Sysmon/Sigma field names this model answers to, for rule validation and docs.
     pub const FIELDS: [&'static str; 18] = [
@@ -225,30 +345,37 @@ impl FileEvent {
     /// Looks a field up by its Sysmon/Sigma name, without copying.
     #[must_use]
     pub fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        self.get(Field::from_name(name)?)
+    }
+
+    /// A field's value, borrowed; `None` when the event does not have it.
+    #[must_use]
+    pub fn get(&self, field: Field) -> Option<FieldValue<'_>> {
         let int = |value: u64| FieldValue::Int(i64::try_from(value).unwrap_or(i64::MAX));
-        Some(match name {
-            "TargetFilename" => FieldValue::Str(self.target.path()),
-            "SourceFilename" => FieldValue::Str(self.source.as_ref()?.path()),
-            "Image" => FieldValue::Str(self.process.image.as_deref()?),
-            "CommandLine" => FieldValue::Str(self.process.command_line.as_deref()?),
-            "User" => FieldValue::Str(self.process.user.as_deref()?),
-            "ProcessId" => int(u64::from(self.process.key.pid)),
-            "ThreadId" => int(u64::from(self.thread_id)),
-            "ProcessStartKey" => int(self.process.key.start_key),
-            "Operation" => FieldValue::Str(self.operation.as_str()),
-            "FileName" => FieldValue::Str(self.target.name()),
-            "FileDirectory" => FieldValue::Str(self.target.directory()),
-            "FileExtension" => FieldValue::Str(self.target.extension()?),
-            "IsDirectory" => FieldValue::Bool(self.target.is_directory),
-            "Entropy" => FieldValue::Float(self.entropy?),
-            "Host" => FieldValue::Str(match self.host {
+        Some(match field {
+            Field::TargetFilename => FieldValue::Str(self.target.path()),
+            Field::SourceFilename => FieldValue::Str(self.source.as_ref()?.path()),
+            Field::Image => FieldValue::Str(self.process.image.as_deref()?),
+            Field::CommandLine => FieldValue::Str(self.process.command_line.as_deref()?),
+            Field::User => FieldValue::Str(self.process.user.as_deref()?),
+            Field::ProcessId => int(u64::from(self.process.key.pid)),
+            Field::ThreadId => int(u64::from(self.thread_id)),
+            Field::ProcessStartKey => int(self.process.key.start_key),
+            Field::Operation => FieldValue::Str(self.operation.as_str()),
+            Field::FileName => FieldValue::Str(self.target.name()),
+            Field::FileDirectory => FieldValue::Str(self.target.directory()),
+            Field::FileExtension => FieldValue::Str(self.target.extension()?),
+            Field::IsDirectory => FieldValue::Bool(self.target.is_directory),
+            Field::Entropy => FieldValue::Float(self.entropy?),
+            Field::Host => FieldValue::Str(match self.host {
                 Host::Windows => "windows",
                 Host::Linux => "linux",
             }),
-            "ParentProcessId" => int(u64::from(self.process.parent_pid?)),
-            "ParentImage" => FieldValue::Str(self.process.parent_image.as_deref()?),
-            "ParentCommandLine" => FieldValue::Str(self.process.parent_command_line.as_deref()?),
-            _ => return None,
+            Field::ParentProcessId => int(u64::from(self.process.parent_pid?)),
+            Field::ParentImage => FieldValue::Str(self.process.parent_image.as_deref()?),
+            Field::ParentCommandLine => {
+                FieldValue::Str(self.process.parent_command_line.as_deref()?)
+            }
         })
     }
 }
@@ -302,6 +429,23 @@ mod tests {
         assert_eq!(e.field("NoSuchField"), None);
         for name in FileEvent::FIELDS {
             let _ = e.field(name);
+        }
+    }
+
+    #[test]
+    fn fields_and_their_names_agree() {
+        for (field, name) in Field::ALL.into_iter().zip(FileEvent::FIELDS) {
+            assert_eq!(field.name(), name);
+            assert_eq!(Field::from_name(name), Some(field));
+        }
+        assert_eq!(
+            Field::from_name("targetfilename"),
+            None,
+            "names are case-sensitive"
+        );
+        let e = event();
+        for field in Field::ALL {
+            assert_eq!(e.get(field), e.field(field.name()));
         }
     }
 

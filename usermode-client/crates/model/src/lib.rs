@@ -16,7 +16,7 @@ mod source;
 mod time;
 
 pub use alert::{Alert, CorrelationContext, Detector, Level};
-pub use event::{CreateDetails, Details, FieldValue, FileEvent, Operation};
+pub use event::{CreateDetails, Details, Field, FieldValue, FileEvent, Operation};
 pub use notice::{LossCause, Notice};
 pub use path::{FilePath, PathParts};
 pub use process::{ProcessInfo, ProcessKey};
