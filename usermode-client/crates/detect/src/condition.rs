@@ -207,7 +207,7 @@ fn ascii_holds(
 ///
 /// Eight bytes at a time: this decides every case-insensitive `Operation`, extension and
 /// path comparison of a candidate rule, and byte by byte it was a loop of a dozen
-/// instructions per byte (a sixth of all evaluation).
+/// instructions per byte (a quarter of rule evaluation with the built-in pack).
 fn lower_equals(text: &[u8], lowered: &[u8]) -> bool {
     if text.len() != lowered.len() {
         return false;
