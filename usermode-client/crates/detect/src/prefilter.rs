@@ -1021,14 +1021,24 @@ pub struct Scratch {
 /// Slots of [`Scratch::last_scans`], direct-mapped by route and field.
 const LAST_SCAN_SLOTS: usize = 64;
 
-/// One field's last scan on one route. A written file's first write and its close both take
+/// One field's last scans on one route. A written file's first write and its close both take
 /// the `file_change` route with the same path, one after the other, and a scan is a walk of
 /// up to three automata over the path: the second event takes the first's needles after a
-/// comparison of the two paths.
+/// comparison of the two paths. Two values are kept, not one: the same two events alternate
+/// their `Operation` (`first_write`, `close_modified`), which a one-value memory scanned
+/// again on every event (a third of all scans on a file-writing workload).
 #[derive(Debug, Default)]
 struct LastScan {
     /// (prefilter id, field index); 0 is no prefilter's id (they start at 1).
     key: (u64, usize),
+    /// The two most recent distinct values, the most recent first; `held` of them valid.
+    recent: [Scanned; 2],
+    held: usize,
+}
+
+/// A value scanned and the needles found in it.
+#[derive(Debug, Default)]
+struct Scanned {
     text: String,
     found: Vec<u32>,
 }
@@ -1037,6 +1047,36 @@ impl LastScan {
     fn slot(prefilter: u64, field: usize) -> usize {
         let mixed = prefilter.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
         (usize::try_from(mixed).unwrap_or(0) ^ field) % LAST_SCAN_SLOTS
+    }
+
+    /// The needles found in `text`, the value of the field `key` names: remembered, or
+    /// found by `scan` (which then replaces the older of the two values remembered).
+    fn found(
+        &mut self,
+        key: (u64, usize),
+        text: &str,
+        scan: impl FnOnce(&str, &mut Vec<u32>),
+    ) -> &[u32] {
+        if self.key != key {
+            self.key = key;
+            self.held = 0;
+        }
+        let [newer, older] = &mut self.recent;
+        if self.held >= 1 && newer.text == text {
+            return &self.recent[0].found;
+        }
+        if self.held >= 2 && older.text == text {
+            std::mem::swap(newer, older);
+            return &self.recent[0].found;
+        }
+        // The older value's buffers take the new one, which becomes the newer.
+        std::mem::swap(newer, older);
+        newer.text.clear();
+        newer.text.push_str(text);
+        newer.found.clear();
+        scan(text, &mut newer.found);
+        self.held = (self.held + 1).min(2);
+        &self.recent[0].found
     }
 }
 
@@ -1320,14 +1360,10 @@ impl Prefilter {
                 continue;
             };
             let last = &mut last_scans[LastScan::slot(self.id, at)];
-            if last.key != (self.id, at) || last.text != text {
-                last.key = (self.id, at);
-                last.text.clear();
-                last.text.push_str(text);
-                last.found.clear();
-                index.scan_text(text, folded, &mut last.found);
-            }
-            for &id in &last.found {
+            let found = last.found((self.id, at), text, |text, found| {
+                index.scan_text(text, folded, found);
+            });
+            for &id in found {
                 hit(id, out, pending);
             }
         }
@@ -1583,7 +1619,7 @@ mod process_cache_tests {
 
     use picket_model::{Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
 
-    use super::Scratch;
+    use super::{LastScan, Scratch};
     use crate::event::SigmaEvent;
     use crate::ruleset::RuleSet;
 
@@ -1625,6 +1661,49 @@ mod process_cache_tests {
                 assert_eq!(out, expected, "{path}, {operation:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_field_remembers_its_two_latest_values() {
+        // The needles "found" in a value: its length, so each answer is checkable.
+        let mut last = LastScan::default();
+        let mut scans = Vec::new();
+        let mut ask = |last: &mut LastScan, key: (u64, usize), text: &str| {
+            let found = last
+                .found(key, text, |text, found| {
+                    scans.push(text.to_owned());
+                    found.push(u32::try_from(text.len()).unwrap());
+                })
+                .to_vec();
+            assert_eq!(found, [u32::try_from(text.len()).unwrap()], "{text}");
+        };
+        // Two values alternating (a first write and a close): each scanned once.
+        for text in [
+            "first_write",
+            "close_modified",
+            "first_write",
+            "close_modified",
+        ] {
+            ask(&mut last, (1, 0), text);
+        }
+        // A third value pushes out the older; asking for it again scans again.
+        for text in ["rename", "close_modified", "first_write"] {
+            ask(&mut last, (1, 0), text);
+        }
+        // Another route or field in the slot forgets what the last one held.
+        ask(&mut last, (2, 0), "first_write");
+        ask(&mut last, (1, 0), "first_write");
+        assert_eq!(
+            scans,
+            [
+                "first_write",
+                "close_modified",
+                "rename",
+                "first_write",
+                "first_write",
+                "first_write"
+            ]
+        );
     }
 
     #[test]
