@@ -128,7 +128,15 @@ impl Parser {
     }
 
     fn path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> FilePath {
-        let mut original = String::new();
+        // Allocated at its size at once (an ASCII name's text is its bytes, or half its
+        // UTF-16 bytes), not grown from empty by the first push: the growth path costs more
+        // than the allocation.
+        let units = if posix {
+            name.bytes.len()
+        } else {
+            name.bytes.len() / 2
+        };
+        let mut original = String::with_capacity(units + '\u{2026}'.len_utf8());
         self.name_text(name, posix, &mut original);
         let (path, original) = if posix {
             (original, None)
