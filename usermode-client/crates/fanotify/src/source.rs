@@ -403,7 +403,7 @@ impl FanotifySource {
         let mut in_read: u32 = 0;
         for event in parse::events(bytes) {
             in_read = in_read.saturating_add(1);
-            let event = match event {
+            let raw = match event {
                 Ok(event) => event,
                 Err(err) => {
                     // The rest of this read cannot be framed: say events were lost.
@@ -423,26 +423,30 @@ impl FanotifySource {
             // at once, while the kernel's objects behind it are still in the cache: closing a
             // read's descriptors together after its events made the bare reader 15 % slower
             // and picket no faster (18 pinned pairs).
-            crate::group::release_descriptors(&event);
-            let pid = u32::try_from(event.pid).unwrap_or(0);
-            let event = if event.mask & mask::OPEN_EXEC == 0 {
-                event
+            crate::group::release_descriptors(&raw);
+            let pid = u32::try_from(raw.pid).unwrap_or(0);
+            // Borrowed, not moved: the event is a few hundred bytes (its handles and names),
+            // and a move per event was a copy of all of it.
+            let without_exec;
+            let event = if raw.mask & mask::OPEN_EXEC == 0 {
+                &raw
             } else {
                 Self::exec_opened(
                     &mut self.processes,
                     &mut self.translator,
                     &mut self.resolver,
                     &mut self.pending,
-                    (&event, pid, timestamp),
+                    (&raw, pid, timestamp),
                 );
-                let rest = event.mask & !(mask::OPEN_EXEC | mask::ONDIR);
+                let rest = raw.mask & !(mask::OPEN_EXEC | mask::ONDIR);
                 if rest == 0 {
                     continue;
                 }
-                parse::RawEvent {
-                    mask: event.mask & !mask::OPEN_EXEC,
-                    ..event
-                }
+                without_exec = parse::RawEvent {
+                    mask: raw.mask & !mask::OPEN_EXEC,
+                    ..raw
+                };
+                &without_exec
             };
             let start_key = if self.exclude_pid == Some(pid) {
                 0
@@ -461,7 +465,7 @@ impl FanotifySource {
                 timestamp,
             };
             self.translator
-                .translate(&event, actor, &mut self.resolver, &mut self.pending);
+                .translate(event, actor, &mut self.resolver, &mut self.pending);
             self.outbox.put(&mut self.pending);
         }
         self.read_high_water = self.read_high_water.max(in_read);
