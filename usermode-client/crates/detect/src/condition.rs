@@ -203,7 +203,8 @@ fn ascii_holds(
 
 /// Whether `text` (ASCII), lowercased, is `lowered` byte for byte: `text.to_lowercase() ==
 /// lowered` without the new string. A non-ASCII byte of `lowered` matches no ASCII byte, as
-/// in the string comparison.
+/// in the string comparison. (Byte for byte it is `to_ascii_lowercase` equality for any
+/// bytes; only for ASCII `text` is that the Unicode lowercasing.)
 ///
 /// Eight bytes at a time: this decides every case-insensitive `Operation`, extension and
 /// path comparison of a candidate rule, and byte by byte it was a loop of a dozen
@@ -230,14 +231,17 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(eight)
 }
 
-/// `to_ascii_lowercase` of each byte of `x`, eight ASCII bytes (below 0x80; then no byte's
-/// sum below carries into the next).
+/// `to_ascii_lowercase` of each of the eight bytes of `x`.
 const fn lower_word(x: u64) -> u64 {
     const LANES: u64 = 0x0101_0101_0101_0101;
-    // Bit 7 of each byte: set where the byte is at least `A`, and where it is above `Z`.
-    let at_least_a = x + LANES * (0x80 - b'A' as u64);
-    let above_z = x + LANES * (0x80 - b'Z' as u64 - 1);
-    let upper = at_least_a & !above_z & (LANES * 0x80);
+    // Each byte's low seven bits: below 0x80, so no sum below carries into the next byte.
+    let low = x & (LANES * 0x7F);
+    // Bit 7 of each byte: set where the low bits are at least `A`, and where above `Z`.
+    let at_least_a = low + LANES * (0x80 - b'A' as u64);
+    let above_z = low + LANES * (0x80 - b'Z' as u64 - 1);
+    // A capital is in that range and has bit 7 clear itself (a byte from 0x80 up is no
+    // ASCII letter, and stays as it is).
+    let upper = at_least_a & !above_z & !x & (LANES * 0x80);
     // 0x80 >> 2 is 0x20, the case bit.
     x | (upper >> 2)
 }

@@ -1619,7 +1619,7 @@ mod process_cache_tests {
 
     use picket_model::{Details, FileEvent, Host, Operation, ProcessInfo, ProcessKey, Timestamp};
 
-    use super::{LastScan, Scratch};
+    use super::Scratch;
     use crate::event::SigmaEvent;
     use crate::ruleset::RuleSet;
 
@@ -1661,49 +1661,6 @@ mod process_cache_tests {
                 assert_eq!(out, expected, "{path}, {operation:?}");
             }
         }
-    }
-
-    #[test]
-    fn a_field_remembers_its_two_latest_values() {
-        // The needles "found" in a value: its length, so each answer is checkable.
-        let mut last = LastScan::default();
-        let mut scans = Vec::new();
-        let mut ask = |last: &mut LastScan, key: (u64, usize), text: &str| {
-            let found = last
-                .found(key, text, |text, found| {
-                    scans.push(text.to_owned());
-                    found.push(u32::try_from(text.len()).unwrap());
-                })
-                .to_vec();
-            assert_eq!(found, [u32::try_from(text.len()).unwrap()], "{text}");
-        };
-        // Two values alternating (a first write and a close): each scanned once.
-        for text in [
-            "first_write",
-            "close_modified",
-            "first_write",
-            "close_modified",
-        ] {
-            ask(&mut last, (1, 0), text);
-        }
-        // A third value pushes out the older; asking for it again scans again.
-        for text in ["rename", "close_modified", "first_write"] {
-            ask(&mut last, (1, 0), text);
-        }
-        // Another route or field in the slot forgets what the last one held.
-        ask(&mut last, (2, 0), "first_write");
-        ask(&mut last, (1, 0), "first_write");
-        assert_eq!(
-            scans,
-            [
-                "first_write",
-                "close_modified",
-                "rename",
-                "first_write",
-                "first_write",
-                "first_write"
-            ]
-        );
     }
 
     #[test]
@@ -1752,5 +1709,54 @@ mod process_cache_tests {
         let cached: Vec<_> = scratch.processes.iter().flatten().collect();
         assert!(cached.len() > 120, "{} processes cached", cached.len());
         assert!(cached.iter().all(|c| c.routes.len() == 3));
+    }
+}
+
+#[cfg(test)]
+mod last_scan_tests {
+    use super::LastScan;
+
+    #[test]
+    fn a_field_remembers_its_two_latest_values() {
+        // The needles "found" in a value: its length, so each answer is checkable.
+        let mut last = LastScan::default();
+        let mut scans = Vec::new();
+        let mut ask = |last: &mut LastScan, key: (u64, usize), text: &str| {
+            let found = last
+                .found(key, text, |text, found| {
+                    scans.push(text.to_owned());
+                    found.push(u32::try_from(text.len()).unwrap());
+                })
+                .to_vec();
+            assert_eq!(found, [u32::try_from(text.len()).unwrap()], "{text}");
+        };
+        // Two values alternating (a first write and a close): each scanned once.
+        for text in [
+            "first_write",
+            "close_modified",
+            "first_write",
+            "close_modified",
+        ] {
+            ask(&mut last, (1, 0), text);
+        }
+        // A third value pushes out the older; asking for it again scans again.
+        // The older value asked for becomes the newer: the one pushed out next is the other.
+        for text in ["rename", "close_modified", "first_write", "close_modified"] {
+            ask(&mut last, (1, 0), text);
+        }
+        // Another route or field in the slot forgets what the last one held.
+        ask(&mut last, (2, 0), "first_write");
+        ask(&mut last, (1, 0), "first_write");
+        assert_eq!(
+            scans,
+            [
+                "first_write",
+                "close_modified",
+                "rename",
+                "first_write",
+                "first_write",
+                "first_write"
+            ]
+        );
     }
 }

@@ -425,8 +425,9 @@ impl FanotifySource {
             // and picket no faster (18 pinned pairs).
             crate::group::release_descriptors(&raw);
             let pid = u32::try_from(raw.pid).unwrap_or(0);
-            // Borrowed, not moved: the event is a few hundred bytes (its handles and names),
-            // and a move per event was a copy of all of it.
+            // Borrowed, not moved: the event is about 250 bytes (references to its handles
+            // and names in the read buffer, file system ids), and a move per event was a copy
+            // of all of it.
             let without_exec;
             let event = if raw.mask & mask::OPEN_EXEC == 0 {
                 &raw

@@ -293,8 +293,8 @@ impl Field {
     /// The field of that name (exactly as written: Sigma field names are case-sensitive).
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        // A `match` (dispatch on the length, then one comparison), not a search of `ALL`:
-        // conditions still look fields up by name on every evaluation.
+        // A `match`, not a search of `ALL`: conditions still look fields up by name on every
+        // evaluation.
         Some(match name {
             "TargetFilename" => Self::TargetFilename,
             "SourceFilename" => Self::SourceFilename,
@@ -320,27 +320,17 @@ impl Field {
 }
 
 impl FileEvent {
-    /// The Sysmon/Sigma field names this model answers to, for rule validation and docs.
-    pub const FIELDS: [&'static str; 18] = [
-        "TargetFilename",
-        "SourceFilename",
-        "Image",
-        "CommandLine",
-        "User",
-        "ProcessId",
-        "ThreadId",
-        "ProcessStartKey",
-        "Operation",
-        "FileName",
-        "FileDirectory",
-        "FileExtension",
-        "IsDirectory",
-        "Entropy",
-        "Host",
-        "ParentProcessId",
-        "ParentImage",
-        "ParentCommandLine",
-    ];
+    /// The Sysmon/Sigma field names this model answers to, for rule validation and docs
+    /// (the names of [`Field::ALL`], in its order).
+    pub const FIELDS: [&'static str; 18] = {
+        let mut names = [""; 18];
+        let mut at = 0;
+        while at < names.len() {
+            names[at] = Field::ALL[at].name();
+            at += 1;
+        }
+        names
+    };
 
     /// Looks a field up by its Sysmon/Sigma name, without copying.
     #[must_use]

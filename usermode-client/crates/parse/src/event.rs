@@ -129,8 +129,9 @@ impl Parser {
 
     fn path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> FilePath {
         // Allocated at its size at once (an ASCII name's text is its bytes, or half its
-        // UTF-16 bytes), not grown from empty by the first push: the growth path costs more
-        // than the allocation.
+        // UTF-16 bytes; with room for the `…` of a name cut in the middle, which costs
+        // nothing when it is not), not grown from empty by the first push: the growth path
+        // costs more than the allocation.
         let units = if posix {
             name.bytes.len()
         } else {

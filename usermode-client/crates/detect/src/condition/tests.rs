@@ -353,8 +353,12 @@ proptest! {
     /// around the word size.
     #[test]
     fn lower_equals_is_the_bytewise_comparison(
-        text in prop::collection::vec(0u8..0x80, 0..40),
+        text in prop_oneof![
+            prop::collection::vec(0u8..0x80, 0..40),
+            prop::collection::vec(any::<u8>(), 0..40),
+        ],
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        extra in prop::option::of(any::<u8>()),
     ) {
         let mut lowered = text.to_ascii_lowercase();
         for (at, byte) in flips {
@@ -363,6 +367,8 @@ proptest! {
                 lowered[i] = byte;
             }
         }
+        // A length that differs is never equal, whatever the bytes.
+        lowered.extend(extra);
         let bytewise = text.len() == lowered.len()
             && text.iter().zip(&lowered).all(|(a, b)| a.to_ascii_lowercase() == *b);
         prop_assert_eq!(super::lower_equals(&text, &lowered), bytewise);
@@ -372,9 +378,20 @@ proptest! {
 
 #[test]
 fn lower_word_lowers_exactly_the_ascii_capitals() {
-    for byte in 0u8..0x80 {
+    for byte in 0..=u8::MAX {
         let word = u64::from_le_bytes([byte; 8]);
         let expected = u64::from_le_bytes([byte.to_ascii_lowercase(); 8]);
         assert_eq!(super::lower_word(word), expected, "byte {byte:#x}");
+    }
+    // Neighbours do not disturb each other (the carry case a non-ASCII byte would make).
+    for pair in [[0xC3, b'@'], [0xFF, b'Z'], [b'Z', 0xDA], [0x80, b'A']] {
+        let mut bytes = [b'x'; 8];
+        bytes[..2].copy_from_slice(&pair);
+        let expected = u64::from_le_bytes(bytes.map(|b| b.to_ascii_lowercase()));
+        assert_eq!(
+            super::lower_word(u64::from_le_bytes(bytes)),
+            expected,
+            "{pair:x?}"
+        );
     }
 }
