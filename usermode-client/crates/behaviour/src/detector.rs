@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use picket_content::{Sampler, SamplerConfig, Submit};
-use picket_model::{Alert, Detector, FileEvent, Host, ProcessEvent, Timestamp};
+use picket_model::{Alert, Detector, FileEvent, Host, Operation, ProcessEvent, Timestamp};
 
 use crate::engine::{Engine, EngineConfig, Request};
 
@@ -26,11 +26,20 @@ const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
 /// the sampler's rate limit.
 const WALL_CLOCK_REREAD: Duration = Duration::from_secs(1);
 
+/// How long a sample request waits before it goes to the sampler, so that the events right
+/// after the one that asked for it (a rename or deletion of the file, which programs do
+/// within microseconds of writing it) are seen first. Submitted at the end of a batch or
+/// while the source is idle, once this old.
+const SETTLE: Duration = Duration::from_millis(50);
+
 /// The behaviour engine plus its content sampler.
 pub struct BehaviourDetector {
     engine: Engine,
     sampler: Option<Sampler<Request>>,
     requests: Vec<Request>,
+    /// Sample requests waiting [`SETTLE`], oldest first, with the clock read when each was
+    /// made. See [`BehaviourDetector::cancel_replaced`] for why they wait.
+    deferred: Vec<(Instant, Request)>,
     /// The wall clock read last, and the monotonic clock at that moment.
     wall: Option<(Timestamp, Instant)>,
 }
@@ -54,6 +63,7 @@ impl BehaviourDetector {
             engine: Engine::new(config),
             sampler: sample.map(Sampler::spawn).transpose()?,
             requests: Vec::new(),
+            deferred: Vec::new(),
             wall: None,
         })
     }
@@ -79,6 +89,63 @@ impl BehaviourDetector {
         self.sampler.as_ref().map(Sampler::stats)
     }
 
+    /// Drops the waiting requests whose file `event` took away: the file was renamed or
+    /// deleted (itself, or a directory above it), or another file was renamed onto its
+    /// name. Such a request could only fail, after a wake of the sampler, an open and a
+    /// token of the rate that a file still there could have used; or, renamed onto, it
+    /// would read the other file's content under this name and put it in the engine's
+    /// memory before the rename's own request compared that content with what was there.
+    /// The rename's own request, for its new name, is made after this.
+    fn cancel_replaced(&mut self, event: &FileEvent) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let separator = match event.host {
+            Host::Windows => '\\',
+            Host::Linux => '/',
+        };
+        let directory = event.target.is_directory.then_some(separator);
+        match (event.operation, &event.source) {
+            (Operation::Rename, Some(source)) => {
+                let (from, onto) = (source.path(), event.target.path());
+                self.deferred.retain(|(_, request)| {
+                    !names_or_contains(from, directory, &request.path) && request.path != onto
+                });
+            }
+            (Operation::Delete, _) => {
+                let gone = event.target.path();
+                self.deferred
+                    .retain(|(_, request)| !names_or_contains(gone, directory, &request.path));
+            }
+            _ => {}
+        }
+    }
+
+    /// Submits the requests that have waited [`SETTLE`] at `now`; the sampler counts those
+    /// refused.
+    fn submit_settled(&mut self, now: Instant) {
+        let Some(sampler) = self.sampler.as_mut() else {
+            return;
+        };
+        let settled = self
+            .deferred
+            .partition_point(|&(made, _)| now.saturating_duration_since(made) >= SETTLE);
+        for (_, request) in self.deferred.drain(..settled) {
+            let path = PathBuf::from(&request.path);
+            // Refused (rate or queue) requests are counted by the sampler: only the content
+            // signal of that one file is missed, never an event.
+            let _: Submit = sampler.submit_at(path, request, now);
+        }
+    }
+
+    /// [`BehaviourDetector::submit_settled`] now, reading the clock only when a request
+    /// waits.
+    fn submit_settled_now(&mut self) {
+        if !self.deferred.is_empty() {
+            self.submit_settled(Instant::now());
+        }
+    }
+
     fn drain(&mut self, alerts: &mut Vec<Alert>) {
         let Some(sampler) = &mut self.sampler else {
             return;
@@ -100,27 +167,47 @@ impl Detector for BehaviourDetector {
             .filter(|&now| {
                 event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
             });
-        let ready = now.and_then(|now| {
-            let sampler = self.sampler.as_mut()?;
-            sampler.ready_at(now).then_some((sampler, now))
+        let promised = self.deferred.len();
+        let ready = now.filter(|&now| {
+            self.sampler
+                .as_mut()
+                .is_some_and(|sampler| sampler.ready_after_at(promised, now))
         });
-        let Some((sampler, now)) = ready else {
+        self.cancel_replaced(event);
+        let Some(now) = ready else {
             // Without content, the patterns that need none run in `observe` itself.
             self.engine.observe(event, None, alerts);
             return;
         };
         self.engine.observe(event, Some(&mut self.requests), alerts);
         for request in self.requests.drain(..) {
-            let path = PathBuf::from(&request.path);
-            // Refused (rate or queue) requests are counted by the sampler: only the content
-            // signal of that one file is missed, never an event.
-            let _: Submit = sampler.submit_at(path, request, now);
+            // A file closed again before its sample was taken: the waiting request reads
+            // the newest content anyway (and keeps the first close's facts, such as a new
+            // file's), so a second would only read it twice.
+            if !self.deferred.iter().any(|(_, d)| d.path == request.path) {
+                self.deferred.push((now, request));
+            }
         }
     }
 
+    fn end_batch(&mut self) {
+        self.submit_settled_now();
+    }
+
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
+        self.submit_settled_now();
         self.drain(alerts);
         self.engine.tick(now, alerts);
+    }
+}
+
+/// Whether `path` is `gone` itself or, when `gone` is a directory whose paths part at
+/// `separator`, a path under it.
+fn names_or_contains(gone: &str, directory: Option<char>, path: &str) -> bool {
+    match path.strip_prefix(gone) {
+        Some("") => true,
+        Some(rest) => directory.is_some_and(|separator| rest.starts_with(separator)),
+        None => false,
     }
 }
 
@@ -149,6 +236,12 @@ impl Detector for Stack {
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
         for d in &mut self.0 {
             d.on_idle(now, alerts);
+        }
+    }
+
+    fn end_batch(&mut self) {
+        for d in &mut self.0 {
+            d.end_batch();
         }
     }
 }
@@ -190,6 +283,12 @@ mod tests {
             "a replayed event"
         );
         detector.on_event(&close(&file, Timestamp::now()), &mut alerts);
+        assert_eq!(
+            detector.sampler_stats().unwrap().queued,
+            0,
+            "held until it settles"
+        );
+        detector.submit_settled(Instant::now() + SETTLE);
         assert_eq!(detector.sampler_stats().unwrap().queued, 1, "a live event");
         let start = std::time::Instant::now();
         while detector.sampler_stats().unwrap().done < 1 {
@@ -200,6 +299,140 @@ mod tests {
         assert!(alerts.is_empty());
         let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
         assert!(off.sampler_stats().is_none());
+    }
+
+    fn renamed(from: &str, to: &str, directory: bool) -> FileEvent {
+        let mut event = close(std::path::Path::new(to), Timestamp::now());
+        event.operation = Operation::Rename;
+        event.target.is_directory = directory;
+        let mut source = FilePath::from_text(from);
+        source.is_directory = directory;
+        event.source = Some(Box::new(source));
+        event
+    }
+
+    fn deleted(path: &str, directory: bool) -> FileEvent {
+        let mut event = close(std::path::Path::new(path), Timestamp::now());
+        event.operation = Operation::Delete;
+        event.target.is_directory = directory;
+        event
+    }
+
+    fn sampling(burst: u32) -> BehaviourDetector {
+        let config = SamplerConfig {
+            burst,
+            rate_per_sec: 1,
+            ..SamplerConfig::default()
+        };
+        BehaviourDetector::new(EngineConfig::default(), Some(config)).unwrap()
+    }
+
+    fn deferred_paths(detector: &BehaviourDetector) -> Vec<&str> {
+        detector
+            .deferred
+            .iter()
+            .map(|(_, r)| r.path.as_str())
+            .collect()
+    }
+
+    fn close_now(detector: &mut BehaviourDetector, path: &str) {
+        detector.on_event(
+            &close(std::path::Path::new(path), Timestamp::now()),
+            &mut Vec::new(),
+        );
+    }
+
+    #[test]
+    fn renaming_or_deleting_a_file_cancels_its_waiting_sample() {
+        let mut detector = sampling(100);
+        let mut alerts = Vec::new();
+        for name in [
+            "/d/kept",
+            "/d/renamed",
+            "/d/deleted",
+            "/moved/x",
+            "/moved2/y",
+        ] {
+            close_now(&mut detector, name);
+        }
+        detector.on_event(&renamed("/d/renamed", "/d/renamed.bak", false), &mut alerts);
+        detector.on_event(&deleted("/d/deleted", false), &mut alerts);
+        detector.on_event(&renamed("/moved", "/elsewhere", true), &mut alerts);
+        detector.on_event(&deleted("/moved2", true), &mut alerts);
+        // A name that only begins like one renamed or deleted is another file.
+        detector.on_event(&renamed("/d/kep", "/d/kep2", false), &mut alerts);
+        detector.on_event(&deleted("/d/kep", true), &mut alerts);
+        // The renames' own requests (for their new names, which the engine compares with
+        // the old) stay.
+        assert_eq!(
+            deferred_paths(&detector),
+            ["/d/kept", "/d/renamed.bak", "/d/kep2"]
+        );
+        detector.end_batch();
+        assert_eq!(
+            detector.sampler_stats().unwrap().queued,
+            0,
+            "not before they settle"
+        );
+        detector.submit_settled(Instant::now() + SETTLE);
+        assert_eq!(detector.sampler_stats().unwrap().queued, 3);
+        assert!(detector.deferred.is_empty());
+    }
+
+    #[test]
+    fn a_rename_onto_a_waiting_name_cancels_its_sample_before_asking_its_own() {
+        let mut detector = sampling(100);
+        let mut alerts = Vec::new();
+        close_now(&mut detector, "/d/doc.txt");
+        // A temp file renamed over the document: its content is what the rename's own
+        // request compares with what was known of the document.
+        detector.on_event(&renamed("/d/.doc.tmp", "/d/doc.txt", false), &mut alerts);
+        let waiting: Vec<_> = detector.deferred.iter().map(|(_, r)| &r.purpose).collect();
+        assert_eq!(
+            waiting,
+            [&crate::engine::Purpose::RenameTarget {
+                source: "/d/.doc.tmp".into()
+            }]
+        );
+        // A new file under the old name of a renamed one is sampled.
+        detector.on_event(&renamed("/d/a", "/d/b", false), &mut alerts);
+        close_now(&mut detector, "/d/a");
+        assert!(deferred_paths(&detector).contains(&"/d/a"));
+    }
+
+    #[test]
+    fn a_file_closed_again_while_its_sample_waits_is_sampled_once() {
+        let mut detector = sampling(100);
+        close_now(&mut detector, "/d/log");
+        close_now(&mut detector, "/d/log");
+        close_now(&mut detector, "/d/other");
+        assert_eq!(deferred_paths(&detector), ["/d/log", "/d/other"]);
+    }
+
+    #[test]
+    fn waiting_requests_count_against_the_rate_and_settled_ones_go_first() {
+        let mut detector = sampling(2);
+        let mut alerts = Vec::new();
+        for name in ["/d/1", "/d/2", "/d/3"] {
+            close_now(&mut detector, name);
+        }
+        assert_eq!(
+            deferred_paths(&detector),
+            ["/d/1", "/d/2"],
+            "no request is built that the rate would refuse"
+        );
+        assert_eq!(detector.sampler_stats().unwrap().rate_limited, 1);
+        let first = detector.deferred[0].0;
+        detector.deferred[0].0 = first.checked_sub(SETTLE).unwrap();
+        detector.on_idle(Timestamp::now(), &mut alerts);
+        assert_eq!(
+            detector.sampler_stats().unwrap().queued,
+            1,
+            "the settled one"
+        );
+        assert_eq!(deferred_paths(&detector), ["/d/2"]);
+        detector.submit_settled(Instant::now() + SETTLE);
+        assert_eq!(detector.sampler_stats().unwrap().queued, 2);
     }
 
     #[test]

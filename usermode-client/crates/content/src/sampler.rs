@@ -146,12 +146,21 @@ impl<T: Send + 'static> Sampler<T> {
     /// [`Sampler::ready`] with the caller's reading of the clock (a caller that reads it
     /// anyway saves a read per event).
     pub fn ready_at(&mut self, now: Instant) -> bool {
+        self.ready_after_at(0, now)
+    }
+
+    /// [`Sampler::ready_at`] for a caller already holding `promised` requests it will
+    /// submit later: whether one more would be within the rate once they are.
+    pub fn ready_after_at(&mut self, promised: usize, now: Instant) -> bool {
         self.bucket.refill(now);
         if self.requests.is_none() {
             self.stats.queue_full += 1;
             return false;
         }
-        if self.bucket.tokens < 1.0 {
+        // Exact for any count a caller can hold: the bucket never exceeds `u32` tokens.
+        #[allow(clippy::cast_precision_loss)]
+        let promised = promised as f64;
+        if self.bucket.tokens - promised < 1.0 {
             self.stats.rate_limited += 1;
             return false;
         }

@@ -83,4 +83,9 @@ pub trait Detector {
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
         let _ = (now, alerts);
     }
+
+    /// Called after the last event of a source's batch: work held back until the batch's
+    /// later events were seen happens now (the behaviour detector submits its content
+    /// samples, less those of files the batch renamed or deleted). The default does nothing.
+    fn end_batch(&mut self) {}
 }

@@ -287,6 +287,7 @@ impl Pipeline {
                     alerted.push((at, alerts.len()));
                 }
             }
+            detector.end_batch();
         }
         counts.alerts += alerts.len() as u64;
         // Alerts are rare: only then is a written batch moved, to put them in place.
