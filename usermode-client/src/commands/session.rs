@@ -81,13 +81,19 @@ fn print_summary(label: &str, summary: &RunSummary, alerts_only: bool) {
         summary.emitted
     };
     eprintln!(
-        "picket: {label}: {}{}{}",
+        "picket: {label}: {}{}{}{}",
         human::summary_line(&counts, summary.elapsed),
         if summary.counts.filtered > 0 {
             format!(", {} filtered out", summary.counts.filtered)
         } else {
             String::new()
         },
+        // Content left unread is a detection signal missed, not an event lost: said, not
+        // hidden.
+        summary
+            .content_sampling
+            .map(|s| format!(", {}", human::sampling_phrase(&s)))
+            .unwrap_or_default(),
         if alerts_only {
             " (events not written: --alerts-only)"
         } else {

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use picket_content::{Sampler, SamplerConfig, Submit};
-use picket_model::{Alert, Detector, FileEvent, Host, Operation, ProcessEvent, Timestamp};
+use picket_model::{
+    Alert, ContentSampling, Detector, FileEvent, Host, Operation, ProcessEvent, Timestamp,
+};
 
 use crate::engine::{Engine, EngineConfig, Request};
 
@@ -40,6 +42,10 @@ pub struct BehaviourDetector {
     /// Sample requests waiting [`SETTLE`], oldest first, with the clock read when each was
     /// made. See [`BehaviourDetector::cancel_replaced`] for why they wait.
     deferred: Vec<(Instant, Request)>,
+    /// Waiting requests dropped ([`BehaviourDetector::cancel_replaced`]).
+    dropped: u64,
+    /// Answers without a sample (the file gone or unreadable when read).
+    unreadable: u64,
     /// The wall clock read last, and the monotonic clock at that moment.
     wall: Option<(Timestamp, Instant)>,
 }
@@ -64,6 +70,8 @@ impl BehaviourDetector {
             sampler: sample.map(Sampler::spawn).transpose()?,
             requests: Vec::new(),
             deferred: Vec::new(),
+            dropped: 0,
+            unreadable: 0,
             wall: None,
         })
     }
@@ -100,6 +108,7 @@ impl BehaviourDetector {
         if self.deferred.is_empty() {
             return;
         }
+        let before = self.deferred.len();
         let separator = match event.host {
             Host::Windows => '\\',
             Host::Linux => '/',
@@ -119,6 +128,7 @@ impl BehaviourDetector {
             }
             _ => {}
         }
+        self.dropped += (before - self.deferred.len()) as u64;
     }
 
     /// Submits the requests that have waited [`SETTLE`] at `now`; the sampler counts those
@@ -151,7 +161,9 @@ impl BehaviourDetector {
             return;
         };
         while let Some(done) = sampler.try_recv() {
-            self.engine.on_sample(done.tag, done.result.ok(), alerts);
+            let sample = done.result.ok();
+            self.unreadable += u64::from(sample.is_none());
+            self.engine.on_sample(done.tag, sample, alerts);
         }
     }
 }
@@ -192,6 +204,18 @@ impl Detector for BehaviourDetector {
 
     fn end_batch(&mut self) {
         self.submit_settled_now();
+    }
+
+    fn content_sampling(&self) -> Option<ContentSampling> {
+        let stats = self.sampler.as_ref()?.stats();
+        Some(ContentSampling {
+            read: stats.done.saturating_sub(self.unreadable),
+            unreadable: self.unreadable,
+            dropped: self.dropped,
+            skipped_rate: stats.rate_limited,
+            skipped_queue: stats.queue_full,
+            waiting: (self.deferred.len() as u64) + stats.queued.saturating_sub(stats.done),
+        })
     }
 
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
@@ -243,6 +267,16 @@ impl Detector for Stack {
         for d in &mut self.0 {
             d.end_batch();
         }
+    }
+
+    fn content_sampling(&self) -> Option<ContentSampling> {
+        self.0
+            .iter()
+            .filter_map(|d| d.content_sampling())
+            .reduce(|mut sum, one| {
+                sum += one;
+                sum
+            })
     }
 }
 
@@ -297,8 +331,10 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert!(alerts.is_empty());
+        assert_eq!(detector.content_sampling().unwrap().read, 1);
         let off = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
         assert!(off.sampler_stats().is_none());
+        assert!(off.content_sampling().is_none());
     }
 
     fn renamed(from: &str, to: &str, directory: bool) -> FileEvent {
@@ -374,9 +410,22 @@ mod tests {
             0,
             "not before they settle"
         );
+        let counts = detector.content_sampling().unwrap();
+        assert_eq!((counts.dropped, counts.waiting), (4, 3));
         detector.submit_settled(Instant::now() + SETTLE);
         assert_eq!(detector.sampler_stats().unwrap().queued, 3);
         assert!(detector.deferred.is_empty());
+        // None of the three files exists: each is answered unreadable.
+        let start = std::time::Instant::now();
+        while detector.content_sampling().unwrap().unreadable < 3 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            detector.on_idle(Timestamp::now(), &mut alerts);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let counts = detector.content_sampling().unwrap();
+        assert_eq!((counts.read, counts.waiting, counts.dropped), (0, 0, 4));
+        let stack = Stack(vec![Box::new(detector), Box::new(sampling(1))]);
+        assert_eq!(stack.content_sampling().unwrap().unreadable, 3, "summed");
     }
 
     #[test]
@@ -422,6 +471,7 @@ mod tests {
             "no request is built that the rate would refuse"
         );
         assert_eq!(detector.sampler_stats().unwrap().rate_limited, 1);
+        assert_eq!(detector.content_sampling().unwrap().skipped_rate, 1);
         let first = detector.deferred[0].0;
         detector.deferred[0].0 = first.checked_sub(SETTLE).unwrap();
         detector.on_idle(Timestamp::now(), &mut alerts);

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use picket_model::{Alert, Level};
+use picket_model::{Alert, ContentSampling, Level};
 
 use crate::EmitCounts;
 
@@ -100,6 +100,52 @@ pub fn summary_line(counts: &EmitCounts, elapsed: Duration) -> String {
         counts.notices,
         elapsed.as_secs_f64()
     )
+}
+
+/// `content samples: 120 read, 3 unreadable, 40 dropped (file renamed or deleted first), …`:
+/// the parts other than `read` only when not zero.
+#[must_use]
+pub fn sampling_phrase(s: &ContentSampling) -> String {
+    let mut phrase = format!("content samples: {} read", s.read);
+    for (count, what) in [
+        (s.unreadable, "unreadable (gone when read)"),
+        (s.dropped, "dropped (file renamed or deleted first)"),
+        (s.skipped_rate, "skipped (rate limit spent)"),
+        (s.skipped_queue, "skipped (reader behind)"),
+        (s.waiting, "not read at exit"),
+    ] {
+        if count > 0 {
+            let _ = write!(phrase, ", {count} {what}");
+        }
+    }
+    phrase
+}
+
+#[cfg(test)]
+mod sampling_phrase_tests {
+    use super::*;
+
+    #[test]
+    fn names_every_count_that_is_not_zero() {
+        let all = ContentSampling {
+            read: 7,
+            unreadable: 1,
+            dropped: 2,
+            skipped_rate: 3,
+            skipped_queue: 4,
+            waiting: 5,
+        };
+        assert_eq!(
+            sampling_phrase(&all),
+            "content samples: 7 read, 1 unreadable (gone when read), 2 dropped (file renamed or \
+             deleted first), 3 skipped (rate limit spent), 4 skipped (reader behind), 5 not read \
+             at exit"
+        );
+        assert_eq!(
+            sampling_phrase(&ContentSampling::default()),
+            "content samples: 0 read"
+        );
+    }
 }
 
 #[cfg(test)]

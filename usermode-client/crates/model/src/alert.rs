@@ -58,6 +58,35 @@ pub struct Alert {
     pub processes: Vec<ProcessEvent>,
 }
 
+/// What became of the content samples detection asked for: reported with a run's summary,
+/// so that content left unread (a signal missed, not an event lost) is never silent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContentSampling {
+    /// Files read.
+    pub read: u64,
+    /// Files gone or unreadable by the time they were read.
+    pub unreadable: u64,
+    /// Requests dropped unread because the file was renamed, deleted or replaced first.
+    pub dropped: u64,
+    /// Events whose file was not sampled because the rate limit was spent.
+    pub skipped_rate: u64,
+    /// Requests refused because the reader was behind (its queue full).
+    pub skipped_queue: u64,
+    /// Requests not yet read when the counts were taken (waiting, or being read).
+    pub waiting: u64,
+}
+
+impl std::ops::AddAssign for ContentSampling {
+    fn add_assign(&mut self, other: Self) {
+        self.read += other.read;
+        self.unreadable += other.unreadable;
+        self.dropped += other.dropped;
+        self.skipped_rate += other.skipped_rate;
+        self.skipped_queue += other.skipped_queue;
+        self.waiting += other.waiting;
+    }
+}
+
 /// Detection as the pipeline sees it: events in, alerts out. Implemented by the Sigma engine.
 ///
 /// `alerts` may already hold alerts raised earlier (the pipeline detects a whole batch before
@@ -88,4 +117,10 @@ pub trait Detector {
     /// later events were seen happens now (the behaviour detector submits its content
     /// samples, less those of files the batch renamed or deleted). The default does nothing.
     fn end_batch(&mut self) {}
+
+    /// What became of the content samples asked for so far; `None` when the detector
+    /// samples no content (the default).
+    fn content_sampling(&self) -> Option<ContentSampling> {
+        None
+    }
 }

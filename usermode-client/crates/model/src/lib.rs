@@ -15,7 +15,7 @@ mod process_event;
 mod source;
 mod time;
 
-pub use alert::{Alert, CorrelationContext, Detector, Level};
+pub use alert::{Alert, ContentSampling, CorrelationContext, Detector, Level};
 pub use event::{CreateDetails, Details, Field, FieldValue, FileEvent, Operation};
 pub use notice::{LossCause, Notice};
 pub use path::{FilePath, PathParts};

@@ -171,6 +171,13 @@ impl Pipeline {
         self.counts
     }
 
+    /// What became of detection's content samples (`None` without a detector that
+    /// samples content).
+    #[must_use]
+    pub fn content_sampling(&self) -> Option<picket_model::ContentSampling> {
+        self.detector.as_ref()?.content_sampling()
+    }
+
     /// The decode stage's counters.
     #[must_use]
     pub const fn decode_stats(&self) -> DecodeStats {

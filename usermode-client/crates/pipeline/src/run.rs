@@ -68,6 +68,8 @@ pub struct RunSummary {
     pub bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// What became of detection's content samples, when it samples content.
+    pub content_sampling: Option<picket_model::ContentSampling>,
     /// Stopped by the stop flag rather than the end of the stream.
     pub interrupted: bool,
     /// The reader of the output went away (e.g. `| head`): a clean stop.
@@ -250,6 +252,7 @@ where
             batches,
             bytes,
             elapsed: start.elapsed(),
+            content_sampling: pipeline.content_sampling(),
             interrupted,
             output_closed: output_closed
                 || write_error
