@@ -28,20 +28,18 @@ const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
 /// the sampler's rate limit.
 const WALL_CLOCK_REREAD: Duration = Duration::from_secs(1);
 
-/// How long a sample request waits before it goes to the sampler, so that the events right
-/// after the one that asked for it (a rename or deletion of the file, which programs do
-/// within microseconds of writing it) are seen first. Submitted at the end of a batch or
-/// while the source is idle, once this old.
-const SETTLE: Duration = Duration::from_millis(50);
-
 /// The behaviour engine plus its content sampler.
 pub struct BehaviourDetector {
     engine: Engine,
     sampler: Option<Sampler<Request>>,
     requests: Vec<Request>,
-    /// Sample requests waiting [`SETTLE`], oldest first, with the clock read when each was
-    /// made. See [`BehaviourDetector::cancel_replaced`] for why they wait.
-    deferred: Vec<(Instant, Request)>,
+    /// This batch's sample requests, oldest first: submitted at its end, once its later
+    /// events were seen (see [`BehaviourDetector::cancel_replaced`]). Not longer: the
+    /// sample is what content detection waits for, and a ransomware run loses a file per
+    /// millisecond or so.
+    deferred: Vec<Request>,
+    /// The clock read for the newest deferred request.
+    deferred_at: Option<Instant>,
     /// Waiting requests dropped ([`BehaviourDetector::cancel_replaced`]).
     dropped: u64,
     /// Answers without a sample (the file gone or unreadable when read).
@@ -70,6 +68,7 @@ impl BehaviourDetector {
             sampler: sample.map(Sampler::spawn).transpose()?,
             requests: Vec::new(),
             deferred: Vec::new(),
+            deferred_at: None,
             dropped: 0,
             unreadable: 0,
             wall: None,
@@ -117,42 +116,30 @@ impl BehaviourDetector {
         match (event.operation, &event.source) {
             (Operation::Rename, Some(source)) => {
                 let (from, onto) = (source.path(), event.target.path());
-                self.deferred.retain(|(_, request)| {
+                self.deferred.retain(|request| {
                     !names_or_contains(from, directory, &request.path) && request.path != onto
                 });
             }
             (Operation::Delete, _) => {
                 let gone = event.target.path();
                 self.deferred
-                    .retain(|(_, request)| !names_or_contains(gone, directory, &request.path));
+                    .retain(|request| !names_or_contains(gone, directory, &request.path));
             }
             _ => {}
         }
         self.dropped += (before - self.deferred.len()) as u64;
     }
 
-    /// Submits the requests that have waited [`SETTLE`] at `now`; the sampler counts those
-    /// refused.
-    fn submit_settled(&mut self, now: Instant) {
-        let Some(sampler) = self.sampler.as_mut() else {
+    /// Submits the deferred requests; the sampler counts those refused.
+    fn submit_deferred(&mut self) {
+        let (Some(sampler), Some(now)) = (self.sampler.as_mut(), self.deferred_at.take()) else {
             return;
         };
-        let settled = self
-            .deferred
-            .partition_point(|&(made, _)| now.saturating_duration_since(made) >= SETTLE);
-        for (_, request) in self.deferred.drain(..settled) {
+        for request in self.deferred.drain(..) {
             let path = PathBuf::from(&request.path);
             // Refused (rate or queue) requests are counted by the sampler: only the content
             // signal of that one file is missed, never an event.
             let _: Submit = sampler.submit_at(path, request, now);
-        }
-    }
-
-    /// [`BehaviourDetector::submit_settled`] now, reading the clock only when a request
-    /// waits.
-    fn submit_settled_now(&mut self) {
-        if !self.deferred.is_empty() {
-            self.submit_settled(Instant::now());
         }
     }
 
@@ -193,17 +180,18 @@ impl Detector for BehaviourDetector {
         };
         self.engine.observe(event, Some(&mut self.requests), alerts);
         for request in self.requests.drain(..) {
-            // A file closed again before its sample was taken: the waiting request reads
-            // the newest content anyway (and keeps the first close's facts, such as a new
-            // file's), so a second would only read it twice.
-            if !self.deferred.iter().any(|(_, d)| d.path == request.path) {
-                self.deferred.push((now, request));
+            // A file closed again in the same batch: the waiting request reads the newest
+            // content anyway (and keeps the first close's facts, such as a new file's), so a
+            // second would only read it twice.
+            if !self.deferred.iter().any(|d| d.path == request.path) {
+                self.deferred.push(request);
+                self.deferred_at = Some(now);
             }
         }
     }
 
     fn end_batch(&mut self) {
-        self.submit_settled_now();
+        self.submit_deferred();
     }
 
     fn content_sampling(&self) -> Option<ContentSampling> {
@@ -219,7 +207,8 @@ impl Detector for BehaviourDetector {
     }
 
     fn on_idle(&mut self, now: Timestamp, alerts: &mut Vec<Alert>) {
-        self.submit_settled_now();
+        // A caller that does not mark its batches still has its samples taken.
+        self.submit_deferred();
         self.drain(alerts);
         self.engine.tick(now, alerts);
     }
@@ -320,9 +309,9 @@ mod tests {
         assert_eq!(
             detector.sampler_stats().unwrap().queued,
             0,
-            "held until it settles"
+            "held to the batch's end"
         );
-        detector.submit_settled(Instant::now() + SETTLE);
+        detector.end_batch();
         assert_eq!(detector.sampler_stats().unwrap().queued, 1, "a live event");
         let start = std::time::Instant::now();
         while detector.sampler_stats().unwrap().done < 1 {
@@ -364,11 +353,7 @@ mod tests {
     }
 
     fn deferred_paths(detector: &BehaviourDetector) -> Vec<&str> {
-        detector
-            .deferred
-            .iter()
-            .map(|(_, r)| r.path.as_str())
-            .collect()
+        detector.deferred.iter().map(|r| r.path.as_str()).collect()
     }
 
     fn close_now(detector: &mut BehaviourDetector, path: &str) {
@@ -379,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn renaming_or_deleting_a_file_cancels_its_waiting_sample() {
+    fn renaming_or_deleting_a_file_in_the_batch_cancels_its_sample() {
         let mut detector = sampling(100);
         let mut alerts = Vec::new();
         for name in [
@@ -404,15 +389,9 @@ mod tests {
             deferred_paths(&detector),
             ["/d/kept", "/d/renamed.bak", "/d/kep2"]
         );
-        detector.end_batch();
-        assert_eq!(
-            detector.sampler_stats().unwrap().queued,
-            0,
-            "not before they settle"
-        );
         let counts = detector.content_sampling().unwrap();
         assert_eq!((counts.dropped, counts.waiting), (4, 3));
-        detector.submit_settled(Instant::now() + SETTLE);
+        detector.end_batch();
         assert_eq!(detector.sampler_stats().unwrap().queued, 3);
         assert!(detector.deferred.is_empty());
         // None of the three files exists: each is answered unreadable.
@@ -436,7 +415,7 @@ mod tests {
         // A temp file renamed over the document: its content is what the rename's own
         // request compares with what was known of the document.
         detector.on_event(&renamed("/d/.doc.tmp", "/d/doc.txt", false), &mut alerts);
-        let waiting: Vec<_> = detector.deferred.iter().map(|(_, r)| &r.purpose).collect();
+        let waiting: Vec<_> = detector.deferred.iter().map(|r| &r.purpose).collect();
         assert_eq!(
             waiting,
             [&crate::engine::Purpose::RenameTarget {
@@ -450,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_closed_again_while_its_sample_waits_is_sampled_once() {
+    fn a_file_closed_again_in_the_batch_is_sampled_once() {
         let mut detector = sampling(100);
         close_now(&mut detector, "/d/log");
         close_now(&mut detector, "/d/log");
@@ -459,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn waiting_requests_count_against_the_rate_and_settled_ones_go_first() {
+    fn waiting_requests_count_against_the_rate_and_idle_submits_them() {
         let mut detector = sampling(2);
         let mut alerts = Vec::new();
         for name in ["/d/1", "/d/2", "/d/3"] {
@@ -472,17 +451,9 @@ mod tests {
         );
         assert_eq!(detector.sampler_stats().unwrap().rate_limited, 1);
         assert_eq!(detector.content_sampling().unwrap().skipped_rate, 1);
-        let first = detector.deferred[0].0;
-        detector.deferred[0].0 = first.checked_sub(SETTLE).unwrap();
         detector.on_idle(Timestamp::now(), &mut alerts);
-        assert_eq!(
-            detector.sampler_stats().unwrap().queued,
-            1,
-            "the settled one"
-        );
-        assert_eq!(deferred_paths(&detector), ["/d/2"]);
-        detector.submit_settled(Instant::now() + SETTLE);
         assert_eq!(detector.sampler_stats().unwrap().queued, 2);
+        assert!(detector.deferred.is_empty());
     }
 
     #[test]
