@@ -33,13 +33,11 @@ pub struct BehaviourDetector {
     engine: Engine,
     sampler: Option<Sampler<Request>>,
     requests: Vec<Request>,
-    /// This batch's sample requests, oldest first: submitted at its end, once its later
-    /// events were seen (see [`BehaviourDetector::cancel_replaced`]). Not longer: the
-    /// sample is what content detection waits for, and a ransomware run loses a file per
-    /// millisecond or so.
+    /// This batch's sample requests, oldest first, each with its token of the rate spent:
+    /// submitted at its end, once its later events were seen (see
+    /// [`BehaviourDetector::cancel_replaced`]). Not longer: the sample is what content
+    /// detection waits for, and a ransomware run loses a file per millisecond or so.
     deferred: Vec<Request>,
-    /// The clock read for the newest deferred request.
-    deferred_at: Option<Instant>,
     /// Waiting requests dropped ([`BehaviourDetector::cancel_replaced`]).
     dropped: u64,
     /// Answers without a sample (the file gone or unreadable when read).
@@ -68,7 +66,6 @@ impl BehaviourDetector {
             sampler: sample.map(Sampler::spawn).transpose()?,
             requests: Vec::new(),
             deferred: Vec::new(),
-            deferred_at: None,
             dropped: 0,
             unreadable: 0,
             wall: None,
@@ -103,11 +100,11 @@ impl BehaviourDetector {
     /// would read the other file's content under this name and put it in the engine's
     /// memory before the rename's own request compared that content with what was there.
     /// The rename's own request, for its new name, is made after this.
-    fn cancel_replaced(&mut self, event: &FileEvent) {
-        if self.deferred.is_empty() {
+    fn cancel_replaced(deferred: &mut Vec<Request>, dropped: &mut u64, event: &FileEvent) {
+        if deferred.is_empty() {
             return;
         }
-        let before = self.deferred.len();
+        let before = deferred.len();
         let separator = match event.host {
             Host::Windows => '\\',
             Host::Linux => '/',
@@ -116,30 +113,29 @@ impl BehaviourDetector {
         match (event.operation, &event.source) {
             (Operation::Rename, Some(source)) => {
                 let (from, onto) = (source.path(), event.target.path());
-                self.deferred.retain(|request| {
+                deferred.retain(|request| {
                     !names_or_contains(from, directory, &request.path) && request.path != onto
                 });
             }
             (Operation::Delete, _) => {
                 let gone = event.target.path();
-                self.deferred
-                    .retain(|request| !names_or_contains(gone, directory, &request.path));
+                deferred.retain(|request| !names_or_contains(gone, directory, &request.path));
             }
             _ => {}
         }
-        self.dropped += (before - self.deferred.len()) as u64;
+        *dropped += (before - deferred.len()) as u64;
     }
 
     /// Submits the deferred requests; the sampler counts those refused.
     fn submit_deferred(&mut self) {
-        let (Some(sampler), Some(now)) = (self.sampler.as_mut(), self.deferred_at.take()) else {
+        let Some(sampler) = self.sampler.as_mut() else {
             return;
         };
         for request in self.deferred.drain(..) {
             let path = PathBuf::from(&request.path);
             // Refused (rate or queue) requests are counted by the sampler: only the content
             // signal of that one file is missed, never an event.
-            let _: Submit = sampler.submit_at(path, request, now);
+            let _: Submit = sampler.submit_reserved(path, request);
         }
     }
 
@@ -166,14 +162,13 @@ impl Detector for BehaviourDetector {
             .filter(|&now| {
                 event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
             });
-        let promised = self.deferred.len();
-        let ready = now.filter(|&now| {
-            self.sampler
-                .as_mut()
-                .is_some_and(|sampler| sampler.ready_after_at(promised, now))
+        let ready = now.and_then(|now| {
+            let sampler = self.sampler.as_mut()?;
+            sampler.ready_at(now).then_some((sampler, now))
         });
-        self.cancel_replaced(event);
-        let Some(now) = ready else {
+        // Before the request this event may make, which is for its own target.
+        Self::cancel_replaced(&mut self.deferred, &mut self.dropped, event);
+        let Some((sampler, now)) = ready else {
             // Without content, the patterns that need none run in `observe` itself.
             self.engine.observe(event, None, alerts);
             return;
@@ -183,9 +178,8 @@ impl Detector for BehaviourDetector {
             // A file closed again in the same batch: the waiting request reads the newest
             // content anyway (and keeps the first close's facts, such as a new file's), so a
             // second would only read it twice.
-            if !self.deferred.iter().any(|d| d.path == request.path) {
+            if !self.deferred.iter().any(|d| d.path == request.path) && sampler.reserve_at(now) {
                 self.deferred.push(request);
-                self.deferred_at = Some(now);
             }
         }
     }
@@ -454,6 +448,21 @@ mod tests {
         detector.on_idle(Timestamp::now(), &mut alerts);
         assert_eq!(detector.sampler_stats().unwrap().queued, 2);
         assert!(detector.deferred.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_request_keeps_its_token_spent() {
+        // The rate bounds the requests built (each a copy of its event), not only those
+        // sent: under a flood of files written and deleted, nearly all are dropped.
+        let mut detector = sampling(2);
+        let mut alerts = Vec::new();
+        close_now(&mut detector, "/d/1");
+        detector.on_event(&deleted("/d/1", false), &mut alerts);
+        close_now(&mut detector, "/d/2");
+        close_now(&mut detector, "/d/3");
+        assert_eq!(deferred_paths(&detector), ["/d/2"]);
+        let counts = detector.content_sampling().unwrap();
+        assert_eq!((counts.dropped, counts.skipped_rate), (1, 1));
     }
 
     #[test]

@@ -146,21 +146,12 @@ impl<T: Send + 'static> Sampler<T> {
     /// [`Sampler::ready`] with the caller's reading of the clock (a caller that reads it
     /// anyway saves a read per event).
     pub fn ready_at(&mut self, now: Instant) -> bool {
-        self.ready_after_at(0, now)
-    }
-
-    /// [`Sampler::ready_at`] for a caller already holding `promised` requests it will
-    /// submit later: whether one more would be within the rate once they are.
-    pub fn ready_after_at(&mut self, promised: usize, now: Instant) -> bool {
         self.bucket.refill(now);
         if self.requests.is_none() {
             self.stats.queue_full += 1;
             return false;
         }
-        // Exact for any count a caller can hold: the bucket never exceeds `u32` tokens.
-        #[allow(clippy::cast_precision_loss)]
-        let promised = promised as f64;
-        if self.bucket.tokens - promised < 1.0 {
+        if self.bucket.tokens < 1.0 {
             self.stats.rate_limited += 1;
             return false;
         }
@@ -174,10 +165,27 @@ impl<T: Send + 'static> Sampler<T> {
 
     /// [`Sampler::submit`] with the caller's reading of the clock.
     pub fn submit_at(&mut self, path: PathBuf, tag: T, now: Instant) -> Submit {
-        if !self.bucket.take(now) {
-            self.stats.rate_limited += 1;
+        if !self.reserve_at(now) {
             return Submit::RateLimited;
         }
+        self.submit_reserved(path, tag)
+    }
+
+    /// Spends the rate's token for a request to be submitted later with
+    /// [`Sampler::submit_reserved`] (or never: a token spent on a request dropped is not
+    /// given back, so the rate bounds the requests a caller builds, not only those it
+    /// sends). `false`, counted as refused for the rate, when none is left.
+    pub fn reserve_at(&mut self, now: Instant) -> bool {
+        if self.bucket.take(now) {
+            true
+        } else {
+            self.stats.rate_limited += 1;
+            false
+        }
+    }
+
+    /// Queues a request whose token [`Sampler::reserve_at`] spent; never blocks.
+    pub fn submit_reserved(&mut self, path: PathBuf, tag: T) -> Submit {
         let Some(requests) = &self.requests else {
             self.stats.queue_full += 1;
             return Submit::QueueFull;

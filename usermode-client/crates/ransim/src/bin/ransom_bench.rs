@@ -6,6 +6,7 @@
 //! ```text
 //! cargo build --release -p picket -p picket-ransim
 //! sudo target/release/ransom-bench [--files N] [--runs R] [--picket PATH] [--dir DIR]
+//!                                    [--only FAMILY]   # that family alone, no benign runs
 //! ```
 //!
 //! Each run: a fresh corpus of N files per folder (4 folders) under a scratch folder, the
@@ -31,6 +32,8 @@ struct Config {
     files: usize,
     runs: usize,
     scratch: PathBuf,
+    /// One family alone (and no benign workload), to compare builds on it.
+    only: Option<Family>,
 }
 
 fn parse() -> anyhow::Result<Config> {
@@ -42,6 +45,7 @@ fn parse() -> anyhow::Result<Config> {
         files: 50,
         runs: 3,
         scratch: std::env::temp_dir().join(format!("picket-ransom-bench-{}", std::process::id())),
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,6 +55,12 @@ fn parse() -> anyhow::Result<Config> {
             "--runs" => config.runs = value.parse::<usize>()?.max(1),
             "--picket" => config.picket = value.into(),
             "--dir" => config.scratch = value.into(),
+            "--only" => {
+                config.only = Some(Family::from_name(&value).with_context(|| {
+                    let names: Vec<_> = Family::ALL.iter().map(|f| f.name()).collect();
+                    format!("no family {value:?}: one of {}", names.join(", "))
+                })?);
+            }
             _ => bail!("unknown flag {arg}"),
         }
     }
@@ -265,7 +275,10 @@ fn main() -> anyhow::Result<()> {
     );
     println!("|---|---:|---:|---:|");
     let mut lost_all = Vec::new();
-    for family in Family::ALL {
+    for family in Family::ALL
+        .into_iter()
+        .filter(|f| config.only.is_none_or(|only| only == *f))
+    {
         let mut rows = Vec::new();
         for _ in 0..config.runs {
             rows.push(family_run(&config, family)?);
@@ -302,6 +315,10 @@ fn main() -> anyhow::Result<()> {
             "\nmedian files lost over the {} encrypting families: {median}",
             lost_all.len()
         );
+    }
+    if config.only.is_some() {
+        let _ = std::fs::remove_dir_all(&config.scratch);
+        return Ok(());
     }
     println!("\n| benign workload | HIGH+ alerts |");
     println!("|---|---:|");
