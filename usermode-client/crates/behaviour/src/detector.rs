@@ -95,11 +95,13 @@ impl BehaviourDetector {
 
     /// Drops the waiting requests whose file `event` took away: the file was renamed or
     /// deleted (itself, or a directory above it), or another file was renamed onto its
-    /// name. Such a request could only fail, after a wake of the sampler, an open and a
-    /// token of the rate that a file still there could have used; or, renamed onto, it
-    /// would read the other file's content under this name and put it in the engine's
-    /// memory before the rename's own request compared that content with what was there.
-    /// The rename's own request, for its new name, is made after this.
+    /// name. Such a request could only fail, after a wake of the sampler and an open; or,
+    /// renamed onto, it would read the other file's content under this name and put it in
+    /// the engine's memory before the rename's own request compared that content with what
+    /// was there. The rename's own request, for its new name, is made after this. The
+    /// token of the rate a dropped request spent stays spent: given back, every file of a
+    /// flood written and deleted would have a request built (a copy of its event) and
+    /// dropped, which cost more than the reads it saves.
     fn cancel_replaced(deferred: &mut Vec<Request>, dropped: &mut u64, event: &FileEvent) {
         if deferred.is_empty() {
             return;
