@@ -108,7 +108,10 @@ pub fn summary_line(counts: &EmitCounts, elapsed: Duration) -> String {
 pub fn sampling_phrase(s: &ContentSampling) -> String {
     let mut phrase = format!("content samples: {} read", s.read);
     for (count, what) in [
-        (s.unreadable, "unreadable (gone when read)"),
+        (
+            s.unreadable,
+            "unreadable (gone, not a regular file, too large or denied)",
+        ),
         (s.dropped, "dropped (file renamed or deleted first)"),
         (s.skipped_rate, "skipped (rate limit spent)"),
         (s.skipped_queue, "skipped (reader behind)"),
@@ -137,9 +140,9 @@ mod sampling_phrase_tests {
         };
         assert_eq!(
             sampling_phrase(&all),
-            "content samples: 7 read, 1 unreadable (gone when read), 2 dropped (file renamed or \
-             deleted first), 3 skipped (rate limit spent), 4 skipped (reader behind), 5 not read \
-             at exit"
+            "content samples: 7 read, 1 unreadable (gone, not a regular file, too large or \
+             denied), 2 dropped (file renamed or deleted first), 3 skipped (rate limit spent), 4 \
+             skipped (reader behind), 5 not read at exit"
         );
         assert_eq!(
             sampling_phrase(&ContentSampling::default()),

@@ -64,11 +64,13 @@ pub struct Alert {
 pub struct ContentSampling {
     /// Files read.
     pub read: u64,
-    /// Files gone or unreadable by the time they were read.
+    /// Files that could not be read: gone by then, not a regular file, over the size
+    /// limit, or denied.
     pub unreadable: u64,
     /// Requests dropped unread because the file was renamed, deleted or replaced first.
     pub dropped: u64,
-    /// Events whose file was not sampled because the rate limit was spent.
+    /// Events that could have asked for a sample but found the rate limit spent (one whose
+    /// file already had a request waiting counts too).
     pub skipped_rate: u64,
     /// Requests refused because the reader was behind (its queue full).
     pub skipped_queue: u64,

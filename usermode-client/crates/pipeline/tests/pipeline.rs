@@ -160,6 +160,33 @@ fn without_event_output_only_alerts_and_notices_go_out() {
     assert_eq!(p.counts().lost, 1);
 }
 
+/// Counts the batches it is told have ended.
+struct CountBatches(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Detector for CountBatches {
+    fn on_event(&mut self, _: &FileEvent, _: &mut Vec<Alert>) {}
+
+    fn end_batch(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// The behaviour detector holds its content samples until this call: without it they would
+/// wait for the next idle tick, up to a second.
+#[test]
+fn detection_is_told_when_each_batch_ends() {
+    let ended = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut p = pipeline(
+        EventFilter::default(),
+        Some(Box::new(CountBatches(ended.clone()))),
+    );
+    let mut out = Vec::new();
+    for (at, bytes) in batches().iter().enumerate() {
+        p.process_batch(bytes, &mut out);
+        assert_eq!(ended.get(), at + 1);
+    }
+}
+
 /// Two alerts for every rename, naming the renamed file.
 struct TwoPerRename;
 

@@ -310,7 +310,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     lost_all.sort_unstable();
-    if let Some(median) = lost_all.get(lost_all.len() / 2) {
+    if let Some(median) = lost_all
+        .get(lost_all.len() / 2)
+        .filter(|_| config.only.is_none())
+    {
         println!(
             "\nmedian files lost over the {} encrypting families: {median}",
             lost_all.len()
