@@ -135,8 +135,8 @@ impl BehaviourDetector {
         };
         for request in self.deferred.drain(..) {
             let path = PathBuf::from(&request.path);
-            // Refused (rate or queue) requests are counted by the sampler: only the content
-            // signal of that one file is missed, never an event.
+            // A request refused for a full queue (the reader behind) is counted by the
+            // sampler: only the content signal of that one file is missed, never an event.
             let _: Submit = sampler.submit_reserved(path, request);
         }
     }
