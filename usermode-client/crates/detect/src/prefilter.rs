@@ -58,7 +58,7 @@ use rsigma_parser::{
     SigmaValue, StringPart,
 };
 
-use picket_model::Field;
+use picket_model::{Field, Operation};
 
 use crate::event::{is_text_field, SigmaEvent, CANARY_FIELD};
 
@@ -558,13 +558,42 @@ const COMMON_FRAGMENTS: &[(&str, f64)] = &[
     ("/var/", 0.2),
 ];
 
+/// A guess at the share of file events of each operation (opens dominate a Windows file
+/// stream; hard links are rare). Only the order matters, and only against path needles:
+/// every operation is a common needle.
+const OPERATION_SHARES: [(Operation, f64); 9] = [
+    (Operation::Open, 0.45),
+    (Operation::Create, 0.12),
+    (Operation::FirstWrite, 0.12),
+    (Operation::CloseModified, 0.12),
+    (Operation::Delete, 0.08),
+    (Operation::Rename, 0.04),
+    (Operation::SetAttributes, 0.04),
+    (Operation::Truncate, 0.02),
+    (Operation::HardLink, 0.01),
+];
+
 /// Static estimate of the share of events whose `field` contains `text` (folded): the
 /// product of the shares of the common fragments it contains, times a quarter for each
 /// other character. Only the order matters: it picks witnesses.
+///
+/// Two fields are not paths and are not guessed from their text's length: `Operation` has
+/// nine values, each common ([`OPERATION_SHARES`], summed over the names holding `text`),
+/// and `FileExtension` is a whole extension, as common as its dotted fragment when that
+/// is a known one.
 #[must_use]
 pub fn estimate(field: &str, text: &str) -> f64 {
     if field == CANARY_FIELD {
         return 1e-4;
+    }
+    if field == "Operation" {
+        return operation_estimate(text);
+    }
+    if field == "FileExtension" {
+        let dotted = format!(".{text}");
+        if let Some(&(_, share)) = COMMON_FRAGMENTS.iter().find(|(f, _)| *f == dotted) {
+            return share;
+        }
     }
     if field == "Image" && text == ".exe" {
         return 0.95;
@@ -593,6 +622,17 @@ pub fn estimate(field: &str, text: &str) -> f64 {
         .filter(|&(i, c)| !covered[i] && c != '\\' && c != '/')
         .count();
     share * 0.25_f64.powi(i32::try_from(others).unwrap_or(i32::MAX))
+}
+
+/// The share of events whose operation's name contains `text`: a needle no name holds is
+/// never found (the rule cannot match through it), the rarest of witnesses.
+fn operation_estimate(text: &str) -> f64 {
+    let share: f64 = OPERATION_SHARES
+        .iter()
+        .filter(|(op, _)| op.as_str().contains(text))
+        .map(|&(_, share)| share)
+        .sum();
+    share.max(1e-6)
 }
 
 fn group_estimate(group: &Group) -> f64 {
@@ -1570,6 +1610,20 @@ mod tests {
         assert!(estimate("Image", ".exe") > estimate(f, ".exe"));
         assert!(estimate(f, "\\") >= 0.5);
         assert!(estimate("Image", "\\chrome.exe") > estimate(f, ".vhd"));
+    }
+
+    #[test]
+    fn operations_are_common_and_extensions_as_common_as_their_fragment() {
+        // Long names, but one of nine values: commoner than any specific path literal.
+        let op = estimate("Operation", "close_modified");
+        assert!(op > estimate("TargetFilename", "\\ntds.dit"), "{op}");
+        assert!(estimate("Operation", "open") > estimate("Operation", "delete"));
+        // `e` is in most names; a name no operation has is never found.
+        assert!(estimate("Operation", "e") > 0.9);
+        assert!(estimate("Operation", "encrypt") < 1e-5);
+        // An extension is not a path fragment shortened: `log` is as common as `.log`.
+        assert!((estimate("FileExtension", "log") - 0.05).abs() < 1e-9);
+        assert!(estimate("FileExtension", "docx") < estimate("FileExtension", "log"));
     }
 
     #[test]

@@ -328,3 +328,27 @@ fn a_cased_value_is_a_witness_folded() {
     let e = event(Operation::Create, EXPLORER, r"C:\Users\bob\Documents\a.txt");
     assert_eq!(candidates(&set, &e), (ids(&["cased"]), ids(&["cased"])));
 }
+
+/// An operation is on a quarter of all events or more: a rule that also names extensions is
+/// triggered by the extension, not by every event of its operation.
+#[test]
+fn an_operation_is_checked_with_the_rarer_parts_of_its_rule() {
+    let set = set(&[(
+        "rewritten-text",
+        "  s:\n    Operation: close_modified\n    Entropy|gte: 7.5\n    FileExtension:\n      - txt\n      - csv\n      - log\n      - md\n      - json\n      - xml\n      - html\n      - ini\n  condition: s\n",
+    )]);
+    let other = event(Operation::CloseModified, EXPLORER, r"C:\data\f1.dat");
+    assert_eq!(candidates(&set, &other), (vec![], vec![]));
+    let opened = event(Operation::Open, EXPLORER, r"C:\data\notes.txt");
+    assert_eq!(candidates(&set, &opened), (vec![], vec![]));
+    let mut text = event(Operation::CloseModified, EXPLORER, r"C:\data\notes.txt");
+    assert_eq!(candidates(&set, &text).0, ["rewritten-text"]);
+    text.entropy = Some(7.9);
+    assert_eq!(
+        candidates(&set, &text),
+        (
+            vec!["rewritten-text".to_owned()],
+            vec!["rewritten-text".to_owned()]
+        )
+    );
+}
