@@ -10,6 +10,7 @@ use picket_capture::{HostOs, Pace, ReplaySource};
 use picket_emit::HostInfo;
 use picket_enrich::RecordedProcesses;
 use picket_parse::{Parser, VolumeMap};
+use picket_pipeline::Writer;
 
 use super::options::SessionArgs;
 use super::session::{run_session, Session};
@@ -94,6 +95,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         host: HostInfo {
             hostname: Some(header.hostname).filter(|h| !h.is_empty()),
         },
+        // A replay is read as fast as it can be: output on another core is throughput.
+        writer: Writer::Thread,
     };
     run_session(&mut source, session, &args.session)
 }

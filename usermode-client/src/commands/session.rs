@@ -14,7 +14,9 @@ use picket_emit::{human, Emitter, HostInfo};
 use picket_enrich::{ProcessCache, ProcessInspector};
 use picket_model::BatchSource;
 use picket_parse::Parser;
-use picket_pipeline::{run, EventFilter, Pipeline, Progress, RunError, RunOptions, RunSummary};
+use picket_pipeline::{
+    run, EventFilter, Pipeline, Progress, RunError, RunOptions, RunSummary, Writer,
+};
 
 use super::interrupt;
 use super::options::{Format, SessionArgs};
@@ -30,6 +32,8 @@ pub struct Session {
     pub inspector: Box<dyn ProcessInspector>,
     /// Host facts for the output.
     pub host: HostInfo,
+    /// Which thread writes the output (`--output-thread` makes it a thread of its own).
+    pub writer: Writer,
 }
 
 /// The output behind an [`OutputGuard`]: a full disk never stops the sensor nor leaves half
@@ -152,6 +156,11 @@ pub fn run_session(
         progress,
         progress_every: Duration::from_secs(1),
         alerts_on_stderr: !output.quiet,
+        writer: if output.output_thread {
+            Writer::Thread
+        } else {
+            session.writer
+        },
     };
     let result = run(source, &mut pipeline, emitter, options);
     if show_progress {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use picket_emit::HostInfo;
+use picket_pipeline::Writer;
 
 use super::options::SessionArgs;
 use super::session::{local_hostname, run_session, Session};
@@ -33,6 +34,8 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         host: HostInfo {
             hostname: local_hostname(),
         },
+        // A live sensor's CPU per event is what the watched machine pays.
+        writer: Writer::Inline,
     };
     run_session(&mut *source, session, &args.session)
 }

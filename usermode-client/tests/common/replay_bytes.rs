@@ -43,6 +43,8 @@ pub fn replay_bytes(bytes: &[u8], label: &str, format: Format) -> (String, Optio
             progress: None,
             progress_every: Duration::from_secs(60),
             alerts_on_stderr: false,
+            // As `picket replay` does.
+            writer: picket_pipeline::Writer::Thread,
         },
     );
     let error = match result {

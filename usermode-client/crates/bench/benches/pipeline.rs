@@ -117,6 +117,8 @@ fn streaming(events: u64) {
             progress: None,
             progress_every: Duration::from_secs(3600),
             alerts_on_stderr: false,
+            // As `picket replay` does.
+            writer: picket_pipeline::Writer::Thread,
         },
     )
     .expect("pipeline");

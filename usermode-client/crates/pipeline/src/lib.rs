@@ -18,4 +18,4 @@ mod run;
 pub use decode::{DecodeStats, Decoded, Decoder};
 pub use filter::EventFilter;
 pub use pipeline::{Output, Pipeline, PipelineCounts};
-pub use run::{run, Progress, ProgressFn, RunError, RunOptions, RunSummary};
+pub use run::{run, Progress, ProgressFn, RunError, RunOptions, RunSummary, Writer};

@@ -11,7 +11,7 @@ use picket_model::{
     SourceError,
 };
 use picket_parse::{Parser, VolumeMap};
-use picket_pipeline::{run, EventFilter, Output, Pipeline, RunOptions};
+use picket_pipeline::{run, EventFilter, Output, Pipeline, RunOptions, Writer};
 use picket_protocol::{BatchFlags, Record};
 use picket_synth::{batch, created, file, header, rename, utf16};
 
@@ -372,37 +372,105 @@ impl BatchSource for VecSource {
 
 #[test]
 fn run_writes_every_line_and_reports_a_source_error_after_writing_what_came_before() {
-    let mut items: Vec<Result<Vec<u8>, ()>> = batches().into_iter().map(Ok).collect();
-    items.push(Err(()));
-    let mut source = VecSource(items.into_iter());
-    let mut p = pipeline(EventFilter::default(), Some(Box::new(RenameDetector)));
-    let stop = AtomicBool::new(false);
-    let mut out = Vec::new();
-    let emitter = Emitter::new(&mut out, Format::Ocsf, HostInfo::default());
-    let options = RunOptions {
-        stop: &stop,
-        progress: None,
-        progress_every: Duration::from_secs(1),
-        alerts_on_stderr: false,
-    };
-    let err = run(&mut source, &mut p, emitter, options).unwrap_err();
-    let picket_pipeline::RunError::Source { summary, .. } = err else {
-        panic!("expected a source error");
-    };
-    assert_eq!(summary.batches, 2);
-    assert_eq!(summary.emitted.events, 3);
-    let text = String::from_utf8(out).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let classes: Vec<Option<u64>> = lines.iter().map(|l| l["class_uid"].as_u64()).collect();
-    assert_eq!(
-        classes,
-        [Some(1001), Some(1001), Some(1001), Some(2004), None]
-    );
-    assert_eq!(lines[4]["picket_notice"], "events_lost");
-    assert_eq!(lines[2]["unmapped"]["picket"]["operation"], "rename");
+    for writer in [Writer::Inline, Writer::Thread] {
+        let mut items: Vec<Result<Vec<u8>, ()>> = batches().into_iter().map(Ok).collect();
+        items.push(Err(()));
+        let mut source = VecSource(items.into_iter());
+        let mut p = pipeline(EventFilter::default(), Some(Box::new(RenameDetector)));
+        let stop = AtomicBool::new(false);
+        let mut out = Vec::new();
+        let emitter = Emitter::new(&mut out, Format::Ocsf, HostInfo::default());
+        let options = RunOptions {
+            stop: &stop,
+            progress: None,
+            progress_every: Duration::from_secs(1),
+            alerts_on_stderr: false,
+            writer,
+        };
+        let err = run(&mut source, &mut p, emitter, options).unwrap_err();
+        let picket_pipeline::RunError::Source { summary, .. } = err else {
+            panic!("{writer:?}: expected a source error");
+        };
+        assert_eq!(summary.batches, 2, "{writer:?}");
+        assert_eq!(summary.emitted.events, 3, "{writer:?}");
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let classes: Vec<Option<u64>> = lines.iter().map(|l| l["class_uid"].as_u64()).collect();
+        assert_eq!(
+            classes,
+            [Some(1001), Some(1001), Some(1001), Some(2004), None],
+            "{writer:?}"
+        );
+        assert_eq!(lines[4]["picket_notice"], "events_lost");
+        assert_eq!(lines[2]["unmapped"]["picket"]["operation"], "rename");
+    }
+}
+
+/// Refuses every write with `kind` once `room` bytes have gone out.
+struct FailingOutput {
+    room: usize,
+    kind: std::io::ErrorKind,
+}
+
+impl std::io::Write for FailingOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::from(self.kind));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_closed_output_ends_the_run_cleanly_and_a_failed_one_is_an_error() {
+    for writer in [Writer::Inline, Writer::Thread] {
+        let closed = |kind| {
+            let mut source = VecSource(
+                batches()
+                    .into_iter()
+                    .map(Ok)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            );
+            let mut p = pipeline(EventFilter::default(), None);
+            let stop = AtomicBool::new(false);
+            run(
+                &mut source,
+                &mut p,
+                Emitter::new(
+                    FailingOutput { room: 10, kind },
+                    Format::Ocsf,
+                    HostInfo::default(),
+                ),
+                RunOptions {
+                    stop: &stop,
+                    progress: None,
+                    progress_every: Duration::from_secs(1),
+                    alerts_on_stderr: false,
+                    writer,
+                },
+            )
+        };
+        // `| head` went away: a clean stop that says so.
+        let summary = closed(std::io::ErrorKind::BrokenPipe).unwrap();
+        assert!(summary.output_closed, "{writer:?}");
+        assert!(summary.batches >= 1, "{writer:?}");
+        // Any other failure is the run's error.
+        let error = closed(std::io::ErrorKind::PermissionDenied).unwrap_err();
+        assert!(
+            matches!(error, picket_pipeline::RunError::Output(ref e) if e.kind() == std::io::ErrorKind::PermissionDenied),
+            "{writer:?}: {error}"
+        );
+    }
 }
 
 #[test]
@@ -414,22 +482,25 @@ fn stop_flag_ends_the_run_cleanly() {
             .collect::<Vec<_>>()
             .into_iter(),
     );
-    let mut p = pipeline(EventFilter::default(), None);
-    let stop = AtomicBool::new(true);
-    let summary = run(
-        &mut source,
-        &mut p,
-        Emitter::new(std::io::sink(), Format::Ecs, HostInfo::default()),
-        RunOptions {
-            stop: &stop,
-            progress: None,
-            progress_every: Duration::from_secs(1),
-            alerts_on_stderr: false,
-        },
-    )
-    .unwrap();
-    assert!(summary.interrupted);
-    assert_eq!(summary.batches, 0);
+    for writer in [Writer::Inline, Writer::Thread] {
+        let mut p = pipeline(EventFilter::default(), None);
+        let stop = AtomicBool::new(true);
+        let summary = run(
+            &mut source,
+            &mut p,
+            Emitter::new(std::io::sink(), Format::Ecs, HostInfo::default()),
+            RunOptions {
+                stop: &stop,
+                progress: None,
+                progress_every: Duration::from_secs(1),
+                alerts_on_stderr: false,
+                writer,
+            },
+        )
+        .unwrap();
+        assert!(summary.interrupted, "{writer:?}");
+        assert_eq!(summary.batches, 0, "{writer:?}");
+    }
 }
 
 /// Found by the `batch` fuzz target: counts taken from the stream must not overflow.

@@ -2,9 +2,10 @@
 //! fanotify reader that only drains events (the floor any fanotify sensor pays), and under
 //! `picket watch --output /dev/null` with detection off and on, and on with
 //! `--alerts-only` (every event detected on, no event line written: detection's cost
-//! without the telemetry output). Prints the writer's time, its slowdown against the
-//! unwatched run, the sensors' CPU per event and events/s, and whether the kernel queue
-//! overflowed.
+//! without the telemetry output), and on with `--output-thread` (the output written on a
+//! thread of its own instead of the reading thread: what handing each batch over costs).
+//! Prints the writer's time, its slowdown against the unwatched run, the sensors' CPU per
+//! event and events/s, and whether the kernel queue overflowed.
 //!
 //! ```text
 //! cargo bench -p picket-fanotify --bench overhead            # needs root
@@ -441,6 +442,7 @@ enum Mode {
     PicketNoDetectNoProcesses,
     PicketDetect,
     PicketAlertsOnly,
+    PicketDetectOutputThread,
 }
 
 impl Mode {
@@ -452,6 +454,7 @@ impl Mode {
             Self::PicketNoDetectNoProcesses => "  … and process tracking off",
             Self::PicketDetect => "picket watch, detection on",
             Self::PicketAlertsOnly => "  … writing alerts only",
+            Self::PicketDetectOutputThread => "  … output thread",
         }
     }
 }
@@ -581,6 +584,9 @@ fn run_benchmark() {
     if help.contains("--alerts-only") {
         modes.push(Mode::PicketAlertsOnly);
     }
+    if help.contains("--output-thread") {
+        modes.push(Mode::PicketDetectOutputThread);
+    }
     println!(
         "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode; {}",
         files * 4,
@@ -639,6 +645,13 @@ fn run_benchmark() {
                     &bin,
                     &watched,
                     &["--alerts-only".to_owned()],
+                    &logs,
+                    true,
+                )),
+                Mode::PicketDetectOutputThread => Some(Sensor::start_picket(
+                    &bin,
+                    &watched,
+                    &["--output-thread".to_owned()],
                     &logs,
                     true,
                 )),
