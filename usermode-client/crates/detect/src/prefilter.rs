@@ -776,6 +776,9 @@ struct FieldIndex {
     field: Option<Field>,
     /// [`is_process_field`].
     process: bool,
+    /// A path that changes from event to event (`TargetFilename`, `SourceFilename`): its
+    /// unanchored walk stops after the directory, for the next value's to resume there.
+    paths: bool,
     /// [`Anchor::Anywhere`] needles.
     anywhere: Option<Walker<DFA>>,
     /// [`Anchor::Start`] needles.
@@ -918,15 +921,16 @@ impl<A: Automaton> Walker<A> {
         })
     }
 
-    /// Reports every needle occurring in `haystack`.
+    /// Reports every needle ending in `haystack`, walked from the state `from` (the start,
+    /// or where the walk of the value's directory stopped); returns the state at its end.
     ///
     /// The loop is one dependent load per byte; it stays tight only if nothing else is live
     /// in it, so reporting (rare) is a cold call, and the walk is not inlined into
     /// `candidates` (there the state went through the stack on every byte).
     #[inline(never)]
-    fn anywhere(&self, haystack: &[u8], found: &mut Vec<u32>) {
+    fn walk(&self, from: StateID, haystack: &[u8], found: &mut Vec<u32>) -> StateID {
         let automaton: &A = &self.automaton;
-        let mut sid = self.start;
+        let mut sid = from;
         for &byte in haystack {
             sid = automaton.next_state(Anchored::No, sid, byte);
             // Without a prefilter, only match states are special (an unanchored standard
@@ -935,6 +939,7 @@ impl<A: Automaton> Walker<A> {
                 self.report(sid, found);
             }
         }
+        sid
     }
 
     #[cold]
@@ -1081,6 +1086,22 @@ struct LastScan {
 struct Scanned {
     text: String,
     found: Vec<u32>,
+    /// Where the value's directory ends, for the next value in the same directory.
+    dir: Option<DirState>,
+}
+
+/// The unanchored walk of an ASCII value, stopped after its directory (up to and including
+/// its last separator): the automaton's state there and how many of the value's needles had
+/// been found. A value in the same directory (or under it) resumes the walk from here, and
+/// walks only the rest: the state after a prefix depends on the prefix alone, so the needles
+/// found (those ending inside the directory, then those ending after it, across the
+/// separator included) are the full walk's. On a file workload most events are in a directory the
+/// event before was in, and the directory is most of a path.
+#[derive(Clone, Copy, Debug)]
+struct DirState {
+    len: usize,
+    sid: StateID,
+    found: usize,
 }
 
 impl LastScan {
@@ -1090,12 +1111,14 @@ impl LastScan {
     }
 
     /// The needles found in `text`, the value of the field `key` names: remembered, or
-    /// found by `scan` (which then replaces the older of the two values remembered).
+    /// found by `scan` (which then replaces the older of the two values remembered). `scan`
+    /// is given the directory walk of a remembered value in the same directory, with its
+    /// needles already in the list, and returns the new value's.
     fn found(
         &mut self,
         key: (u64, usize),
         text: &str,
-        scan: impl FnOnce(&str, &mut Vec<u32>),
+        scan: impl FnOnce(&str, Option<DirState>, &mut Vec<u32>) -> Option<DirState>,
     ) -> &[u32] {
         if self.key != key {
             self.key = key;
@@ -1109,15 +1132,60 @@ impl LastScan {
             std::mem::swap(newer, older);
             return &self.recent[0].found;
         }
+        // The same directory, or one under it: the walk's state after the shared part holds
+        // (`scan` walks a value that is not ASCII afresh, whatever it is given). The byte
+        // before the name is compared first: most values of another directory differ there.
+        let same_dir = |scanned: &Scanned| {
+            scanned.dir.filter(|dir| {
+                let (new, old) = (text.as_bytes(), scanned.text.as_bytes());
+                let last = dir.len.wrapping_sub(1);
+                new.get(last).is_some_and(|b| old.get(last) == Some(b))
+                    && new.get(..dir.len) == old.get(..dir.len)
+            })
+        };
+        let from_newer = if self.held >= 1 {
+            same_dir(newer)
+        } else {
+            None
+        };
+        let from_older = if from_newer.is_none() && self.held >= 2 {
+            same_dir(older)
+        } else {
+            None
+        };
         // The older value's buffers take the new one, which becomes the newer.
         std::mem::swap(newer, older);
+        let resume = if let Some(dir) = from_newer {
+            // Now the older: its directory's needles are copied.
+            newer.found.clear();
+            newer.found.extend_from_slice(&older.found[..dir.found]);
+            Some(dir)
+        } else if let Some(dir) = from_older {
+            // The slot being taken: its directory's needles are kept.
+            newer.found.truncate(dir.found);
+            Some(dir)
+        } else {
+            newer.found.clear();
+            None
+        };
         newer.text.clear();
         newer.text.push_str(text);
-        newer.found.clear();
-        scan(text, &mut newer.found);
+        newer.dir = scan(text, resume, &mut newer.found);
         self.held = (self.held + 1).min(2);
         &self.recent[0].found
     }
+}
+
+/// The length of the directory part of `field`'s value in `event`, as the parse stage split
+/// it (up to the name): a path field's, else `None`.
+fn directory_len(event: &SigmaEvent<'_>, field: Option<Field>) -> Option<usize> {
+    let event = event.event();
+    let path = match field? {
+        Field::TargetFilename => &event.target,
+        Field::SourceFilename => event.source.as_deref()?,
+        _ => return None,
+    };
+    path.path().len().checked_sub(path.name().len())
 }
 
 impl Prefilter {
@@ -1263,6 +1331,7 @@ impl Prefilter {
                 });
                 FieldIndex {
                     process: is_process_field(field),
+                    paths: matches!(field, "TargetFilename" | "SourceFilename"),
                     field: Field::from_name(field),
                     anywhere,
                     prefix,
@@ -1400,8 +1469,14 @@ impl Prefilter {
                 continue;
             };
             let last = &mut last_scans[LastScan::slot(self.id, at)];
-            let found = last.found((self.id, at), text, |text, found| {
-                index.scan_text(text, folded, found);
+            let found = last.found((self.id, at), text, |text, resume, found| {
+                // Where a path's directory ends, from the parse stage's split (no scan).
+                let split = if index.paths {
+                    directory_len(event, index.field)
+                } else {
+                    None
+                };
+                index.scan_text(text, folded, (resume, split), found)
             });
             for &id in found {
                 hit(id, out, pending);
@@ -1431,20 +1506,64 @@ impl FieldIndex {
     /// Reports every needle of this field present in `event`.
     fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
         if let Some(text) = self.field.and_then(|f| event.text_of(f)) {
-            self.scan_text(text, folded, found);
+            self.scan_text(text, folded, (None, None), found);
         }
     }
 
-    /// Reports every needle of this field present in `text`, the field's value.
-    fn scan_text(&self, text: &str, folded: &mut String, found: &mut Vec<u32>) {
-        let haystack = if text.is_ascii() {
+    /// Reports every needle of this field present in `text`, the field's value. With
+    /// `resume` (the directory walk of a value `text` shares its directory with, whose
+    /// needles `found` already holds), only the rest is walked unanchored; `split`, the
+    /// length of a path's directory, is where the walk stops once more for the next value.
+    /// Returns that stop for an ASCII value.
+    fn scan_text(
+        &self,
+        text: &str,
+        folded: &mut String,
+        (resume, split): (Option<DirState>, Option<usize>),
+        found: &mut Vec<u32>,
+    ) -> Option<DirState> {
+        let ascii = text.is_ascii();
+        let haystack = if ascii {
             text.as_bytes()
         } else {
             fold_into(text, folded);
             folded.as_bytes()
         };
+        let mut dir = None;
         if let Some(walker) = &self.anywhere {
-            walker.anywhere(haystack, found);
+            let resume = match resume {
+                Some(at) if ascii => Some(at),
+                Some(_) => {
+                    // Not walked as bytes of the value: the needles given are dropped and the
+                    // folded value walked from its start.
+                    found.clear();
+                    None
+                }
+                None => None,
+            };
+            let (from, done) = resume.map_or((walker.start, 0), |at| (at.sid, at.len));
+            let rest = haystack.get(done..).unwrap_or_default();
+            // A path stops once more after its directory, for the next value; anything else
+            // (an operation, a name, a folded value) is walked in one go.
+            let head_len = split
+                .filter(|&len| ascii && len > done && len <= haystack.len())
+                .map(|len| len - done);
+            match head_len {
+                Some(head_len) => {
+                    let (head, name) = rest.split_at(head_len);
+                    let sid = walker.walk(from, head, found);
+                    dir = Some(DirState {
+                        len: done + head_len,
+                        sid,
+                        found: found.len(),
+                    });
+                    walker.walk(sid, name, found);
+                }
+                None => {
+                    walker.walk(from, rest, found);
+                    dir = resume;
+                }
+            }
         }
         if let Some(walker) = &self.prefix {
             walker.anchored(haystack.iter().copied(), haystack.len(), found);
@@ -1452,6 +1571,7 @@ impl FieldIndex {
         if let Some(walker) = &self.suffix {
             walker.anchored(haystack.iter().rev().copied(), haystack.len(), found);
         }
+        dir
     }
 }
 
@@ -1777,9 +1897,10 @@ mod last_scan_tests {
         let mut scans = Vec::new();
         let mut ask = |last: &mut LastScan, key: (u64, usize), text: &str| {
             let found = last
-                .found(key, text, |text, found| {
+                .found(key, text, |text, _, found| {
                     scans.push(text.to_owned());
                     found.push(u32::try_from(text.len()).unwrap());
+                    None
                 })
                 .to_vec();
             assert_eq!(found, [u32::try_from(text.len()).unwrap()], "{text}");

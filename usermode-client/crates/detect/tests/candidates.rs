@@ -352,3 +352,98 @@ fn an_operation_is_checked_with_the_rarer_parts_of_its_rule() {
         )
     );
 }
+
+/// Values of one directory resume the unanchored walk where the directory ended: the needles
+/// found must be a fresh scan's, whether they end inside the directory, across its last
+/// separator or in the name, and whether the next value is in the same directory, under it,
+/// beside it or not ASCII.
+#[test]
+fn a_scan_resumed_after_the_directory_finds_what_a_fresh_scan_finds() {
+    let set = set(&[
+        (
+            "in-dir",
+            "  s:\n    TargetFilename|contains: '\\AppData\\Roaming\\'\n  condition: s\n",
+        ),
+        (
+            "across",
+            "  s:\n    TargetFilename|contains: 'Roaming\\evil'\n  condition: s\n",
+        ),
+        (
+            "in-name",
+            "  s:\n    TargetFilename|contains: 'evil.d'\n  condition: s\n",
+        ),
+        (
+            "deeper",
+            "  s:\n    TargetFilename|contains: '\\Roaming\\sub\\x'\n  condition: s\n",
+        ),
+        (
+            "both",
+            "  s:\n    TargetFilename|contains|all: ['\\AppData\\', 'zz.']\n  condition: s\n",
+        ),
+    ]);
+    let paths = [
+        r"C:\Users\bob\AppData\Roaming\evil.dll",
+        r"C:\Users\bob\AppData\Roaming\good.txt",
+        r"C:\Users\bob\AppData\Roaming\evil.dat",
+        r"C:\Users\bob\AppData\Roaming\sub\xzz.txt",
+        r"C:\Users\bob\AppData\Roaming\sub\y.txt",
+        r"C:\Users\bob\AppData\Roaming\zz.evil",
+        r"C:\Users\bob\AppData\Local\evil.dll",
+        r"C:\Users\bob\AppData\Roaming\Отчёт.txt",
+        r"C:\Users\bob\AppData\Roaming\evil.doc",
+        r"C:\Users\bob\AppData\Roamingevil.d",
+        r"C:\Users\bob\AppData\Roaming\",
+        r"C:\Users\bob\AppData\Roaming\evil.dll",
+        r"C:\Temp\evil.dll",
+        r"C:\Users\bob\AppData\Roaming\sub\x",
+    ];
+    let mut kept = Scratch::default();
+    for round in 0..2 {
+        for (i, path) in paths.iter().enumerate() {
+            // Operations alternate, as a writer's do (and the remembered values with them).
+            let operation = if i % 2 == 0 {
+                Operation::Create
+            } else {
+                Operation::Delete
+            };
+            let e = event(operation, EXPLORER, path);
+            let view = SigmaEvent::new(&e, false);
+            let mut resumed = Vec::new();
+            set.candidates(&view, &mut kept, &mut resumed);
+            let mut fresh = Vec::new();
+            set.candidates(&view, &mut Scratch::default(), &mut fresh);
+            assert_eq!(resumed, fresh, "round {round}, {path}");
+            let (_, matched) = candidates(&set, &e);
+            let found: Vec<String> = resumed
+                .iter()
+                .map(|&i| set.rule_meta(i as usize).id.clone())
+                .collect();
+            assert!(
+                matched.iter().all(|m| found.contains(m)),
+                "{path}: {found:?} {matched:?}"
+            );
+        }
+    }
+    // The needles really are found where they end.
+    let mut ids = |path: &str| {
+        let e = event(Operation::Create, EXPLORER, path);
+        let mut out = Vec::new();
+        set.candidates(&SigmaEvent::new(&e, false), &mut kept, &mut out);
+        let mut ids: Vec<String> = out
+            .iter()
+            .map(|&i| set.rule_meta(i as usize).id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(r"C:\Users\bob\AppData\Roaming\evil.dll"),
+        ["across", "in-dir", "in-name"]
+    );
+    assert_eq!(ids(r"C:\Users\bob\AppData\Roaming\good.txt"), ["in-dir"]);
+    assert_eq!(
+        ids(r"C:\Users\bob\AppData\Roaming\sub\xzz.txt"),
+        ["both", "deeper", "in-dir"]
+    );
+    assert_eq!(ids(r"C:\Users\bob\AppData\Roaming\sub\y.txt"), ["in-dir"]);
+}
