@@ -26,8 +26,10 @@
 //! values (a compact trie each). Only the rest (`contains`, inner literals, `|re` literals)
 //! goes into the automaton that reads the whole value, a DFA walked byte by byte without a
 //! prefilter (with hundreds of path needles, nearly every byte of a path starts a
-//! candidate). The process's own fields (`Image`, `CommandLine`, `User`) are read once per
-//! process and route, and their needles replayed from a per-evaluator cache.
+//! candidate). A path's walk stops after its directory, and the next path in that directory
+//! (or under it) resumes from the state there: a file burst walks only its names. The
+//! process's own fields (`Image`, `CommandLine`, `User`) are read once per process and
+//! route, and their needles replayed from a per-evaluator cache.
 //!
 //! Case folding follows the engine exactly. Plain Sigma values compare
 //! `haystack.to_lowercase()` with the lower-cased value; values with wildcards become
