@@ -35,7 +35,7 @@ pub struct OutputArgs {
     /// Write the output on a thread of its own (`replay` always does): reading and detection
     /// go on while a slow output (a terminal, a pipe to a slow reader) catches up, for up to
     /// 16 batches. By default `watch` writes on its reading thread: handing every batch to
-    /// another thread cost 2–6 % more CPU per event on a busy machine (the overhead benchmark
+    /// another thread cost 2–9 % more CPU per event on a busy machine (the overhead benchmark
     /// measures both), and a stalled output is absorbed by the kernel's event queue, beyond
     /// which losses are counted.
     #[arg(long)]

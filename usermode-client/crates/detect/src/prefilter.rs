@@ -561,8 +561,9 @@ const COMMON_FRAGMENTS: &[(&str, f64)] = &[
 ];
 
 /// A guess at the share of file events of each operation (opens dominate a Windows file
-/// stream; hard links are rare). Only the order matters, and only against path needles:
-/// every operation is a common needle.
+/// stream; hard links are rare), like the path fragments' shares: it orders needles, and a
+/// needle held by most operations' names (`e`) is too common to be a group of a clause.
+/// Every operation is a common needle.
 const OPERATION_SHARES: [(Operation, f64); 9] = [
     (Operation::Open, 0.45),
     (Operation::Create, 0.12),
@@ -1516,7 +1517,8 @@ impl FieldIndex {
     /// `resume` (the directory walk of a value `text` shares its directory with, whose
     /// needles `found` already holds), only the rest is walked unanchored; `split`, the
     /// length of a path's directory, is where the walk stops once more for the next value.
-    /// Returns that stop for an ASCII value.
+    /// Returns where the walk of an ASCII value can be resumed: that stop, or else the one it
+    /// resumed from.
     fn scan_text(
         &self,
         text: &str,

@@ -40,7 +40,7 @@ pub type ProgressFn<'a> = Box<dyn FnMut(&Progress) + 'a>;
 pub enum Writer {
     /// The reading thread, after each batch: no hand-over between threads. A live sensor's
     /// choice: under CPU load the hand-over of every batch to a second thread (its wake-up,
-    /// and that thread reading events another core wrote) cost 2–6 % of the sensor's CPU
+    /// and that thread reading events another core wrote) cost 2–9 % of the sensor's CPU
     /// per event (overhead benchmark). A stalled output stalls reading; the event source's
     /// own queue (the kernel's) absorbs it, and beyond it losses are counted.
     #[default]
