@@ -1093,13 +1093,13 @@ struct Scanned {
     dir: Option<DirState>,
 }
 
-/// The unanchored walk of an ASCII value, stopped after its directory (up to and including
-/// its last separator): the automaton's state there and how many of the value's needles had
-/// been found. A value in the same directory (or under it) resumes the walk from here, and
-/// walks only the rest: the state after a prefix depends on the prefix alone, so the needles
-/// found (those ending inside the directory, then those ending after it, across the
-/// separator included) are the full walk's. On a file workload most events are in a directory the
-/// event before was in, and the directory is most of a path.
+/// The unanchored walk of an ASCII value, stopped after its directory (where the parse stage
+/// split the path from its name): the automaton's state there and how many of the value's
+/// needles had been found. A value in the same directory (or under it) resumes the walk from
+/// here, and walks only the rest: the state after a prefix depends on the prefix alone, so
+/// the needles found (those ending inside the directory, then those ending after it, across
+/// the separator included) are the full walk's. On a file workload most events are in a
+/// directory the event before was in, and the directory is most of a path.
 #[derive(Clone, Copy, Debug)]
 struct DirState {
     len: usize,

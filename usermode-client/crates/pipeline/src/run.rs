@@ -45,7 +45,7 @@ pub enum Writer {
     /// own queue (the kernel's) absorbs it, and beyond it losses are counted.
     #[default]
     Inline,
-    /// A thread of its own, behind a queue of [`QUEUE_DEPTH`] batches: reading and
+    /// A thread of its own, behind a queue of 16 batches (`QUEUE_DEPTH`): reading and
     /// detection go on while the output catches up, and on an idle machine the two run in
     /// parallel (a replay's throughput).
     Thread,
