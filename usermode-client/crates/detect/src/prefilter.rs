@@ -779,9 +779,6 @@ struct FieldIndex {
     field: Option<Field>,
     /// [`is_process_field`].
     process: bool,
-    /// A path that changes from event to event (`TargetFilename`, `SourceFilename`): its
-    /// unanchored walk stops after the directory, for the next value's to resume there.
-    paths: bool,
     /// [`Anchor::Anywhere`] needles.
     anywhere: Option<Walker<DFA>>,
     /// [`Anchor::Start`] needles.
@@ -1334,7 +1331,6 @@ impl Prefilter {
                 });
                 FieldIndex {
                     process: is_process_field(field),
-                    paths: matches!(field, "TargetFilename" | "SourceFilename"),
                     field: Field::from_name(field),
                     anywhere,
                     prefix,
@@ -1473,12 +1469,9 @@ impl Prefilter {
             };
             let last = &mut last_scans[LastScan::slot(self.id, at)];
             let found = last.found((self.id, at), text, |text, resume, found| {
-                // Where a path's directory ends, from the parse stage's split (no scan).
-                let split = if index.paths {
-                    directory_len(event, index.field)
-                } else {
-                    None
-                };
+                // Where a path's directory ends, from the parse stage's split (no scan);
+                // other fields are walked in one go.
+                let split = directory_len(event, index.field);
                 index.scan_text(text, folded, (resume, split), found)
             });
             for &id in found {

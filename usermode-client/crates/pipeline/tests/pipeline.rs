@@ -355,6 +355,28 @@ fn filters_by_pid_and_image() {
     assert_eq!(p.counts().events, 2, "pid 200 has no known image: not kept");
 }
 
+/// The test batches as a source that ends after them.
+fn batch_source() -> VecSource {
+    VecSource(
+        batches()
+            .into_iter()
+            .map(Ok)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    )
+}
+
+/// Run options with no progress and no alerts on stderr.
+fn options(stop: &AtomicBool, writer: Writer) -> RunOptions<'_> {
+    RunOptions {
+        stop,
+        progress: None,
+        progress_every: Duration::from_secs(1),
+        alerts_on_stderr: false,
+        writer,
+    }
+}
+
 struct VecSource(std::vec::IntoIter<Result<Vec<u8>, ()>>);
 
 impl BatchSource for VecSource {
@@ -380,13 +402,7 @@ fn run_writes_every_line_and_reports_a_source_error_after_writing_what_came_befo
         let stop = AtomicBool::new(false);
         let mut out = Vec::new();
         let emitter = Emitter::new(&mut out, Format::Ocsf, HostInfo::default());
-        let options = RunOptions {
-            stop: &stop,
-            progress: None,
-            progress_every: Duration::from_secs(1),
-            alerts_on_stderr: false,
-            writer,
-        };
+        let options = options(&stop, writer);
         let err = run(&mut source, &mut p, emitter, options).unwrap_err();
         let picket_pipeline::RunError::Source { summary, .. } = err else {
             panic!("{writer:?}: expected a source error");
@@ -434,13 +450,7 @@ impl std::io::Write for FailingOutput {
 fn a_closed_output_ends_the_run_cleanly_and_a_failed_one_is_an_error() {
     for writer in [Writer::Inline, Writer::Thread] {
         let closed = |kind| {
-            let mut source = VecSource(
-                batches()
-                    .into_iter()
-                    .map(Ok)
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            );
+            let mut source = batch_source();
             let mut p = pipeline(EventFilter::default(), None);
             let stop = AtomicBool::new(false);
             run(
@@ -451,13 +461,7 @@ fn a_closed_output_ends_the_run_cleanly_and_a_failed_one_is_an_error() {
                     Format::Ocsf,
                     HostInfo::default(),
                 ),
-                RunOptions {
-                    stop: &stop,
-                    progress: None,
-                    progress_every: Duration::from_secs(1),
-                    alerts_on_stderr: false,
-                    writer,
-                },
+                options(&stop, writer),
             )
         };
         // `| head` went away: a clean stop that says so.
@@ -482,13 +486,7 @@ fn a_closed_output_ends_the_run_cleanly_and_a_failed_one_is_an_error() {
 
 #[test]
 fn stop_flag_ends_the_run_cleanly() {
-    let mut source = VecSource(
-        batches()
-            .into_iter()
-            .map(Ok)
-            .collect::<Vec<_>>()
-            .into_iter(),
-    );
+    let mut source = batch_source();
     for writer in [Writer::Inline, Writer::Thread] {
         let mut p = pipeline(EventFilter::default(), None);
         let stop = AtomicBool::new(true);
@@ -496,13 +494,7 @@ fn stop_flag_ends_the_run_cleanly() {
             &mut source,
             &mut p,
             Emitter::new(std::io::sink(), Format::Ecs, HostInfo::default()),
-            RunOptions {
-                stop: &stop,
-                progress: None,
-                progress_every: Duration::from_secs(1),
-                alerts_on_stderr: false,
-                writer,
-            },
+            options(&stop, writer),
         )
         .unwrap();
         assert!(summary.interrupted, "{writer:?}");
