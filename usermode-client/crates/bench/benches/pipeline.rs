@@ -183,7 +183,7 @@ fn stages(events: u64, passes: u32) {
         for b in &batches {
             decoder.feed(b, |d| {
                 if let Decoded::Record(r, posix) = d {
-                    if let Some(event) = parser.parse(&r, posix) {
+                    if let Some(event) = parser.parse(r, posix) {
                         parsed += u64::from(event.target.path().len() > 3);
                     }
                 }

@@ -40,8 +40,9 @@ use picket_protocol::{
 #[derive(Debug)]
 pub enum Decoded<'a> {
     /// A file record (control records become notices here), with the batch's
-    /// `POSIX_NAMES` flag.
-    Record(Record<'a>, bool),
+    /// `POSIX_NAMES` flag. Lent, not moved: a record is 144 bytes, and the batch's records
+    /// are checked into a vector first, so a move was a second copy of every one.
+    Record(&'a Record<'a>, bool),
     /// Something about the stream.
     Notice(Notice),
 }
@@ -148,7 +149,7 @@ impl Decoder {
     }
 
     /// Reports the pending gaps at least `min_age` batches old.
-    fn flush_gaps<'a>(&mut self, min_age: u8, sink: &mut impl FnMut(Decoded<'a>)) {
+    fn flush_gaps(&mut self, min_age: u8, sink: &mut impl FnMut(Decoded<'_>)) {
         let mut kept = Vec::new();
         for gap in std::mem::take(&mut self.pending) {
             if gap.age < min_age {
@@ -166,7 +167,7 @@ impl Decoder {
     /// Reports every gap still waiting for a loss record, and every header-declared loss
     /// nothing has accounted for (call when the source is idle and at the end of the
     /// stream).
-    pub fn flush<'a>(&mut self, sink: &mut impl FnMut(Decoded<'a>)) {
+    pub fn flush(&mut self, sink: &mut impl FnMut(Decoded<'_>)) {
         self.flush_gaps(0, sink);
         self.report_declared(true, sink);
     }
@@ -174,13 +175,13 @@ impl Decoder {
     /// Emits one `events_lost` notice for `count` records (nothing when 0), after taking
     /// off what header-only notices already reported, and accounts it against the headers'
     /// declarations.
-    fn lost<'a>(
+    fn lost(
         &mut self,
         count: u64,
         exact: bool,
         range: Option<(u64, u64)>,
         cause: LossCause,
-        sink: &mut impl FnMut(Decoded<'a>),
+        sink: &mut impl FnMut(Decoded<'_>),
     ) {
         let already = count.min(self.header_only);
         self.header_only -= already;
@@ -202,7 +203,7 @@ impl Decoder {
 
     /// Reports the header-declared losses nothing accounted for: those of the previous
     /// batch, or (`all`) every one.
-    fn report_declared<'a>(&mut self, all: bool, sink: &mut impl FnMut(Decoded<'a>)) {
+    fn report_declared(&mut self, all: bool, sink: &mut impl FnMut(Decoded<'_>)) {
         let mut count = std::mem::take(&mut self.declared_old);
         if all {
             count = count.saturating_add(std::mem::take(&mut self.declared_new));
@@ -219,7 +220,7 @@ impl Decoder {
         }
     }
 
-    fn on_loss<'a>(&mut self, loss: &Loss, sink: &mut impl FnMut(Decoded<'a>)) {
+    fn on_loss(&mut self, loss: &Loss, sink: &mut impl FnMut(Decoded<'_>)) {
         let (first, last) = (loss.first_lost_seq, loss.last_lost_seq);
         let ranged = loss.count > 0
             && first <= last
@@ -263,7 +264,7 @@ impl Decoder {
     }
 
     /// Decodes one batch, handing records and notices to `sink` in stream order.
-    pub fn feed<'a>(&mut self, bytes: &'a [u8], mut sink: impl FnMut(Decoded<'a>)) {
+    pub fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Decoded<'_>)) {
         let index = self.stats.batches;
         self.stats.batches += 1;
         self.stats.bytes += bytes.len() as u64;
@@ -288,7 +289,7 @@ impl Decoder {
         }
         self.declared_new = self.declared_new.saturating_add(header.lost_since_previous);
         let posix = header.flags.posix_names();
-        for record in records.drain(..) {
+        for record in &records {
             self.stats.records += 1;
             match self.tracker.observe(record.header.seq) {
                 SequenceCheck::InOrder => {}

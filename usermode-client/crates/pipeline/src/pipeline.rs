@@ -248,12 +248,12 @@ impl Pipeline {
                 slots.put(Output::Notice(notice));
             }
             Decoded::Record(record, posix) => {
-                if let Some(parsed) = parser.parse_process(&record, posix) {
+                if let Some(parsed) = parser.parse_process(record, posix) {
                     counts.processes += 1;
                     slots.put(Output::Process(crate::process::enrich(parsed, processes)));
                     return;
                 }
-                let Some(parsed) = parser.parse(&record, posix) else {
+                let Some(parsed) = parser.parse(record, posix) else {
                     return;
                 };
                 let process = processes.get(parsed.process, parsed.time);
