@@ -104,6 +104,19 @@ impl Lineage {
         }
     }
 
+    /// Learns from `process`, as [`Lineage::actors`] does, without a copy of its actors:
+    /// most events need none (a copy holds up to four keys, an account's shared name among
+    /// them).
+    pub fn learn_from(&mut self, process: &Arc<ProcessInfo>) {
+        if let Some((last, generation, _)) = &self.last {
+            if Arc::ptr_eq(last, process) && *generation == self.generation {
+                return;
+            }
+        }
+        let actors = self.learn(process);
+        self.last = Some((Arc::clone(process), self.generation, actors));
+    }
+
     /// Learns from `process` and returns the actors its event counts for.
     pub fn actors(&mut self, process: &Arc<ProcessInfo>) -> Actors {
         if let Some((last, generation, actors)) = &self.last {

@@ -327,9 +327,9 @@ impl Engine {
         if event.target.is_directory {
             return;
         }
-        // Every event teaches the lineage (parents and accounts); an owned copy of the path
-        // is made only where it is kept.
-        let actors = self.lineage.actors(&event.process);
+        // Every event teaches the lineage (parents and accounts); the event's actors, and an
+        // owned copy of its path, are made only where they are kept.
+        self.lineage.learn_from(&event.process);
         let path = event.target.path();
         match event.operation {
             Operation::Create => {
@@ -364,15 +364,19 @@ impl Engine {
                         path: path.to_owned(),
                         purpose: Purpose::Rewrite { fresh },
                         event: event.clone(),
-                        actors,
+                        actors: self.lineage.actors(&event.process),
                     });
                 }
             }
             Operation::Rename => {
                 let Some(source) = &event.source else { return };
+                let actors = self.lineage.actors(&event.process);
                 self.on_rename(event, source, actors, requests, alerts);
             }
-            Operation::Delete => self.on_delete(event, actors, alerts),
+            Operation::Delete => {
+                let actors = self.lineage.actors(&event.process);
+                self.on_delete(event, actors, alerts);
+            }
             _ => {}
         }
     }
