@@ -254,7 +254,7 @@ fn stages(events: u64, passes: u32) {
             }
             out.clear();
         }
-        json_bytes += measure.into_inner().len() as u64;
+        json_bytes += measure.into_inner().unwrap().len() as u64;
         let per_line = json_bytes as f64 / batches.len().max(1) as f64;
         let secs = serialising.as_secs_f64().max(1e-9);
         println!(

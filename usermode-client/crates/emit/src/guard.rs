@@ -2,7 +2,10 @@
 //! (or any write error) never stops the sensor and never leaves a half line.
 //!
 //! - Lines are buffered (16 KiB) and written whole: only complete lines (up to the last
-//!   `\n`) ever reach the output. When a write fails after part of the buffer went out, the
+//!   `\n`) ever reach the output. A write of at least that much, of whole lines, with
+//!   nothing held before it (how the [`crate::Emitter`] hands its lines over) goes out
+//!   from the caller's bytes, without a copy into the buffer; what of it fails is held as
+//!   if it had been buffered. When a write fails after part of the buffer went out, the
 //!   output is cut back ([`RollBack`]) to the end of the last whole line written, so a
 //!   reader never sees a partial JSON line.
 //! - On failure the guard says so at once on stderr, keeps the unwritten lines (up to
@@ -238,33 +241,43 @@ impl<W: RollBack> OutputGuard<W> {
             Some(i) => i + 1,
             None => return,
         };
-        let mut done = 0;
-        let result = loop {
-            if done == end {
-                break Ok(());
+        let (done, result) = write_out(&mut self.inner, &self.buf[..end]);
+        let whole = last_line_end(&self.buf[..done]);
+        if let Some(kept) = self.settle(done, whole, result) {
+            // What could not be cut back is out: never write it twice.
+            self.buf.drain(..kept);
+            if self.blocked.is_some() && kept == end {
+                self.resume();
             }
-            match self.inner.write(&self.buf[done..end]) {
-                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
+        }
+    }
+
+    /// Whole lines written from the caller's bytes, nothing held before them: no copy into
+    /// the buffer. What does not go out is held, as a buffered write's would be.
+    fn write_through(&mut self, data: &[u8]) {
+        let (done, result) = write_out(&mut self.inner, data);
+        let whole = last_line_end(&data[..done]);
+        if let Some(kept) = self.settle(done, whole, result) {
+            self.buf.extend_from_slice(&data[kept..]);
+        }
+    }
+
+    /// Accounts for a write of whole lines of which `done` bytes went out (the last whole
+    /// line among them ending at `whole`), ending with `result`: on failure the output is cut
+    /// back to its last whole line, if it can be, and the guard is blocked. Returns how many
+    /// of the bytes are out for good, `None` once the reader has gone.
+    fn settle(&mut self, done: usize, whole: usize, result: io::Result<()>) -> Option<usize> {
         match result {
             Ok(()) => {
-                self.buf.drain(..end);
-                self.committed = self.committed.map(|c| c + end as u64);
-                if self.blocked.is_some() {
-                    self.resume();
-                }
+                self.committed = self.committed.map(|c| c + done as u64);
+                Some(done)
             }
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                None
+            }
             Err(error) => {
                 // Keep the whole lines that went out; cut the partial one back.
-                let whole = self.buf[..done]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |i| i + 1);
                 let kept = if done == whole {
                     done
                 } else if let Some(c) = self.committed {
@@ -275,10 +288,9 @@ impl<W: RollBack> OutputGuard<W> {
                 } else {
                     done
                 };
-                // What could not be cut back is out: never write it twice.
-                self.buf.drain(..kept);
                 self.committed = self.committed.map(|c| c + kept as u64);
                 self.fail(&error);
+                Some(kept)
             }
         }
     }
@@ -394,6 +406,26 @@ impl<W: RollBack> OutputGuard<W> {
     }
 }
 
+/// Writes `bytes` to `out` until all are out or a write fails (an interrupted one is
+/// retried): how many went out, and the error.
+fn write_out(out: &mut impl Write, bytes: &[u8]) -> (usize, io::Result<()>) {
+    let mut done = 0;
+    while done < bytes.len() {
+        match out.write(&bytes[done..]) {
+            Ok(0) => return (done, Err(io::Error::from(io::ErrorKind::WriteZero))),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
+}
+
+/// Where the last whole line of `bytes` ends (0 when there is none).
+fn last_line_end(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
 impl<W: RollBack> Write for OutputGuard<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.closed {
@@ -407,6 +439,11 @@ impl<W: RollBack> Write for OutputGuard<W> {
                 self.drop_line(data);
             }
             Some(_) => self.buf.extend_from_slice(data),
+            // A buffer's worth of whole lines (the emitter hands its lines over so) with
+            // nothing held: written from where they are, without a copy into the buffer.
+            None if self.buf.is_empty() && data.len() >= BUFFER && data.ends_with(b"\n") => {
+                self.write_through(data);
+            }
             None => {
                 self.buf.extend_from_slice(data);
                 if self.buf.len() >= BUFFER {

@@ -123,7 +123,7 @@ fn a_start_names_the_process_and_its_parent_for_the_events_that_follow() {
                 emitter.process(p).unwrap();
             }
         }
-        let text = String::from_utf8(emitter.into_inner()).unwrap();
+        let text = String::from_utf8(emitter.into_inner().unwrap()).unwrap();
         let first: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
         match format {
             Format::Ocsf => {

@@ -191,3 +191,57 @@ fn a_reader_that_went_away_ends_the_output() {
     assert_eq!(guard.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     assert!(guard.write_all(&event(1)).is_err());
 }
+
+/// Whole lines, `count` of them from `first`, in one hand-over of at least a buffer's worth
+/// (as the emitter hands its lines over).
+fn hand_over(first: usize, count: usize) -> Vec<u8> {
+    let chunk: Vec<u8> = (first..first + count).flat_map(event).collect();
+    assert!(chunk.len() >= BUFFER);
+    chunk
+}
+
+#[test]
+fn a_hand_over_of_whole_lines_is_written_through_and_what_fails_is_cut_back_and_held() {
+    // Room for the first hand-over and part of a line of the second.
+    let per = BUFFER / 230 + 1;
+    let first = hand_over(0, per);
+    let mut guard = OutputGuard::new(
+        SmallDisk {
+            capacity: first.len() + 100,
+            ..SmallDisk::default()
+        },
+        "test",
+    )
+    .quiet();
+    guard.write_all(&first).unwrap();
+    assert_eq!(guard.get_ref().data, first, "written through whole");
+    assert!(guard.buf.is_empty(), "and not copied into the buffer");
+    let second = hand_over(per, per);
+    guard.write_all(&second).unwrap();
+    // The disk took 100 bytes of the second hand-over's first line: cut back, and the whole
+    // hand-over held for the retry.
+    assert!(guard.is_blocked());
+    assert_eq!(guard.get_ref().data, first);
+    assert_eq!(guard.buf, second);
+    assert_eq!(guard.gap().lines, 0);
+
+    // Space returns: everything arrives once, in order, with no gap to report.
+    guard.inner.capacity = usize::MAX;
+    let start = Instant::now();
+    let mut next = 2 * per;
+    while guard.is_blocked() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never retried");
+        std::thread::sleep(Duration::from_millis(50));
+        guard.write_all(&event(next)).unwrap();
+        guard.flush().unwrap();
+        next += 1;
+    }
+    let third = hand_over(next, per);
+    guard.write_all(&third).unwrap();
+    guard.flush().unwrap();
+    let numbers: Vec<u64> = lines(&guard.get_ref().data)
+        .iter()
+        .map(|v| v["n"].as_u64().expect("no gap notice: nothing was dropped"))
+        .collect();
+    assert_eq!(numbers, (0..(next + per) as u64).collect::<Vec<_>>());
+}
