@@ -83,9 +83,9 @@ const HAND_OVER: usize = guard::BUFFER;
 /// Lines are rendered one after the other into a buffer of the emitter's and handed to the
 /// writer in pieces of whole lines (about [`guard::BUFFER`] bytes), and by [`Emitter::flush`]:
 /// a line used to be rendered into a buffer of its own and copied into the output guard's,
-/// and that copy of every line (a kilobyte per event) was a fifth of the line's cost. Like a
-/// `BufWriter`, the emitter writes what it holds when dropped, ignoring errors: flush to see
-/// them.
+/// and that copy of every line (a kilobyte per event) was a sixth of the output's
+/// instructions. Like a `BufWriter`, the emitter writes what it holds when dropped, ignoring
+/// errors: flush to see them.
 #[derive(Debug)]
 pub struct Emitter<W: Write> {
     /// The writer; `None` only once [`Emitter::into_inner`] took it.
