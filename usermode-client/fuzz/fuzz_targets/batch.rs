@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         };
         written.expect("writing to memory cannot fail");
     }
-    let text = String::from_utf8(emitter.into_inner().expect("a Vec takes every line")).expect("output is UTF-8");
+    let text = String::from_utf8(emitter.into_inner().expect("a Vec takes every line"))
+        .expect("output is UTF-8");
     assert_eq!(text.lines().count(), out.len(), "one line per output");
 });
