@@ -400,8 +400,12 @@ fn write_record(out: &mut [u8], record: &Record<'_>, shape: &Shape<'_>) -> Optio
         shape.new_name.head,
         shape.new_name.tail,
     ] {
-        write_bytes(out, at, part)?;
-        at = at.checked_add(part.len())?;
+        // Most parts are empty (a cut name's tail, a new name outside renames and links):
+        // no copy is made for them.
+        if !part.is_empty() {
+            write_bytes(out, at, part)?;
+            at = at.checked_add(part.len())?;
+        }
     }
     Some(())
 }

@@ -46,12 +46,15 @@ impl Outbox {
     /// before it. No record is possible that fails: names are cut to the protocol's cap
     /// and the translator numbers records in order; this keeps a failure from going unseen.
     pub fn put(&mut self, pending: &mut VecDeque<Pending>) {
-        while let Some(record) = pending.pop_front() {
-            if let Err(err) = self.put_one(&record) {
-                pending.clear();
+        // Encoded where they lie, and dropped together after: popping each moved it out of
+        // the queue first.
+        for record in &*pending {
+            if let Err(err) = self.put_one(record) {
                 self.failure.get_or_insert(err);
+                break;
             }
         }
+        pending.clear();
     }
 
     /// Whether a record failed to encode and has not been reported yet.
