@@ -35,9 +35,11 @@ fn remember_name(
     bound: usize,
     key: &[u8],
     path: &[u8],
+    wanted: OldName,
 ) -> Option<Vec<u8>> {
     if let Some(known) = names.get_mut(key) {
-        let existing = (known.as_slice() != path).then(|| known.clone());
+        let existing =
+            (wanted == OldName::Wanted && known.as_slice() != path).then(|| known.clone());
         known.clear();
         known.extend_from_slice(path);
         return existing;
@@ -47,6 +49,15 @@ fn remember_name(
     }
     names.insert(HandleKey::from_bytes(key), path.to_vec());
     None
+}
+
+/// Whether [`remember_name`] is to return the name a file had before (a create's, which
+/// may be a hard link's) or not (a rename's, whose old name the event carries): a copy
+/// made for nothing cost an allocation per rename.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OldName {
+    Wanted,
+    Unwanted,
 }
 
 /// One event's path, handed to each of the records it makes: a copy to each but the last,
@@ -333,7 +344,7 @@ impl Translator {
         let key = self.key.as_slice();
         let mut existing = None;
         if bits & mask::CREATE != 0 {
-            existing = remember_name(names, self.limits.known_files, key, path);
+            existing = remember_name(names, self.limits.known_files, key, path, OldName::Wanted);
         }
         if bits & mask::DELETE != 0 && names.get(key).is_some_and(|p| p.as_slice() == path) {
             names.remove(key);
@@ -698,7 +709,8 @@ impl Translator {
         if !file.is_directory {
             if let (Some(names), Some(object)) = (self.names.as_mut(), object) {
                 HandleKey::write(object, &mut self.key);
-                remember_name(names, self.limits.known_files, &self.key, &new_path);
+                let bound = self.limits.known_files;
+                remember_name(names, bound, &self.key, &new_path, OldName::Unwanted);
             }
         }
         if file.is_directory {
