@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use picket_protocol::{BatchFlags, BatchProgress, BatchWriter, EncodeError, MAX_BATCH_LEN};
 
-use crate::translate::{Pending, PendingBody};
+use crate::translate::{Made, PendingBody, Sink};
 
 /// Buffers kept for batches to come: about what one read fills.
 const SPARE_BUFFERS: usize = 4;
@@ -36,37 +36,37 @@ pub struct Outbox {
     failure: Option<EncodeError>,
 }
 
-impl Outbox {
-    /// Encodes every record of `pending` into the open batch, oldest first, starting a new
-    /// batch when one is full. A loss record opens a batch of its own, whose header carries
-    /// the loss count, as the driver's do.
-    ///
-    /// A record that cannot be encoded is dropped with the rest of `pending` (the records
-    /// of the same event), and [`Outbox::take`] reports it after the batches finished
-    /// before it. No record is possible that fails: names are cut to the protocol's cap
-    /// and the translator numbers records in order; this keeps a failure from going unseen.
-    pub fn put(&mut self, pending: &mut VecDeque<Pending>) {
-        // Encoded where they lie, and dropped together after: popping each moved it out of
-        // the queue first.
-        for record in &*pending {
-            if let Err(err) = self.put_one(record) {
-                self.failure.get_or_insert(err);
-                break;
-            }
+/// Records are encoded into the open batch as the translator makes them, straight from its
+/// buffers, a new batch started when one is full. A loss record opens a batch of its own,
+/// whose header carries the loss count, as the driver's do.
+///
+/// A record that cannot be encoded is reported by [`Outbox::take`] after the batches
+/// finished before it; records coming after it are dropped until then (the source stops
+/// reading while a failure waits, and the reading ends with it). No record is possible that
+/// fails: names are cut to the protocol's cap and the translator numbers records in order;
+/// this keeps a failure from going unseen.
+impl Sink for Outbox {
+    fn put(&mut self, made: Made<'_>) {
+        if self.failure.is_some() {
+            return;
         }
-        pending.clear();
+        if let Err(err) = self.put_one(made) {
+            self.failure = Some(err);
+        }
     }
+}
 
+impl Outbox {
     /// Whether a record failed to encode and has not been reported yet.
     #[must_use]
     pub const fn failed(&self) -> bool {
         self.failure.is_some()
     }
 
-    fn put_one(&mut self, pending: &Pending) -> Result<(), EncodeError> {
-        let record = pending.record();
+    fn put_one(&mut self, made: Made<'_>) -> Result<(), EncodeError> {
+        let record = made.record();
         let mut lost = 0;
-        if let PendingBody::Loss(loss) = &pending.body {
+        if let PendingBody::Loss(loss) = made.body {
             self.close();
             // Still open, it holds nothing: its buffer takes the loss's batch.
             if let Some((buf, _)) = self.open.take() {
@@ -155,6 +155,8 @@ impl Outbox {
 mod tests {
     use picket_protocol::{decode_batch, Body, FileRef, Loss, LossReason, RecordHeader};
 
+    use crate::translate::Pending;
+
     use super::*;
 
     fn write(seq: u64, name: &[u8]) -> Pending {
@@ -195,9 +197,9 @@ mod tests {
     }
 
     fn put(outbox: &mut Outbox, records: impl IntoIterator<Item = Pending>) {
-        let mut pending: VecDeque<Pending> = records.into_iter().collect();
-        outbox.put(&mut pending);
-        assert!(pending.is_empty());
+        for record in records {
+            Sink::put(outbox, record.made());
+        }
     }
 
     #[test]
@@ -296,11 +298,11 @@ mod tests {
         let mut outbox = Outbox::default();
         put(&mut outbox, [write(1, b"/a")]);
         // Sequence numbers must grow within a batch: the second 5 fails, and the record
-        // queued after it (the same event's) goes with it.
-        let mut pending: VecDeque<Pending> =
-            [write(5, b"/b"), write(5, b"/c"), write(6, b"/d")].into();
-        outbox.put(&mut pending);
-        assert!(pending.is_empty());
+        // made after it goes with it.
+        put(
+            &mut outbox,
+            [write(5, b"/b"), write(5, b"/c"), write(6, b"/d")],
+        );
         assert!(outbox.failed());
         outbox.close();
         let mut buf = Vec::new();

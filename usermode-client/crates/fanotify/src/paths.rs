@@ -167,6 +167,29 @@ impl DirCache {
         self.with_dir(&entry.dir, resolver, |dir| join(dir, entry.name))
     }
 
+    /// [`DirCache::entry_path`], appended to `path` (a buffer kept by the caller: nothing
+    /// is allocated on a cache hit); `false` when the directory cannot be found.
+    pub fn entry_path_into(
+        &mut self,
+        entry: &DirEntry<'_>,
+        resolver: &mut dyn Resolve,
+        path: &mut Vec<u8>,
+    ) -> bool {
+        self.with_dir(&entry.dir, resolver, |dir| join_into(dir, entry.name, path))
+            .is_some()
+    }
+
+    /// [`DirCache::dir_path`], appended to `path`; `false` when it cannot be found.
+    pub fn dir_path_into(
+        &mut self,
+        dir: &FileHandle<'_>,
+        resolver: &mut dyn Resolve,
+        path: &mut Vec<u8>,
+    ) -> bool {
+        self.with_dir(dir, resolver, |dir| path.extend_from_slice(dir))
+            .is_some()
+    }
+
     /// `f` of directory `dir`'s path, from the cache (borrowed, no copy) or through
     /// `resolver`.
     fn with_dir<T>(
@@ -219,16 +242,24 @@ impl DirCache {
 /// `dir` + `/` + `name`; `.` or an empty name is `dir` itself.
 #[must_use]
 pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    if name.is_empty() || name == b"." {
-        return dir.to_vec();
-    }
+    // At its size at once: growing from empty costs more than the allocation.
     let mut path = Vec::with_capacity(dir.len() + 1 + name.len());
+    join_into(dir, name, &mut path);
+    path
+}
+
+/// [`join`], appended to `path` (room for all of it reserved at once).
+pub fn join_into(dir: &[u8], name: &[u8], path: &mut Vec<u8>) {
+    if name.is_empty() || name == b"." {
+        path.extend_from_slice(dir);
+        return;
+    }
+    path.reserve(dir.len() + 1 + name.len());
     path.extend_from_slice(dir);
     if !dir.ends_with(b"/") {
         path.push(b'/');
     }
     path.extend_from_slice(name);
-    path
 }
 
 /// If `path` is `root` or lies under it, what follows `root` (empty, or starting with `/`).

@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +28,7 @@ use crate::paths::MountResolver;
 use crate::procconn::{Decision, ProcessTable, Tracker};
 use crate::process::StartKeys;
 use crate::sys;
-use crate::translate::{Actor, Counters, Limits, Pending, Translator};
+use crate::translate::{Actor, Counters, Limits, Translator};
 
 /// How to open the source.
 #[derive(Clone, Debug)]
@@ -113,8 +112,7 @@ pub struct FanotifySource {
     keys: StartKeys,
     exclude_pid: Option<u32>,
     read_buf: Vec<u8>,
-    /// Records just made, encoded into `outbox` right after each event.
-    pending: VecDeque<Pending>,
+    /// The translator's records, encoded as it makes them.
     outbox: Outbox,
     poll_ms: i32,
     gather: Duration,
@@ -217,12 +215,12 @@ impl FanotifySource {
         } else {
             None
         };
-        let mut pending = VecDeque::new();
+        let mut outbox = Outbox::default();
         let mut hello = hello(&group.capabilities());
         if processes.is_some() {
             hello.capabilities |= DriverHello::CAP_PROCESSES;
         }
-        translator.hello(hello, now(), &mut pending);
+        translator.hello(hello, now(), &mut outbox);
         Ok(Self {
             group,
             resolver: MountResolver::new(mount),
@@ -230,8 +228,7 @@ impl FanotifySource {
             keys: StartKeys::default(),
             exclude_pid,
             read_buf: vec![0; READ_BUF_LEN],
-            pending,
-            outbox: Outbox::default(),
+            outbox,
             poll_ms: i32::try_from(config.poll_interval.as_millis()).unwrap_or(i32::MAX),
             gather: config.gather,
             drained: false,
@@ -258,7 +255,7 @@ impl FanotifySource {
         }
         for decision in p.decisions.drain(..) {
             self.translator
-                .process(decision, timestamp, &mut self.pending);
+                .process(decision, timestamp, &mut self.outbox);
         }
     }
 
@@ -270,7 +267,7 @@ impl FanotifySource {
         p.table.take_exits(&mut p.decisions);
         for decision in p.decisions.drain(..) {
             self.translator
-                .process(decision, timestamp, &mut self.pending);
+                .process(decision, timestamp, &mut self.outbox);
         }
     }
 
@@ -279,7 +276,7 @@ impl FanotifySource {
     fn process_of(
         processes: &mut Option<Processes>,
         translator: &mut Translator,
-        pending: &mut VecDeque<Pending>,
+        out: &mut Outbox,
         (pid, start_key, timestamp): (u32, u64, u64),
     ) -> u64 {
         let Some(p) = processes.as_mut() else {
@@ -288,7 +285,7 @@ impl FanotifySource {
         p.table.announce(pid, &mut p.decisions);
         let known = p.table.start_key(pid);
         for decision in p.decisions.drain(..) {
-            translator.process(decision, timestamp, pending);
+            translator.process(decision, timestamp, out);
         }
         if start_key == 0 {
             known
@@ -302,7 +299,7 @@ impl FanotifySource {
         processes: &mut Option<Processes>,
         translator: &mut Translator,
         resolver: &mut MountResolver,
-        pending: &mut VecDeque<Pending>,
+        out: &mut Outbox,
         (event, pid, timestamp): (&parse::RawEvent<'_>, u32, u64),
     ) {
         let Some(p) = processes.as_mut() else {
@@ -317,7 +314,7 @@ impl FanotifySource {
         };
         p.table.exec_opened(pid, &path, &mut p.decisions);
         for decision in p.decisions.drain(..) {
-            translator.process(decision, timestamp, pending);
+            translator.process(decision, timestamp, out);
         }
     }
 
@@ -365,7 +362,7 @@ impl FanotifySource {
         }
     }
 
-    /// Waits for events and translates one read of them into `pending`.
+    /// Waits for events and translates one read of them into the outbox.
     fn fill(&mut self) -> Result<(), FanotifyError> {
         if self.drained && !self.gather.is_zero() {
             std::thread::sleep(self.gather);
@@ -381,7 +378,7 @@ impl FanotifySource {
             self.flush_exits(timestamp);
             // A rename's second half is queued within the same call as its first: after a
             // quiet poll interval, a first half still waiting has none.
-            self.translator.flush_moves(&mut self.pending);
+            self.translator.flush_moves(&mut self.outbox);
             return Ok(());
         }
         let n = self
@@ -415,7 +412,7 @@ impl FanotifySource {
                         count: 1,
                         reason: LossReason::EncodeFailed,
                     };
-                    self.translator.loss(loss, timestamp, &mut self.pending);
+                    self.translator.loss(loss, timestamp, &mut self.outbox);
                     break;
                 }
             };
@@ -436,7 +433,7 @@ impl FanotifySource {
                     &mut self.processes,
                     &mut self.translator,
                     &mut self.resolver,
-                    &mut self.pending,
+                    &mut self.outbox,
                     (&raw, pid, timestamp),
                 );
                 let rest = raw.mask & !(mask::OPEN_EXEC | mask::ONDIR);
@@ -456,7 +453,7 @@ impl FanotifySource {
                 Self::process_of(
                     &mut self.processes,
                     &mut self.translator,
-                    &mut self.pending,
+                    &mut self.outbox,
                     (pid, key, timestamp),
                 )
             };
@@ -466,8 +463,7 @@ impl FanotifySource {
                 timestamp,
             };
             self.translator
-                .translate(event, actor, &mut self.resolver, &mut self.pending);
-            self.outbox.put(&mut self.pending);
+                .translate(event, actor, &mut self.resolver, &mut self.outbox);
         }
         self.read_high_water = self.read_high_water.max(in_read);
         let overflows = self.translator.counters().overflows;
@@ -485,7 +481,7 @@ impl FanotifySource {
         }
         if self.drained {
             self.flush_exits(timestamp);
-            self.translator.expire_moves(timestamp, &mut self.pending);
+            self.translator.expire_moves(timestamp, &mut self.outbox);
         }
         Ok(())
     }
@@ -506,7 +502,7 @@ impl FanotifySource {
             ring_high_water: std::mem::take(&mut self.read_high_water),
             ring_capacity: self.group.capabilities().queue_limit,
         };
-        self.translator.stats(stats, now(), &mut self.pending);
+        self.translator.stats(stats, now(), &mut self.outbox);
     }
 }
 
@@ -516,7 +512,6 @@ impl BatchSource for FanotifySource {
         if !self.outbox.has_ready() && !self.outbox.failed() {
             self.fill()?;
             self.maybe_stats();
-            self.outbox.put(&mut self.pending);
         }
         self.outbox.close();
         if !self.outbox.take(buf).map_err(encode_error)? {

@@ -60,26 +60,6 @@ enum OldName {
     Unwanted,
 }
 
-/// One event's path, handed to each of the records it makes: a copy to each but the last,
-/// which takes it.
-struct Names {
-    path: Option<Vec<u8>>,
-    /// Records still to be named.
-    left: u8,
-}
-
-impl Names {
-    fn next(&mut self) -> Vec<u8> {
-        self.left = self.left.saturating_sub(1);
-        let name = if self.left == 0 {
-            self.path.take()
-        } else {
-            self.path.clone()
-        };
-        name.unwrap_or_default()
-    }
-}
-
 /// The kind-specific part of a record waiting to be encoded, with owned names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingBody {
@@ -138,9 +118,45 @@ impl Pending {
     /// The protocol record, borrowing the names.
     #[must_use]
     pub fn record(&self) -> Record<'_> {
+        self.made().record()
+    }
+
+    /// The record as the translator made it, borrowed.
+    #[must_use]
+    pub fn made(&self) -> Made<'_> {
+        Made {
+            header: self.header,
+            body: &self.body,
+            file: self.file,
+            name: &self.name,
+            new_name: &self.new_name,
+        }
+    }
+}
+
+/// A record as the translator makes it, its names borrowed for the moment it is handed to
+/// a [`Sink`].
+#[derive(Clone, Copy, Debug)]
+pub struct Made<'a> {
+    /// Common fields.
+    pub header: RecordHeader,
+    /// What kind.
+    pub body: &'a PendingBody,
+    /// The file.
+    pub file: FileRef,
+    /// Its path (rename: the old path).
+    pub name: &'a [u8],
+    /// Rename: the new path.
+    pub new_name: &'a [u8],
+}
+
+impl<'a> Made<'a> {
+    /// The protocol record, borrowing the names.
+    #[must_use]
+    pub fn record(&self) -> Record<'a> {
         let file = self.file;
-        let name = Name::new(&self.name);
-        let body = match &self.body {
+        let name = Name::new(self.name);
+        let body = match self.body {
             PendingBody::Create => Body::FileCreate(FileCreate {
                 file,
                 disposition: CreateDisposition::Create,
@@ -159,13 +175,13 @@ impl Pending {
                 file,
                 flags: 0,
                 name,
-                new_name: Name::new(&self.new_name),
+                new_name: Name::new(self.new_name),
             }),
             PendingBody::HardLink => Body::HardLink(LinkChange {
                 file,
                 flags: 0,
                 name,
-                new_name: Name::new(&self.new_name),
+                new_name: Name::new(self.new_name),
             }),
             PendingBody::Delete => Body::Delete(Delete {
                 file,
@@ -194,7 +210,7 @@ impl Pending {
                 user_id: *uid,
                 forked: *forked,
                 image: name,
-                command_line: Name::new(&self.new_name),
+                command_line: Name::new(self.new_name),
             }),
             PendingBody::ProcessExit(status) => Body::ProcessExit(ProcessExit {
                 exit_status: *status,
@@ -204,6 +220,33 @@ impl Pending {
             header: self.header,
             body,
         }
+    }
+
+    /// An owned copy.
+    #[must_use]
+    pub fn to_pending(&self) -> Pending {
+        Pending {
+            header: self.header,
+            body: self.body.clone(),
+            file: self.file,
+            name: self.name.to_vec(),
+            new_name: self.new_name.to_vec(),
+        }
+    }
+}
+
+/// Where the translator's records go, one at a time as it makes them. The source's outbox
+/// encodes each at once, straight from the translator's buffers (an owned record per event
+/// cost its names' allocations and copies, and moves through a queue); a queue of
+/// [`Pending`] copies keeps them (tests).
+pub trait Sink {
+    /// Takes `record`, whose names are borrowed for the call only.
+    fn put(&mut self, record: Made<'_>);
+}
+
+impl Sink for VecDeque<Pending> {
+    fn put(&mut self, record: Made<'_>) {
+        self.push_back(record.to_pending());
     }
 }
 
@@ -298,6 +341,8 @@ pub struct Translator {
     names: Option<HashMap<HandleKey, Vec<u8>>>,
     /// The key being looked up in `dirty` or `names` (reused: look-ups allocate nothing).
     key: Vec<u8>,
+    /// The path of the event being translated (reused: joining allocates nothing).
+    path: Vec<u8>,
 }
 
 impl Translator {
@@ -316,6 +361,7 @@ impl Translator {
             counters: Counters::default(),
             names: None,
             key: Vec::new(),
+            path: Vec::new(),
         }
     }
 
@@ -382,12 +428,12 @@ impl Translator {
 
     fn push(
         &mut self,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
         actor: Actor,
         body: PendingBody,
         file: FileRef,
-        name: Vec<u8>,
-        new_name: Vec<u8>,
+        name: &[u8],
+        new_name: &[u8],
     ) {
         let header = RecordHeader {
             seq: self.seq(),
@@ -397,9 +443,9 @@ impl Translator {
             process_start_key: actor.start_key,
         };
         self.counters.records = self.counters.records.saturating_add(1);
-        out.push_back(Pending {
+        out.put(Made {
             header,
-            body,
+            body: &body,
             file,
             name,
             new_name,
@@ -407,16 +453,16 @@ impl Translator {
     }
 
     /// A control record (hello, stats, loss): no process, no file, no names.
-    fn control(&mut self, body: PendingBody, timestamp: u64, out: &mut VecDeque<Pending>) {
+    fn control(&mut self, body: PendingBody, timestamp: u64, out: &mut dyn Sink) {
         let actor = Actor {
             timestamp,
             ..Actor::default()
         };
-        self.push(out, actor, body, FileRef::default(), Vec::new(), Vec::new());
+        self.push(out, actor, body, FileRef::default(), &[], &[]);
     }
 
     /// A periodic counters record.
-    pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut VecDeque<Pending>) {
+    pub fn stats(&mut self, stats: Stats, timestamp: u64, out: &mut dyn Sink) {
         self.control(PendingBody::Stats(stats), timestamp, out);
     }
 
@@ -425,7 +471,7 @@ impl Translator {
         &mut self,
         decision: crate::procconn::Decision,
         timestamp: u64,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
     ) {
         use crate::procconn::Decision;
         let (actor, body, image, command_line) = match decision {
@@ -459,18 +505,18 @@ impl Translator {
                 Vec::new(),
             ),
         };
-        self.push(out, actor, body, FileRef::default(), image, command_line);
+        self.push(out, actor, body, FileRef::default(), &image, &command_line);
     }
 
     /// The hello record that opens the stream.
-    pub fn hello(&mut self, hello: DriverHello, timestamp: u64, out: &mut VecDeque<Pending>) {
+    pub fn hello(&mut self, hello: DriverHello, timestamp: u64, out: &mut dyn Sink) {
         self.control(PendingBody::Hello(hello), timestamp, out);
     }
 
     /// A loss the kernel reported (`FAN_Q_OVERFLOW`): it says neither how many events nor
     /// which, so the record says "at least one" (`count` 1, range 0..0). Every cache may now be
     /// stale (a directory rename may be among the lost events), so all are dropped.
-    pub fn overflow(&mut self, timestamp: u64, out: &mut VecDeque<Pending>) {
+    pub fn overflow(&mut self, timestamp: u64, out: &mut dyn Sink) {
         self.counters.overflows = self.counters.overflows.saturating_add(1);
         let loss = Loss {
             first_lost_seq: 0,
@@ -483,7 +529,7 @@ impl Translator {
 
     /// Events were lost (`loss` says why and how many at least): a loss record, and every
     /// cache dropped, since a directory rename may be among the lost events.
-    pub fn loss(&mut self, loss: Loss, timestamp: u64, out: &mut VecDeque<Pending>) {
+    pub fn loss(&mut self, loss: Loss, timestamp: u64, out: &mut dyn Sink) {
         self.flush_moves(out);
         self.dirs.clear();
         self.dirty.clear();
@@ -500,7 +546,7 @@ impl Translator {
         event: &RawEvent<'_>,
         actor: Actor,
         resolver: &mut dyn Resolve,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
     ) {
         self.counters.events = self.counters.events.saturating_add(1);
         if event.mask & mask::Q_OVERFLOW != 0 {
@@ -538,16 +584,33 @@ impl Translator {
         if bits & simple == 0 {
             return;
         }
-        let Some(path) = self.event_path(event, resolver) else {
+        // The path is built in a buffer kept for the next event: the records take it by
+        // reference, and the outbox copies it once, into the batch.
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        if self.event_path(event, resolver, &mut path) {
+            self.translate_at(event, actor, (file, bits, own), &path, out);
+        } else {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
-            return;
-        };
-        self.maintain_dirs(event, &path);
-        let link_from = self.track_names(event, bits, &path);
+        }
+        self.path = path;
+    }
+
+    /// [`Translator::translate`] once the event's path is known.
+    fn translate_at(
+        &mut self,
+        event: &RawEvent<'_>,
+        actor: Actor,
+        (file, bits, own): (FileRef, u64, bool),
+        path: &[u8],
+        out: &mut dyn Sink,
+    ) {
+        self.maintain_dirs(event, path);
+        let link_from = self.track_names(event, bits, path);
         if own {
             return;
         }
-        if !self.in_scope(&path) {
+        if !self.in_scope(path) {
             self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
             return;
         }
@@ -555,7 +618,7 @@ impl Translator {
         let mut dirty_key = std::mem::take(&mut self.key);
         match &event.object {
             Some(object) => HandleKey::write(object, &mut dirty_key),
-            None => HandleKey::write_path(&path, &mut dirty_key),
+            None => HandleKey::write_path(path, &mut dirty_key),
         }
         // Merged events keep no order: replay the bits in the order one process can cause
         // them (create, write, attribute change, close, delete).
@@ -568,55 +631,27 @@ impl Translator {
             self.dirty.remove(dirty_key.as_slice());
         }
         self.key = dirty_key;
-        // Each record owns its name: the last one takes the path, the others a copy (an
-        // event usually carries one bit, so it usually costs no copy at all).
-        let mut names = Names {
-            path: Some(path),
-            left: [create, first_write, attributes, close, delete]
-                .into_iter()
-                .map(u8::from)
-                .sum(),
-        };
         if create {
-            let name = names.next();
-            match link_from {
+            match &link_from {
                 Some(existing) => {
-                    self.push(out, actor, PendingBody::HardLink, file, existing, name);
+                    self.push(out, actor, PendingBody::HardLink, file, existing, path);
                 }
-                None => self.push(out, actor, PendingBody::Create, file, name, Vec::new()),
+                None => self.push(out, actor, PendingBody::Create, file, path, &[]),
             }
         }
         // One `if` each rather than a table: a `PendingBody` is as large as its largest
         // variant, and this runs for every event.
         if first_write {
-            let name = names.next();
-            self.push(out, actor, PendingBody::FirstWrite, file, name, Vec::new());
+            self.push(out, actor, PendingBody::FirstWrite, file, path, &[]);
         }
         if attributes {
-            let name = names.next();
-            self.push(
-                out,
-                actor,
-                PendingBody::SetAttributes,
-                file,
-                name,
-                Vec::new(),
-            );
+            self.push(out, actor, PendingBody::SetAttributes, file, path, &[]);
         }
         if close {
-            let name = names.next();
-            self.push(
-                out,
-                actor,
-                PendingBody::CloseModified,
-                file,
-                name,
-                Vec::new(),
-            );
+            self.push(out, actor, PendingBody::CloseModified, file, path, &[]);
         }
         if delete {
-            let name = names.next();
-            self.push(out, actor, PendingBody::Delete, file, name, Vec::new());
+            self.push(out, actor, PendingBody::Delete, file, path, &[]);
         }
     }
 
@@ -638,18 +673,24 @@ impl Translator {
 
     /// The path an event is about: its directory entry, else the parent directory alone
     /// (events on a directory itself), else the object itself (an event that carries only
-    /// the object's handle).
-    fn event_path(&mut self, event: &RawEvent<'_>, resolver: &mut dyn Resolve) -> Option<Vec<u8>> {
+    /// the object's handle). Appended to `path`; `false` when it cannot be found.
+    fn event_path(
+        &mut self,
+        event: &RawEvent<'_>,
+        resolver: &mut dyn Resolve,
+        path: &mut Vec<u8>,
+    ) -> bool {
         if let Some(entry) = &event.entry {
-            return self.dirs.entry_path(entry, resolver);
+            return self.dirs.entry_path_into(entry, resolver, path);
         }
         if let Some(dir) = &event.dir {
-            return self.dirs.dir_path(dir, resolver);
+            return self.dirs.dir_path_into(dir, resolver, path);
         }
-        event
-            .object
-            .as_ref()
-            .and_then(|object| resolver.resolve(object))
+        let Some(found) = event.object.as_ref().and_then(|o| resolver.resolve(o)) else {
+            return false;
+        };
+        path.extend_from_slice(&found);
+        true
     }
 
     /// Remembers a new directory's path under its handle. Deleted directories are not
@@ -672,7 +713,7 @@ impl Translator {
         file: FileRef,
         own: bool,
         resolver: &mut dyn Resolve,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
     ) {
         let (Some(old), Some(new)) = (&event.old_entry, &event.new_entry) else {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
@@ -704,7 +745,7 @@ impl Translator {
         own: bool,
         old_path: Vec<u8>,
         new_path: Vec<u8>,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
     ) {
         if !file.is_directory {
             if let (Some(names), Some(object)) = (self.names.as_mut(), object) {
@@ -726,7 +767,7 @@ impl Translator {
             self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
             return;
         }
-        self.push(out, actor, PendingBody::Rename, file, old_path, new_path);
+        self.push(out, actor, PendingBody::Rename, file, &old_path, &new_path);
     }
 
     /// Pairs `MOVED_FROM` with the `MOVED_TO` that follows it (kernels without `FAN_RENAME`):
@@ -740,7 +781,7 @@ impl Translator {
         file: FileRef,
         own: bool,
         resolver: &mut dyn Resolve,
-        out: &mut VecDeque<Pending>,
+        out: &mut dyn Sink,
     ) {
         let Some(path) = event
             .entry
@@ -793,7 +834,7 @@ impl Translator {
     /// kernel's queue stayed empty for a poll interval. Moving out of the watched file
     /// system cannot happen with a file system mark, so such a half is a defensive case:
     /// it is reported as a rename with no new name rather than dropped.
-    pub fn flush_moves(&mut self, out: &mut VecDeque<Pending>) {
+    pub fn flush_moves(&mut self, out: &mut dyn Sink) {
         while let Some(from) = self.moves.pop_front() {
             self.report_lone_from(from, out);
         }
@@ -801,7 +842,7 @@ impl Translator {
 
     /// Reports the `MOVED_FROM`s that waited longer than [`MOVE_PATIENCE_TICKS`] by `now`
     /// (a timestamp like the actors'): called after a read that emptied the queue.
-    pub fn expire_moves(&mut self, now: u64, out: &mut VecDeque<Pending>) {
+    pub fn expire_moves(&mut self, now: u64, out: &mut dyn Sink) {
         while self
             .moves
             .front()
@@ -813,15 +854,15 @@ impl Translator {
         }
     }
 
-    fn report_lone_from(&mut self, from: MoveHalf, out: &mut VecDeque<Pending>) {
+    fn report_lone_from(&mut self, from: MoveHalf, out: &mut dyn Sink) {
         if self.exclude_pid != Some(from.actor.pid) && self.in_scope(&from.path) {
             self.push(
                 out,
                 from.actor,
                 PendingBody::Rename,
                 from.file,
-                from.path,
-                Vec::new(),
+                &from.path,
+                &[],
             );
         }
     }
