@@ -246,6 +246,8 @@ pub struct Engine {
     groups: HashMap<ActorKey, Group>,
     covered_pids: HashMap<u32, (Level, Timestamp)>,
     covered_parents: HashMap<u32, (Level, Timestamp)>,
+    /// The latest time [`Engine::expire`] expired to.
+    expired_to: Timestamp,
 }
 
 impl Default for Engine {
@@ -299,6 +301,7 @@ impl Engine {
             groups: HashMap::new(),
             covered_pids: HashMap::new(),
             covered_parents: HashMap::new(),
+            expired_to: Timestamp(0),
         }
     }
 
@@ -661,7 +664,15 @@ impl Engine {
         self.confirm_renames(now, false, alerts);
     }
 
+    /// Forgets what is older than the windows before `now`. Done once per time: the events
+    /// of one read share their time (Linux stamps a read), and nothing an event of that time
+    /// adds can expire before time moves on (an event stamped earlier than the stream's
+    /// latest, which only a replay has, is expired then).
     fn expire(&mut self, now: Timestamp) {
+        if now.0 <= self.expired_to.0 && self.groups.len() <= self.config.max_actors {
+            return;
+        }
+        self.expired_to = self.expired_to.max(now);
         let pair = now.0.saturating_sub(ticks(self.config.pair_secs));
         while self.deleted.front().is_some_and(|d| d.time.0 < pair) {
             self.deleted.pop_front();
