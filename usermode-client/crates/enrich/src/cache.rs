@@ -50,6 +50,11 @@ pub struct ProcessCache {
     sweep_every: Duration,
     last_sweep: Instant,
     stats: CacheStats,
+    /// The entry looked up last: handed out again without a look-up while one process's
+    /// events follow one another (the rule). No other entry is used meanwhile, so its
+    /// `last_used` from the first of them keeps the eviction order; forgotten whenever the
+    /// entries change.
+    last: Option<(ProcessKey, Arc<ProcessInfo>)>,
 }
 
 impl std::fmt::Debug for ProcessCache {
@@ -77,6 +82,7 @@ impl ProcessCache {
             sweep_every: Duration::from_secs(1),
             last_sweep: Instant::now(),
             stats: CacheStats::default(),
+            last: None,
         }
     }
 
@@ -108,23 +114,33 @@ impl ProcessCache {
     /// The process behind `key`, from the cache or the inspector.
     pub fn get(&mut self, key: ProcessKey, seen_at: Timestamp) -> Arc<ProcessInfo> {
         self.clock += 1;
-        if let Some(entry) = self.entries.get_mut(&key) {
+        if let Some((last, info)) = &self.last {
+            if *last == key {
+                self.stats.hits += 1;
+                return Arc::clone(info);
+            }
+        }
+        let info = if let Some(entry) = self.entries.get_mut(&key) {
             entry.last_used = self.clock;
             self.stats.hits += 1;
-            return Arc::clone(&entry.info);
-        }
-        self.stats.misses += 1;
-        if self.entries.len() >= self.capacity {
-            self.evict();
-        }
-        let mut info = self.inspector.inspect(key, seen_at);
-        // The inspector describes the key it was asked about, whatever it returns.
-        info.key = key;
-        self.fill_parent(&mut info, seen_at);
-        self.insert(info, false)
+            Arc::clone(&entry.info)
+        } else {
+            self.stats.misses += 1;
+            if self.entries.len() >= self.capacity {
+                self.evict();
+            }
+            let mut info = self.inspector.inspect(key, seen_at);
+            // The inspector describes the key it was asked about, whatever it returns.
+            info.key = key;
+            self.fill_parent(&mut info, seen_at);
+            self.insert(info, false)
+        };
+        self.last = Some((key, Arc::clone(&info)));
+        info
     }
 
     fn insert(&mut self, info: ProcessInfo, recorded: bool) -> Arc<ProcessInfo> {
+        self.last = None;
         let info = Arc::new(info);
         self.entries.insert(
             info.key,
@@ -210,6 +226,7 @@ impl ProcessCache {
 
     /// Drops the least recently used eighth (at least one entry): amortised O(1) per miss.
     fn evict(&mut self) {
+        self.last = None;
         let mut ages: Vec<u64> = self.entries.values().map(|e| e.last_used).collect();
         let drop = (ages.len() / 8).max(1);
         let (_, cutoff, _) = ages.select_nth_unstable(drop - 1);
@@ -236,6 +253,7 @@ impl ProcessCache {
 
     /// Drops the entries whose process has ended (and those with an unknown start key).
     pub fn sweep(&mut self) {
+        self.last = None;
         self.last_sweep = Instant::now();
         let keys: Vec<ProcessKey> = self.entries.keys().copied().collect();
         for key in keys {
@@ -364,6 +382,57 @@ mod tests {
             cache.stats().evicted,
             "every evicted entry's resources are released"
         );
+    }
+
+    /// The process looked up last is handed out again without a look-up: its uses still
+    /// count for eviction (a busy process outlives quieter ones), a start record replaces
+    /// it, and a sweep that drops it is not undone.
+    #[test]
+    fn the_last_process_again_is_a_use_a_restart_replaces_it_and_a_sweep_drops_it() {
+        let system = FakeSystem::default();
+        for pid in 0..40 {
+            system
+                .running
+                .borrow_mut()
+                .insert(pid, (7, format!("p{pid}")));
+        }
+        let mut cache = ProcessCache::new(Box::new(system.clone()), 8);
+        cache.get(key(0, 7), Timestamp(0));
+        for pid in 1..40 {
+            // The busy process's run of events, then another process's event.
+            for _ in 0..3 {
+                assert_eq!(
+                    cache.get(key(0, 7), Timestamp(0)).image.as_deref(),
+                    Some("p0")
+                );
+            }
+            cache.get(key(pid, 7), Timestamp(0));
+        }
+        assert!(cache.stats().evicted > 0);
+        assert!(
+            !system.forgotten.borrow().contains(&key(0, 7)),
+            "the busy process was never the least recently used"
+        );
+        assert_eq!(cache.stats().hits, 3 * 39);
+        assert_eq!(*system.inspections.borrow(), 40);
+
+        let restarted = ProcessInfo {
+            key: key(39, 7),
+            image: Some("/new/image".into()),
+            ..ProcessInfo::default()
+        };
+        cache.record_start(restarted, Timestamp(0));
+        let again = cache.get(key(39, 7), Timestamp(0));
+        assert_eq!(again.image.as_deref(), Some("/new/image"));
+
+        // Ended and swept: the next event of it is inspected anew.
+        system.running.borrow_mut().remove(&39);
+        cache.record_exit(key(39, 7), Timestamp(0));
+        cache.sweep();
+        let inspections = *system.inspections.borrow();
+        let gone = cache.get(key(39, 7), Timestamp(0));
+        assert_eq!(gone.image, None);
+        assert_eq!(*system.inspections.borrow(), inspections + 1);
     }
 
     #[test]
