@@ -182,6 +182,26 @@ impl Decimal {
         Self { value, len, digits }
     }
 
+    /// Becomes `value + 1` by adding one to the digits (no division: a line's sequence
+    /// number is usually the last line's plus one).
+    fn increment(&mut self) {
+        let Some(value) = self.value.checked_add(1) else {
+            return;
+        };
+        let mut at = self.len;
+        while at > 0 {
+            at -= 1;
+            if self.digits[at] < b'9' {
+                self.digits[at] += 1;
+                self.value = value;
+                return;
+            }
+            self.digits[at] = b'0';
+        }
+        // All nines: one digit more.
+        *self = Self::new(value);
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         let end = out.len() + self.len;
         out.extend_from_slice(&self.digits);
@@ -481,6 +501,8 @@ pub struct LineWriter {
     last_file: RenderedFile,
     /// The last line's time (a read's events share it).
     time: Decimal,
+    /// The last line's sequence number (the next is usually one more).
+    seq: Decimal,
 }
 
 impl LineWriter {
@@ -521,6 +543,7 @@ impl LineWriter {
                 .collect(),
             last_file: RenderedFile::default(),
             time: Decimal::new(0),
+            seq: Decimal::new(0),
         }
     }
 
@@ -549,7 +572,12 @@ impl LineWriter {
         }
         self.time.write(out);
         out.extend_from_slice(&self.metadata);
-        number(out, event.seq);
+        if self.seq.value.checked_add(1) == Some(event.seq) {
+            self.seq.increment();
+        } else if self.seq.value != event.seq {
+            self.seq = Decimal::new(event.seq);
+        }
+        self.seq.write(out);
         let p = &event.process;
         let device = match event.host {
             Host::Windows => &self.device_windows,
@@ -913,6 +941,15 @@ mod tests {
             let kept = Decimal::new(n);
             kept.write(&mut out);
             assert_eq!(out, format!("prefix:{n}{n}").as_bytes(), "{n} kept");
+            let mut next = kept;
+            next.increment();
+            let expected = Decimal::new(n.saturating_add(1));
+            assert_eq!(next.value, expected.value, "{n} + 1");
+            assert_eq!(
+                next.digits[..next.len],
+                expected.digits[..expected.len],
+                "{n} + 1"
+            );
         }
     }
 
