@@ -5,7 +5,7 @@
 //! pre-escaped bytes, strings are escaped in one pass (eight bytes tested at a time) that
 //! copies the runs between escapes, and a [`LineWriter`] keeps what repeats from line to line
 //! (each operation's constant parts, the metadata and device, busy processes' parts, the last
-//! file object).
+//! file object, the time and the sequence number).
 
 use std::sync::Arc;
 

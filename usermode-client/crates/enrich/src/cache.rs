@@ -325,6 +325,18 @@ mod tests {
         ProcessKey { pid, start_key }
     }
 
+    /// A system running pids `0..count`, each with start key 7 and image `p<pid>`.
+    fn running(count: u32) -> FakeSystem {
+        let system = FakeSystem::default();
+        for pid in 0..count {
+            system
+                .running
+                .borrow_mut()
+                .insert(pid, (7, format!("p{pid}")));
+        }
+        system
+    }
+
     #[test]
     fn pid_reuse_never_attributes_an_event_to_the_wrong_process() {
         let system = FakeSystem::default();
@@ -359,13 +371,7 @@ mod tests {
 
     #[test]
     fn hits_do_not_inspect_again_and_capacity_is_a_hard_bound() {
-        let system = FakeSystem::default();
-        for pid in 0..100 {
-            system
-                .running
-                .borrow_mut()
-                .insert(pid, (7, format!("p{pid}")));
-        }
+        let system = running(100);
         let mut cache = ProcessCache::new(Box::new(system.clone()), 10);
         for _ in 0..3 {
             cache.get(key(1, 7), Timestamp(0));
@@ -389,13 +395,7 @@ mod tests {
     /// it, and a sweep that drops it is not undone.
     #[test]
     fn the_last_process_again_is_a_use_a_restart_replaces_it_and_a_sweep_drops_it() {
-        let system = FakeSystem::default();
-        for pid in 0..40 {
-            system
-                .running
-                .borrow_mut()
-                .insert(pid, (7, format!("p{pid}")));
-        }
+        let system = running(40);
         let mut cache = ProcessCache::new(Box::new(system.clone()), 8);
         cache.get(key(0, 7), Timestamp(0));
         for pid in 1..40 {

@@ -5,7 +5,10 @@
 //! cold: every record was written to memory the cache had dropped and read back from it, and
 //! its paths were freed long after they were made. Encoding each record as soon as it exists
 //! touches it once, while it is hot, and frees its paths at once for the next event to reuse.
-//! A paused [`BatchWriter`] keeps the batch open between records.
+//! A paused [`BatchWriter`] keeps the batch open between records. Records arrive through
+//! [`Sink`], their names borrowed from the translator's buffers: copied once, into the batch
+//! (an owned record per event cost an allocation and a copy of its path, and more for a
+//! merged event's further records).
 
 #![forbid(unsafe_code)]
 

@@ -148,15 +148,6 @@ impl DirCache {
         self.resolved
     }
 
-    /// The path of directory `dir`, from the cache or through `resolver`.
-    pub fn dir_path(
-        &mut self,
-        dir: &FileHandle<'_>,
-        resolver: &mut dyn Resolve,
-    ) -> Option<Vec<u8>> {
-        self.with_dir(dir, resolver, <[u8]>::to_vec)
-    }
-
     /// The full path of an entry: its directory's path and its name (`.` or an empty name
     /// is the directory itself).
     pub fn entry_path(
@@ -179,7 +170,8 @@ impl DirCache {
             .is_some()
     }
 
-    /// [`DirCache::dir_path`], appended to `path`; `false` when it cannot be found.
+    /// The path of directory `dir`, from the cache or through `resolver`, appended to
+    /// `path`; `false` when it cannot be found.
     pub fn dir_path_into(
         &mut self,
         dir: &FileHandle<'_>,
@@ -315,6 +307,13 @@ mod tests {
         assert_eq!(under(b"/x/y", b"/"), Some(&b"x/y"[..]));
     }
 
+    fn dir_path(cache: &mut DirCache, handle: &'static [u8], table: &mut Table) -> Option<Vec<u8>> {
+        let mut path = Vec::new();
+        cache
+            .dir_path_into(&fh(handle), table, &mut path)
+            .then_some(path)
+    }
+
     #[test]
     fn resolves_once_then_serves_from_the_cache() {
         let mut table = Table::default();
@@ -328,7 +327,7 @@ mod tests {
         assert_eq!(cache.entry_path(&entry, &mut table).unwrap(), b"/w/d1/f");
         assert_eq!(table.calls, 1);
         assert_eq!(cache.resolved(), 1);
-        assert_eq!(cache.dir_path(&fh(b"gone"), &mut table), None);
+        assert_eq!(dir_path(&mut cache, b"gone", &mut table), None);
     }
 
     #[test]
@@ -339,9 +338,9 @@ mod tests {
         cache.insert(&fh(b"b"), b"/w/a/b".to_vec());
         cache.insert(&fh(b"c"), b"/w/ab".to_vec());
         cache.rename_tree(b"/w/a", b"/w/z");
-        assert_eq!(cache.dir_path(&fh(b"a"), &mut table).unwrap(), b"/w/z");
-        assert_eq!(cache.dir_path(&fh(b"b"), &mut table).unwrap(), b"/w/z/b");
-        assert_eq!(cache.dir_path(&fh(b"c"), &mut table).unwrap(), b"/w/ab");
+        assert_eq!(dir_path(&mut cache, b"a", &mut table).unwrap(), b"/w/z");
+        assert_eq!(dir_path(&mut cache, b"b", &mut table).unwrap(), b"/w/z/b");
+        assert_eq!(dir_path(&mut cache, b"c", &mut table).unwrap(), b"/w/ab");
         assert_eq!(table.calls, 0);
     }
 
