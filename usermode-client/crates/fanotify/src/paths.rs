@@ -116,6 +116,12 @@ pub struct DirCache {
     resolved: u64,
     /// The key being looked up (reused: a look-up allocates nothing).
     key: Vec<u8>,
+    /// The directory found last, its key and path, while `last_valid`: events come in runs
+    /// in one directory, and comparing the key is cheaper than hashing it. Forgotten when
+    /// a path is inserted or changed.
+    last_key: Vec<u8>,
+    last_path: Vec<u8>,
+    last_valid: bool,
 }
 
 impl DirCache {
@@ -127,6 +133,9 @@ impl DirCache {
             capacity: capacity.max(1),
             resolved: 0,
             key: Vec::new(),
+            last_key: Vec::new(),
+            last_path: Vec::new(),
+            last_valid: false,
         }
     }
 
@@ -191,7 +200,13 @@ impl DirCache {
         f: impl FnOnce(&[u8]) -> T,
     ) -> Option<T> {
         HandleKey::write(dir, &mut self.key);
+        if self.last_valid && self.last_key == self.key {
+            return Some(f(&self.last_path));
+        }
         if let Some(path) = self.paths.get(self.key.as_slice()) {
+            self.last_key.clone_from(&self.key);
+            self.last_path.clone_from(path);
+            self.last_valid = true;
             return Some(f(path));
         }
         let path = resolver.resolve(dir)?;
@@ -207,6 +222,7 @@ impl DirCache {
     }
 
     fn insert_key(&mut self, key: HandleKey, path: Vec<u8>) {
+        self.last_valid = false;
         if self.paths.len() >= self.capacity && !self.paths.contains_key(&key) {
             self.paths.clear();
         }
@@ -216,6 +232,7 @@ impl DirCache {
     /// A directory moved from `old` to `new`: every cached path at or under `old` now lies
     /// under `new`.
     pub fn rename_tree(&mut self, old: &[u8], new: &[u8]) {
+        self.last_valid = false;
         for path in self.paths.values_mut() {
             if let Some(rest) = under(path, old) {
                 let mut moved = new.to_vec();
@@ -227,6 +244,7 @@ impl DirCache {
 
     /// Forgets everything (after events were lost, the cache may be stale).
     pub fn clear(&mut self) {
+        self.last_valid = false;
         self.paths.clear();
     }
 }
@@ -312,6 +330,32 @@ mod tests {
         cache
             .dir_path_into(&fh(handle), table, &mut path)
             .then_some(path)
+    }
+
+    /// The directory found last is served again without a look-up, and never after its
+    /// path changed: renamed, inserted anew, or the cache cleared.
+    #[test]
+    fn the_last_directory_is_served_again_until_its_path_changes() {
+        let mut table = Table::default();
+        table.paths.insert(b"a".to_vec(), b"/w/resolved".to_vec());
+        let mut cache = DirCache::new(8);
+        cache.insert(&fh(b"a"), b"/w/a".to_vec());
+        cache.insert(&fh(b"b"), b"/w/b".to_vec());
+        for _ in 0..2 {
+            assert_eq!(dir_path(&mut cache, b"a", &mut table).unwrap(), b"/w/a");
+        }
+        assert_eq!(dir_path(&mut cache, b"b", &mut table).unwrap(), b"/w/b");
+        assert_eq!(dir_path(&mut cache, b"a", &mut table).unwrap(), b"/w/a");
+        cache.rename_tree(b"/w/a", b"/w/z");
+        assert_eq!(dir_path(&mut cache, b"a", &mut table).unwrap(), b"/w/z");
+        cache.insert(&fh(b"a"), b"/w/q".to_vec());
+        assert_eq!(dir_path(&mut cache, b"a", &mut table).unwrap(), b"/w/q");
+        cache.clear();
+        assert_eq!(
+            dir_path(&mut cache, b"a", &mut table).unwrap(),
+            b"/w/resolved"
+        );
+        assert_eq!(table.calls, 1);
     }
 
     #[test]
