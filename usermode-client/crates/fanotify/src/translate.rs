@@ -323,7 +323,7 @@ struct MoveHalf {
     file: FileRef,
 }
 
-/// Turns parsed events into pending records.
+/// Turns parsed events into records, handed to a [`Sink`] as they are made.
 #[derive(Debug)]
 pub struct Translator {
     scope: Vec<u8>,
