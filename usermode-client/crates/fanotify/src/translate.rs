@@ -60,7 +60,8 @@ enum OldName {
     Unwanted,
 }
 
-/// The kind-specific part of a record waiting to be encoded, with owned names.
+/// The kind-specific part of a record the translator makes (its names travel beside it, in
+/// [`Made`] or [`Pending`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingBody {
     /// `FAN_CREATE`.
@@ -99,7 +100,8 @@ pub enum PendingBody {
     ProcessExit(u32),
 }
 
-/// A record waiting to be put in a batch.
+/// A record the translator made, owned: what a [`Sink`] that keeps records holds (the
+/// translator's tests); the source's outbox encodes [`Made`] records at once instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     /// Common fields.
