@@ -24,8 +24,8 @@ const LOCAL_HOST: Host = if cfg!(windows) {
 const MAX_SAMPLE_AGE_TICKS: u64 = 60 * 10_000_000;
 
 /// How long the wall clock is extrapolated from one reading of it: the age check needs
-/// seconds, not nanoseconds, and one monotonic reading per event then serves both it and
-/// the sampler's rate limit.
+/// seconds, not nanoseconds, and one monotonic reading per event time then serves both it
+/// and the sampler's rate limit.
 const WALL_CLOCK_REREAD: Duration = Duration::from_secs(1);
 
 /// The behaviour engine plus its content sampler.
@@ -44,6 +44,9 @@ pub struct BehaviourDetector {
     unreadable: u64,
     /// The wall clock read last, and the monotonic clock at that moment.
     wall: Option<(Timestamp, Instant)>,
+    /// The last event time sampling was considered for, the monotonic clock read for it,
+    /// and whether such an event is recent enough to sample ([`BehaviourDetector::clock_for`]).
+    clock: Option<(Timestamp, Instant, bool)>,
 }
 
 impl std::fmt::Debug for BehaviourDetector {
@@ -69,6 +72,7 @@ impl BehaviourDetector {
             dropped: 0,
             unreadable: 0,
             wall: None,
+            clock: None,
         })
     }
 
@@ -85,6 +89,23 @@ impl BehaviourDetector {
         let wall = Timestamp::now();
         self.wall = Some((wall, now));
         wall
+    }
+
+    /// The monotonic clock for sampling an event stamped `time`, or `None` when such an event
+    /// is too old to sample. Read once per event time: a live source stamps a read's events
+    /// with one time, and a clock reading per event cost as much as the rest of the
+    /// detector's work on an event it does not sample. The rate limit is refilled from the
+    /// readings it is given, so time spent within a read is counted at the next one.
+    fn clock_for(&mut self, time: Timestamp) -> Option<Instant> {
+        if let Some((at, now, fresh)) = self.clock {
+            if at == time {
+                return fresh.then_some(now);
+            }
+        }
+        let now = Instant::now();
+        let fresh = time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS);
+        self.clock = Some((time, now, fresh));
+        fresh.then_some(now)
     }
 
     /// Content sampler counters (queued, refused by rate or queue, done).
@@ -159,11 +180,12 @@ impl Detector for BehaviourDetector {
         // Content is sampled for this host's live events only, while the sampler has room:
         // asking first spares building requests (each holds a copy of the event) that could
         // only be refused, which under a flood is nearly all of them.
-        let now = (self.sampler.is_some() && event.host == LOCAL_HOST && Engine::may_sample(event))
-            .then(Instant::now)
-            .filter(|&now| {
-                event.time.0 >= self.wall_at(now).0.saturating_sub(MAX_SAMPLE_AGE_TICKS)
-            });
+        let now = if self.sampler.is_some() && event.host == LOCAL_HOST && Engine::may_sample(event)
+        {
+            self.clock_for(event.time)
+        } else {
+            None
+        };
         let ready = now.and_then(|now| {
             let sampler = self.sampler.as_mut()?;
             sampler.ready_at(now).then_some((sampler, now))
@@ -286,6 +308,29 @@ mod tests {
             details: Details::default(),
             entropy: None,
         }
+    }
+
+    /// Events stamped alike (a read's) share one clock reading; a new time reads the clock
+    /// again; an event too old to sample is not, whether its time is new or repeated.
+    #[test]
+    fn the_clock_is_read_once_per_event_time() {
+        let mut detector = BehaviourDetector::new(EngineConfig::default(), None).unwrap();
+        let time = Timestamp::now();
+        let first = detector.clock_for(time).expect("a fresh event");
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(detector.clock_for(time), Some(first));
+        let next = detector
+            .clock_for(Timestamp(time.0 + 1))
+            .expect("a fresh event");
+        assert!(next > first, "a new time reads the clock");
+        let old = Timestamp(time.0 - MAX_SAMPLE_AGE_TICKS - 10_000_000);
+        assert_eq!(detector.clock_for(old), None);
+        assert_eq!(detector.clock_for(old), None);
+        let back = detector.clock_for(time).expect("a fresh event");
+        assert!(
+            back > next,
+            "the clock is read again for a time seen before the last"
+        );
     }
 
     #[test]
