@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use picket_fanotify::pace::PaceConfig;
 use picket_fanotify::{FanotifySource, SourceConfig};
 
 /// Opens the fanotify source for the file system holding `path`.
@@ -20,10 +21,12 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
     // exits before its file events are read keeps its image, command line and parent.
     // `PICKET_PROCESSES=off` turns it off (the overhead benchmark's comparison run).
     let processes = std::env::var("PICKET_PROCESSES").map_or(true, |v| v != "off");
-    raise_priority();
+    let pace = pace();
+    start_pace(pace);
     let config = SourceConfig {
         report_hard_links: true,
         processes,
+        pace: Some(pace),
         ..SourceConfig::new(path)
     };
     let source = FanotifySource::open(&config)
@@ -32,34 +35,42 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
     Ok(Box::new(source))
 }
 
-/// The sensor's nice value unless `PICKET_NICE` says otherwise: above ordinary programs, as
-/// auditd boosts itself. On a machine whose cores are all busy, a sensor at the writers'
-/// priority gets the same share of a core as each of them and can fall behind a fast writer
-/// until the kernel queue overflows and events are lost; a modest boost lets it keep up. It
-/// is a weight, not a real-time class: a sensor that spins cannot starve the machine.
-const DEFAULT_NICE: i32 = -5;
+/// The sensor's pace (see `picket_fanotify::pace`): nice 0 in the `SCHED_BATCH` class while
+/// it keeps up, so that its wake-ups do not preempt the programs it watches, and nice −5
+/// (above ordinary programs, as auditd boosts itself) while its reads show it falling behind
+/// the kernel's queue. `PICKET_NICE` and `PICKET_NICE_BEHIND` set other values.
+fn pace() -> PaceConfig {
+    let defaults = PaceConfig::default();
+    PaceConfig {
+        nice: nice_from_env("PICKET_NICE", defaults.nice),
+        behind_nice: nice_from_env("PICKET_NICE_BEHIND", defaults.behind_nice),
+    }
+}
 
-/// Sets the nice value of this thread, before the source and the pipeline start their
-/// threads (they inherit it). Without `CAP_SYS_NICE` the sensor runs at the default priority
-/// and says so.
-fn raise_priority() {
-    let nice = match std::env::var("PICKET_NICE") {
+fn nice_from_env(name: &str, default: i32) -> i32 {
+    match std::env::var(name) {
         Ok(text) => match text.trim().parse::<i32>() {
             Ok(nice) if (-20..=19).contains(&nice) => nice,
             _ => {
                 tracing::warn!(
-                    "PICKET_NICE={text:?} is not a nice value from -20 to 19: using {DEFAULT_NICE}"
+                    "{name}={text:?} is not a nice value from -20 to 19: using {default}"
                 );
-                DEFAULT_NICE
+                default
             }
         },
-        Err(_) => DEFAULT_NICE,
-    };
-    if let Err(error) = picket_fanotify::set_nice(nice) {
+        Err(_) => default,
+    }
+}
+
+/// Puts this thread at `pace`'s everyday value, before the source and the pipeline start
+/// their threads (they inherit it).
+fn start_pace(pace: PaceConfig) {
+    if let Err(error) = picket_fanotify::pace::start(pace) {
         tracing::warn!(
             %error,
-            "cannot set the sensor's nice value to {nice}: it runs at the default priority and \
-             may fall behind writers on a busy machine"
+            "cannot run the sensor at nice {} in the SCHED_BATCH class: it runs as it was \
+             started",
+            pace.nice
         );
     }
 }

@@ -23,6 +23,7 @@ use crate::error::FanotifyError;
 use crate::group::{Capabilities, Features, Group};
 use crate::mask;
 use crate::outbox::Outbox;
+use crate::pace::Pacer;
 use crate::parse;
 use crate::paths::MountResolver;
 use crate::procconn::{Decision, ProcessTable, Tracker};
@@ -59,6 +60,10 @@ pub struct SourceConfig {
     /// that are gone by the time they are read (see [`crate::procconn`]). Off by default
     /// here (the library's tests count file records); `picket watch` and `live` turn it on.
     pub processes: bool,
+    /// Raise the sensor's threads while its reads show it falling behind, and lower them
+    /// again once it has caught up (see [`crate::pace`]). Off by default here; `picket watch`
+    /// and `live` turn it on.
+    pub pace: Option<crate::pace::PaceConfig>,
 }
 
 impl SourceConfig {
@@ -75,6 +80,7 @@ impl SourceConfig {
             report_hard_links: false,
             stats_interval: Duration::from_secs(10),
             processes: false,
+            pace: None,
         }
     }
 }
@@ -97,6 +103,9 @@ pub struct SourceCounters {
     pub processes: crate::procconn::TableCounters,
     /// The tracker thread's counters (zero when off).
     pub tracker: crate::procconn::TrackerCounters,
+    /// Times the reader fell behind the kernel's queue and was raised (zero without
+    /// [`SourceConfig::pace`]).
+    pub behind_spells: u64,
 }
 
 /// Bytes per read: small enough that the pidfds of one read (one per event) stay well
@@ -131,6 +140,8 @@ pub struct FanotifySource {
     overflow_advised: bool,
     /// Process tracking, when on.
     processes: Option<Processes>,
+    /// Raises and lowers the sensor's threads as it falls behind and catches up.
+    pace: Option<Pacer>,
 }
 
 /// The queue size to advise after an overflow: 4 times the group's (picket's 131 072
@@ -241,6 +252,7 @@ impl FanotifySource {
             last_stats: Instant::now(),
             overflow_advised: false,
             processes,
+            pace: config.pace.map(Pacer::new),
         })
     }
 
@@ -359,6 +371,7 @@ impl FanotifySource {
                 .as_ref()
                 .map(|p| p.tracker.counters())
                 .unwrap_or_default(),
+            behind_spells: self.pace.as_ref().map_or(0, Pacer::spells),
         }
     }
 
@@ -392,6 +405,9 @@ impl FanotifySource {
         // A read that left room for a quarter more found the queue empty: next time, let
         // events gather first.
         self.drained = n < self.read_buf.len() - self.read_buf.len() / 4;
+        if let Some(pace) = &mut self.pace {
+            pace.after_read(self.drained);
+        }
         let timestamp = now();
         self.keys.clear();
         // Every exec that precedes an event of this read is in the tracker's answer.

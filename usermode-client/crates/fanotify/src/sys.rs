@@ -196,6 +196,43 @@ pub fn set_nice(nice: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets the nice value of every thread of this process (each keeps its own; see
+/// [`set_nice`]). Lowering a value below its current one needs `CAP_SYS_NICE`. A thread
+/// that exits meanwhile is passed over; the first other failure is returned, after every
+/// thread was tried.
+pub fn set_process_nice(nice: i32) -> io::Result<()> {
+    let mut first_error = None;
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<libc::id_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: setpriority takes three integers and touches no memory of ours.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::ESRCH) {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Puts the calling thread in the `SCHED_BATCH` class (threads it starts later inherit it):
+/// the same share of the CPU by its nice value as an ordinary thread, but its wake-ups never
+/// preempt a running thread; it runs when the scheduler next chooses. Needs no privilege.
+pub fn batch_thread() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is a live, complete sched_param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &raw const param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Raises the soft limit on open descriptors to the hard limit.
 pub fn raise_fd_limit() -> io::Result<()> {
     let mut limit = libc::rlimit {
@@ -221,8 +258,14 @@ pub fn raise_fd_limit() -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The tests that set nice values take turns: one sets every thread's.
+    static NICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn set_nice_sets_the_calling_threads_value_only() {
+        let _turn = NICE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = current_nice();
         std::thread::spawn(|| {
             // Raising the value needs no privilege.
@@ -232,6 +275,47 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(current_nice(), before, "another thread's value is its own");
+    }
+
+    #[test]
+    fn set_process_nice_sets_every_threads_value() {
+        let _turn = NICE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = current_nice();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            // SAFETY: gettid takes nothing and touches no memory of ours.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let tid = libc::id_t::try_from(tid_rx.recv().unwrap()).unwrap();
+        // Raising the value needs no privilege.
+        let raised = (before + 1).min(19);
+        set_process_nice(raised).unwrap();
+        // SAFETY: getpriority takes integers and touches no memory of ours.
+        let others = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) };
+        assert_eq!((current_nice(), others), (raised, raised));
+        done_tx.send(()).unwrap();
+        other.join().unwrap();
+        // Put back where the test runs with the privilege to; harmless where it does not.
+        let _ = set_process_nice(before);
+    }
+
+    #[test]
+    fn batch_thread_changes_the_calling_threads_class_only() {
+        // SAFETY: pid 0 is the calling thread.
+        let before = unsafe { libc::sched_getscheduler(0) };
+        std::thread::spawn(|| {
+            batch_thread().unwrap();
+            // SAFETY: pid 0 is the calling thread.
+            assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_BATCH);
+        })
+        .join()
+        .unwrap();
+        // SAFETY: pid 0 is the calling thread.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, before);
     }
 
     fn current_nice() -> i32 {
