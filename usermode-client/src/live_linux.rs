@@ -38,12 +38,14 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
 /// The sensor's pace (see `picket_fanotify::pace`): nice 0 in the `SCHED_BATCH` class while
 /// it keeps up, so that its wake-ups do not preempt the programs it watches, and nice −5
 /// (above ordinary programs, as auditd boosts itself) while its reads show it falling behind
-/// the kernel's queue. `PICKET_NICE` and `PICKET_NICE_BEHIND` set other values.
+/// the kernel's queue. `PICKET_NICE` and `PICKET_NICE_BEHIND` set other values;
+/// `PICKET_SCHED_BATCH=off` keeps the normal class (the overhead benchmark compares the two).
 fn pace() -> PaceConfig {
     let defaults = PaceConfig::default();
     PaceConfig {
         nice: nice_from_env("PICKET_NICE", defaults.nice),
         behind_nice: nice_from_env("PICKET_NICE_BEHIND", defaults.behind_nice),
+        batch: std::env::var("PICKET_SCHED_BATCH").map_or(defaults.batch, |v| v != "off"),
     }
 }
 
@@ -68,9 +70,9 @@ fn start_pace(pace: PaceConfig) {
     if let Err(error) = picket_fanotify::pace::start(pace) {
         tracing::warn!(
             %error,
-            "cannot run the sensor at nice {} in the SCHED_BATCH class: it runs as it was \
-             started",
-            pace.nice
+            "cannot run the sensor at nice {}{}: it runs as it was started",
+            pace.nice,
+            if pace.batch { " in the SCHED_BATCH class" } else { "" }
         );
     }
 }

@@ -4,8 +4,9 @@
 //! A sensor that outranks the writers it watches (auditd's boost, which picket copied at
 //! nice −5) takes its CPU out of the writer first: on a machine whose cores are all busy,
 //! each of its wake-ups preempts whatever runs, usually the writer that woke it. Measured
-//! with two busy threads on two cores, that cost the writer about twice the slowdown the same
-//! sensor work costs at the writers' own priority (docs/COMPARISON.md). So the sensor runs at
+//! with two busy threads on two cores, the writer was slowed by 22 % at nice −5 against
+//! 2–11 % at the writers' own priority in `SCHED_BATCH` (docs/COMPARISON.md §3, the twelfth
+//! session). So the sensor runs at
 //! the ordinary nice value, in the `SCHED_BATCH` class (its wake-ups wait for the
 //! scheduler's next choice instead of preempting), and the queue absorbs its lag: picket's
 //! group holds 131 072 events, about a second of a fast writer.
@@ -24,6 +25,9 @@ pub struct PaceConfig {
     /// While it is behind (lower is more CPU; below the current value needs
     /// `CAP_SYS_NICE`).
     pub behind_nice: i32,
+    /// Whether [`start`] puts the sensor in the `SCHED_BATCH` class (off: the normal class,
+    /// whose wake-ups may preempt the program that caused them).
+    pub batch: bool,
 }
 
 impl Default for PaceConfig {
@@ -31,6 +35,7 @@ impl Default for PaceConfig {
         Self {
             nice: 0,
             behind_nice: -5,
+            batch: true,
         }
     }
 }
@@ -91,16 +96,20 @@ impl Backlog {
     }
 }
 
-/// Runs the calling thread (and the threads it starts from now on) at `config.nice` in the
-/// `SCHED_BATCH` class: call it before the sensor starts its threads. Each failure is
-/// returned for the caller to report; the sensor works without either.
+/// Runs the calling thread (and the threads it starts from now on) at `config.nice`, in the
+/// `SCHED_BATCH` class if `config.batch`: call it before the sensor starts its threads. Each
+/// failure is returned for the caller to report; the sensor works without either.
 ///
 /// # Errors
 /// The `setpriority` error (a value below the current one without `CAP_SYS_NICE`), then the
 /// `sched_setscheduler` one.
 pub fn start(config: PaceConfig) -> Result<(), std::io::Error> {
     let nice = crate::sys::set_nice(config.nice);
-    let class = crate::sys::batch_thread();
+    let class = if config.batch {
+        crate::sys::batch_thread()
+    } else {
+        Ok(())
+    };
     nice.and(class)
 }
 
@@ -147,7 +156,8 @@ impl Pacer {
             Change::CaughtUp => self.config.nice,
         };
         match crate::sys::set_process_nice(nice) {
-            Ok(()) if change == Change::FellBehind && self.spells == 1 => tracing::info!(
+            // Said at the default level: the machine is busy enough to put events at risk.
+            Ok(()) if change == Change::FellBehind && self.spells == 1 => tracing::warn!(
                 "the sensor is falling behind the kernel's queue: its threads run at nice \
                  {nice} until it catches up"
             ),
@@ -161,6 +171,21 @@ impl Pacer {
                 );
             }
             Err(_) => {}
+        }
+    }
+}
+
+impl Drop for Pacer {
+    /// The first spell is said when it starts; how many there were is said at the end.
+    fn drop(&mut self) {
+        if self.spells > 0 {
+            tracing::warn!(
+                spells = self.spells,
+                "the sensor fell behind the kernel's queue of events {} time(s) and was raised \
+                 to nice {} each time",
+                self.spells,
+                self.config.behind_nice
+            );
         }
     }
 }
