@@ -3,7 +3,9 @@
 //! `picket watch --output /dev/null` with detection off and on, and on with
 //! `--alerts-only` (every event detected on, no event line written: detection's cost
 //! without the telemetry output), and on with `--output-thread` (the output written on a
-//! thread of its own instead of the reading thread: what handing each batch over costs).
+//! thread of its own instead of the reading thread: what handing each batch over costs),
+//! and on at a fixed nice −5 in the normal scheduling class (picket's pace before
+//! 2026-12-05: what yielding while it keeps up saves the writer, in the same rounds).
 //! Prints the writer's time, its slowdown against the unwatched run, the sensors' CPU per
 //! event and events/s, and whether the kernel queue overflowed.
 //!
@@ -22,7 +24,11 @@
 //! one write, close), renamed, and deleted: 100 000 operations by default. The rename is
 //! `f1.dat` → `f1.bak` (no rule counts it); `PICKET_BENCH_SHAPE=ransomware` makes it
 //! `f1.docx` → `f1.docx.locked`, so detection works as it does under attack: every rewrite
-//! and every rename is counted by the built-in pack's ransomware chain, one process. Each
+//! and every rename is counted by the built-in pack's ransomware chain, one process.
+//! `PICKET_BENCH_WRITERS=N` runs N such writers at once, each in a folder of its own (the
+//! writer's time is then the slowest's, its CPU and wait the sum): enough of them outrun a
+//! sensor at the writers' priority, which shows whether its pace keeps the queue from
+//! overflowing. Each
 //! mode runs `PICKET_BENCH_REPS` times (default 5), modes interleaved, and the median is
 //! printed.
 //! During every run the benchmark applies its own concurrent CPU load: `PICKET_BENCH_LOAD`
@@ -217,6 +223,38 @@ impl Shape {
 }
 
 /// Runs the workload; returns (wall time, CPU time of the writer).
+/// `writers` copies of [`workload`] at once, each in a folder of its own under `dir`: the
+/// time until the last has finished, and their CPU and run-queue wait added up.
+fn workloads(
+    dir: &Path,
+    files: usize,
+    shape: Shape,
+    writers: usize,
+) -> (Duration, Duration, Duration) {
+    if writers <= 1 {
+        return workload(dir, files, shape);
+    }
+    let start = Instant::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let dir = dir.join(format!("w{w}"));
+            fs::create_dir(&dir).unwrap();
+            std::thread::spawn(move || {
+                let times = workload(&dir, files, shape);
+                fs::remove_dir(&dir).unwrap();
+                times
+            })
+        })
+        .collect();
+    let (mut cpu, mut waited) = (Duration::ZERO, Duration::ZERO);
+    for handle in handles {
+        let (_, c, w) = handle.join().unwrap();
+        cpu += c;
+        waited += w;
+    }
+    (start.elapsed(), cpu, waited)
+}
+
 fn workload(dir: &Path, files: usize, shape: Shape) -> (Duration, Duration, Duration) {
     let data = vec![0x5au8; 4096];
     let cpu = thread_cpu();
@@ -346,10 +384,16 @@ impl Sensor {
         extra: &[String],
         logs: &Path,
         processes: bool,
+        envs: &[(&str, &str)],
     ) -> Self {
-        let stderr = logs.join(format!("picket-{}-{processes}.stderr", extra.join("_")));
+        let stderr = logs.join(format!(
+            "picket-{}-{processes}-{}.stderr",
+            extra.join("_"),
+            envs.len()
+        ));
         let child = Command::new(bin)
             .env("PICKET_PROCESSES", if processes { "on" } else { "off" })
+            .envs(envs.iter().copied())
             .arg("watch")
             .arg(root)
             .args(["--output", "/dev/null"])
@@ -443,6 +487,7 @@ enum Mode {
     PicketDetect,
     PicketAlertsOnly,
     PicketDetectOutputThread,
+    PicketDetectFixedBoost,
 }
 
 impl Mode {
@@ -455,6 +500,7 @@ impl Mode {
             Self::PicketDetect => "picket watch, detection on",
             Self::PicketAlertsOnly => "  … writing alerts only",
             Self::PicketDetectOutputThread => "  … output thread",
+            Self::PicketDetectFixedBoost => "  … nice -5, normal class",
         }
     }
 }
@@ -539,6 +585,7 @@ fn run_benchmark() {
     let files = env_usize("PICKET_BENCH_FILES", 25_000);
     let shape = Shape::from_env();
     let reps = env_usize("PICKET_BENCH_REPS", 5).max(1);
+    let writers = env_usize("PICKET_BENCH_WRITERS", 1).max(1);
     let bin = picket_bin();
     let help = Command::new(&bin)
         .args(["watch", "--help"])
@@ -587,9 +634,12 @@ fn run_benchmark() {
     if help.contains("--output-thread") {
         modes.push(Mode::PicketDetectOutputThread);
     }
+    if has_no_detect {
+        modes.push(Mode::PicketDetectFixedBoost);
+    }
     println!(
-        "workload: {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode; {}",
-        files * 4,
+        "workload: {writers} writer(s) at once, each {files} files x (create+write 4 KiB+close, rename, delete) = {} operations, {reps} runs per mode; {}",
+        writers * files * 4,
         shape.describe()
     );
     if !has_no_detect {
@@ -637,16 +687,24 @@ fn run_benchmark() {
                     };
                     let processes = *mode == Mode::PicketNoDetect;
                     Some(Sensor::start_picket(
-                        &bin, &watched, &extra, &logs, processes,
+                        &bin,
+                        &watched,
+                        &extra,
+                        &logs,
+                        processes,
+                        &[],
                     ))
                 }
-                Mode::PicketDetect => Some(Sensor::start_picket(&bin, &watched, &[], &logs, true)),
+                Mode::PicketDetect => {
+                    Some(Sensor::start_picket(&bin, &watched, &[], &logs, true, &[]))
+                }
                 Mode::PicketAlertsOnly => Some(Sensor::start_picket(
                     &bin,
                     &watched,
                     &["--alerts-only".to_owned()],
                     &logs,
                     true,
+                    &[],
                 )),
                 Mode::PicketDetectOutputThread => Some(Sensor::start_picket(
                     &bin,
@@ -654,6 +712,19 @@ fn run_benchmark() {
                     &["--output-thread".to_owned()],
                     &logs,
                     true,
+                    &[],
+                )),
+                Mode::PicketDetectFixedBoost => Some(Sensor::start_picket(
+                    &bin,
+                    &watched,
+                    &[],
+                    &logs,
+                    true,
+                    &[
+                        ("PICKET_NICE", "-5"),
+                        ("PICKET_NICE_BEHIND", "-5"),
+                        ("PICKET_SCHED_BATCH", "off"),
+                    ],
                 )),
             };
             let threads_before = sensor
@@ -661,7 +732,7 @@ fn run_benchmark() {
                 .map(|s| threads::sample(s.pid(), ticks_per_second()))
                 .unwrap_or_default();
             let busy = CpuLoad::start(load_threads);
-            let (writer, writer_cpu, writer_waited) = workload(&scratch, files, shape);
+            let (writer, writer_cpu, writer_waited) = workloads(&scratch, files, shape, writers);
             // The execs start once the sensor has caught up with the files: otherwise they
             // would be timed against its backlog, not against watching them.
             // The sensor's CPU per file event is taken here, before the execs add process
