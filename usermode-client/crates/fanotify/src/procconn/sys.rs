@@ -185,6 +185,18 @@ pub fn drain_pipe(fd: BorrowedFd<'_>) {
     }
 }
 
+/// Runs the calling thread in the normal class (`SCHED_OTHER`), whatever it inherited.
+pub fn normal_thread() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is a live, complete sched_param.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &raw const param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Runs the calling thread under `SCHED_FIFO` at the lowest real-time priority, so it reads
 /// `/proc/<pid>` of a new program before a busy machine's other work (and before the
 /// program, usually, exits). Fails without `CAP_SYS_NICE`; the caller goes on without it.
@@ -209,5 +221,22 @@ pub fn disable_transparent_huge_pages() -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_thread_leaves_an_inherited_batch_class() {
+        std::thread::spawn(|| {
+            crate::sys::batch_thread().unwrap();
+            normal_thread().unwrap();
+            // SAFETY: pid 0 is the calling thread.
+            assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+        })
+        .join()
+        .unwrap();
     }
 }

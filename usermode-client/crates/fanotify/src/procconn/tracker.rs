@@ -224,7 +224,14 @@ impl Tracker {
             std::thread::Builder::new()
                 .name("picket-procconn".into())
                 .spawn(move || {
-                    let _ = realtime_tx.send(sys::realtime_thread().is_ok());
+                    let realtime = sys::realtime_thread().is_ok();
+                    if !realtime {
+                        // It must not inherit a batch class the sensor runs in (its wake-ups
+                        // would wait while the new program runs and exits): the normal
+                        // class at least preempts on waking. Needs no privilege.
+                        let _ = sys::normal_thread();
+                    }
+                    let _ = realtime_tx.send(realtime);
                     let shared = (&*shared, &*requested, &*holding);
                     run(&socket, &wake_read, shared, &stop, &counters);
                 })?
