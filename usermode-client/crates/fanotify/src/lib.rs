@@ -119,7 +119,8 @@
 //!   process can touch a file. Nothing about them is read later.
 //! - **An exec's command line, image and uid** are what the connector does not say. A
 //!   dedicated thread, woken by the message and run under `SCHED_FIFO` (lowest real-time
-//!   priority, when permitted) so a busy machine's normal-priority work does not delay it,
+//!   priority, when permitted; otherwise in the normal class, not the sensor's
+//!   `SCHED_BATCH`) so a busy machine's normal-priority work does not delay it,
 //!   reads `/proc/<pid>/{cmdline,exe,stat,status}` at once, while the new program still
 //!   runs. It empties the socket first and reads every queued exec's `/proc` before it
 //!   looks at forks or exits, and it never waits for a lock the source thread holds (the
