@@ -225,9 +225,17 @@ pub fn set_process_nice(nice: i32) -> io::Result<()> {
 /// the same share of the CPU by its nice value as an ordinary thread, but its wake-ups never
 /// preempt a running thread; it runs when the scheduler next chooses. Needs no privilege.
 pub fn batch_thread() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
+    set_thread_policy(libc::SCHED_BATCH, 0)
+}
+
+/// Puts the calling thread in scheduling class `policy` at static `priority` (0 but for the
+/// real-time classes).
+pub fn set_thread_policy(policy: libc::c_int, priority: libc::c_int) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
     // SAFETY: pid 0 is the calling thread; `param` is a live, complete sched_param.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &raw const param) } != 0 {
+    if unsafe { libc::sched_setscheduler(0, policy, &raw const param) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -187,28 +187,14 @@ pub fn drain_pipe(fd: BorrowedFd<'_>) {
 
 /// Runs the calling thread in the normal class (`SCHED_OTHER`), whatever it inherited.
 pub fn normal_thread() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; `param` is a live, complete sched_param.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &raw const param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::set_thread_policy(libc::SCHED_OTHER, 0)
 }
 
 /// Runs the calling thread under `SCHED_FIFO` at the lowest real-time priority, so it reads
 /// `/proc/<pid>` of a new program before a busy machine's other work (and before the
 /// program, usually, exits). Fails without `CAP_SYS_NICE`; the caller goes on without it.
 pub fn realtime_thread() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 1 };
-    // SAFETY: pid 0 is the calling thread; `param` is a live, complete sched_param.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::set_thread_policy(libc::SCHED_FIFO, 1)
 }
 
 /// Tells the kernel to back none of this process's memory with transparent huge pages
