@@ -38,7 +38,8 @@ pub fn open_live_source(path: &Path) -> anyhow::Result<Box<dyn picket_model::Bat
 /// The sensor's pace (see `picket_fanotify::pace`): nice 0 in the `SCHED_BATCH` class while
 /// it keeps up, so that its wake-ups do not preempt the programs it watches, and nice −5
 /// (above ordinary programs, as auditd boosts itself) while its reads show it falling behind
-/// the kernel's queue. `PICKET_NICE` and `PICKET_NICE_BEHIND` set other values;
+/// the kernel's queue. `PICKET_NICE` and `PICKET_NICE_BEHIND` set other values,
+/// `PICKET_BEHIND_EVENTS` when it counts as behind;
 /// `PICKET_SCHED_BATCH=off` keeps the normal class (the overhead benchmark compares the two).
 fn pace() -> PaceConfig {
     let defaults = PaceConfig::default();
@@ -46,6 +47,23 @@ fn pace() -> PaceConfig {
         nice: nice_from_env("PICKET_NICE", defaults.nice),
         behind_nice: nice_from_env("PICKET_NICE_BEHIND", defaults.behind_nice),
         batch: std::env::var("PICKET_SCHED_BATCH").map_or(defaults.batch, |v| v != "off"),
+        behind_events: behind_events_from_env(),
+    }
+}
+
+/// `PICKET_BEHIND_EVENTS`: events queued in the kernel that raise the sensor (default: a
+/// quarter of its queue; 0: any backlog two full reads long).
+fn behind_events_from_env() -> Option<u32> {
+    let text = std::env::var("PICKET_BEHIND_EVENTS").ok()?;
+    match text.trim().parse::<u32>() {
+        Ok(events) => Some(events),
+        Err(_) => {
+            tracing::warn!(
+                "PICKET_BEHIND_EVENTS={text:?} is not a number of events: using a quarter of \
+                 the kernel queue"
+            );
+            None
+        }
     }
 }
 

@@ -194,6 +194,17 @@ impl Group {
         Ok(())
     }
 
+    /// How many events the kernel's queue holds now (the group's `FIONREAD`, divided by the
+    /// header length it counts per event). It walks the queue under the lock writers take
+    /// to add to it, so it is asked only when a read suggests a backlog.
+    ///
+    /// # Errors
+    /// The `ioctl` failure.
+    pub fn queued_events(&self) -> io::Result<u32> {
+        let per_event = u32::try_from(crate::parse::METADATA_LEN).unwrap_or(u32::MAX);
+        sys::bytes_ready(self.fd.as_fd()).map(|bytes| bytes / per_event)
+    }
+
     /// Reads queued events into `buf`; 0 when none are queued.
     ///
     /// # Errors

@@ -183,9 +183,9 @@
 //! # Pace ([`pace`])
 //! With [`SourceConfig::pace`] the sensor yields the CPU to the programs it watches while it
 //! keeps up (nice 0, `SCHED_BATCH`: a wake-up does not preempt the writer that caused it) and
-//! raises all its threads (nice −5) while a run of full reads says the kernel's queue is
-//! filling, so a busy machine neither pays for a sensor that outranks it nor overflows the
-//! queue of one that does not.
+//! raises all its threads (nice −5) once full reads lead it to ask the kernel's queue how deep
+//! it is and a quarter of it is waiting, so a busy machine neither pays for a sensor that
+//! outranks it nor overflows the queue of one that does not.
 //!
 //! # Privileges
 //! `fanotify_init` needs `CAP_SYS_ADMIN`, `open_by_handle_at` needs `CAP_DAC_READ_SEARCH`;

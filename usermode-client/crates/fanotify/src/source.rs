@@ -232,6 +232,7 @@ impl FanotifySource {
             hello.capabilities |= DriverHello::CAP_PROCESSES;
         }
         translator.hello(hello, now(), &mut outbox);
+        let queue_limit = group.capabilities().queue_limit;
         Ok(Self {
             group,
             resolver: MountResolver::new(mount),
@@ -252,7 +253,7 @@ impl FanotifySource {
             last_stats: Instant::now(),
             overflow_advised: false,
             processes,
-            pace: config.pace.map(Pacer::new),
+            pace: config.pace.map(|pace| Pacer::new(pace, queue_limit)),
         })
     }
 
@@ -405,9 +406,12 @@ impl FanotifySource {
         // A read that left room for a quarter more found the queue empty: next time, let
         // events gather first.
         self.drained = n < self.read_buf.len() - self.read_buf.len() / 4;
-        if let Some(pace) = &mut self.pace {
-            pace.after_read(self.drained);
-        }
+        // The queue's depth as the read left it, if the pace asks for it.
+        let depth = self
+            .pace
+            .as_ref()
+            .filter(|pace| pace.wants_depth(self.drained))
+            .map(|_| self.group.queued_events());
         let timestamp = now();
         self.keys.clear();
         // Every exec that precedes an event of this read is in the tracker's answer.
@@ -495,6 +499,9 @@ impl FanotifySource {
                 .translate(event, actor, &mut self.resolver, &mut self.outbox);
         }
         self.read_high_water = self.read_high_water.max(in_read);
+        if let Some(pace) = &mut self.pace {
+            pace.after_read(self.drained, in_read, depth);
+        }
         let overflows = self.translator.counters().overflows;
         if overflows > 0 && !self.overflow_advised {
             self.overflow_advised = true;

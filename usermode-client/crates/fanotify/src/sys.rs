@@ -43,6 +43,20 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
+/// `ioctl(FIONREAD)`: the bytes a descriptor has ready to read. A fanotify group answers with
+/// one event header's length per queued event, walking its queue under the lock that writers
+/// take to queue theirs.
+pub fn bytes_ready(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points to ours; the
+    // descriptor is borrowed for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &raw mut bytes) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u32::try_from(bytes).unwrap_or(0))
+}
+
 /// `poll(2)` for readability; `Ok(true)` when `fd` has data before `timeout_ms` passes.
 pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
     let mut pfd = libc::pollfd {

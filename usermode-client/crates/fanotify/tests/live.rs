@@ -352,3 +352,30 @@ fn no_event_descriptor_outlives_its_read() {
         "{before} descriptors open before 3000 events, {after} after"
     );
 }
+
+/// The group says how many events its queue holds (what the pace asks once reads come back
+/// full): as many as a read then finds.
+#[test]
+fn the_group_counts_its_queued_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let group =
+        picket_fanotify::group::Group::open(d, picket_fanotify::Features::default()).unwrap();
+    assert_eq!(group.queued_events().unwrap(), 0);
+    for i in 0..300 {
+        write_new(&d.join(format!("f{i}")), 10);
+    }
+    let queued = group.queued_events().unwrap();
+    assert!(queued >= 300, "at least a create per file: {queued}");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0;
+    while group.wait(0).unwrap() {
+        let n = group.read(&mut buf).unwrap();
+        for event in picket_fanotify::parse::events(&buf[..n]) {
+            picket_fanotify::group::release_descriptors(&event.unwrap());
+            read += 1;
+        }
+    }
+    assert_eq!(read, queued);
+    assert_eq!(group.queued_events().unwrap(), 0);
+}
