@@ -19,10 +19,11 @@
 //!
 //! The trigger used to be 4 full reads in a row, a stand-in for the depth (about 4 000
 //! events read, 3 % of the queue): with one writer on a busy machine it fired in nearly
-//! every run of the overhead benchmark, though the queue never held 2 000 events. A sensor
-//! that keeps up still meets short runs of full reads whenever the scheduler leaves it
-//! waiting a few milliseconds, and each spell at nice −5 took its CPU out of that writer
-//! (docs/COMPARISON.md §3, the fourteenth session). The depth tells the two apart.
+//! every run of the overhead benchmark, though in a run probed for it the queue never held
+//! 2 000 events. A sensor that keeps up still meets short runs of full reads whenever the
+//! scheduler leaves it waiting a few milliseconds, and each spell at nice −5 took its CPU
+//! out of that writer (docs/COMPARISON.md §3, the fourteenth session). The depth tells the
+//! two apart.
 
 /// The nice values the sensor runs at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
