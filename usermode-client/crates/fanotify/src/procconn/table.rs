@@ -374,7 +374,7 @@ impl ProcessTable {
     /// A `FAN_OPEN_EXEC` event of `pid` for the file at `path`, in the fanotify queue's
     /// order (before any later file event of that process). The kernel queues it in
     /// `execve` itself, race-free: it gives the image of an exec whose `/proc` was gone
-    /// before the tracker read it. The first event of a run (see [`Run`]) is the executed
+    /// before the tracker read it. The first event of a run (see `Run`) is the executed
     /// file; a waiting exec's start is announced with it at once.
     pub fn exec_opened(&mut self, pid: u32, path: &[u8], out: &mut Vec<Decision>) {
         let Some(entry) = self.entries.get_mut(&pid) else {
