@@ -43,7 +43,9 @@
 //! from the same-round ratios: their median over the rounds and its interval from the order
 //! statistics, met only when the whole interval is within the target.
 //! `PICKET_BENCH_MODES=targets` runs only the modes the targets need (unwatched, the two bare
-//! readers, picket with detection on), about twice the rounds in the same time. Fewer than
+//! readers, picket with detection on), about twice the rounds in the same time.
+//! `PICKET_BENCH_BASELINE=/path/to/picket` adds another build of picket (detection on) to the
+//! rounds and prints this build's same-round ratios to it: how to judge a change. Fewer than
 //! 10 000 files or 3 repetitions (or `PICKET_BENCH_SMOKE` set), as in CI, is a smoke run: it
 //! says its figures are not a measurement and states no target.
 
@@ -498,6 +500,8 @@ enum Mode {
     PicketDetectOutputThread,
     PicketDetectFixedBoost,
     PicketDetectEarlyRaise,
+    /// `PICKET_BENCH_BASELINE`'s binary, detection on.
+    PicketDetectBaseline,
 }
 
 impl Mode {
@@ -513,6 +517,7 @@ impl Mode {
             Self::PicketDetectOutputThread => "  … output thread",
             Self::PicketDetectFixedBoost => "  … nice -5, normal class",
             Self::PicketDetectEarlyRaise => "  … raised at 2 full reads",
+            Self::PicketDetectBaseline => "  … baseline binary",
         }
     }
 }
@@ -680,6 +685,26 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         "the targets over {rounds} rounds, from the same-round ratios: their median and its \
          interval from the order statistics (which assume nothing about how the rounds spread)"
     );
+    if let (Some(picket), Some(baseline)) = (
+        runs_of(Mode::PicketDetect),
+        runs_of(Mode::PicketDetectBaseline),
+    ) {
+        for (what, value) in [
+            ("writer time", &writer as &dyn Fn(&Run) -> f64),
+            ("sensor CPU", &sensor_cpu),
+        ] {
+            if let Some(i) = median_interval(ratios(picket, baseline, value)) {
+                println!(
+                    "{}",
+                    line(
+                        &format!("  {what}, picket watch (detection on) vs the baseline binary"),
+                        &i,
+                        &percent
+                    )
+                );
+            }
+        }
+    }
     for (mode, label) in [
         (Mode::PicketDetect, "picket watch (detection on)"),
         (Mode::BareControl, "a second bare reader (noise control)"),
@@ -748,6 +773,10 @@ fn run_benchmark() {
     let reps = env_usize("PICKET_BENCH_REPS", 5).max(1);
     let writers = env_usize("PICKET_BENCH_WRITERS", 1).max(1);
     let bin = picket_bin();
+    // Another build of picket (say, the commit before a change) run with detection on in the
+    // same rounds: a change is judged by the same-round ratio to it, not by runs at
+    // different times.
+    let baseline = std::env::var_os("PICKET_BENCH_BASELINE").map(PathBuf::from);
     let help = Command::new(&bin)
         .args(["watch", "--help"])
         .output()
@@ -790,6 +819,9 @@ fn run_benchmark() {
     }
     if has_no_detect {
         modes.push(Mode::PicketDetect);
+    }
+    if baseline.is_some() && has_no_detect {
+        modes.push(Mode::PicketDetectBaseline);
     }
     if help.contains("--alerts-only") && !only_targets {
         modes.push(Mode::PicketAlertsOnly);
@@ -864,6 +896,14 @@ fn run_benchmark() {
                         &[],
                     ))
                 }
+                Mode::PicketDetectBaseline => Some(Sensor::start_picket(
+                    baseline.as_deref().unwrap_or(&bin),
+                    &watched,
+                    &[],
+                    &logs,
+                    true,
+                    &[],
+                )),
                 Mode::PicketDetect => {
                     Some(Sensor::start_picket(&bin, &watched, &[], &logs, true, &[]))
                 }
