@@ -681,6 +681,18 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
             i.confidence * 100.0
         )
     };
+    // What is compared, how it is shown, and the target (a ratio to the bare reader's).
+    type Target<'a> = (
+        &'a str,
+        &'a dyn Fn(&Run) -> f64,
+        &'a dyn Fn(f64) -> String,
+        f64,
+        &'a str,
+    );
+    let targets: [Target<'_>; 2] = [
+        ("writer time", &writer, &percent, 1.10, "10%"),
+        ("sensor CPU", &sensor_cpu, &times, 1.5, "1.5x"),
+    ];
     println!(
         "the targets over {rounds} rounds, from the same-round ratios: their median and its \
          interval from the order statistics (which assume nothing about how the rounds spread)"
@@ -689,10 +701,7 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         runs_of(Mode::PicketDetect),
         runs_of(Mode::PicketDetectBaseline),
     ) {
-        for (what, value) in [
-            ("writer time", &writer as &dyn Fn(&Run) -> f64),
-            ("sensor CPU", &sensor_cpu),
-        ] {
+        for &(what, value, ..) in &targets {
             if let Some(i) = median_interval(ratios(picket, baseline, value)) {
                 println!(
                     "{}",
@@ -713,27 +722,14 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
             continue;
         };
         let control = mode == Mode::BareControl;
-        if let Some(i) = median_interval(ratios(runs, bare, writer)) {
-            let mut text = line(
-                &format!("  writer time vs the bare reader's, {label}"),
-                &i,
-                &percent,
-            );
-            if !smoke && !control {
-                text.push_str(&format!("; within 10%: {}", verdict(&i, 1.10)));
+        for &(what, value, show, target, target_label) in &targets {
+            if let Some(i) = median_interval(ratios(runs, bare, value)) {
+                let mut text = line(&format!("  {what} vs the bare reader's, {label}"), &i, show);
+                if !smoke && !control {
+                    text.push_str(&format!("; within {target_label}: {}", verdict(&i, target)));
+                }
+                println!("{text}");
             }
-            println!("{text}");
-        }
-        if let Some(i) = median_interval(ratios(runs, bare, sensor_cpu)) {
-            let mut text = line(
-                &format!("  sensor CPU vs the bare reader's, {label}"),
-                &i,
-                &times,
-            );
-            if !smoke && !control {
-                text.push_str(&format!("; within 1.5x: {}", verdict(&i, 1.5)));
-            }
-            println!("{text}");
         }
     }
 }
