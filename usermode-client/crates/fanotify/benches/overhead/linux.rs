@@ -673,6 +673,13 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
     let percent = |x: f64| format!("{:+.1}%", (x - 1.0) * 100.0);
     let times = |x: f64| format!("{x:.2}x");
     let line = |what: &str, i: &MedianInterval, show: &dyn Fn(f64) -> String| {
+        if i.confidence < 0.7 {
+            // One or two rounds (a smoke run): no interval worth the name.
+            return format!(
+                "{what}: {} (too few rounds for an interval)",
+                show(i.median)
+            );
+        }
         format!(
             "{what}: {} [{}, {}] ({:.0}% interval)",
             show(i.median),
@@ -694,7 +701,7 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         ("sensor CPU", &sensor_cpu, &times, 1.5, "1.5x"),
     ];
     println!(
-        "the targets over {rounds} rounds, from the same-round ratios: their median and its \
+        "the targets over {rounds} round(s), from the same-round ratios: their median and its \
          interval from the order statistics (which assume nothing about how the rounds spread)"
     );
     if let (Some(picket), Some(baseline)) = (
