@@ -730,7 +730,12 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         };
         let control = mode == Mode::BareControl;
         for &(what, value, show, target, target_label) in &targets {
-            if let Some(i) = median_interval(ratios(runs, bare, value)) {
+            let each = ratios(runs, bare, value);
+            // Every round's ratio, so that runs of the same code can be pooled: runs differ
+            // by more than one run's interval says.
+            let listed: Vec<String> = each.iter().map(|r| format!("{r:.3}")).collect();
+            println!("  ({what}, {label}, each round: {})", listed.join(" "));
+            if let Some(i) = median_interval(each) {
                 let mut text = line(&format!("  {what} vs the bare reader's, {label}"), &i, show);
                 if !smoke && !control {
                     text.push_str(&format!("; within {target_label}: {}", verdict(&i, target)));
