@@ -145,10 +145,10 @@ fn thread_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Starts `/bin/true` `count` times, one after the other; returns the wall time.
 /// How long a sensor must use no CPU to count as having drained its queue.
 const DRAINED_AFTER: Duration = Duration::from_millis(300);
 
+/// Starts `/bin/true` `count` times, one after the other; returns the wall time.
 fn exec_workload(count: usize) -> Duration {
     let start = Instant::now();
     for _ in 0..count {
