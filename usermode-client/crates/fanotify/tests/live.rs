@@ -353,11 +353,40 @@ fn no_event_descriptor_outlives_its_read() {
     );
 }
 
+/// A tmpfs of its own, mounted on a temp dir for as long as it lives: a test of a whole
+/// file system's mark that must see no other program's (or test's) events.
+struct PrivateTmpfs(tempfile::TempDir);
+
+impl PrivateTmpfs {
+    fn mount() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "picket-live-test"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(mounted, "mount a private tmpfs (these tests run as root)");
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for PrivateTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
 /// The group says how many events its queue holds (what the pace asks once reads come back
-/// full): as many as a read then finds.
+/// full): as many as a read then finds. On a tmpfs of its own: the group's mark covers the
+/// whole file system, and on a shared one other tests' files queued events between the
+/// count and the read.
 #[test]
 fn the_group_counts_its_queued_events() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = PrivateTmpfs::mount();
     let d = tmp.path();
     let group =
         picket_fanotify::group::Group::open(d, picket_fanotify::Features::default()).unwrap();
