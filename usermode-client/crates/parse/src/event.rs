@@ -5,6 +5,7 @@ use picket_protocol::{
     Body, DeleteMethod, FileRef, Name, Record, SizeKind, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES,
 };
 
+use crate::memo::{PathKey, PathMemo};
 use crate::path::{split_posix, split_windows};
 use crate::text::{posix_to_text, utf16_to_text};
 use crate::{create_operation, VolumeMap};
@@ -39,6 +40,8 @@ pub struct Parser {
     /// The batch being parsed is protocol 1.1 or later: a truncated name of exactly
     /// `MAX_NAME_BYTES` was cut in the middle (see [`Parser::set_protocol_minor`]).
     middle_cut: bool,
+    /// The last path built, for the next record of the same name.
+    last: PathMemo,
 }
 
 const fn delete_method_name(method: DeleteMethod) -> &'static str {
@@ -88,6 +91,7 @@ impl Parser {
         Self {
             volumes: Some(volumes),
             middle_cut: true,
+            last: PathMemo::new(),
         }
     }
 
@@ -98,6 +102,7 @@ impl Parser {
         Self {
             volumes: None,
             middle_cut: true,
+            last: PathMemo::new(),
         }
     }
 
@@ -127,7 +132,35 @@ impl Parser {
         }
     }
 
+    /// What the path built from `name` depends on besides its bytes.
+    fn path_key(&self, name: &Name<'_>, file: &FileRef, posix: bool) -> PathKey {
+        PathKey {
+            posix,
+            truncated: name.truncated,
+            is_directory: file.is_directory,
+            middle_cut: self.middle_cut,
+            volumes: self.volumes.as_ref().map_or(0, VolumeMap::generation),
+        }
+    }
+
+    /// The path of `name`: the last one again when `name` is the same.
     fn path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> FilePath {
+        if let Some(path) = self.last.get(name.bytes, self.path_key(name, file, posix)) {
+            return path;
+        }
+        let (path, translated) = self.build_path(name, file, posix);
+        // A name on a volume the map did not know is not kept: the next record of it asks
+        // the map again, which reloads when a volume may have been mounted.
+        if translated {
+            // Taken after the translation, which may have reloaded the map.
+            let key = self.path_key(name, file, posix);
+            self.last.keep(name.bytes, key, &path);
+        }
+        path
+    }
+
+    /// The path of `name`, and whether its volume (if it names one) was translated.
+    fn build_path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> (FilePath, bool) {
         // Allocated at its size at once (an ASCII name's text is its bytes, or half its
         // UTF-16 bytes; with room for the `…` of a name cut in the middle, which costs
         // nothing when it is not), not grown from empty by the first push: the growth path
@@ -139,17 +172,12 @@ impl Parser {
         };
         let mut original = String::with_capacity(units + '\u{2026}'.len_utf8());
         self.name_text(name, posix, &mut original);
-        let (path, original) = if posix {
-            (original, None)
-        } else {
-            match self
-                .volumes
-                .as_mut()
-                .and_then(|map| map.translate(&original))
-            {
-                Some(path) => (path, Some(original)),
-                None => (original, None),
-            }
+        let (path, original, translated) = match self.volumes.as_mut() {
+            Some(map) if !posix => match map.translate(&original) {
+                Some(path) => (path, Some(original), true),
+                None => (original, None, false),
+            },
+            _ => (original, None, true),
         };
         let split = if posix { split_posix } else { split_windows };
         let is_directory = file.is_directory;
@@ -162,7 +190,7 @@ impl Parser {
         });
         path.truncated = name.truncated;
         path.is_directory = is_directory;
-        path
+        (path, translated)
     }
 
     /// Parses a file record; `None` for control and unknown records (the decode stage
@@ -429,6 +457,112 @@ mod tests {
         let event = parser.parse(&record, false).unwrap();
         assert_eq!(event.target.path(), r"\Device\HarddiskVolume7\x.txt");
         assert_eq!(event.target.path(), event.target.original());
+    }
+
+    /// A `FirstWrite` of `name`, as the kernel sent its bytes.
+    fn write_record<'a>(name: &'a [u8], file: FileRef) -> Record<'a> {
+        Record {
+            header: header(),
+            body: Body::FirstWrite(picket_protocol::FileOp {
+                file,
+                name: Name::new(name),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_name_parsed_again_gives_the_same_path_as_a_fresh_parser() {
+        let names: [&[u8]; 4] = [
+            b"/home/a/x.tar.gz",
+            b"/home/a/x.tar.gz",
+            b"/home/a/y",
+            b"/x",
+        ];
+        let mut kept = Parser::without_volumes();
+        for name in names {
+            for is_directory in [false, true, true, false] {
+                let file = FileRef {
+                    is_directory,
+                    ..FileRef::default()
+                };
+                let record = write_record(name, file);
+                let again = kept.parse(&record, true).unwrap();
+                let fresh = Parser::without_volumes().parse(&record, true).unwrap();
+                assert_eq!(again, fresh, "{name:?} directory {is_directory}");
+            }
+        }
+        let mut truncated = write_record(b"/home/a/x.tar.gz", FileRef::default());
+        if let Body::FirstWrite(op) = &mut truncated.body {
+            op.name.truncated = true;
+        }
+        assert!(kept.parse(&truncated, true).unwrap().target.truncated);
+        let windows = utf16(r"C:\x.txt");
+        let event = kept.parse(&write_record(&windows, FileRef::default()), false);
+        assert_eq!(event.unwrap().target.path(), r"C:\x.txt");
+    }
+
+    /// A mapping whose volume 9 appears on the second load and moves from `E:` to `F:` on
+    /// the third.
+    struct Remounting(u32);
+
+    impl crate::VolumeSource for Remounting {
+        fn load(&mut self) -> Vec<(String, String)> {
+            self.0 += 1;
+            match self.0 {
+                1 => Vec::new(),
+                2 => vec![(r"\Device\HarddiskVolume9".into(), "E:".into())],
+                _ => vec![(r"\Device\HarddiskVolume9".into(), "F:".into())],
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_parsed_again_follows_the_volume_map() {
+        use std::time::Duration;
+        let name = utf16(r"\Device\HarddiskVolume9\usb.txt");
+        let record = write_record(&name, FileRef::default());
+        let map = VolumeMap::new(Box::new(Remounting(0)))
+            .with_refresh(Duration::from_secs(3600), Duration::ZERO);
+        let mut parser = Parser::new(map);
+        let path = |p: &mut Parser| p.parse(&record, false).unwrap().target.path().to_owned();
+        assert_eq!(path(&mut parser), r"\Device\HarddiskVolume9\usb.txt");
+        assert_eq!(
+            path(&mut parser),
+            r"\Device\HarddiskVolume9\usb.txt",
+            "the map is not asked again before its retry interval"
+        );
+        parser.volumes_mut().unwrap().tick();
+        assert_eq!(path(&mut parser), r"E:\usb.txt", "the volume was mounted");
+        assert_eq!(path(&mut parser), r"E:\usb.txt");
+        parser.volumes_mut().unwrap().tick();
+        assert_eq!(path(&mut parser), r"F:\usb.txt", "the volume moved");
+    }
+
+    #[test]
+    fn an_unknown_volume_is_asked_about_again_on_the_next_record() {
+        use std::time::Duration;
+        let name = utf16(r"\Device\HarddiskVolume9\usb.txt");
+        let record = write_record(&name, FileRef::default());
+        let map = VolumeMap::new(Box::new(Remounting(0)))
+            .with_refresh(Duration::ZERO, Duration::from_secs(3600));
+        let mut parser = Parser::new(map);
+        // The miss reloads at once (retry interval zero): the second load knows volume 9.
+        assert_eq!(
+            parser.parse(&record, false).unwrap().target.path(),
+            r"E:\usb.txt"
+        );
+        let mut parser = Parser::new(
+            VolumeMap::new(Box::new(Remounting(0)))
+                .with_refresh(Duration::from_millis(30), Duration::from_secs(3600)),
+        );
+        let first = parser.parse(&record, false).unwrap();
+        assert_eq!(first.target.path(), r"\Device\HarddiskVolume9\usb.txt");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(
+            parser.parse(&record, false).unwrap().target.path(),
+            r"E:\usb.txt",
+            "the untranslated name was not kept"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! operation in plain words. No I/O happens here except through a [`VolumeSource`].
 
 mod event;
+mod memo;
 mod operation;
 mod path;
 mod process;

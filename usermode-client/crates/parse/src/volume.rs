@@ -40,6 +40,8 @@ pub struct VolumeMap {
     retry_after: Duration,
     refresh_every: Duration,
     refreshes: u64,
+    /// Moves on whenever `entries` change (a reload, a device resolved on its own).
+    generation: u64,
 }
 
 impl std::fmt::Debug for VolumeMap {
@@ -61,6 +63,7 @@ impl VolumeMap {
             retry_after: Duration::from_secs(2),
             refresh_every: Duration::from_secs(60),
             refreshes: 0,
+            generation: 0,
         }
     }
 
@@ -90,10 +93,18 @@ impl VolumeMap {
         self.refreshes
     }
 
+    /// A number that changes whenever the mapping may have: a translation made under one
+    /// generation holds for as long as the generation is the same.
+    #[must_use]
+    pub const fn generation(&self) -> u64 {
+        self.generation
+    }
+
     fn reload(&mut self) {
         self.entries = self.source.load();
         self.loaded_at = Instant::now();
         self.refreshes += 1;
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// Reloads if the periodic interval has passed (call when idle).
@@ -133,6 +144,7 @@ impl VolumeMap {
             if self.lookup(device).is_none() {
                 if let Some(dos) = self.source.resolve(device) {
                     self.entries.push((device.to_owned(), dos));
+                    self.generation = self.generation.wrapping_add(1);
                 }
             }
         }
@@ -227,6 +239,10 @@ mod tests {
             m.translate(r"\Device\HarddiskVolume5\x.txt").as_deref(),
             Some(r"C:\mnt\data\x.txt")
         );
+        let resolved = m.generation();
+        assert_ne!(resolved, 1, "a resolved device changes the mapping");
+        m.translate(r"\Device\HarddiskVolume5\y.txt");
+        assert_eq!(m.generation(), resolved, "a known device does not");
         assert_eq!(m.translate(r"\Device\HarddiskVolume6\x.txt"), None);
     }
 
@@ -242,8 +258,11 @@ mod tests {
             "a newly mounted volume is found after a reload"
         );
         assert_eq!(loads.get(), 2);
+        let reloaded = m.generation();
+        assert_ne!(reloaded, 0, "a reload changes the generation");
         m.translate(r"\Device\HarddiskVolume3\a");
         assert_eq!(loads.get(), 2, "a hit does not reload");
+        assert_eq!(m.generation(), reloaded);
 
         let loads = Rc::new(Cell::new(0));
         let mut m = VolumeMap::new(Box::new(Growing(loads.clone())))
