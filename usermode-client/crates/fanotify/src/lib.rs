@@ -75,7 +75,15 @@
 //!   (bits OR-ed); they are replayed in the order a process causes them: create, write,
 //!   attribute change, close, delete. A second write-and-close of one file by one process
 //!   before the reader got to the first therefore shows as one `FirstWrite` + `CloseModified`
-//!   pair; the gather interval below widens that window to about 5 ms.
+//!   pair; the gather interval below widens that window to about 5 ms. A write merged with
+//!   its close still gives both records, though the `FirstWrite` then says nothing the
+//!   `CloseModified` after it does not (same time, path and process): whether the kernel
+//!   merged the two depends on whether the sensor had read the write before the close
+//!   came, so dropping it would make the records depend on the sensor's speed, with fewer
+//!   `FirstWrite`s exactly when the machine is busiest; and the Windows driver reports
+//!   both for every written file. It costs a fifth of the records on a workload of
+//!   short writes; each stage remembers its last file, which makes the second record of
+//!   the pair the cheaper one.
 //! - **Order**: records follow the kernel queue, event by event. What is ordered: the events
 //!   about one directory entry (causal order: create, write, attributes, close, delete), and
 //!   events about different entries by the queue position of their *first* event. What is
