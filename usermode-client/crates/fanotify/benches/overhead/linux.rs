@@ -45,7 +45,10 @@
 //! `PICKET_BENCH_MODES=targets` runs only the modes the targets need (unwatched, the two bare
 //! readers, picket with detection on), about twice the rounds in the same time.
 //! `PICKET_BENCH_BASELINE=/path/to/picket` adds another build of picket (detection on) to the
-//! rounds and prints this build's same-round ratios to it: how to judge a change. Fewer than
+//! rounds and prints this build's same-round ratios to it: how to judge a change. Every
+//! round's ratios are printed; `PICKET_BENCH_POOL=run1.log:run2.log` (saved output of earlier
+//! runs of the same code) pools theirs with this run's and decides the targets on all of
+//! them as well, since runs differ by more than one run's interval. Fewer than
 //! 10 000 files or 3 repetitions (or `PICKET_BENCH_SMOKE` set), as in CI, is a smoke run: it
 //! says its figures are not a measurement and states no target.
 
@@ -58,7 +61,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use picket_fanotify::{group::release_descriptors, parse, Group};
+use stats::{median_interval, rounds_line, verdict, EarlierRounds, MedianInterval};
 
+#[path = "stats.rs"]
+mod stats;
 #[path = "threads.rs"]
 mod threads;
 
@@ -593,58 +599,6 @@ fn round_order(n: usize, round: usize) -> Vec<usize> {
     order
 }
 
-/// A median with an interval that assumes nothing about how the values spread: the order
-/// statistics whose ranks a binomial(n, 1/2) bounds (the sign test's interval).
-struct MedianInterval {
-    median: f64,
-    low: f64,
-    high: f64,
-    /// The chance that the interval holds the true median: about 95 %, more when there are
-    /// too few values for a narrower one (with 5 or fewer, the whole range, below 95 %).
-    confidence: f64,
-}
-
-fn median_interval(mut v: Vec<f64>) -> Option<MedianInterval> {
-    let n = v.len();
-    if n == 0 {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    // The interval from the (k+1)-th lowest to the (k+1)-th highest value misses the median
-    // with chance 2 P(B <= k), B ~ binomial(n, 1/2): take the largest k that keeps that
-    // within 5 %.
-    let mut k = 0;
-    let mut pmf = 0.5f64.powi(i32::try_from(n).unwrap_or(i32::MAX));
-    let mut cdf = pmf;
-    loop {
-        let next_pmf = pmf * (n - k) as f64 / (k + 1) as f64;
-        let next_cdf = cdf + next_pmf;
-        if next_cdf > 0.025 || 2 * (k + 1) >= n.saturating_sub(1) {
-            break;
-        }
-        k += 1;
-        pmf = next_pmf;
-        cdf = next_cdf;
-    }
-    Some(MedianInterval {
-        median: v[n / 2],
-        low: v[k],
-        high: v[n - 1 - k],
-        confidence: 1.0 - 2.0 * cdf,
-    })
-}
-
-/// What a target's interval says: met only when all of it is within the target.
-fn verdict(interval: &MedianInterval, target: f64) -> &'static str {
-    if interval.high <= target {
-        "met"
-    } else if interval.low > target {
-        "not met"
-    } else {
-        "undecided (the interval spans the target; more rounds narrow it)"
-    }
-}
-
 /// Each run's `value` over the bare reader's run of the same round.
 fn ratios(runs: &[Run], bare: &[Run], value: impl Fn(&Run) -> f64) -> Vec<f64> {
     runs.iter()
@@ -657,7 +611,7 @@ fn ratios(runs: &[Run], bare: &[Run], value: impl Fn(&Run) -> f64) -> Vec<f64> {
 /// The two targets of issues 6 and 15 decided from the same-round ratios, next to the noise
 /// control's ratio (a second bare reader: what the same comparison shows when nothing
 /// differs).
-fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
+fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool, earlier: &EarlierRounds) {
     let runs_of = |mode: Mode| {
         results
             .iter()
@@ -708,16 +662,15 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         runs_of(Mode::PicketDetect),
         runs_of(Mode::PicketDetectBaseline),
     ) {
+        let whom = "picket watch (detection on) vs the baseline binary";
         for &(what, value, ..) in &targets {
-            if let Some(i) = median_interval(ratios(picket, baseline, value)) {
-                println!(
-                    "{}",
-                    line(
-                        &format!("  {what}, picket watch (detection on) vs the baseline binary"),
-                        &i,
-                        &percent
-                    )
-                );
+            let each = ratios(picket, baseline, value);
+            println!("{}", rounds_line(what, whom, &each));
+            if let Some(i) = median_interval(each.clone()) {
+                println!("{}", line(&format!("  {what}, {whom}"), &i, &percent));
+            }
+            if let Some((logs, i)) = pooled(earlier, what, whom, &each) {
+                println!("{}", line(&format!("    pooled with {logs}"), &i, &percent));
             }
         }
     }
@@ -731,19 +684,53 @@ fn print_verdict(results: &[(Mode, Vec<Run>)], smoke: bool) {
         let control = mode == Mode::BareControl;
         for &(what, value, show, target, target_label) in &targets {
             let each = ratios(runs, bare, value);
-            // Every round's ratio, so that runs of the same code can be pooled: runs differ
-            // by more than one run's interval says.
-            let listed: Vec<String> = each.iter().map(|r| format!("{r:.3}")).collect();
-            println!("  ({what}, {label}, each round: {})", listed.join(" "));
-            if let Some(i) = median_interval(each) {
-                let mut text = line(&format!("  {what} vs the bare reader's, {label}"), &i, show);
+            // Every round's ratio, so that runs of the same code can be pooled
+            // (`PICKET_BENCH_POOL`): runs differ by more than one run's interval says.
+            println!("{}", rounds_line(what, label, &each));
+            let judged = |prefix: String, i: &MedianInterval| {
+                let mut text = line(&prefix, i, show);
                 if !smoke && !control {
-                    text.push_str(&format!("; within {target_label}: {}", verdict(&i, target)));
+                    text.push_str(&format!("; within {target_label}: {}", verdict(i, target)));
                 }
-                println!("{text}");
+                text
+            };
+            if let Some(i) = median_interval(each.clone()) {
+                println!(
+                    "{}",
+                    judged(format!("  {what} vs the bare reader's, {label}"), &i)
+                );
+            }
+            if let Some((logs, i)) = pooled(earlier, what, label, &each) {
+                println!("{}", judged(format!("    pooled with {logs}"), &i));
             }
         }
     }
+}
+
+/// This run's rounds of a series with the earlier logs' (`PICKET_BENCH_POOL`), and what the
+/// pooled rounds are; `None` without earlier logs.
+fn pooled(
+    earlier: &EarlierRounds,
+    what: &str,
+    whom: &str,
+    this_run: &[f64],
+) -> Option<(String, MedianInterval)> {
+    if earlier.logs == 0 {
+        return None;
+    }
+    let before = earlier.of(what, whom);
+    let mut all = before.to_vec();
+    all.extend_from_slice(this_run);
+    let interval = median_interval(all)?;
+    let rounds = before.len() + this_run.len();
+    let logs = earlier.logs;
+    Some((
+        format!(
+            "{logs} earlier log(s), {rounds} rounds ({} from before)",
+            before.len()
+        ),
+        interval,
+    ))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -785,6 +772,15 @@ fn run_benchmark() {
     // same rounds: a change is judged by the same-round ratio to it, not by runs at
     // different times.
     let baseline = std::env::var_os("PICKET_BENCH_BASELINE").map(PathBuf::from);
+    // Saved output of earlier runs of the same code, whose per-round ratios are pooled with
+    // this run's: read first, so a wrong path fails before the rounds run, not after.
+    let pool: Vec<PathBuf> = std::env::var_os("PICKET_BENCH_POOL")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    let earlier = EarlierRounds::read(&pool).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
     let help = Command::new(&bin)
         .args(["watch", "--help"])
         .output()
@@ -1174,7 +1170,7 @@ fn run_benchmark() {
             );
         }
     }
-    print_verdict(&results, is_smoke_run(files, reps));
+    print_verdict(&results, is_smoke_run(files, reps), &earlier);
     println!(
         "writer CPU: unwatched {base_cpu:.3} s. The writer's own CPU time holds the kernel's cost \
          of generating and queuing events ('CPU vs bare' compares it with the bare reader's \
