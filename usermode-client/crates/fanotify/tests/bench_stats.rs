@@ -2,7 +2,6 @@
 //! because a `harness = false` benchmark runs no tests of its own.
 
 #[path = "../benches/overhead/stats.rs"]
-#[allow(dead_code)]
 mod stats;
 
 use std::path::{Path, PathBuf};
