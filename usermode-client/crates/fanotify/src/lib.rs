@@ -107,8 +107,10 @@
 //! excluded events get none, so a gap never appears without a loss record). The timestamp is
 //! 100 ns units since 1601; `pid` is the acting process (thread group), `process_start_key`
 //! field 22 of `/proc/<pid>/stat` (0 when the process is gone — with a pidfd the kernel tells
-//! us, so a reused pid is never given the old process's key). A `DriverHello` opens the
-//! stream: protocol version, capability bits, the kernel queue limit as the ring capacity.
+//! us, so a reused pid is never given the old process's key). A key is read once per read of
+//! the queue, and kept for the next reads while the process tracker reports no fork or exit
+//! of its pid ([`process::StartKeys`]). A `DriverHello` opens the stream: protocol version,
+//! capability bits, the kernel queue limit as the ring capacity.
 //! Every 10 s a `Stats` record gives the counters, in the driver's terms: events seen
 //! (fanotify events read), sent (records made), dropped (overflows: each at least one
 //! event), batches, failures (unparseable reads), and as the "ring high-water mark" the most

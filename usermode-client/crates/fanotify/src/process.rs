@@ -5,6 +5,8 @@
 
 use ahash::AHashMap as HashMap;
 
+use crate::procconn::Observed;
+
 /// Field 22 of a `/proc/<pid>/stat` line, or `None` when the line is not one. The command
 /// name (field 2) may contain spaces and parentheses, so fields are counted after the last
 /// `)`.
@@ -26,28 +28,67 @@ pub fn read_start_key(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Start keys looked up during one read of the fanotify queue. Cleared after every read:
-/// the events of one read are a few milliseconds apart, so a pid cannot be reused in between
-/// in practice, while keeping entries longer could pair a reused pid with an old key.
+/// Start keys read from `/proc`, kept while nothing says their pid changed hands.
+///
+/// A key is only as good as the pid it was read for: once the process exits, the pid may
+/// be given to another. Without process tracking nothing reports exits, so the keys are
+/// dropped after every read of the fanotify queue ([`StartKeys::clear`]): the events of one
+/// read are milliseconds apart, and a pid cannot be reused in between in practice. With
+/// it, the tracker's sync after each read holds every fork and exit before it: a key is
+/// dropped when one of them names its pid ([`StartKeys::after_sync`]), and all are when a
+/// sync may have missed some. A writer that lives through many reads then has its key
+/// read once, not at every read (an `open`, a `statx`, two `read`s and a `close` of
+/// `/proc/<pid>/stat`, about 10 µs, every few hundred events).
 #[derive(Debug, Default)]
 pub struct StartKeys {
     keys: HashMap<u32, u64>,
 }
+
+/// Keys held at most: beyond, all are dropped and read again as needed.
+const MAX_KEYS: usize = 4096;
 
 impl StartKeys {
     /// The start key for `pid`; `exited` when the kernel said the process was already gone
     /// when the event was read (`FAN_EPIDFD`), in which case `/proc/<pid>` may be another
     /// process and the key is unknown (0).
     pub fn get(&mut self, pid: u32, exited: bool) -> u64 {
+        self.get_with(pid, exited, read_start_key)
+    }
+
+    /// [`StartKeys::get`], reading a key with `read`.
+    pub fn get_with(&mut self, pid: u32, exited: bool, read: impl FnOnce(u32) -> u64) -> u64 {
         if exited || pid == 0 {
             return 0;
         }
-        *self.keys.entry(pid).or_insert_with(|| read_start_key(pid))
+        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(&pid) {
+            self.keys.clear();
+        }
+        *self.keys.entry(pid).or_insert_with(|| read(pid))
     }
 
-    /// Forgets everything (after each read).
+    /// Forgets everything (after each read, without process tracking).
     pub fn clear(&mut self) {
         self.keys.clear();
+    }
+
+    /// After a sync of the process tracker: forgets the pids that `observed` (the sync's
+    /// answer) saw fork or exit, or everything when the sync was not `whole`.
+    pub fn after_sync(&mut self, observed: &[Observed], whole: bool) {
+        if !whole {
+            self.keys.clear();
+            return;
+        }
+        if self.keys.is_empty() {
+            return;
+        }
+        for event in observed {
+            match *event {
+                Observed::Fork { child: pid, .. } | Observed::Exit { pid, .. } => {
+                    self.keys.remove(&pid);
+                }
+                Observed::Exec { .. } | Observed::Uid { .. } => {}
+            }
+        }
     }
 }
 
@@ -80,5 +121,70 @@ mod tests {
             0,
             "an exited process has no trustworthy key"
         );
+    }
+
+    /// Reads counted: the key a pid had at its `n`th read is `pid * 100 + n`.
+    struct Proc(std::collections::HashMap<u32, u64>);
+
+    impl Proc {
+        fn read(&mut self, pid: u32) -> u64 {
+            let n = self.0.entry(pid).or_insert(0);
+            *n += 1;
+            u64::from(pid) * 100 + *n
+        }
+    }
+
+    fn fork(child: u32) -> Observed {
+        Observed::Fork {
+            parent: 1,
+            child,
+            snapshot: crate::procconn::Snapshot::default(),
+        }
+    }
+
+    #[test]
+    fn a_key_is_kept_across_syncs_until_its_pid_forks_or_exits() {
+        let mut proc = Proc(std::collections::HashMap::new());
+        let mut keys = StartKeys::default();
+        assert_eq!(keys.get_with(7, false, |p| proc.read(p)), 701);
+        assert_eq!(keys.get_with(8, false, |p| proc.read(p)), 801);
+        // Another process's fork and exit, an exec and a uid change of 7: both kept.
+        keys.after_sync(
+            &[
+                fork(9),
+                Observed::Exit { pid: 10, status: 0 },
+                Observed::Exec {
+                    pid: 7,
+                    snapshot: crate::procconn::Snapshot::default(),
+                },
+                Observed::Uid { pid: 7, euid: 0 },
+            ],
+            true,
+        );
+        assert_eq!(keys.get_with(7, false, |p| proc.read(p)), 701);
+        assert_eq!(keys.get_with(8, false, |p| proc.read(p)), 801);
+        // 7 exits (its pid may be reused) and a new 8 forks: both read again.
+        keys.after_sync(&[Observed::Exit { pid: 7, status: 0 }, fork(8)], true);
+        assert_eq!(keys.get_with(7, false, |p| proc.read(p)), 702);
+        assert_eq!(keys.get_with(8, false, |p| proc.read(p)), 802);
+        // A sync that may have missed something: everything is read again.
+        keys.after_sync(&[], false);
+        assert_eq!(keys.get_with(7, false, |p| proc.read(p)), 703);
+        assert_eq!(keys.get_with(8, false, |p| proc.read(p)), 803);
+        // Without tracking, a read's keys are dropped with the read.
+        keys.clear();
+        assert_eq!(keys.get_with(7, false, |p| proc.read(p)), 704);
+        // An exited process: no key, whatever is kept, and nothing read.
+        assert_eq!(keys.get_with(7, true, |p| proc.read(p)), 0);
+        assert_eq!(proc.0[&7], 4);
+    }
+
+    #[test]
+    fn the_kept_keys_are_bounded() {
+        let mut keys = StartKeys::default();
+        for pid in 1..=u32::try_from(MAX_KEYS).unwrap() + 10 {
+            keys.get_with(pid, false, u64::from);
+            assert!(keys.keys.len() <= MAX_KEYS);
+        }
     }
 }

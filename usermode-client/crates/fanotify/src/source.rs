@@ -260,10 +260,14 @@ impl FanotifySource {
     /// Takes what the tracker saw until now into the table; queues the starts it decides.
     fn sync_processes(&mut self, timestamp: u64) {
         let Some(p) = self.processes.as_mut() else {
+            // Nothing reports exits: a pid's key holds for one read only.
+            self.keys.clear();
             return;
         };
         p.table.next_generation();
-        for observed in p.tracker.sync() {
+        let observed = p.tracker.sync();
+        self.keys.after_sync(&observed, p.tracker.last_sync_whole());
+        for observed in observed {
             p.table.observe(observed, &mut p.decisions);
         }
         for decision in p.decisions.drain(..) {
@@ -413,8 +417,8 @@ impl FanotifySource {
             .filter(|pace| pace.wants_depth(self.drained))
             .map(|_| self.group.queued_events());
         let timestamp = now();
-        self.keys.clear();
-        // Every exec that precedes an event of this read is in the tracker's answer.
+        // Every exec that precedes an event of this read is in the tracker's answer, and
+        // every fork and exit that would make a start key kept from an earlier read wrong.
         self.sync_processes(timestamp);
         let bytes = self.read_buf.get(..n).unwrap_or_default();
         let mut in_read: u32 = 0;

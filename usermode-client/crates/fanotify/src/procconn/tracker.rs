@@ -170,6 +170,11 @@ pub struct Tracker {
     /// published: while it is down, nothing taken from the socket is held back.
     holding: Arc<AtomicBool>,
     quiet_syncs: u64,
+    /// Whether the last [`Tracker::sync`] answered with every message before it (see
+    /// [`Tracker::last_sync_whole`]).
+    whole: bool,
+    /// The error counter as the last sync left it.
+    errors_seen: u64,
     stop: Arc<AtomicBool>,
     counters: Arc<[AtomicU64; 3]>,
     thread: Option<JoinHandle<()>>,
@@ -244,6 +249,8 @@ impl Tracker {
             socket,
             holding,
             quiet_syncs: 0,
+            whole: true,
+            errors_seen: 0,
             stop,
             counters,
             thread: Some(thread),
@@ -259,6 +266,26 @@ impl Tracker {
     /// then costs one `poll` per read instead of a wake-up, a wait and two context switches
     /// (and the real-time thread no longer preempts a writer at every read).
     pub fn sync(&mut self) -> Vec<Observed> {
+        self.whole = false;
+        let observed = self.sync_inner();
+        // A datagram lost or unparsed, or an observation dropped, since the last sync: the
+        // answer may lack a fork or an exit.
+        let errors = self.counters[2].load(Ordering::SeqCst);
+        self.whole &= errors == self.errors_seen;
+        self.errors_seen = errors;
+        observed
+    }
+
+    /// Whether the last [`Tracker::sync`] held every fork and exit the kernel reported
+    /// before it: answered in time, with nothing lost or dropped since the sync before.
+    /// When it did not, what the caller derived from earlier syncs (say, that a pid still
+    /// names the same process) no longer holds.
+    #[must_use]
+    pub const fn last_sync_whole(&self) -> bool {
+        self.whole
+    }
+
+    fn sync_inner(&mut self) -> Vec<Observed> {
         let (lock, answered) = &*self.shared;
         // The socket first, then the flag: a message the socket no longer holds was taken
         // by a pass that raised the flag before its `recv` and lowers it only after
@@ -274,6 +301,7 @@ impl Tracker {
         };
         if quiet {
             self.quiet_syncs = self.quiet_syncs.saturating_add(1);
+            self.whole = true;
             return std::mem::take(&mut guard.queue);
         }
         let want = self
@@ -281,11 +309,12 @@ impl Tracker {
             .fetch_add(1, Ordering::SeqCst)
             .saturating_add(1);
         sys::poke(self.wake.as_fd());
-        let Ok((mut guard, _)) =
+        let Ok((mut guard, waited)) =
             answered.wait_timeout_while(guard, SYNC_TIMEOUT, |s| s.answered < want)
         else {
             return Vec::new();
         };
+        self.whole = !waited.timed_out();
         std::mem::take(&mut guard.queue)
     }
 
@@ -459,6 +488,20 @@ mod tests {
     /// Needs root (the process connector), as CI runs. Every exec that happened before a
     /// sync is in its answer, whether the sync woke the thread or found nothing in flight;
     /// and with no process activity, syncs do not wake the thread.
+    /// Needs root, as above. A sync after a loss (here, one counted by hand) is not whole;
+    /// the next, with nothing more lost, is again.
+    #[test]
+    fn a_sync_after_a_loss_is_not_whole() {
+        let mut tracker = Tracker::start().expect("the process connector (run as root)");
+        let _ = tracker.sync();
+        assert!(tracker.last_sync_whole());
+        tracker.counters[2].fetch_add(1, Ordering::SeqCst);
+        let _ = tracker.sync();
+        assert!(!tracker.last_sync_whole(), "an error since the last sync");
+        let _ = tracker.sync();
+        assert!(tracker.last_sync_whole(), "nothing lost since");
+    }
+
     #[test]
     fn a_sync_answers_every_exec_before_it_and_quiet_syncs_wake_nobody() {
         let mut tracker = Tracker::start().expect("the process connector (run as root)");
@@ -485,6 +528,10 @@ mod tests {
                     "round {round}: exec of {pid} missing"
                 );
             }
+            assert!(
+                tracker.last_sync_whole(),
+                "round {round}: an answered sync with nothing lost is whole"
+            );
         }
         // Held back: while the source holds the lock, the thread cannot publish what it
         // read (it never waits for the lock). A sync right after must still answer it.
