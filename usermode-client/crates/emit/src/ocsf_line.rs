@@ -313,7 +313,7 @@ impl RenderedFile {
         }
         let start = out.len();
         self.clean = file(out, path, file_id);
-        // Into the kept allocations.
+        // The path's text is shared: kept by reference, not copied.
         self.file.clone_from(path);
         self.file_id = file_id;
         self.bytes.clear();

@@ -140,8 +140,8 @@ pub struct FileEvent {
     pub entropy: Option<f64>,
 }
 
-/// Written out so that `clone_from` reuses the paths' allocations: the correlation ring
-/// overwrites its oldest kept event with every new one.
+/// Written out so that `clone_from` reuses the boxed source path's allocation (the paths'
+/// text is shared): the correlation ring overwrites its oldest kept event with every new one.
 impl Clone for FileEvent {
     fn clone(&self) -> Self {
         Self {

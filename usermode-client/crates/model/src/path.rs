@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -28,10 +29,16 @@ pub struct PathParts<'a> {
 /// on every event, in every copy detection keeps. The spans are 32-bit: every event holds
 /// two paths and moves through the pipeline by value, so 32 bytes less per path is a
 /// sixth of an event's size.
-#[derive(Default, PartialEq, Eq, Hash)]
+///
+/// The text is shared, not owned: a copy of a path is a reference count, not an allocation
+/// and a copy of the text. Paths are copied on every event — the parse stage hands out its
+/// last path again for the next record of the same file, the output and detection keep
+/// the last file they saw, detection keeps events as evidence — and equal copies compare
+/// by address before their text.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct FilePath {
-    path: String,
-    original: Option<String>,
+    path: Arc<str>,
+    original: Option<Arc<str>>,
     directory: Span,
     name: Span,
     extension: Option<Span>,
@@ -39,42 +46,6 @@ pub struct FilePath {
     pub truncated: bool,
     /// The object is a directory.
     pub is_directory: bool,
-}
-
-/// Written out so that `clone_from` reuses the text's allocation: the correlation ring
-/// overwrites its oldest kept event with every new one.
-impl Clone for FilePath {
-    fn clone(&self) -> Self {
-        Self {
-            path: self.path.clone(),
-            original: self.original.clone(),
-            directory: self.directory,
-            name: self.name,
-            extension: self.extension,
-            truncated: self.truncated,
-            is_directory: self.is_directory,
-        }
-    }
-
-    fn clone_from(&mut self, source: &Self) {
-        // Destructured, so a new field cannot be forgotten here.
-        let Self {
-            path,
-            original,
-            directory,
-            name,
-            extension,
-            truncated,
-            is_directory,
-        } = source;
-        self.path.clone_from(path);
-        self.original.clone_from(original);
-        self.directory = *directory;
-        self.name = *name;
-        self.extension = *extension;
-        self.truncated = *truncated;
-        self.is_directory = *is_directory;
-    }
 }
 
 impl FilePath {
@@ -85,22 +56,28 @@ impl FilePath {
         original: Option<String>,
         split: impl FnOnce(&str) -> PathParts<'_>,
     ) -> Self {
-        let parts = split(&path);
-        let directory = span_in(&path, parts.directory);
-        let name = span_in(&path, parts.name);
-        let extension = parts.extension.map(|e| span_in(&path, e));
-        let path = Self {
-            path,
-            original: None,
+        Self::copied(&path, original.as_deref(), split)
+    }
+
+    /// [`FilePath::new`] from borrowed text (copied once, into the shared text): for a
+    /// caller that builds paths in a buffer of its own.
+    pub fn copied(
+        path: &str,
+        original: Option<&str>,
+        split: impl FnOnce(&str) -> PathParts<'_>,
+    ) -> Self {
+        let parts = split(path);
+        let directory = span_in(path, parts.directory);
+        let name = span_in(path, parts.name);
+        let extension = parts.extension.map(|e| span_in(path, e));
+        Self {
+            path: Arc::from(path),
+            original: original.filter(|o| *o != path).map(Arc::from),
             directory,
             name,
             extension,
             truncated: false,
             is_directory: false,
-        };
-        match original {
-            Some(original) => path.with_original(original),
-            None => path,
         }
     }
 
@@ -117,7 +94,7 @@ impl FilePath {
     /// [`FilePath::from_text`], splitting at the last of `separators` only (one host's).
     #[must_use]
     pub fn from_text_at(path: &str, separators: &[char]) -> Self {
-        Self::new(path.to_owned(), None, |path| {
+        Self::copied(path, None, |path| {
             let (directory, name) = path
                 .rsplit_once(separators)
                 .unwrap_or((path.get(..0).unwrap_or_default(), path));
@@ -136,7 +113,7 @@ impl FilePath {
     /// The same path, with what the kernel sent recorded as `original`.
     #[must_use]
     pub fn with_original(mut self, original: String) -> Self {
-        self.original = Some(original).filter(|o| *o != self.path);
+        self.original = Some(original).filter(|o| **o != *self.path).map(Arc::from);
         self
     }
 
@@ -276,6 +253,22 @@ mod tests {
                 (from.directory(), from.name(), from.extension())
             );
         }
+    }
+
+    #[test]
+    fn a_copy_shares_the_text() {
+        let p = FilePath::copied("/a/b.txt", Some("/dev/x/a/b.txt"), split);
+        let q = p.clone();
+        assert_eq!(q, p);
+        assert!(
+            std::ptr::eq(p.path(), q.path()),
+            "the text, not a copy of it"
+        );
+        assert!(std::ptr::eq(p.original(), q.original()));
+        let mut r = FilePath::from_text("/other");
+        r.clone_from(&p);
+        assert!(std::ptr::eq(p.path(), r.path()));
+        assert_eq!(r.name(), "b.txt");
     }
 
     #[test]

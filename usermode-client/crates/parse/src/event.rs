@@ -1,6 +1,8 @@
 //! Record → [`ParsedEvent`].
 
-use picket_model::{CreateDetails, Details, FilePath, Host, Operation, ProcessKey, Timestamp};
+use picket_model::{
+    CreateDetails, Details, FilePath, Host, Operation, PathParts, ProcessKey, Timestamp,
+};
 use picket_protocol::{
     Body, DeleteMethod, FileRef, Name, Record, SizeKind, MAX_NAME_BYTES, NAME_CUT_HEAD_BYTES,
 };
@@ -42,6 +44,8 @@ pub struct Parser {
     middle_cut: bool,
     /// The last path built, for the next record of the same name.
     last: PathMemo,
+    /// Where a name's text is built before the path copies it.
+    text: String,
 }
 
 const fn delete_method_name(method: DeleteMethod) -> &'static str {
@@ -84,6 +88,19 @@ impl Default for Parser {
     }
 }
 
+/// The parts of `path` as the host's splitter finds them; a directory has no extension.
+fn path_parts(path: &str, posix: bool, is_directory: bool) -> PathParts<'_> {
+    let mut parts = if posix {
+        split_posix(path)
+    } else {
+        split_windows(path)
+    };
+    if is_directory {
+        parts.extension = None;
+    }
+    parts
+}
+
 impl Parser {
     /// A parser that maps NT device paths with `volumes`.
     #[must_use]
@@ -92,6 +109,7 @@ impl Parser {
             volumes: Some(volumes),
             middle_cut: true,
             last: PathMemo::new(),
+            text: String::new(),
         }
     }
 
@@ -103,6 +121,7 @@ impl Parser {
             volumes: None,
             middle_cut: true,
             last: PathMemo::new(),
+            text: String::new(),
         }
     }
 
@@ -161,33 +180,28 @@ impl Parser {
 
     /// The path of `name`, and whether its volume (if it names one) was translated.
     fn build_path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> (FilePath, bool) {
-        // Allocated at its size at once (an ASCII name's text is its bytes, or half its
-        // UTF-16 bytes; with room for the `…` of a name cut in the middle, which costs
-        // nothing when it is not), not grown from empty by the first push: the growth path
-        // costs more than the allocation.
-        let units = if posix {
-            name.bytes.len()
-        } else {
-            name.bytes.len() / 2
-        };
-        let mut original = String::with_capacity(units + '\u{2026}'.len_utf8());
-        self.name_text(name, posix, &mut original);
-        let (path, original, translated) = match self.volumes.as_mut() {
-            Some(map) if !posix => match map.translate(&original) {
-                Some(path) => (path, Some(original), true),
-                None => (original, None, false),
-            },
-            _ => (original, None, true),
-        };
-        let split = if posix { split_posix } else { split_windows };
+        // Built in the parser's own buffer, then copied once into the path's shared text.
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        self.name_text(name, posix, &mut text);
         let is_directory = file.is_directory;
-        let mut path = FilePath::new(path, original, |p| {
-            let mut parts = split(p);
-            if is_directory {
-                parts.extension = None;
-            }
-            parts
-        });
+        let (mut path, translated) = match self.volumes.as_mut() {
+            Some(map) if !posix => match map.translate(&text) {
+                Some(mapped) => (
+                    FilePath::copied(&mapped, Some(&text), |p| path_parts(p, posix, is_directory)),
+                    true,
+                ),
+                None => (
+                    FilePath::copied(&text, None, |p| path_parts(p, posix, is_directory)),
+                    false,
+                ),
+            },
+            _ => (
+                FilePath::copied(&text, None, |p| path_parts(p, posix, is_directory)),
+                true,
+            ),
+        };
+        self.text = text;
         path.truncated = name.truncated;
         path.is_directory = is_directory;
         (path, translated)

@@ -3,7 +3,7 @@
 //! A file's records come in runs with one name: created, first written, closed modified,
 //! renamed away (the old name again). Building a path costs its text conversion, its split
 //! and, for a Windows name, its volume translation; comparing the kernel's bytes with the
-//! last name's costs a fraction of that.
+//! last name's costs a fraction of that, and the path handed out shares the kept one's text.
 
 use picket_model::FilePath;
 
@@ -53,16 +53,13 @@ impl PathMemo {
         (self.key == key && self.bytes == bytes).then(|| path.clone())
     }
 
-    /// Keeps `path`, built from `bytes` under `key`, in place of the last one (into the kept
-    /// allocations).
+    /// Keeps `path`, built from `bytes` under `key`, in place of the last one (the bytes into
+    /// the kept allocation; the path's text is shared, not copied).
     pub fn keep(&mut self, bytes: &[u8], key: PathKey, path: &FilePath) {
         self.bytes.clear();
         self.bytes.extend_from_slice(bytes);
         self.key = key;
-        match &mut self.path {
-            Some(kept) => kept.clone_from(path),
-            None => self.path = Some(path.clone()),
-        }
+        self.path = Some(path.clone());
     }
 }
 
