@@ -33,9 +33,9 @@ pub struct PathParts<'a> {
 /// The text is shared, not owned: a copy of a path is a reference count, not an allocation
 /// and a copy of the text. Paths are copied on every event — the parse stage hands out its
 /// last path again for the next record of the same file, the output and detection keep
-/// the last file they saw, detection keeps events as evidence — and equal copies compare
-/// by address before their text.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+/// the last file they saw, detection keeps events as evidence — and copies compare by
+/// address before their text.
+#[derive(Clone, Default, Eq)]
 pub struct FilePath {
     path: Arc<str>,
     original: Option<Arc<str>>,
@@ -46,6 +46,59 @@ pub struct FilePath {
     pub truncated: bool,
     /// The object is a directory.
     pub is_directory: bool,
+}
+
+impl PartialEq for FilePath {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured, so a new field cannot be forgotten here.
+        let Self {
+            path,
+            original,
+            directory,
+            name,
+            extension,
+            truncated,
+            is_directory,
+        } = other;
+        same_text(&self.path, path)
+            && match (&self.original, original) {
+                (Some(a), Some(b)) => same_text(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+            && self.directory == *directory
+            && self.name == *name
+            && self.extension == *extension
+            && self.truncated == *truncated
+            && self.is_directory == *is_directory
+    }
+}
+
+/// Hashes what [`PartialEq`] compares: the text, not its address.
+impl std::hash::Hash for FilePath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let Self {
+            path,
+            original,
+            directory,
+            name,
+            extension,
+            truncated,
+            is_directory,
+        } = self;
+        path.hash(state);
+        original.hash(state);
+        directory.hash(state);
+        name.hash(state);
+        extension.hash(state);
+        truncated.hash(state);
+        is_directory.hash(state);
+    }
+}
+
+/// Equal text: the same shared text (a copy's), or the same characters.
+fn same_text(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
 }
 
 impl FilePath {
