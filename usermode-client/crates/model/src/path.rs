@@ -25,8 +25,8 @@ pub struct PathParts<'a> {
 /// they survive a round trip and never silently turn into U+FFFD.
 ///
 /// The directory, name and extension are spans of `path`, and `original` is stored only
-/// when it differs from `path` (never on Linux): one allocation per path instead of five,
-/// on every event, in every copy detection keeps. The spans are 32-bit: every event holds
+/// when it differs from `path` (never on Linux): one allocation per path built instead of
+/// five. The spans are 32-bit: every event holds
 /// two paths and moves through the pipeline by value, so 32 bytes less per path is a
 /// sixth of an event's size.
 ///
@@ -35,10 +35,10 @@ pub struct PathParts<'a> {
 /// last path again for the next record of the same file, the output and detection keep
 /// the last file they saw, detection keeps events as evidence — and copies compare by
 /// address before their text.
-#[derive(Clone, Default, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct FilePath {
-    path: Arc<str>,
-    original: Option<Arc<str>>,
+    path: SharedText,
+    original: Option<SharedText>,
     directory: Span,
     name: Span,
     extension: Option<Span>,
@@ -48,57 +48,35 @@ pub struct FilePath {
     pub is_directory: bool,
 }
 
-impl PartialEq for FilePath {
+/// Text shared by the copies of a path. Equal when it is the same text (a copy's, told by
+/// address) or the same characters; hashed by its characters.
+#[derive(Clone, Default, Eq)]
+struct SharedText(Arc<str>);
+
+impl SharedText {
+    fn new(text: &str) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl PartialEq for SharedText {
     fn eq(&self, other: &Self) -> bool {
-        // Destructured, so a new field cannot be forgotten here.
-        let Self {
-            path,
-            original,
-            directory,
-            name,
-            extension,
-            truncated,
-            is_directory,
-        } = other;
-        same_text(&self.path, path)
-            && match (&self.original, original) {
-                (Some(a), Some(b)) => same_text(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-            && self.directory == *directory
-            && self.name == *name
-            && self.extension == *extension
-            && self.truncated == *truncated
-            && self.is_directory == *is_directory
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
     }
 }
 
-/// Hashes what [`PartialEq`] compares: the text, not its address.
-impl std::hash::Hash for FilePath {
+impl std::hash::Hash for SharedText {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let Self {
-            path,
-            original,
-            directory,
-            name,
-            extension,
-            truncated,
-            is_directory,
-        } = self;
-        path.hash(state);
-        original.hash(state);
-        directory.hash(state);
-        name.hash(state);
-        extension.hash(state);
-        truncated.hash(state);
-        is_directory.hash(state);
+        self.0.hash(state);
     }
 }
 
-/// Equal text: the same shared text (a copy's), or the same characters.
-fn same_text(a: &Arc<str>, b: &Arc<str>) -> bool {
-    Arc::ptr_eq(a, b) || **a == **b
+impl std::ops::Deref for SharedText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 impl FilePath {
@@ -124,8 +102,8 @@ impl FilePath {
         let name = span_in(path, parts.name);
         let extension = parts.extension.map(|e| span_in(path, e));
         Self {
-            path: Arc::from(path),
-            original: original.filter(|o| *o != path).map(Arc::from),
+            path: SharedText::new(path),
+            original: original.filter(|o| *o != path).map(SharedText::new),
             directory,
             name,
             extension,
@@ -166,7 +144,9 @@ impl FilePath {
     /// The same path, with what the kernel sent recorded as `original`.
     #[must_use]
     pub fn with_original(mut self, original: String) -> Self {
-        self.original = Some(original).filter(|o| **o != *self.path).map(Arc::from);
+        self.original = Some(original)
+            .filter(|o| **o != *self.path)
+            .map(|o| SharedText::new(&o));
         self
     }
 
