@@ -36,9 +36,9 @@ pub fn read_start_key(pid: u32) -> u64 {
 /// read are milliseconds apart, and a pid cannot be reused in between in practice. With
 /// it, the tracker's sync after each read holds every fork and exit before it: a key is
 /// dropped when one of them names its pid ([`StartKeys::after_sync`]), and all are when a
-/// sync may have missed some. A writer that lives through many reads then has its key
-/// read once, not at every read (an `open`, a `statx`, two `read`s and a `close` of
-/// `/proc/<pid>/stat`, about 10 µs, every few hundred events).
+/// sync may have missed some. An unknown key (0) is never kept. A writer that lives through
+/// many reads then has its key read once, not at every read (an `open`, a `statx`, two
+/// `read`s and a `close` of `/proc/<pid>/stat`, about 10 µs, every few hundred events).
 #[derive(Debug, Default)]
 pub struct StartKeys {
     keys: HashMap<u32, u64>,
@@ -60,10 +60,18 @@ impl StartKeys {
         if exited || pid == 0 {
             return 0;
         }
-        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(&pid) {
-            self.keys.clear();
+        if let Some(&key) = self.keys.get(&pid) {
+            return key;
         }
-        *self.keys.entry(pid).or_insert_with(|| read(pid))
+        // Unknown (0: gone or unreadable) is not kept: the next event asks again.
+        let key = read(pid);
+        if key != 0 {
+            if self.keys.len() >= MAX_KEYS {
+                self.keys.clear();
+            }
+            self.keys.insert(pid, key);
+        }
+        key
     }
 
     /// Forgets everything (after each read, without process tracking).
@@ -177,13 +185,23 @@ mod tests {
         // An exited process: no key, whatever is kept, and nothing read.
         assert_eq!(keys.get_with(7, true, |p| proc.read(p)), 0);
         assert_eq!(proc.0[&7], 4);
+        // An unknown key (the process gone when read) is asked for again.
+        let mut reads = 0;
+        for _ in 0..2 {
+            let unknown = keys.get_with(11, false, |_| {
+                reads += 1;
+                0
+            });
+            assert_eq!(unknown, 0);
+        }
+        assert_eq!(reads, 2);
     }
 
     #[test]
     fn the_kept_keys_are_bounded() {
         let mut keys = StartKeys::default();
         for pid in 1..=u32::try_from(MAX_KEYS).unwrap() + 10 {
-            keys.get_with(pid, false, u64::from);
+            assert_eq!(keys.get_with(pid, false, u64::from), u64::from(pid));
             assert!(keys.keys.len() <= MAX_KEYS);
         }
     }
