@@ -485,11 +485,8 @@ mod tests {
             .any(|o| matches!(o, Observed::Exec { pid: p, .. } if *p == pid))
     }
 
-    /// Needs root (the process connector), as CI runs. Every exec that happened before a
-    /// sync is in its answer, whether the sync woke the thread or found nothing in flight;
-    /// and with no process activity, syncs do not wake the thread.
-    /// Needs root, as above. A sync after a loss (here, one counted by hand) is not whole;
-    /// the next, with nothing more lost, is again.
+    /// Needs root (the process connector), as CI runs. A sync after a loss (here, one counted
+    /// by hand) is not whole; the next, with nothing more lost, is again.
     #[test]
     fn a_sync_after_a_loss_is_not_whole() {
         let mut tracker = Tracker::start().expect("the process connector (run as root)");
@@ -502,6 +499,9 @@ mod tests {
         assert!(tracker.last_sync_whole(), "nothing lost since");
     }
 
+    /// Needs root, as above. Every exec that happened before a sync is in its answer,
+    /// whether the sync woke the thread or found nothing in flight; and with no process
+    /// activity, syncs do not wake the thread.
     #[test]
     fn a_sync_answers_every_exec_before_it_and_quiet_syncs_wake_nobody() {
         let mut tracker = Tracker::start().expect("the process connector (run as root)");
