@@ -185,22 +185,20 @@ impl Parser {
         text.clear();
         self.name_text(name, posix, &mut text);
         let is_directory = file.is_directory;
-        let (mut path, translated) = match self.volumes.as_mut() {
-            Some(map) if !posix => match map.translate(&text) {
-                Some(mapped) => (
-                    FilePath::copied(&mapped, Some(&text), |p| path_parts(p, posix, is_directory)),
-                    true,
-                ),
-                None => (
-                    FilePath::copied(&text, None, |p| path_parts(p, posix, is_directory)),
-                    false,
-                ),
-            },
-            _ => (
-                FilePath::copied(&text, None, |p| path_parts(p, posix, is_directory)),
-                true,
-            ),
+        let (mapped, translated) = match self.volumes.as_mut() {
+            Some(map) if !posix => {
+                let mapped = map.translate(&text);
+                let translated = mapped.is_some();
+                (mapped, translated)
+            }
+            _ => (None, true),
         };
+        // What users see, and what the kernel sent when that differs.
+        let (shown, original) = match &mapped {
+            Some(mapped) => (mapped.as_str(), Some(text.as_str())),
+            None => (text.as_str(), None),
+        };
+        let mut path = FilePath::copied(shown, original, |p| path_parts(p, posix, is_directory));
         self.text = text;
         path.truncated = name.truncated;
         path.is_directory = is_directory;
