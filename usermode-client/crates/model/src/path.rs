@@ -26,9 +26,8 @@ pub struct PathParts<'a> {
 ///
 /// The directory, name and extension are spans of `path`, and `original` is stored only
 /// when it differs from `path` (never on Linux): one allocation per path built instead of
-/// five. The spans are 32-bit: every event holds
-/// two paths and moves through the pipeline by value, so 32 bytes less per path is a
-/// sixth of an event's size.
+/// five. The spans are 32-bit: every event holds two paths and moves through the pipeline by
+/// value, so 32 bytes less per path is a sixth of an event's size.
 ///
 /// The text is shared, not owned: a copy of a path is a reference count, not an allocation
 /// and a copy of the text. Paths are copied on every event — the parse stage hands out its
