@@ -56,7 +56,7 @@ impl StartKeys {
     }
 
     /// [`StartKeys::get`], reading a key with `read`.
-    pub fn get_with(&mut self, pid: u32, exited: bool, read: impl FnOnce(u32) -> u64) -> u64 {
+    fn get_with(&mut self, pid: u32, exited: bool, read: impl FnOnce(u32) -> u64) -> u64 {
         if exited || pid == 0 {
             return 0;
         }
