@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use picket_model::{FileEvent, FilePath, Host, Level, Operation, ProcessInfo};
+use picket_model::{CreateDetails, FileEvent, FilePath, Host, Level, Operation, ProcessInfo};
 
 use super::{activity, disposition_name, image_name, result_name, severity, OCSF_VERSION};
 use crate::HostInfo;
@@ -333,6 +333,57 @@ fn original(out: &mut Vec<u8>, path: &FilePath, clean: bool) {
     }
 }
 
+/// The last `"create"` object rendered, kept for the next: a process's creations mostly
+/// share their disposition, result, options and access (on Linux only the first two vary),
+/// and the object is then one copy instead of two names and two numbers written again.
+#[derive(Debug, Default)]
+struct RenderedCreate {
+    /// What it was rendered from; `None` before the first.
+    details: Option<CreateDetails>,
+    /// `,"create":{` to `}`.
+    bytes: Vec<u8>,
+}
+
+impl RenderedCreate {
+    fn write(&mut self, out: &mut Vec<u8>, c: CreateDetails) {
+        if self.details != Some(c) {
+            let bytes = &mut self.bytes;
+            bytes.clear();
+            bytes.extend_from_slice(b",\"create\":{\"disposition\":");
+            string(bytes, disposition_name(c.disposition));
+            bytes.extend_from_slice(b",\"result\":");
+            string(bytes, result_name(c.result));
+            bytes.extend_from_slice(b",\"options\":");
+            number(bytes, c.options);
+            bytes.extend_from_slice(b",\"desired_access\":");
+            number(bytes, c.desired_access);
+            bytes.push(b'}');
+            self.details = Some(c);
+        }
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
+/// A quoted name from a fixed set (a delete's method), kept for the next: the names repeat
+/// from line to line, and comparing a few bytes costs less than checking them for escapes.
+#[derive(Debug, Default)]
+struct RenderedName {
+    name: &'static str,
+    /// `name` as a JSON string; empty before the first.
+    bytes: Vec<u8>,
+}
+
+impl RenderedName {
+    fn write(&mut self, out: &mut Vec<u8>, name: &'static str) {
+        if self.bytes.is_empty() || self.name != name {
+            self.bytes.clear();
+            string(&mut self.bytes, name);
+            self.name = name;
+        }
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
 /// The rendering of one process's part of the line, kept while its events come.
 #[derive(Debug)]
 struct RenderedActor {
@@ -499,6 +550,10 @@ pub struct LineWriter {
     operations: Vec<OperationPieces>,
     /// The last file object.
     last_file: RenderedFile,
+    /// The last create object.
+    last_create: RenderedCreate,
+    /// The last delete method.
+    last_delete_method: RenderedName,
     /// The last line's time (a read's events share it).
     time: Decimal,
     /// The last line's sequence number (the next is usually one more).
@@ -542,6 +597,8 @@ impl LineWriter {
                 .map(OperationPieces::new)
                 .collect(),
             last_file: RenderedFile::default(),
+            last_create: RenderedCreate::default(),
+            last_delete_method: RenderedName::default(),
             time: Decimal::new(0),
             seq: Decimal::new(0),
         }
@@ -625,7 +682,11 @@ impl LineWriter {
         rest(
             out,
             event,
-            &actor.start_key,
+            (
+                &actor.start_key,
+                &mut self.last_create,
+                &mut self.last_delete_method,
+            ),
             subject,
             result.zip(result_clean),
         );
@@ -642,7 +703,11 @@ pub fn file_activity(out: &mut Vec<u8>, event: &FileEvent, host: &HostInfo) {
 fn rest(
     out: &mut Vec<u8>,
     event: &FileEvent,
-    start_key: &Decimal,
+    (start_key, last_create, last_delete_method): (
+        &Decimal,
+        &mut RenderedCreate,
+        &mut RenderedName,
+    ),
     subject: &FilePath,
     result: Option<(&FilePath, bool)>,
 ) {
@@ -658,19 +723,11 @@ fn rest(
         number(out, d.handle_id);
     }
     if let Some(c) = d.create {
-        out.extend_from_slice(b",\"create\":{\"disposition\":");
-        string(out, disposition_name(c.disposition));
-        out.extend_from_slice(b",\"result\":");
-        string(out, result_name(c.result));
-        out.extend_from_slice(b",\"options\":");
-        number(out, c.options);
-        out.extend_from_slice(b",\"desired_access\":");
-        number(out, c.desired_access);
-        out.push(b'}');
+        last_create.write(out, c);
     }
     if let Some(method) = d.delete_method {
         out.extend_from_slice(b",\"delete_method\":");
-        string(out, method);
+        last_delete_method.write(out, method);
     }
     if d.named_stream {
         out.extend_from_slice(b",\"named_stream\":true");
@@ -833,6 +890,61 @@ mod tests {
         shared.push(twin);
         for event in stream.iter().chain(&shared).chain(stream.iter().rev()) {
             assert_writes_serde(&mut writer, event, &host);
+        }
+    }
+
+    /// The create object and the delete method are copied from the last line only when
+    /// they are the same: each field changed on its own, and a return to an earlier value,
+    /// is written anew, and every line is exactly serde's.
+    #[test]
+    fn a_repeated_create_or_delete_method_is_reused_only_when_equal() {
+        let host = HostInfo::default();
+        let mut writer = LineWriter::new(&host);
+        let base = events()[0].clone();
+        let first = CreateDetails {
+            disposition: 2,
+            options: 0x40,
+            desired_access: 0x12_0116,
+            result: 2,
+        };
+        let creates = [
+            first,
+            first,
+            CreateDetails {
+                disposition: 3,
+                ..first
+            },
+            CreateDetails { result: 1, ..first },
+            CreateDetails {
+                options: 0x41,
+                ..first
+            },
+            CreateDetails {
+                desired_access: 0x8000_0000,
+                ..first
+            },
+            first,
+        ];
+        for create in creates {
+            let mut event = base.clone();
+            event.operation = Operation::Create;
+            event.details.create = Some(create);
+            assert_writes_serde(&mut writer, &event, &host);
+        }
+        let mut without = base.clone();
+        without.details.create = None;
+        assert_writes_serde(&mut writer, &without, &host);
+        for method in [
+            "unlink",
+            "unlink",
+            "disposition",
+            "disposition_ex",
+            "unlink",
+        ] {
+            let mut event = base.clone();
+            event.operation = Operation::Delete;
+            event.details.delete_method = Some(method);
+            assert_writes_serde(&mut writer, &event, &host);
         }
     }
 
