@@ -9,7 +9,7 @@ use picket_protocol::{
 
 use crate::memo::{PathKey, PathMemo};
 use crate::path::{split_posix, split_windows};
-use crate::text::{posix_to_text, utf16_to_text};
+use crate::text::{posix_plain, posix_to_text, utf16_to_text};
 use crate::{create_operation, VolumeMap};
 
 /// A file event after parsing, before enrichment: the process is only its key.
@@ -137,10 +137,15 @@ impl Parser {
         self.middle_cut = minor >= 1;
     }
 
+    /// Whether `name` was cut in the middle (see [`Parser::set_protocol_minor`]).
+    const fn cut_in_middle(&self, name: &Name<'_>) -> bool {
+        self.middle_cut && name.truncated && name.bytes.len() == MAX_NAME_BYTES
+    }
+
     /// Appends `name` as text; a name cut in the middle gets a visible `…` at the cut.
     fn name_text(&self, name: &Name<'_>, posix: bool, out: &mut String) {
         let to_text = if posix { posix_to_text } else { utf16_to_text };
-        let cut = self.middle_cut && name.truncated && name.bytes.len() == MAX_NAME_BYTES;
+        let cut = self.cut_in_middle(name);
         match name.bytes.split_at_checked(NAME_CUT_HEAD_BYTES) {
             Some((head, tail)) if cut => {
                 to_text(head, out);
@@ -180,11 +185,21 @@ impl Parser {
 
     /// The path of `name`, and whether its volume (if it names one) was translated.
     fn build_path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> (FilePath, bool) {
+        let is_directory = file.is_directory;
+        // A POSIX name that is its own text, not cut, needs no buffer: it is copied once,
+        // into the path's shared text (nothing to map; Linux paths have no volumes).
+        if posix && !self.cut_in_middle(name) {
+            if let Some(text) = posix_plain(name.bytes) {
+                let mut path = FilePath::copied(text, None, |p| path_parts(p, true, is_directory));
+                path.truncated = name.truncated;
+                path.is_directory = is_directory;
+                return (path, true);
+            }
+        }
         // Built in the parser's own buffer, then copied once into the path's shared text.
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.name_text(name, posix, &mut text);
-        let is_directory = file.is_directory;
         let (mapped, translated) = match self.volumes.as_mut() {
             Some(map) if !posix => {
                 let mapped = map.translate(&text);

@@ -154,14 +154,42 @@ fn parse_byte_escape(rest: &[u8]) -> Option<u8> {
     u8::try_from(value).ok()
 }
 
+/// POSIX name bytes that are their own lossless text, borrowed: UTF-8 without a backslash
+/// (nearly every name). `None` when the text needs escapes ([`posix_to_text`] writes it).
+#[must_use]
+pub fn posix_plain(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    (!has_backslash(bytes)).then_some(text)
+}
+
+/// Whether `bytes` hold a backslash, tested eight bytes at a time: names are a few dozen
+/// bytes, and `memchr`'s byte loop for short slices cost as much as the UTF-8 check.
+fn has_backslash(bytes: &[u8]) -> bool {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // A backslash becomes a zero byte; `(y - 1) & !y` sets bit 7 of some byte exactly
+    // when `y` has a zero byte (the classic test: exact for "any", not for "which").
+    let any_backslash = |word: u64| {
+        let y = word ^ (LANES * u64::from(b'\\'));
+        y.wrapping_sub(LANES) & !y & (LANES * 0x80) != 0
+    };
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    chunks
+        .filter_map(|c| <[u8; 8]>::try_from(c).ok())
+        .chain(std::iter::once(last))
+        .any(|c| any_backslash(u64::from_le_bytes(c)))
+}
+
 /// Appends POSIX name bytes to `out` as lossless text (see the module docs).
 pub fn posix_to_text(mut bytes: &[u8], out: &mut String) {
     // The common case: UTF-8 without a backslash is its own text, with no escape search.
-    if let Ok(all) = std::str::from_utf8(bytes) {
-        if !all.as_bytes().contains(&b'\\') {
-            out.push_str(all);
-            return;
-        }
+    if let Some(all) = posix_plain(bytes) {
+        out.push_str(all);
+        return;
     }
     out.reserve(bytes.len());
     loop {
@@ -292,6 +320,19 @@ mod tests {
             let mut units: Vec<u16> = parts.concat().encode_utf16().collect();
             units.extend(lone);
             prop_assert_eq!(unescape_utf16(&utf16_text(&le(&units))), units);
+        }
+
+        /// The word test finds a backslash wherever the byte test does, at every offset and
+        /// length, among bytes one bit away from it (`[`, `]`, `|`, `L`, 0xDC) and zeros.
+        #[test]
+        fn the_backslash_word_test_agrees_with_the_byte_test(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'\\'), Just(b'['), Just(b']'), Just(b'|'), Just(b'L'),
+                            Just(0xDCu8), Just(0u8), any::<u8>()], 0..40),
+        ) {
+            prop_assert_eq!(has_backslash(&bytes), bytes.contains(&b'\\'));
+            let plain = std::str::from_utf8(&bytes).is_ok() && !bytes.contains(&b'\\');
+            prop_assert_eq!(posix_plain(&bytes).is_some(), plain);
         }
 
         #[test]
