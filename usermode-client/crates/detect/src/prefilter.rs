@@ -159,6 +159,10 @@ impl Relation {
     }
 }
 
+/// A route's rules for the index: `(global index, witness)` of each (`None`: always a
+/// candidate).
+pub type RouteRules<'a> = [(u32, Option<&'a [Clause]>)];
+
 /// Needles of which at least one must occur.
 pub type Group = Vec<Needle>;
 
@@ -772,19 +776,53 @@ fn process_slot(process: &std::sync::Arc<picket_model::ProcessInfo>) -> usize {
 /// the list.
 const ROUTES_PER_PROCESS: usize = 16;
 
-/// One field's automata.
+/// The automata over the needles of one field on one route, or of both path fields on
+/// every route of a host (see [`Prefilter::build_host`]).
 #[derive(Debug)]
 struct FieldIndex {
-    /// `None`: a name the event model does not have (never present).
-    field: Option<Field>,
-    /// [`is_process_field`].
-    process: bool,
+    /// Unique per build, like a prefilter's: keys the last values scanned with it, which the
+    /// routes sharing it share.
+    id: u64,
     /// [`Anchor::Anywhere`] needles.
     anywhere: Option<Walker<DFA>>,
     /// [`Anchor::Start`] needles.
     prefix: Option<Walker<DFA>>,
     /// [`Anchor::End`] and [`Anchor::Whole`] needles, reversed.
     suffix: Option<Walker<DFA>>,
+}
+
+/// A field as one route reads it: the index its values are scanned with, and which of the
+/// index's needles are this route's needles of this field.
+#[derive(Debug)]
+struct RouteField {
+    /// `None`: a name the event model does not have (never present).
+    field: Option<Field>,
+    /// [`is_process_field`].
+    process: bool,
+    index: Arc<FieldIndex>,
+    /// The index's needle id → this route's, or [`ELSEWHERE`] for a needle of another
+    /// route or field.
+    local: Vec<u32>,
+}
+
+/// In [`RouteField::local`]: not a needle of this route's field.
+const ELSEWHERE: u32 = u32::MAX;
+
+impl RouteField {
+    /// Passes this route's needles among `found` (the index's) to `hit`.
+    fn each_local(&self, found: &[u32], mut hit: impl FnMut(u32)) {
+        for &id in found {
+            match self.local.get(id as usize) {
+                Some(&local) if local != ELSEWHERE => hit(local),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether `field` holds a path: the fields whose index the routes of a host share.
+fn is_path_field(field: &str) -> bool {
+    matches!(field, "TargetFilename" | "SourceFilename")
 }
 
 /// How a [`Walker`] reads a value.
@@ -1028,7 +1066,7 @@ pub struct Prefilter {
     always: Vec<u32>,
     /// The needle `IsCanary: true`, if some rule uses it.
     canary: Option<u32>,
-    fields: Vec<FieldIndex>,
+    fields: Vec<RouteField>,
     /// `|fieldref` needles: checked on every event.
     relations: Vec<RelationCheck>,
     /// Needle id → owners.
@@ -1063,19 +1101,25 @@ pub struct Scratch {
     last_scans: Vec<LastScan>,
 }
 
-/// Slots of [`Scratch::last_scans`], direct-mapped by route and field.
+/// Slots of [`Scratch::last_scans`], direct-mapped by index.
 const LAST_SCAN_SLOTS: usize = 64;
 
-/// One field's last scans on one route. A written file's first write and its close both take
-/// the `file_change` route with the same path, one after the other, and a scan is a walk of
-/// up to three automata over the path: the second event takes the first's needles after a
-/// comparison of the two paths. Two values are kept, not one: the same two events alternate
-/// their `Operation` (`first_write`, `close_modified`), which a one-value memory scanned
-/// again on every event (a third of all scans on a file-writing workload).
+/// The last values scanned with one [`FieldIndex`]: a route's field, or the paths of every
+/// route of a host. A written file's events (its creation, first write, close, rename and
+/// deletion) carry the same path, or the rename's new one, one after the other, and a scan
+/// is a walk of up to three automata over the path: the next event takes the needles found
+/// after a comparison of the two paths. Two values are kept, not one: a rename carries the
+/// old path and the new, and the first write and close of a file alternate their
+/// `Operation` (`first_write`, `close_modified`), which a one-value memory scanned again on
+/// every event (a third of all scans on a file-writing workload). A longer memory for the
+/// shared index cost more in comparisons than it saved: eight values took a tenth off the
+/// built-in pack's rate on the benchmark's events, and even a general memory of two (a
+/// vector with use stamps) cost 1.8 % more instructions on the live capture's replay than
+/// this fixed pair.
 #[derive(Debug, Default)]
 struct LastScan {
-    /// (prefilter id, field index); 0 is no prefilter's id (they start at 1).
-    key: (u64, usize),
+    /// The index's id; 0 is no index's (they start at 1).
+    key: u64,
     /// The two most recent distinct values, the most recent first; `held` of them valid.
     recent: [Scanned; 2],
     held: usize,
@@ -1105,18 +1149,18 @@ struct DirState {
 }
 
 impl LastScan {
-    fn slot(prefilter: u64, field: usize) -> usize {
-        let mixed = prefilter.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-        (usize::try_from(mixed).unwrap_or(0) ^ field) % LAST_SCAN_SLOTS
+    fn slot(index: u64) -> usize {
+        let mixed = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        usize::try_from(mixed).unwrap_or(0) % LAST_SCAN_SLOTS
     }
 
-    /// The needles found in `text`, the value of the field `key` names: remembered, or
+    /// The needles found in `text` by the index `key` names: remembered, or
     /// found by `scan` (which then replaces the older of the two values remembered). `scan`
     /// is given the directory walk of a remembered value in the same directory, with its
     /// needles already in the list, and returns the new value's.
     fn found(
         &mut self,
-        key: (u64, usize),
+        key: u64,
         text: &str,
         scan: impl FnOnce(&str, Option<DirState>, &mut Vec<u32>) -> Option<DirState>,
     ) -> &[u32] {
@@ -1188,17 +1232,63 @@ fn directory_len(event: &SigmaEvent<'_>, field: Option<Field>) -> Option<usize> 
     path.path().len().checked_sub(path.name().len())
 }
 
-impl Prefilter {
-    /// Builds the index over `(global index, witness)` of the rules on this route.
-    #[must_use]
-    pub fn build(rules: &[(u32, Option<&[Clause]>)]) -> Self {
-        Self::build_sharing(rules, &mut Automata::default())
-    }
+/// A union of path needles this small is shared by any routes: its automata stay as small
+/// as the cache holds.
+const SMALL_UNION: usize = 128;
 
-    /// [`Prefilter::build`], taking automata already built for other routes of the same
-    /// rule set from `automata` (and leaving its own there).
-    #[must_use]
-    pub fn build_sharing(rules: &[(u32, Option<&[Clause]>)], automata: &mut Automata) -> Self {
+/// The routes that share one index of their path needles: as many as keep it small —
+/// within [`SMALL_UNION`] needles, or twice each sharing route's own. A route with few
+/// needles next to one with hundreds (SigmaHQ's deletions and creations) keeps its own:
+/// the shared automata would make each of its scans a walk of far larger tables, which
+/// cost more than the scans saved (12–15 % of the SigmaHQ benchmark's rate when all
+/// routes shared).
+fn sharing_routes(plans: &[RoutePlan]) -> Vec<usize> {
+    let path_needles = |plan: &RoutePlan| -> std::collections::HashSet<(String, String, Anchor)> {
+        plan.needles
+            .iter()
+            .filter(|n| n.relation.is_none() && is_path_field(&n.field))
+            .map(|n| (n.field.clone(), n.text.clone(), n.anchor))
+            .collect()
+    };
+    let mut routes: Vec<(usize, std::collections::HashSet<_>)> = plans
+        .iter()
+        .enumerate()
+        .map(|(at, plan)| (at, path_needles(plan)))
+        .filter(|(_, needles)| !needles.is_empty())
+        .collect();
+    // Largest first: the others join it while the union stays small for every member.
+    routes.sort_by(|(a, x), (b, y)| y.len().cmp(&x.len()).then(a.cmp(b)));
+    let mut union = std::collections::HashSet::new();
+    let mut smallest = usize::MAX;
+    let mut sharing = Vec::new();
+    for (at, needles) in routes {
+        let joined = union.len() + needles.difference(&union).count();
+        let bound = |own: usize| SMALL_UNION.max(own.saturating_mul(2));
+        if joined <= bound(needles.len()) && joined <= bound(smallest) {
+            smallest = smallest.min(needles.len());
+            union.extend(needles);
+            sharing.push(at);
+        }
+    }
+    sharing
+}
+
+/// A route's needles and what each means, before its fields are indexed.
+#[derive(Debug, Default)]
+struct RoutePlan {
+    always: Vec<u32>,
+    canary: Option<u32>,
+    /// Needle id → needle.
+    needles: Vec<Needle>,
+    owners: Vec<Owners>,
+    clauses: Vec<MultiClause>,
+    relations: Vec<RelationCheck>,
+    all: Vec<u32>,
+}
+
+impl RoutePlan {
+    /// The needles of the witnesses of `rules` (`(global index, witness)`), each given an id.
+    fn new(rules: &RouteRules<'_>) -> Self {
         let mut always = Vec::new();
         // (field, text, anchor, relation) → needle id.
         type Key = (String, String, Anchor, Option<Relation>);
@@ -1263,8 +1353,6 @@ impl Prefilter {
             o.rules.sort_unstable();
             o.rules.dedup();
         }
-        always.sort_unstable();
-        always.dedup();
         let canary = ids
             .get(&(
                 CANARY_FIELD.to_owned(),
@@ -1285,73 +1373,209 @@ impl Prefilter {
                 })
             })
             .collect();
-        let mut field_names: Vec<&str> = needles
-            .iter()
-            .filter(|n| n.relation.is_none())
-            .map(|n| n.field.as_str())
-            .filter(|f| *f != CANARY_FIELD)
-            .collect();
-        field_names.sort_unstable();
-        field_names.dedup();
-        let fields = field_names
-            .into_iter()
-            .map(|field| {
-                let on_field: Vec<(u32, &Needle)> = needles
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| n.field == field && n.relation.is_none())
-                    .map(|(id, n)| (u32::try_from(id).unwrap_or(u32::MAX), n))
-                    .collect();
-                let mut unindexed = |chosen: &[(u32, &Needle)]| {
-                    // Past the builder's size limits: these needles' rules become
-                    // unconditional candidates (sound, slower).
-                    for (id, _) in chosen {
-                        let o = &owners[*id as usize];
-                        always.extend(&o.rules);
-                        always.extend(o.clauses.iter().map(|&c| clauses[c as usize].rule));
-                    }
-                };
-                let anywhere = Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
-                    automata.dfa(Way::Anywhere, p, |p| {
-                        // A DFA: one load per byte of the value.
-                        aho_corasick::dfa::Builder::new()
-                            .ascii_case_insensitive(true)
-                            .match_kind(MatchKind::Standard)
-                            .start_kind(StartKind::Unanchored)
-                            .prefilter(false)
-                            .build(p)
-                            .ok()
-                    })
-                });
-                let prefix = Walker::build(Way::Prefix, &on_field, &mut unindexed, |p| {
-                    automata.dfa(Way::Prefix, p, anchored_trie)
-                });
-                let suffix = Walker::build(Way::Suffix, &on_field, &mut unindexed, |p| {
-                    automata.dfa(Way::Suffix, p, anchored_trie)
-                });
-                FieldIndex {
-                    process: is_process_field(field),
-                    field: Field::from_name(field),
-                    anywhere,
-                    prefix,
-                    suffix,
-                }
-            })
-            .collect();
-        always.sort_unstable();
-        always.dedup();
         let mut all: Vec<u32> = rules.iter().map(|(r, _)| *r).collect();
         all.sort_unstable();
         Self {
-            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             always,
             canary,
-            fields,
-            relations,
+            needles,
             owners,
             clauses,
+            relations,
             all,
         }
+    }
+
+    /// The prefilter, its fields read through `fields`.
+    fn finish(mut self, fields: Vec<RouteField>) -> Prefilter {
+        self.always.sort_unstable();
+        self.always.dedup();
+        Prefilter {
+            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            always: self.always,
+            canary: self.canary,
+            fields,
+            relations: self.relations,
+            owners: self.owners,
+            clauses: self.clauses,
+            all: self.all,
+        }
+    }
+}
+
+/// The needles one [`FieldIndex`] is built over: of one field of one route, or of the path
+/// fields of every route of a host.
+#[derive(Debug, Default)]
+struct IndexGroup {
+    /// (field, text, anchor) → the index's needle id.
+    ids: std::collections::HashMap<(String, String, Anchor), u32>,
+    /// The index's needles, by id.
+    needles: Vec<Needle>,
+}
+
+impl IndexGroup {
+    /// Adds `plan`'s literal needles of `field`.
+    fn add(&mut self, field: &str, plan: &RoutePlan) {
+        for n in plan
+            .needles
+            .iter()
+            .filter(|n| n.field == field && n.relation.is_none())
+        {
+            let key = (n.field.clone(), n.text.clone(), n.anchor);
+            if !self.ids.contains_key(&key) {
+                self.ids
+                    .insert(key, u32::try_from(self.needles.len()).unwrap_or(u32::MAX));
+                self.needles.push(n.clone());
+            }
+        }
+    }
+
+    /// `plan`'s needle id of each of the index's needles that is one of `plan`'s needles of
+    /// `field`; [`ELSEWHERE`] for the others.
+    fn local(&self, field: &str, plan: &RoutePlan) -> Vec<u32> {
+        let mut local = vec![ELSEWHERE; self.needles.len()];
+        for (id, n) in plan.needles.iter().enumerate() {
+            if n.field != field || n.relation.is_some() {
+                continue;
+            }
+            let key = (n.field.clone(), n.text.clone(), n.anchor);
+            if let Some(slot) = self
+                .ids
+                .get(&key)
+                .and_then(|&at| local.get_mut(at as usize))
+            {
+                *slot = u32::try_from(id).unwrap_or(ELSEWHERE);
+            }
+        }
+        local
+    }
+
+    /// The index over every needle added, and those of its needles it could not index.
+    fn build(&self, automata: &mut Automata) -> (Arc<FieldIndex>, Vec<u32>) {
+        let on_field: Vec<(u32, &Needle)> = self
+            .needles
+            .iter()
+            .enumerate()
+            .map(|(id, n)| (u32::try_from(id).unwrap_or(u32::MAX), n))
+            .collect();
+        let mut unindexed_ids = Vec::new();
+        let mut unindexed = |chosen: &[(u32, &Needle)]| {
+            unindexed_ids.extend(chosen.iter().map(|(id, _)| *id));
+        };
+        let anywhere = Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
+            automata.dfa(Way::Anywhere, p, |p| {
+                // A DFA: one load per byte of the value.
+                aho_corasick::dfa::Builder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(StartKind::Unanchored)
+                    .prefilter(false)
+                    .build(p)
+                    .ok()
+            })
+        });
+        let prefix = Walker::build(Way::Prefix, &on_field, &mut unindexed, |p| {
+            automata.dfa(Way::Prefix, p, anchored_trie)
+        });
+        let suffix = Walker::build(Way::Suffix, &on_field, &mut unindexed, |p| {
+            automata.dfa(Way::Suffix, p, anchored_trie)
+        });
+        let index = FieldIndex {
+            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            anywhere,
+            prefix,
+            suffix,
+        };
+        (Arc::new(index), unindexed_ids)
+    }
+}
+
+impl Prefilter {
+    /// Builds the index over `(global index, witness)` of the rules on this route.
+    #[must_use]
+    pub fn build(rules: &RouteRules<'_>) -> Self {
+        Self::build_host(&[rules], &mut Automata::default())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// The prefilters of the routes of one host, from each route's `(global index,
+    /// witness)` pairs, taking automata already built for the other host from `automata`
+    /// (and leaving its own there).
+    ///
+    /// The path fields (`TargetFilename`, `SourceFilename`) of every route are indexed
+    /// together, in one index: a file's events take several routes (its creation, writes,
+    /// rename, deletion) and a rename's new name is the next event's old one, so one scan of
+    /// a path serves them all through the last values remembered per index (each route
+    /// keeps only its own needles of the field it reads). Other fields keep an index per
+    /// route: their values (an operation, say) alternate between routes, which would
+    /// defeat a memory of the last two.
+    #[must_use]
+    pub fn build_host(routes: &[&RouteRules<'_>], automata: &mut Automata) -> Vec<Self> {
+        let mut plans: Vec<RoutePlan> = routes.iter().map(|rules| RoutePlan::new(rules)).collect();
+        let sharing = sharing_routes(&plans);
+        // Which index each (route, field) reads: the host's path index, or one of its own.
+        let mut groups: Vec<IndexGroup> = Vec::new();
+        let mut path_group: Option<usize> = None;
+        let mut reads: Vec<Vec<(String, usize)>> = Vec::with_capacity(plans.len());
+        for (route, plan) in plans.iter().enumerate() {
+            let mut fields: Vec<&str> = plan
+                .needles
+                .iter()
+                .filter(|n| n.relation.is_none())
+                .map(|n| n.field.as_str())
+                .filter(|f| *f != CANARY_FIELD)
+                .collect();
+            fields.sort_unstable();
+            fields.dedup();
+            let mut route_reads = Vec::with_capacity(fields.len());
+            for field in fields {
+                let group = if is_path_field(field) && sharing.contains(&route) {
+                    *path_group.get_or_insert_with(|| {
+                        groups.push(IndexGroup::default());
+                        groups.len() - 1
+                    })
+                } else {
+                    groups.push(IndexGroup::default());
+                    groups.len() - 1
+                };
+                groups[group].add(field, plan);
+                route_reads.push((field.to_owned(), group));
+            }
+            reads.push(route_reads);
+        }
+        let indexes: Vec<(Arc<FieldIndex>, Vec<u32>)> =
+            groups.iter().map(|group| group.build(automata)).collect();
+        let mut built = Vec::with_capacity(plans.len());
+        for (route, plan) in plans.iter_mut().enumerate() {
+            let mut fields = Vec::new();
+            for (field, group) in &reads[route] {
+                let (index, unindexed) = &indexes[*group];
+                let local = groups[*group].local(field, plan);
+                // Past the builder's size limits: these needles' rules become
+                // unconditional candidates (sound, slower).
+                for &shared in unindexed {
+                    let Some(&id) = local.get(shared as usize) else {
+                        continue;
+                    };
+                    if id == ELSEWHERE {
+                        continue;
+                    }
+                    let o = &plan.owners[id as usize];
+                    plan.always.extend(&o.rules);
+                    plan.always
+                        .extend(o.clauses.iter().map(|&c| plan.clauses[c as usize].rule));
+                }
+                fields.push(RouteField {
+                    process: is_process_field(field),
+                    field: Field::from_name(field),
+                    index: Arc::clone(index),
+                    local,
+                });
+            }
+            built.push(std::mem::take(plan).finish(fields));
+        }
+        built
     }
 
     /// Every rule on this route, ascending.
@@ -1450,8 +1674,11 @@ impl Prefilter {
             let known = cached.routes.iter().position(|(id, _)| *id == self.id);
             let index = known.unwrap_or_else(|| {
                 let mut hits = Vec::new();
-                for index in self.fields.iter().filter(|f| f.process) {
-                    index.scan(event, folded, &mut hits);
+                let mut found = Vec::new();
+                for read in self.fields.iter().filter(|f| f.process) {
+                    found.clear();
+                    read.index.scan(read.field, event, folded, &mut found);
+                    read.each_local(&found, |id| hits.push(id));
                 }
                 if cached.routes.len() >= ROUTES_PER_PROCESS {
                     cached.routes.clear();
@@ -1463,20 +1690,19 @@ impl Prefilter {
                 hit(id, out, pending);
             }
         }
-        for (at, index) in self.fields.iter().enumerate().filter(|(_, f)| !f.process) {
-            let Some(text) = index.field.and_then(|f| event.text_of(f)) else {
+        for read in self.fields.iter().filter(|f| !f.process) {
+            let Some(text) = read.field.and_then(|f| event.text_of(f)) else {
                 continue;
             };
-            let last = &mut last_scans[LastScan::slot(self.id, at)];
-            let found = last.found((self.id, at), text, |text, resume, found| {
+            let index = &read.index;
+            let last = &mut last_scans[LastScan::slot(index.id)];
+            let found = last.found(index.id, text, |text, resume, found| {
                 // Where a path's directory ends, from the parse stage's split (no scan);
                 // other fields are walked in one go.
-                let split = directory_len(event, index.field);
+                let split = directory_len(event, read.field);
                 index.scan_text(text, folded, (resume, split), found)
             });
-            for &id in found {
-                hit(id, out, pending);
-            }
+            read.each_local(found, |id| hit(id, out, pending));
         }
         for check in &self.relations {
             if check.holds(event, folded, folded_other) {
@@ -1499,9 +1725,15 @@ impl Prefilter {
 }
 
 impl FieldIndex {
-    /// Reports every needle of this field present in `event`.
-    fn scan(&self, event: &SigmaEvent<'_>, folded: &mut String, found: &mut Vec<u32>) {
-        if let Some(text) = self.field.and_then(|f| event.text_of(f)) {
+    /// Reports every needle of this index present in `field` of `event`.
+    fn scan(
+        &self,
+        field: Option<Field>,
+        event: &SigmaEvent<'_>,
+        folded: &mut String,
+        found: &mut Vec<u32>,
+    ) {
+        if let Some(text) = field.and_then(|f| event.text_of(f)) {
             self.scan_text(text, folded, (None, None), found);
         }
     }
@@ -1834,6 +2066,62 @@ mod process_cache_tests {
         }
     }
 
+    /// The routes of a host scan a path once between them: a file's events, on four routes
+    /// and both path fields, each get exactly their own route's and field's candidates —
+    /// a rename's old name is not its new name, whatever was scanned before.
+    #[test]
+    fn routes_sharing_a_path_scan_keep_their_own_needles() {
+        let rules = [
+            ("file_event", "TargetFilename|endswith: '.dat'"),
+            ("file_rename", "SourceFilename|endswith: '.dat'"),
+            ("file_rename", "TargetFilename|endswith: '.bak'"),
+            ("file_delete", "TargetFilename|contains: '\\w\\'"),
+            ("file_change", "TargetFilename|startswith: 'C:\\a\\'"),
+        ];
+        let rules = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (category, item))| {
+                let yaml = format!(
+                    "title: t{i}\nid: t{i}\nlogsource: {{product: windows, category: {category}}}\ndetection:\n  s:\n    {item}\n  condition: s\n"
+                );
+                rsigma_parser::parse_sigma_yaml(&yaml).unwrap().rules.remove(0)
+            })
+            .collect();
+        let set = RuleSet::compile_untested(rules).unwrap();
+        let process = Arc::new(ProcessInfo::default());
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        let (dat, bak) = (r"C:\a\w\f.dat", r"C:\a\w\f.bak");
+        for (operation, target, source, expected) in [
+            (Operation::Create, dat, None, &[0][..]),
+            (Operation::FirstWrite, dat, None, &[4][..]),
+            (Operation::CloseModified, dat, None, &[4][..]),
+            (Operation::Rename, bak, Some(dat), &[1, 2][..]),
+            (Operation::Delete, bak, None, &[3][..]),
+            // The same two names the other way round: neither field takes the other's.
+            (Operation::Rename, dat, Some(bak), &[][..]),
+            (Operation::Create, bak, None, &[][..]),
+            (Operation::Delete, r"C:\b\f.dat", None, &[][..]),
+            (Operation::Delete, dat, None, &[3][..]),
+        ] {
+            let event = FileEvent {
+                seq: 0,
+                time: Timestamp::from_unix_nanos(0),
+                host: Host::Windows,
+                operation,
+                process: Arc::clone(&process),
+                thread_id: 1,
+                target: crate::ruletest::file_path(target, Host::Windows),
+                source: source.map(|s| Box::new(crate::ruletest::file_path(s, Host::Windows))),
+                details: Details::default(),
+                entropy: None,
+            };
+            set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
+            assert_eq!(out, expected, "{operation:?} {source:?} -> {target}");
+        }
+    }
+
     #[test]
     fn a_process_keeps_its_hits_for_every_route_it_takes() {
         let rule = "title: t\nid: t\nlogsource: {product: windows}\ndetection:\n  s:\n    Image|endswith: '\\x.exe'\n  condition: s\n";
@@ -1884,6 +2172,53 @@ mod process_cache_tests {
 }
 
 #[cfg(test)]
+mod sharing_tests {
+    use super::{sharing_routes, Clause, Needle, RoutePlan};
+
+    /// A route whose rules look for `count` distinct names starting with `prefix`.
+    fn plan(prefix: &str, count: usize) -> RoutePlan {
+        let clauses: Vec<Clause> = (0..count)
+            .map(|i| {
+                vec![vec![Needle::literal(
+                    "TargetFilename",
+                    format!("\\{prefix}{i}.x"),
+                    false,
+                )]]
+            })
+            .collect();
+        RoutePlan::new(&[(0, Some(&clauses))])
+    }
+
+    #[test]
+    fn routes_share_a_path_index_only_while_it_stays_small() {
+        // The built-in pack's shape: a few dozen needles each, 127 in all.
+        let plans = [
+            plan("a", 26),
+            plan("b", 17),
+            plan("c", 39),
+            plan("d", 17),
+            plan("e", 28),
+        ];
+        let mut sharing = sharing_routes(&plans);
+        sharing.sort_unstable();
+        assert_eq!(sharing, [0, 1, 2, 3, 4]);
+        // SigmaHQ's: hundreds on creations, a few dozen elsewhere, none on changes.
+        let plans = [
+            plan("a", 790),
+            plan("b", 0),
+            plan("c", 22),
+            plan("d", 23),
+            plan("e", 78),
+        ];
+        assert_eq!(sharing_routes(&plans), [0]);
+        // The same needles count once: two routes of the same 300 share them.
+        assert_eq!(sharing_routes(&[plan("a", 300), plan("a", 300)]), [0, 1]);
+        // Past the small size, a route joins one at most twice its own size.
+        assert_eq!(sharing_routes(&[plan("a", 100), plan("b", 60)]), [0]);
+    }
+}
+
+#[cfg(test)]
 mod last_scan_tests {
     use super::LastScan;
 
@@ -1892,7 +2227,7 @@ mod last_scan_tests {
         // The needles "found" in a value: its length, so each answer is checkable.
         let mut last = LastScan::default();
         let mut scans = Vec::new();
-        let mut ask = |last: &mut LastScan, key: (u64, usize), text: &str| {
+        let mut ask = |last: &mut LastScan, key: u64, text: &str| {
             let found = last
                 .found(key, text, |text, _, found| {
                     scans.push(text.to_owned());
@@ -1909,16 +2244,16 @@ mod last_scan_tests {
             "first_write",
             "close_modified",
         ] {
-            ask(&mut last, (1, 0), text);
+            ask(&mut last, 1, text);
         }
         // A third value pushes out the older; asking for it again scans again.
         // The older value asked for becomes the newer: the one pushed out next is the other.
         for text in ["rename", "close_modified", "first_write", "close_modified"] {
-            ask(&mut last, (1, 0), text);
+            ask(&mut last, 1, text);
         }
-        // Another route or field in the slot forgets what the last one held.
-        ask(&mut last, (2, 0), "first_write");
-        ask(&mut last, (1, 0), "first_write");
+        // Another index in the slot forgets what the last one held.
+        ask(&mut last, 2, "first_write");
+        ask(&mut last, 1, "first_write");
         assert_eq!(
             scans,
             [

@@ -11,7 +11,7 @@ use rsigma_parser::{CorrelationRule, Detection, SigmaRule};
 use crate::condition::Condition;
 use crate::event::{host_index, is_known_field, product, Category, SigmaEvent};
 use crate::parse::{parse_files, Origin, ParsedCorrelation, ParsedRule};
-use crate::prefilter::{witness, Automata, Clause, Prefilter, Scratch};
+use crate::prefilter::{witness, Automata, Clause, Prefilter, RouteRules, Scratch};
 use crate::problem::{Problem, Rejected, Severity};
 use crate::ruletest::{parse_tests, TestCase};
 use crate::source::RuleFile;
@@ -722,20 +722,24 @@ fn build(
     let mut routes_out = Vec::with_capacity(10);
     let mut automata = Automata::default();
     for host in [Host::Windows, Host::Linux] {
-        for c in Category::ALL {
-            let on_route: Vec<(u32, Option<&[Clause]>)> = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.routes[host_index(host)][c.index()])
-                .map(|(i, _)| {
-                    (
-                        u32::try_from(i).unwrap_or(u32::MAX),
-                        witnesses[i].as_deref(),
-                    )
-                })
-                .collect();
-            routes_out.push(Prefilter::build_sharing(&on_route, &mut automata));
-        }
+        let on_routes: Vec<Vec<_>> = Category::ALL
+            .into_iter()
+            .map(|c| {
+                rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.routes[host_index(host)][c.index()])
+                    .map(|(i, _)| {
+                        (
+                            u32::try_from(i).unwrap_or(u32::MAX),
+                            witnesses[i].as_deref(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let on_routes: Vec<&RouteRules<'_>> = on_routes.iter().map(Vec::as_slice).collect();
+        routes_out.extend(Prefilter::build_host(&on_routes, &mut automata));
     }
 
     let set = RuleSet {
