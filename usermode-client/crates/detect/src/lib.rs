@@ -29,6 +29,7 @@ pub mod ruleset;
 pub mod ruletest;
 pub mod runtime;
 mod selftest;
+mod settled;
 pub mod source;
 pub mod store;
 #[doc(hidden)]

@@ -53,6 +53,9 @@ pub struct DetectionRule {
     pub emits: bool,
     /// Some correlation counts its matches.
     pub correlated: bool,
+    /// Its answer is settled by the acting process and the kind of event (see
+    /// [`crate::settled`]): remembered between events.
+    pub(crate) settled: bool,
     /// Where it is defined.
     pub origin: Origin,
 }
@@ -568,6 +571,7 @@ fn build(
             description: rule.description.clone(),
             shadow,
         };
+        let settled = crate::settled::is_settled_by_process(&rule);
         sigma_by_id.insert(id, rule);
         let conditions = compiled
             .conditions
@@ -581,6 +585,7 @@ fn build(
             routes,
             emits: true,
             correlated: false,
+            settled,
             origin,
         });
     }

@@ -21,6 +21,7 @@ use crate::counting::{CountSettings, Counts};
 use crate::event::SigmaEvent;
 use crate::prefilter::Scratch;
 use crate::ruleset::{RuleMeta, RuleSet};
+use crate::settled::Settled;
 
 /// How far event time moves before the evaluator reads the clock again (10 ms in 100 ns
 /// ticks; see [`Evaluator::process`]).
@@ -147,6 +148,8 @@ pub struct Evaluator {
     scratch: Scratch,
     candidates: Vec<u32>,
     health: Vec<Health>,
+    /// The last answer of each rule settled by the process (see [`crate::settled`]).
+    settled: Vec<Option<Settled>>,
     canaries: Canaries,
     recent: VecDeque<Recent>,
     events_seen: u64,
@@ -220,6 +223,9 @@ impl Evaluator {
             }
         };
         let health = vec![Health::default(); set.rule_count()];
+        let settled = std::iter::repeat_with(|| None)
+            .take(set.rule_count())
+            .collect();
         let counts = counts.filter(|_| correlation.is_some());
         Self {
             set,
@@ -229,6 +235,7 @@ impl Evaluator {
             scratch: Scratch::default(),
             candidates: Vec::new(),
             health,
+            settled,
             canaries,
             recent: VecDeque::new(),
             events_seen: 0,
@@ -312,27 +319,40 @@ impl Evaluator {
             if self.health[i].disabled {
                 continue;
             }
-            let started = timed.then(Instant::now);
-            let selections = &mut self.selections;
-            let outcome = catch_unwind(AssertUnwindSafe(|| set.rule_holds(i, &view, selections)));
-            if let Some(started) = started {
-                self.check_time(i, started.elapsed());
-            }
-            let matched = match outcome {
-                Ok(matched) => matched,
-                Err(panic) => {
-                    self.health[i].disabled = true;
-                    let why = panic_message(panic.as_ref());
-                    let id = set.rule_meta(i).id.clone();
-                    self.report(format!("rule {id} disabled: it failed at run time ({why})"));
-                    continue;
+            let rule = &set.rules[i];
+            let remembered = self.settled[i]
+                .as_ref()
+                .filter(|settled| settled.answers(event));
+            let matched = if let Some(settled) = remembered {
+                settled.matched
+            } else {
+                let started = timed.then(Instant::now);
+                let selections = &mut self.selections;
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| set.rule_holds(i, &view, selections)));
+                if let Some(started) = started {
+                    self.check_time(i, started.elapsed());
+                }
+                match outcome {
+                    Ok(matched) => {
+                        if rule.settled {
+                            self.settled[i] = Some(Settled::new(event, matched));
+                        }
+                        matched
+                    }
+                    Err(panic) => {
+                        self.health[i].disabled = true;
+                        let why = panic_message(panic.as_ref());
+                        let id = set.rule_meta(i).id.clone();
+                        self.report(format!("rule {id} disabled: it failed at run time ({why})"));
+                        continue;
+                    }
                 }
             };
             if !matched {
                 continue;
             }
             self.matched.push(i);
-            let rule = &set.rules[i];
             if rule.emits {
                 alerts.push(single_alert(&rule.meta, event));
             }
@@ -703,6 +723,102 @@ mod tests {
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert_eq!(alerts[0].rule_id, "spread");
         assert_eq!(alerts[0].time, event(1, Operation::Create, "x", 100).time);
+    }
+
+    /// A rule settled by the process is remembered, and answers exactly as evaluated afresh
+    /// on every event: the same process, another one, an equal process in another `Arc`,
+    /// another operation, a directory, another host.
+    #[test]
+    fn a_settled_rule_answers_as_evaluated_afresh() {
+        // Each of the four decides some rule without deciding whether it is a candidate
+        // (the prefilter finds the `.exe`; the deciding field is in a negation).
+        let rule = |id: &str, logsource: &str, deciding: &str| {
+            format!(
+                "title: {id}\nid: {id}\nlogsource: {{{logsource}}}\ndetection:\n  s:\n    Image|endswith: '.exe'\n  f:\n    {deciding}\n  condition: s and not f\n"
+            )
+        };
+        let rules = [
+            rule("op", "category: file_change", "Operation: first_write"),
+            rule("dir", "", "IsDirectory: true"),
+            rule("host", "", "Host: linux"),
+            rule("user", "", "User|contains: adm"),
+        ];
+        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+        let set = set(&rules);
+        assert!((0..rules.len()).all(|i| set.rules[i].settled));
+        let process = |image: &str, user: &str| {
+            Arc::new(ProcessInfo {
+                key: ProcessKey {
+                    pid: 7,
+                    start_key: 1,
+                },
+                image: Some(image.into()),
+                user: Some(user.into()),
+                ..ProcessInfo::default()
+            })
+        };
+        let admin = process(r"C:\x.exe", "admin");
+        let twin = Arc::new((*admin).clone());
+        let other = process(r"C:\y.exe", "bob");
+        let mut remembering = Evaluator::new(
+            Arc::clone(&set),
+            Canaries::default(),
+            RuntimeConfig::default(),
+        );
+        let mut alerts = Vec::new();
+        let processes = [&admin, &twin, &other];
+        let operations = [
+            Operation::CloseModified,
+            Operation::FirstWrite,
+            Operation::Delete,
+        ];
+        // Each event changes each of the four at random, one time in three: many follow
+        // one that differs in one of them only.
+        let (mut p, mut operation, mut is_directory, mut host) = (0, 0, false, Host::Windows);
+        let mut seed = 11_u64;
+        let mut fired = 0;
+        for seq in 0..600 {
+            let mut roll = |n: u64| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (seed >> 33) % n
+            };
+            if roll(3) == 0 {
+                p = usize::try_from(roll(3)).unwrap();
+            }
+            if roll(3) == 0 {
+                operation = usize::try_from(roll(3)).unwrap();
+            }
+            if roll(3) == 0 {
+                is_directory = !is_directory;
+            }
+            if roll(3) == 0 {
+                host = if host == Host::Windows {
+                    Host::Linux
+                } else {
+                    Host::Windows
+                };
+            }
+            let mut e = event(7, operations[operation], r"C:\a\b.txt", seq);
+            e.process = Arc::clone(processes[p]);
+            e.host = host;
+            e.target.is_directory = is_directory;
+            remembering.process(&e, &mut alerts);
+            let mut afresh = Evaluator::new(
+                Arc::clone(&set),
+                Canaries::default(),
+                RuntimeConfig::default(),
+            );
+            afresh.process(&e, &mut Vec::new());
+            assert_eq!(
+                remembering.last_matched(),
+                afresh.last_matched(),
+                "event {seq}: {:?}, dir {is_directory}, {host:?}, {:?}",
+                operations[operation],
+                processes[p].image
+            );
+            fired += remembering.last_matched().len();
+        }
+        assert!(fired > 0);
     }
 
     #[test]
