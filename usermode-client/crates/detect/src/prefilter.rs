@@ -28,8 +28,11 @@
 //! prefilter (with hundreds of path needles, nearly every byte of a path starts a
 //! candidate). A path's walk stops after its directory, and the next path in that directory
 //! (or under it) resumes from the state there: a file burst walks only its names. The
-//! process's own fields (`Image`, `CommandLine`, `User`) are read once per process and
-//! route, and their needles replayed from a per-evaluator cache.
+//! routes of a host index their path fields together when the union stays small (see
+//! [`Prefilter::build_host`]): a file's creation, writes, rename and deletion take four
+//! routes, and one scan of its path serves them all. The process's own fields (`Image`,
+//! `CommandLine`, `User`) are read once per process and route, and their needles replayed
+//! from a per-evaluator cache.
 //!
 //! Case folding follows the engine exactly. Plain Sigma values compare
 //! `haystack.to_lowercase()` with the lower-cased value; values with wildcards become
@@ -1232,8 +1235,10 @@ fn directory_len(event: &SigmaEvent<'_>, field: Option<Field>) -> Option<usize> 
     path.path().len().checked_sub(path.name().len())
 }
 
-/// A union of path needles this small is shared by any routes: its automata stay as small
-/// as the cache holds.
+/// A union of path needles this small is shared by any routes whatever their own sizes:
+/// the built-in pack's routes (17 to 39 path needles, 59 in all) keep their rate on the
+/// detection benchmark's events shared (22–23× rsigma as-is either way), and scan a file's
+/// path once instead of four times on a file workload.
 const SMALL_UNION: usize = 128;
 
 /// The routes that share one index of their path needles: as many as keep it small —

@@ -244,6 +244,31 @@ pub struct Events<'a> {
     done: bool,
 }
 
+impl<'a> Events<'a> {
+    /// The next event, parsed into `event` (every field set anew) instead of returned: the
+    /// event is about 250 bytes, and returning it through the iterator's `Option` and
+    /// `Result` copied it two or three times. `None` after the last event or an error.
+    ///
+    /// # Errors
+    /// As [`Iterator::next`]: the rest of the read cannot be framed.
+    pub fn next_into(&mut self, event: &mut RawEvent<'a>) -> Option<Result<(), ParseError>> {
+        if self.done || self.offset >= self.buf.len() {
+            return None;
+        }
+        let rest = self.buf.get(self.offset..).unwrap_or_default();
+        match parse_event_into(rest, self.offset, event) {
+            Ok(len) => {
+                self.offset = self.offset.saturating_add(len);
+                Some(Ok(()))
+            }
+            Err(err) => {
+                self.done = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
 impl<'a> Iterator for Events<'a> {
     type Item = Result<RawEvent<'a>, ParseError>;
 
@@ -296,6 +321,17 @@ fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
 /// Parses the event at the start of `buf` (which sits at `base` in the whole read) and
 /// returns it with its length.
 fn parse_event(buf: &[u8], base: usize) -> Result<(RawEvent<'_>, usize), ParseError> {
+    let mut event = RawEvent::default();
+    let total = parse_event_into(buf, base, &mut event)?;
+    Ok((event, total))
+}
+
+/// [`parse_event`] into `event` (every field set anew); returns the event's length.
+fn parse_event_into<'a>(
+    buf: &'a [u8],
+    base: usize,
+    event: &mut RawEvent<'a>,
+) -> Result<usize, ParseError> {
     let err = |offset: usize, kind| ParseError {
         offset: base.saturating_add(offset),
         kind,
@@ -340,7 +376,7 @@ fn parse_event(buf: &[u8], base: usize) -> Result<(RawEvent<'_>, usize), ParseEr
             },
         )
     })?;
-    let mut event = RawEvent {
+    *event = RawEvent {
         offset: base,
         mask,
         fd,
@@ -349,10 +385,10 @@ fn parse_event(buf: &[u8], base: usize) -> Result<(RawEvent<'_>, usize), ParseEr
     };
     let mut at = meta;
     while at < total {
-        let len = parse_info(body, at, &mut event).map_err(|kind| err(at, kind))?;
+        let len = parse_info(body, at, event).map_err(|kind| err(at, kind))?;
         at = at.saturating_add(len);
     }
-    Ok((event, total))
+    Ok(total)
 }
 
 /// Parses the info record at `at` into `event`; returns its length.

@@ -427,10 +427,13 @@ impl FanotifySource {
         // took two table look-ups and a key look-up. Forgotten at an exec (which changes
         // the table's entry) and with the read (the table is synced before the next).
         let mut last_actor: Option<(u32, bool, u64)> = None;
-        for event in parse::events(bytes) {
+        let mut events = parse::events(bytes);
+        // Parsed in place, one event after another (see `Events::next_into`).
+        let mut raw = parse::RawEvent::default();
+        while let Some(parsed) = events.next_into(&mut raw) {
             in_read = in_read.saturating_add(1);
-            let raw = match event {
-                Ok(event) => event,
+            match parsed {
+                Ok(()) => {}
                 Err(err) => {
                     // The rest of this read cannot be framed: say events were lost.
                     self.parse_errors = self.parse_errors.saturating_add(1);
@@ -444,7 +447,7 @@ impl FanotifySource {
                     self.translator.loss(loss, timestamp, &mut self.outbox);
                     break;
                 }
-            };
+            }
             // The pidfd has told us all we need (whether the process had exited). Closed
             // at once, while the kernel's objects behind it are still in the cache: closing a
             // read's descriptors together after its events made the bare reader 15 % slower

@@ -152,6 +152,35 @@ fn reads_consecutive_events_and_an_overflow() {
     assert!(all[2].entry.is_none());
 }
 
+/// Parsing in place gives the iterator's events, each with nothing left of the one before:
+/// a rename's entries and pidfd are gone from the overflow that follows it, and an error
+/// ends the read as it ends the iterator.
+#[test]
+fn parsing_in_place_gives_the_iterators_events() {
+    let mut buf = create_event();
+    buf.extend_from_slice(&event(
+        FAN_RENAME,
+        1,
+        &[
+            handle_record(info_type::OLD_DFID_NAME, 1, &ino32_handle(2), Some(b"a")),
+            handle_record(info_type::NEW_DFID_NAME, 1, &ino32_handle(3), Some(b"bee")),
+            pidfd_record(9),
+        ],
+    ));
+    buf.extend_from_slice(&event(FAN_Q_OVERFLOW, 0, &[]));
+    buf.extend_from_slice(&[1, 2, 3]);
+    let by_iterator: Vec<Result<RawEvent<'_>, ParseError>> = events(&buf).collect();
+    let mut in_place = Vec::new();
+    let mut parsing = events(&buf);
+    let mut event = RawEvent::default();
+    while let Some(parsed) = parsing.next_into(&mut event) {
+        in_place.push(parsed.map(|()| event));
+    }
+    assert_eq!(in_place, by_iterator);
+    assert_eq!(in_place.len(), 4);
+    assert!(in_place[3].is_err());
+}
+
 #[test]
 fn skips_an_unknown_info_type_by_length() {
     let unknown = vec![99, 0, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8];
