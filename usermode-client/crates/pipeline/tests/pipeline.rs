@@ -337,6 +337,37 @@ fn a_batch_over_a_reused_chunk_leaves_exactly_its_outputs() {
     }
 }
 
+/// Events written over the stale outputs of a reused chunk: whatever stood in each slot (a
+/// rename with its boxed old path, a creation, a notice, nothing), and with events filtered
+/// out between kept ones, the chunk ends as a fresh vector would.
+#[test]
+fn events_written_over_stale_ones_are_exactly_the_new_ones() {
+    let mut sources = batches();
+    sources.push(busy_batch());
+    // Shifted by one: renames over creations and creations over renames.
+    let mut shifted = vec![batches()[1].clone()];
+    shifted.push(busy_batch());
+    for filter in [
+        EventFilter::default(),
+        EventFilter::new(vec![], vec![200], vec![]),
+    ] {
+        for bytes in &sources {
+            let mut expected = Vec::new();
+            pipeline(filter.clone(), None).process_batch(bytes, &mut expected);
+            for stale_batches in [&sources, &shifted] {
+                let mut chunk = Vec::new();
+                let mut other = pipeline(EventFilter::default(), None);
+                for stale in stale_batches.iter() {
+                    other.process_batch(stale, &mut chunk);
+                }
+                let mut p = pipeline(filter.clone(), None);
+                p.process_batch_over(bytes, &mut chunk);
+                assert_eq!(chunk, expected);
+            }
+        }
+    }
+}
+
 #[test]
 fn filters_by_pid_and_image() {
     let mut out = Vec::new();
