@@ -823,6 +823,17 @@ impl RouteField {
     }
 }
 
+/// A literal needle's identity within a field index: its field, folded text and anchor.
+type LiteralKey = (String, String, Anchor);
+
+/// `needle`'s [`LiteralKey`]; `None` for a `|fieldref` relation (never indexed).
+fn literal_key(needle: &Needle) -> Option<LiteralKey> {
+    needle
+        .relation
+        .is_none()
+        .then(|| (needle.field.clone(), needle.text.clone(), needle.anchor))
+}
+
 /// Whether `field` holds a path: the fields whose index the routes of a host share.
 fn is_path_field(field: &str) -> bool {
     matches!(field, "TargetFilename" | "SourceFilename")
@@ -889,18 +900,24 @@ struct Walker<A> {
     whole: Vec<bool>,
 }
 
+/// An ASCII-case-insensitive DFA over `patterns`, without a prefilter (with hundreds of
+/// path needles, nearly every byte of a path starts a candidate): one load per byte.
+fn dfa(patterns: &[Vec<u8>], start: StartKind) -> Option<DFA> {
+    aho_corasick::dfa::Builder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .start_kind(start)
+        .prefilter(false)
+        .build(patterns)
+        .ok()
+}
+
 /// The automaton of anchored needles: an anchored DFA (a trie whose every state is a row
 /// of byte-class transitions). The compact NFA this replaced searched each sparse state's
 /// transitions for every byte walked, which made anchored walks most of a path scan's cost;
 /// the DFA is one load per byte, for about 2 MiB more over SigmaHQ's 187 file rules.
 fn anchored_trie(patterns: &[Vec<u8>]) -> Option<DFA> {
-    aho_corasick::dfa::Builder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .start_kind(StartKind::Anchored)
-        .prefilter(false)
-        .build(patterns)
-        .ok()
+    dfa(patterns, StartKind::Anchored)
 }
 
 impl<A: Automaton> Walker<A> {
@@ -1248,11 +1265,11 @@ const SMALL_UNION: usize = 128;
 /// cost more than the scans saved (12–15 % of the SigmaHQ benchmark's rate when all
 /// routes shared).
 fn sharing_routes(plans: &[RoutePlan]) -> Vec<usize> {
-    let path_needles = |plan: &RoutePlan| -> std::collections::HashSet<(String, String, Anchor)> {
+    let path_needles = |plan: &RoutePlan| -> std::collections::HashSet<LiteralKey> {
         plan.needles
             .iter()
-            .filter(|n| n.relation.is_none() && is_path_field(&n.field))
-            .map(|n| (n.field.clone(), n.text.clone(), n.anchor))
+            .filter(|n| is_path_field(&n.field))
+            .filter_map(literal_key)
             .collect()
     };
     let mut routes: Vec<(usize, std::collections::HashSet<_>)> = plans
@@ -1412,8 +1429,8 @@ impl RoutePlan {
 /// fields of every route of a host.
 #[derive(Debug, Default)]
 struct IndexGroup {
-    /// (field, text, anchor) → the index's needle id.
-    ids: std::collections::HashMap<(String, String, Anchor), u32>,
+    /// A needle's key → the index's needle id.
+    ids: std::collections::HashMap<LiteralKey, u32>,
     /// The index's needles, by id.
     needles: Vec<Needle>,
 }
@@ -1421,12 +1438,10 @@ struct IndexGroup {
 impl IndexGroup {
     /// Adds `plan`'s literal needles of `field`.
     fn add(&mut self, field: &str, plan: &RoutePlan) {
-        for n in plan
-            .needles
-            .iter()
-            .filter(|n| n.field == field && n.relation.is_none())
-        {
-            let key = (n.field.clone(), n.text.clone(), n.anchor);
+        for n in plan.needles.iter().filter(|n| n.field == field) {
+            let Some(key) = literal_key(n) else {
+                continue;
+            };
             if !self.ids.contains_key(&key) {
                 self.ids
                     .insert(key, u32::try_from(self.needles.len()).unwrap_or(u32::MAX));
@@ -1440,15 +1455,11 @@ impl IndexGroup {
     fn local(&self, field: &str, plan: &RoutePlan) -> Vec<u32> {
         let mut local = vec![ELSEWHERE; self.needles.len()];
         for (id, n) in plan.needles.iter().enumerate() {
-            if n.field != field || n.relation.is_some() {
+            if n.field != field {
                 continue;
             }
-            let key = (n.field.clone(), n.text.clone(), n.anchor);
-            if let Some(slot) = self
-                .ids
-                .get(&key)
-                .and_then(|&at| local.get_mut(at as usize))
-            {
+            let at = literal_key(n).and_then(|key| self.ids.get(&key).copied());
+            if let Some(slot) = at.and_then(|at| local.get_mut(at as usize)) {
                 *slot = u32::try_from(id).unwrap_or(ELSEWHERE);
             }
         }
@@ -1468,16 +1479,7 @@ impl IndexGroup {
             unindexed_ids.extend(chosen.iter().map(|(id, _)| *id));
         };
         let anywhere = Walker::build(Way::Anywhere, &on_field, &mut unindexed, |p| {
-            automata.dfa(Way::Anywhere, p, |p| {
-                // A DFA: one load per byte of the value.
-                aho_corasick::dfa::Builder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .start_kind(StartKind::Unanchored)
-                    .prefilter(false)
-                    .build(p)
-                    .ok()
-            })
+            automata.dfa(Way::Anywhere, p, |p| dfa(p, StartKind::Unanchored))
         });
         let prefix = Walker::build(Way::Prefix, &on_field, &mut unindexed, |p| {
             automata.dfa(Way::Prefix, p, anchored_trie)
@@ -2031,6 +2033,27 @@ mod process_cache_tests {
     use crate::event::SigmaEvent;
     use crate::ruleset::RuleSet;
 
+    /// A Windows event of `operation` by `process` on `target` (renamed from `source`).
+    fn event(
+        operation: Operation,
+        process: &Arc<ProcessInfo>,
+        target: &str,
+        source: Option<&str>,
+    ) -> FileEvent {
+        FileEvent {
+            seq: 0,
+            time: Timestamp::from_unix_nanos(0),
+            host: Host::Windows,
+            operation,
+            process: Arc::clone(process),
+            thread_id: 1,
+            target: crate::ruletest::file_path(target, Host::Windows),
+            source: source.map(|s| Box::new(crate::ruletest::file_path(s, Host::Windows))),
+            details: Details::default(),
+            entropy: None,
+        }
+    }
+
     #[test]
     fn a_repeated_path_takes_the_last_scan_and_a_new_one_is_scanned() {
         let rule = "title: t\nid: t\nlogsource: {product: windows, category: file_change}\ndetection:\n  s:\n    TargetFilename|endswith: '.locked'\n  condition: s\n";
@@ -2053,18 +2076,7 @@ mod process_cache_tests {
             (r"C:\a\b.docx", &[][..]),
         ] {
             for operation in [Operation::FirstWrite, Operation::CloseModified] {
-                let event = FileEvent {
-                    seq: 0,
-                    time: Timestamp::from_unix_nanos(0),
-                    host: Host::Windows,
-                    operation,
-                    process: Arc::clone(&process),
-                    thread_id: 1,
-                    target: crate::ruletest::file_path(path, Host::Windows),
-                    source: None,
-                    details: Details::default(),
-                    entropy: None,
-                };
+                let event = event(operation, &process, path, None);
                 set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
                 assert_eq!(out, expected, "{path}, {operation:?}");
             }
@@ -2110,18 +2122,7 @@ mod process_cache_tests {
             (Operation::Delete, r"C:\b\f.dat", None, &[][..]),
             (Operation::Delete, dat, None, &[3][..]),
         ] {
-            let event = FileEvent {
-                seq: 0,
-                time: Timestamp::from_unix_nanos(0),
-                host: Host::Windows,
-                operation,
-                process: Arc::clone(&process),
-                thread_id: 1,
-                target: crate::ruletest::file_path(target, Host::Windows),
-                source: source.map(|s| Box::new(crate::ruletest::file_path(s, Host::Windows))),
-                details: Details::default(),
-                entropy: None,
-            };
+            let event = event(operation, &process, target, source);
             set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
             assert_eq!(out, expected, "{operation:?} {source:?} -> {target}");
         }
@@ -2149,18 +2150,7 @@ mod process_cache_tests {
         for round in 0..2 {
             for (i, process) in processes.iter().enumerate() {
                 for operation in [Operation::Create, Operation::Delete, Operation::Open] {
-                    let event = FileEvent {
-                        seq: 0,
-                        time: Timestamp::from_unix_nanos(0),
-                        host: Host::Windows,
-                        operation,
-                        process: Arc::clone(process),
-                        thread_id: 1,
-                        target: crate::ruletest::file_path(r"C:\a\b.txt", Host::Windows),
-                        source: None,
-                        details: Details::default(),
-                        entropy: None,
-                    };
+                    let event = event(operation, process, r"C:\a\b.txt", None);
                     set.candidates(&SigmaEvent::new(&event, false), &mut scratch, &mut out);
                     assert_eq!(out, [0], "process {i}, {operation:?}, round {round}");
                 }
