@@ -16,27 +16,30 @@
 
 use std::sync::Arc;
 
-use picket_model::{FileEvent, Host, Operation, ProcessInfo};
+use picket_model::{Field, FileEvent, Host, Operation, ProcessInfo};
 use rsigma_parser::{Detection, Modifier, SigmaRule};
 
-/// Fields whose value is the acting process's (or its parent's), the event's operation,
-/// whether its target is a directory, or its host.
-const SETTLING_FIELDS: &[&str] = &[
-    "Operation",
-    "IsDirectory",
-    "Host",
-    "Image",
-    "CommandLine",
-    "User",
-    "ProcessId",
-    "ProcessStartKey",
-    "ParentProcessId",
-    "ParentImage",
-    "ParentCommandLine",
-];
+/// Whether `field`'s value is the acting process's (or its parent's), the event's
+/// operation, whether its target is a directory, or its host.
+const fn settles(field: Field) -> bool {
+    matches!(
+        field,
+        Field::Operation
+            | Field::IsDirectory
+            | Field::Host
+            | Field::Image
+            | Field::CommandLine
+            | Field::User
+            | Field::ProcessId
+            | Field::ProcessStartKey
+            | Field::ParentProcessId
+            | Field::ParentImage
+            | Field::ParentCommandLine
+    )
+}
 
 /// Whether `rule`'s answer is settled by the process and the kind of event: every item of
-/// every detection names one of [`SETTLING_FIELDS`], and none compares with another field
+/// every detection names a field that [`settles`] it, and none compares with another field
 /// (`|fieldref`), searches keywords or scopes an array.
 #[must_use]
 pub fn is_settled_by_process(rule: &SigmaRule) -> bool {
@@ -46,7 +49,8 @@ pub fn is_settled_by_process(rule: &SigmaRule) -> bool {
                 item.field
                     .name
                     .as_deref()
-                    .is_some_and(|name| SETTLING_FIELDS.contains(&name))
+                    .and_then(Field::from_name)
+                    .is_some_and(settles)
                     && !item.field.has_modifier(Modifier::FieldRef)
             }),
             Detection::AnyOf(parts) | Detection::And(parts) => parts.iter().all(settled),

@@ -185,14 +185,19 @@ impl Parser {
 
     /// The path of `name`, and whether its volume (if it names one) was translated.
     fn build_path(&mut self, name: &Name<'_>, file: &FileRef, posix: bool) -> (FilePath, bool) {
-        let is_directory = file.is_directory;
+        let (mut path, translated) = self.path_text(name, posix, file.is_directory);
+        path.truncated = name.truncated;
+        path.is_directory = file.is_directory;
+        (path, translated)
+    }
+
+    /// [`Parser::build_path`] before the path's flags are set.
+    fn path_text(&mut self, name: &Name<'_>, posix: bool, is_directory: bool) -> (FilePath, bool) {
         // A POSIX name that is its own text, not cut, needs no buffer: it is copied once,
         // into the path's shared text (nothing to map; Linux paths have no volumes).
         if posix && !self.cut_in_middle(name) {
             if let Some(text) = posix_plain(name.bytes) {
-                let mut path = FilePath::copied(text, None, |p| path_parts(p, true, is_directory));
-                path.truncated = name.truncated;
-                path.is_directory = is_directory;
+                let path = FilePath::copied(text, None, |p| path_parts(p, true, is_directory));
                 return (path, true);
             }
         }
@@ -213,10 +218,8 @@ impl Parser {
             Some(mapped) => (mapped.as_str(), Some(text.as_str())),
             None => (text.as_str(), None),
         };
-        let mut path = FilePath::copied(shown, original, |p| path_parts(p, posix, is_directory));
+        let path = FilePath::copied(shown, original, |p| path_parts(p, posix, is_directory));
         self.text = text;
-        path.truncated = name.truncated;
-        path.is_directory = is_directory;
         (path, translated)
     }
 
