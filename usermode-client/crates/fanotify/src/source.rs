@@ -27,7 +27,7 @@ use crate::pace::Pacer;
 use crate::parse;
 use crate::paths::MountResolver;
 use crate::procconn::{Decision, ProcessTable, Tracker};
-use crate::process::StartKeys;
+use crate::process::{PidChurn, StartKeys};
 use crate::sys;
 use crate::translate::{Actor, Counters, Limits, Translator};
 
@@ -140,6 +140,8 @@ pub struct FanotifySource {
     overflow_advised: bool,
     /// Process tracking, when on.
     processes: Option<Processes>,
+    /// Events come with pidfds (only without process tracking, which stands in for them).
+    pidfds: bool,
     /// Raises and lowers the sensor's threads as it falls behind and catches up.
     pace: Option<Pacer>,
 }
@@ -156,6 +158,8 @@ struct Processes {
     tracker: Tracker,
     table: ProcessTable,
     decisions: Vec<Decision>,
+    /// Whose pid may have changed hands under the current read (in place of pidfds).
+    churn: PidChurn,
 }
 
 /// Processes the table holds at most (live ones, and exited ones until their exit is out).
@@ -176,7 +180,27 @@ impl FanotifySource {
         } else {
             scope.parent().unwrap_or(Path::new("/")).to_path_buf()
         };
-        let mut group = Group::open(&scope, config.features)?;
+        // Process tracking is an addition: without it (no CAP_NET_ADMIN, a kernel without
+        // CONFIG_PROC_EVENTS) file events flow as before and the hello says so. Started
+        // before the group, whose pidfds it makes unnecessary (see `PidChurn`).
+        let tracker = if config.processes {
+            Tracker::start()
+                .map_err(|error| {
+                    tracing::warn!(
+                        %error,
+                        "no process tracking (the netlink process connector needs CAP_NET_ADMIN): \
+                         processes are looked up in /proc when their events are read"
+                    );
+                })
+                .ok()
+        } else {
+            None
+        };
+        let features = Features {
+            pidfd: config.features.pidfd && tracker.is_none(),
+            ..config.features
+        };
+        let mut group = Group::open(&scope, features)?;
         let mount = sys::open_dir(&mount_dir)
             .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
         check_handles(&mount_dir, &mount)?;
@@ -190,41 +214,29 @@ impl FanotifySource {
             config.limits,
         )
         .with_hard_links(config.report_hard_links);
-        // Process tracking is an addition: without it (no CAP_NET_ADMIN, a kernel without
-        // CONFIG_PROC_EVENTS) file events flow as before and the hello says so.
-        let processes = if config.processes {
-            match Tracker::start() {
-                Ok(tracker) => {
-                    if let Err(error) = group.add_open_exec(&scope) {
-                        tracing::warn!(
-                            %error,
-                            "no FAN_OPEN_EXEC events: an exec whose /proc is gone before the \
-                             tracker reads it is reported with its image unknown"
-                        );
-                    }
-                    if !tracker.realtime {
-                        tracing::warn!(
-                            "process tracker runs without SCHED_FIFO: a program that exits \
-                             within microseconds of its exec may be reported without its image"
-                        );
-                    }
-                    Some(Processes {
-                        tracker,
-                        table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
-                        decisions: Vec::new(),
-                    })
-                }
-                Err(error) => {
+        let processes = match tracker {
+            Some(tracker) => {
+                if let Err(error) = group.add_open_exec(&scope) {
                     tracing::warn!(
                         %error,
-                        "no process tracking (the netlink process connector needs CAP_NET_ADMIN): \
-                         processes are looked up in /proc when their events are read"
+                        "no FAN_OPEN_EXEC events: an exec whose /proc is gone before the \
+                         tracker reads it is reported with its image unknown"
                     );
-                    None
                 }
+                if !tracker.realtime {
+                    tracing::warn!(
+                        "process tracker runs without SCHED_FIFO: a program that exits \
+                             within microseconds of its exec may be reported without its image"
+                    );
+                }
+                Some(Processes {
+                    tracker,
+                    table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
+                    decisions: Vec::new(),
+                    churn: PidChurn::default(),
+                })
             }
-        } else {
-            None
+            None => None,
         };
         let mut outbox = Outbox::default();
         let mut hello = hello(&group.capabilities());
@@ -234,6 +246,7 @@ impl FanotifySource {
         translator.hello(hello, now(), &mut outbox);
         let queue_limit = group.capabilities().queue_limit;
         Ok(Self {
+            pidfds: group.capabilities().pidfd,
             group,
             resolver: MountResolver::new(mount),
             translator,
@@ -266,13 +279,22 @@ impl FanotifySource {
         };
         p.table.next_generation();
         let observed = p.tracker.sync();
-        self.keys.after_sync(&observed, p.tracker.last_sync_whole());
+        let whole = p.tracker.last_sync_whole();
+        self.keys.after_sync(&observed, whole);
+        p.churn.after_sync(&observed, whole);
         for observed in observed {
             p.table.observe(observed, &mut p.decisions);
         }
         for decision in p.decisions.drain(..) {
             self.translator
                 .process(decision, timestamp, &mut self.outbox);
+        }
+    }
+
+    /// After a read's events (or a quiet poll): whether the queue was left empty.
+    fn after_read(&mut self, emptied_queue: bool) {
+        if let Some(p) = self.processes.as_mut() {
+            p.churn.after_read(emptied_queue);
         }
     }
 
@@ -393,6 +415,8 @@ impl FanotifySource {
         {
             let timestamp = now();
             self.sync_processes(timestamp);
+            // The queue was empty when the poll gave up: later events come after this sync.
+            self.after_read(true);
             self.flush_exits(timestamp);
             // A rename's second half is queued within the same call as its first: after a
             // quiet poll interval, a first half still waiting has none.
@@ -479,7 +503,13 @@ impl FanotifySource {
                 };
                 &without_exec
             };
-            let exited = event.pidfd == Some(libc::FAN_EPIDFD);
+            let exited = if self.pidfds {
+                event.pidfd == Some(libc::FAN_EPIDFD)
+            } else {
+                self.processes
+                    .as_ref()
+                    .is_some_and(|p| p.churn.may_have_changed(pid))
+            };
             let start_key = if self.exclude_pid == Some(pid) {
                 0
             } else if let Some((_, _, key)) =
@@ -505,6 +535,7 @@ impl FanotifySource {
             self.translator
                 .translate(event, actor, &mut self.resolver, &mut self.outbox);
         }
+        self.after_read(self.drained);
         self.read_high_water = self.read_high_water.max(in_read);
         if let Some(pace) = &mut self.pace {
             pace.after_read(self.drained, in_read, depth);

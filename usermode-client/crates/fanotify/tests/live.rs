@@ -207,6 +207,53 @@ fn excludes_the_readers_own_events_but_not_a_childs() {
     assert!(source.counters().translated.own_events >= 1);
 }
 
+/// With process tracking the group asks for no pidfds (they were two thirds of a bare
+/// reader's CPU per event): the tracker saw the child fork and exit, so the child's events,
+/// read after it was gone, take its start key from the tracker's table — the key it had,
+/// not 0 and not whatever `/proc` holds under that pid by then.
+#[test]
+fn with_process_tracking_an_exited_childs_events_keep_its_start_key_without_pidfds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut config = picket_fanotify::SourceConfig::new(d);
+    config.processes = true;
+    let mut source = common::open_with(config);
+    assert!(
+        !source.capabilities().pidfd,
+        "the tracker stands in for pidfds"
+    );
+    drain(&mut source, d, QUIET, LIMIT);
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read go; echo hello > child.txt")
+        .current_dir(d)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child_pid = child.id();
+    let key = picket_fanotify::process::read_start_key(child_pid);
+    assert_ne!(key, 0);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let seen: Vec<Seen> = drain(&mut source, d, QUIET, LIMIT)
+        .records
+        .into_iter()
+        .filter(|s| s.pid == child_pid)
+        .collect();
+    assert_eq!(
+        triples(&seen),
+        vec![
+            t("create", "child.txt", ""),
+            t("first_write", "child.txt", ""),
+            t("close_modified", "child.txt", ""),
+        ]
+    );
+    assert!(
+        seen.iter().all(|s| s.start_key == key),
+        "{seen:?}, key {key}"
+    );
+}
+
 #[test]
 fn ignores_events_outside_the_watched_tree() {
     let watched = tempfile::tempdir().unwrap();

@@ -6,8 +6,13 @@
 //! thread of its own instead of the reading thread: what handing each batch over costs),
 //! and on at a fixed nice −5 in the normal scheduling class (picket's pace before
 //! 2026-12-05: what yielding while it keeps up saves the writer, in the same rounds).
-//! Prints the writer's time, its slowdown against the unwatched run, the sensors' CPU per
-//! event and events/s, and whether the kernel queue overflowed.
+//! The bare reader asks for what picket's source asks for with process tracking on: no
+//! pidfds (the tracker stands in for them). A second one asks for a pidfd per event
+//! (`FAN_REPORT_PIDFD`), as picket's source does without tracking and did by default before
+//! 2026-12-05: the kernel makes each at the read and closes it after, two thirds of such a
+//! reader's CPU. Prints the writer's time, its slowdown against the unwatched run, the sensors' CPU
+//! per event and events/s, how much writer time each sensor's CPU beyond the bare reader's
+//! cost, and whether the kernel queue overflowed.
 //!
 //! ```text
 //! cargo bench -p picket-fanotify --bench overhead            # needs root
@@ -73,7 +78,8 @@ const FAN_Q_OVERFLOW: u64 = libc::FAN_Q_OVERFLOW;
 pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--bare-reader") {
-        bare_reader(Path::new(&args[at + 1]));
+        let pidfds = args.iter().any(|a| a == "--pidfd");
+        bare_reader(Path::new(&args[at + 1]), pidfds);
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful: the
@@ -86,11 +92,21 @@ pub fn main() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The bare reader: the same group configuration as picket's source, and nothing else.
+// The bare reader: the same group configuration as picket's source with process tracking
+// (no pidfds), and nothing else. With `pidfds`, the configuration without tracking: what the
+// kernel's pidfd per event costs a reader (and, through it, the writer).
 
-fn bare_reader(path: &Path) {
-    let group = Group::open(path, picket_fanotify::Features::default())
-        .expect("bare reader: open the fanotify group");
+fn bare_reader(path: &Path, pidfds: bool) {
+    let features = picket_fanotify::Features {
+        pidfd: pidfds,
+        ..picket_fanotify::Features::default()
+    };
+    let group = Group::open(path, features).expect("bare reader: open the fanotify group");
+    assert_eq!(
+        group.capabilities().pidfd,
+        pidfds,
+        "bare reader: the kernel did not give the pidfd setting asked for"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
     std::thread::spawn(move || {
@@ -374,10 +390,11 @@ impl Sensor {
         }
     }
 
-    fn start_bare(root: &Path) -> Self {
+    fn start_bare(root: &Path, pidfds: bool) -> Self {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .arg("--bare-reader")
             .arg(root)
+            .args(pidfds.then_some("--pidfd"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -499,6 +516,8 @@ enum Mode {
     Unwatched,
     Bare,
     BareControl,
+    /// The bare reader with `FAN_REPORT_PIDFD`.
+    BarePidfd,
     PicketNoDetect,
     PicketNoDetectNoProcesses,
     PicketDetect,
@@ -516,6 +535,7 @@ impl Mode {
             Self::Unwatched => "unwatched",
             Self::Bare => "bare fanotify reader",
             Self::BareControl => "  … again (noise control)",
+            Self::BarePidfd => "  … with pidfds",
             Self::PicketNoDetect => "picket watch, detection off",
             Self::PicketNoDetectNoProcesses => "  … and process tracking off",
             Self::PicketDetect => "picket watch, detection on",
@@ -748,6 +768,53 @@ fn raise_spells(report: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// How much of a sensor's CPU beyond the bare reader's the writer paid for in time, from
+/// the medians: (writer time − the bare reader's) / (sensor CPU − the bare reader's). With
+/// no core free, if the sensor's CPU came equally out of every thread that always wants
+/// one (the busy threads and the writer), the writer's time would grow by 1/cores of it;
+/// 1 or more means it grows by all of the sensor's extra CPU, which makes the writer target
+/// a target on the sensor's CPU.
+fn print_absorption(results: &[(Mode, Vec<Run>)], cores: usize) {
+    let medians = |runs: &[Run]| {
+        (
+            median(runs.iter().map(|r| r.writer.as_secs_f64()).collect()),
+            median(runs.iter().map(|r| r.sensor_cpu).collect()),
+        )
+    };
+    let Some((bare_writer, bare_cpu)) = results
+        .iter()
+        .find(|(m, _)| *m == Mode::Bare)
+        .map(|(_, runs)| medians(runs))
+    else {
+        return;
+    };
+    let parts: Vec<String> = results
+        .iter()
+        .filter(|(m, _)| !matches!(m, Mode::Unwatched | Mode::Bare))
+        .filter_map(|(mode, runs)| {
+            let (writer, cpu) = medians(runs);
+            let extra_cpu = cpu - bare_cpu;
+            // Below 10 ms of CPU the ratio is clock-tick noise.
+            (extra_cpu.abs() >= 0.01).then(|| {
+                format!(
+                    "{} {:+.3} s for {:+.3} s ({:.2})",
+                    mode.label().trim_start_matches("  … "),
+                    writer - bare_writer,
+                    extra_cpu,
+                    (writer - bare_writer) / extra_cpu
+                )
+            })
+        })
+        .collect();
+    if !parts.is_empty() {
+        println!(
+            "writer time gained per sensor CPU beyond the bare reader's (medians; an equal \
+             share would be 1/{cores}): {}",
+            parts.join("; ")
+        );
+    }
+}
+
 /// Whether a sensor's report says events were lost: the bare reader's `overflows N`, picket's
 /// summary (`0 lost` when none).
 fn lost_events(report: &str) -> bool {
@@ -819,7 +886,11 @@ fn run_benchmark() {
     let only_targets = std::env::var("PICKET_BENCH_MODES").is_ok_and(|m| m == "targets");
     let mut modes = vec![Mode::Unwatched, Mode::Bare, Mode::BareControl];
     if !only_targets {
-        modes.extend([Mode::PicketNoDetect, Mode::PicketNoDetectNoProcesses]);
+        modes.extend([
+            Mode::BarePidfd,
+            Mode::PicketNoDetect,
+            Mode::PicketNoDetectNoProcesses,
+        ]);
     }
     if has_no_detect {
         modes.push(Mode::PicketDetect);
@@ -859,16 +930,13 @@ fn run_benchmark() {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "machine: {} CPUs, load average {} (with no core free for the sensor, its CPU time \
+        "machine: {cpus} CPUs, load average {} (with no core free for the sensor, its CPU time \
          comes out of the writer's)",
-        std::thread::available_parallelism().map_or(0, usize::from),
         load()
     );
-    let load_threads = env_usize(
-        "PICKET_BENCH_LOAD",
-        std::thread::available_parallelism().map_or(1, usize::from),
-    );
+    let load_threads = env_usize("PICKET_BENCH_LOAD", cpus);
     println!("concurrent CPU load: {load_threads} busy thread(s) during every run");
     let mut results: Vec<(Mode, Vec<Run>)> = modes.iter().map(|m| (*m, Vec::new())).collect();
     let mut bare_counts = Vec::new();
@@ -883,7 +951,8 @@ fn run_benchmark() {
             fs::create_dir(&scratch).unwrap();
             let sensor = match mode {
                 Mode::Unwatched => None,
-                Mode::Bare | Mode::BareControl => Some(Sensor::start_bare(&watched)),
+                Mode::Bare | Mode::BareControl => Some(Sensor::start_bare(&watched, false)),
+                Mode::BarePidfd => Some(Sensor::start_bare(&watched, true)),
                 Mode::PicketNoDetect | Mode::PicketNoDetectNoProcesses => {
                     let extra = if has_no_detect {
                         vec!["--no-detect".to_owned()]
@@ -1112,6 +1181,7 @@ fn run_benchmark() {
             runs.last().map_or("", |r| r.report.as_str())
         );
     }
+    print_absorption(&results, cpus);
     // Which thread pays, and whether in the kernel or in the sensor's own code.
     if bare_events > 0 {
         println!(
