@@ -75,6 +75,34 @@ impl StartKeys {
         key
     }
 
+    /// The start key for `pid` with process tracking in place of pidfds: a pid nothing put
+    /// in doubt as [`StartKeys::get`] has it; one in doubt read afresh (not kept), and
+    /// trusted only when its process is older than the window ([`PidChurn::held_throughout`]),
+    /// else unknown here (0; the source then asks the tracker's table).
+    pub fn get_unless_changed(&mut self, pid: u32, churn: &PidChurn) -> u64 {
+        self.get_unless_changed_with(pid, churn, read_start_key)
+    }
+
+    fn get_unless_changed_with(
+        &mut self,
+        pid: u32,
+        churn: &PidChurn,
+        read: impl FnOnce(u32) -> u64,
+    ) -> u64 {
+        if pid == 0 {
+            return 0;
+        }
+        if !churn.may_have_changed(pid) {
+            return self.get_with(pid, false, read);
+        }
+        let key = read(pid);
+        if churn.held_throughout(key) {
+            key
+        } else {
+            0
+        }
+    }
+
     /// Forgets everything (after each read, without process tracking).
     pub fn clear(&mut self) {
         self.keys.clear();
@@ -116,12 +144,18 @@ impl StartKeys {
 /// them (the key from the tracker's table, never from `/proc`). Every other pid kept its
 /// process throughout, and `/proc` describes the process of the event.
 ///
-/// Conservative by construction: a pid that merely forked or exited nearby is treated as
-/// exited, which costs only a `/proc` read the table makes unnecessary. A sync that may
-/// have missed messages, or more churn than [`MAX_CHURN`] pids, marks every pid until the
-/// window starts again after a read that empties the queue.
+/// A pid in doubt still gets its key from `/proc` when the process holding it now started
+/// before the window did ([`PidChurn::held_throughout`]): start times only grow, so that
+/// process held the pid under every event of the window. That keeps the keys of processes
+/// older than the window (a daemon, a shell, a long build) when a sync may have missed
+/// messages, or more than [`MAX_CHURN`] pids churned, and every pid is in doubt until the
+/// window starts again after a read that empties the queue. A process younger than the
+/// window whose pid churned gets its key from the tracker's table, which saw it fork.
 #[derive(Debug, Default)]
 pub struct PidChurn {
+    /// When the window began (`CLOCK_BOOTTIME` in clock ticks, before the read that emptied
+    /// the queue; 0 before any): every event still to be read was queued after it.
+    window_start: u64,
     /// Forks and exits seen since the sync after the last read that emptied the queue.
     window: HashSet<u32>,
     /// The window may be missing some.
@@ -169,12 +203,22 @@ impl PidChurn {
     }
 
     /// After a read's events were translated: when that read emptied the queue, every later
-    /// event was queued after it, so the window restarts at the sync that followed it.
-    pub fn after_read(&mut self, emptied_queue: bool) {
+    /// event was queued after it, so the window restarts at the sync that followed it, and
+    /// at `read_began` (the boot-time clock in ticks, taken before the read).
+    pub fn after_read(&mut self, emptied_queue: bool, read_began: u64) {
         if emptied_queue {
             self.window.clone_from(&self.latest);
             self.window_unknown = self.latest_unknown;
+            self.window_start = read_began;
         }
+    }
+
+    /// Whether the process with start key `start_key` (read from `/proc` now) held its pid
+    /// since before the window began: a tick earlier at least, since both are rounded
+    /// down to ticks.
+    #[must_use]
+    pub fn held_throughout(&self, start_key: u64) -> bool {
+        start_key != 0 && start_key < self.window_start
     }
 }
 
@@ -244,7 +288,7 @@ mod tests {
             !churn.may_have_changed(8),
             "a pid nothing named kept its process"
         );
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         // Read 2: its events were queued after read 1, but 7 may have exited after that
         // (before the sync after read 1): still in doubt.
         churn.after_sync(&[Observed::Uid { pid: 8, euid: 0 }], true);
@@ -253,17 +297,17 @@ mod tests {
             !churn.may_have_changed(8),
             "an exec or a uid change keeps the process"
         );
-        churn.after_read(false);
+        churn.after_read(false, 1000);
         // Read 3 (not drained either): the window still reaches back to read 1's sync.
         churn.after_sync(&[exit(11)], true);
         assert!(churn.may_have_changed(7) && churn.may_have_changed(11));
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         // Read 4: queued after read 3, which emptied the queue: only what read 3's sync
         // and this sync saw.
         churn.after_sync(&[], true);
         assert!(!churn.may_have_changed(7) && !churn.may_have_changed(9));
         assert!(churn.may_have_changed(11));
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         churn.after_sync(&[], true);
         assert!(!churn.may_have_changed(11));
     }
@@ -273,13 +317,13 @@ mod tests {
         let mut churn = PidChurn::default();
         churn.after_sync(&[], false);
         assert!(churn.may_have_changed(1234));
-        churn.after_read(false);
+        churn.after_read(false, 1000);
         churn.after_sync(&[], true);
         assert!(
             churn.may_have_changed(1234),
             "the window still holds the lossy sync"
         );
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         churn.after_sync(&[], true);
         assert!(!churn.may_have_changed(1234));
         // Too many pids for one window: all in doubt, until it restarts.
@@ -288,15 +332,58 @@ mod tests {
             .collect();
         churn.after_sync(&many, true);
         assert!(churn.may_have_changed(u32::MAX));
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         churn.after_sync(&[], true);
         assert!(
             churn.may_have_changed(u32::MAX),
             "the window restarts at that sync"
         );
-        churn.after_read(true);
+        churn.after_read(true, 1000);
         churn.after_sync(&[exit(5)], true);
         assert!(!churn.may_have_changed(u32::MAX) && churn.may_have_changed(5));
+    }
+
+    #[test]
+    fn a_pid_in_doubt_keeps_its_key_only_when_its_process_is_older_than_the_window() {
+        let mut keys = StartKeys::default();
+        let mut churn = PidChurn::default();
+        // Read 1 emptied the queue; its read began at tick 1000. Read 2's sync saw 7 and 8
+        // exit (or fork), and may have missed messages about anyone else.
+        churn.after_sync(&[], true);
+        churn.after_read(true, 1000);
+        churn.after_sync(&[exit(7), exit(8)], true);
+        // 7's pid now holds a process started at tick 999: it held the pid before the
+        // window, so the exit was of an earlier holder, before any event still read. 8's
+        // started at tick 1000, in the window's first tick: in doubt, unknown here.
+        let reads = std::cell::Cell::new(0);
+        let proc = |pid: u32| {
+            reads.set(reads.get() + 1);
+            if pid == 7 {
+                999
+            } else {
+                1000
+            }
+        };
+        assert_eq!(keys.get_unless_changed_with(7, &churn, proc), 999);
+        assert_eq!(keys.get_unless_changed_with(8, &churn, proc), 0);
+        // A pid nobody named is read once and kept.
+        assert_eq!(keys.get_unless_changed_with(9, &churn, proc), 1000);
+        assert_eq!(keys.get_unless_changed_with(9, &churn, proc), 1000);
+        // A pid in doubt is read every time (its key is not kept), and gone is unknown.
+        assert_eq!(keys.get_unless_changed_with(7, &churn, proc), 999);
+        assert_eq!(keys.get_unless_changed_with(7, &churn, |_| 0), 0);
+        assert_eq!(reads.get(), 4);
+        // A lossy sync puts every pid in doubt: an old process keeps its key, a young one
+        // is unknown here.
+        churn.after_sync(&[], false);
+        assert_eq!(keys.get_unless_changed_with(9, &churn, |_| 998), 998);
+        assert_eq!(keys.get_unless_changed_with(9, &churn, |_| 1001), 0);
+        // Before any read emptied the queue, nothing is older than the window.
+        let fresh = PidChurn {
+            window_unknown: true,
+            ..PidChurn::default()
+        };
+        assert_eq!(keys.get_unless_changed_with(5, &fresh, |_| 1), 0);
     }
 
     #[test]

@@ -292,9 +292,9 @@ impl FanotifySource {
     }
 
     /// After a read's events (or a quiet poll): whether the queue was left empty.
-    fn after_read(&mut self, emptied_queue: bool) {
+    fn after_read(&mut self, emptied_queue: bool, read_began: u64) {
         if let Some(p) = self.processes.as_mut() {
-            p.churn.after_read(emptied_queue);
+            p.churn.after_read(emptied_queue, read_began);
         }
     }
 
@@ -408,6 +408,13 @@ impl FanotifySource {
             std::thread::sleep(self.gather);
         }
         self.drained = false;
+        // Before the queue is looked at: when this read empties it, later events were all
+        // queued after this moment (see `PidChurn`). Only without pidfds.
+        let read_began = if self.pidfds || self.processes.is_none() {
+            0
+        } else {
+            sys::boottime_ticks()
+        };
         if !self
             .group
             .wait(self.poll_ms)
@@ -416,7 +423,7 @@ impl FanotifySource {
             let timestamp = now();
             self.sync_processes(timestamp);
             // The queue was empty when the poll gave up: later events come after this sync.
-            self.after_read(true);
+            self.after_read(true, read_began);
             self.flush_exits(timestamp);
             // A rename's second half is queued within the same call as its first: after a
             // quiet poll interval, a first half still waiting has none.
@@ -503,13 +510,7 @@ impl FanotifySource {
                 };
                 &without_exec
             };
-            let exited = if self.pidfds {
-                event.pidfd == Some(libc::FAN_EPIDFD)
-            } else {
-                self.processes
-                    .as_ref()
-                    .is_some_and(|p| p.churn.may_have_changed(pid))
-            };
+            let exited = event.pidfd == Some(libc::FAN_EPIDFD);
             let start_key = if self.exclude_pid == Some(pid) {
                 0
             } else if let Some((_, _, key)) =
@@ -517,7 +518,10 @@ impl FanotifySource {
             {
                 key
             } else {
-                let key = self.keys.get(pid, exited);
+                let key = match self.processes.as_ref() {
+                    Some(p) if !self.pidfds => self.keys.get_unless_changed(pid, &p.churn),
+                    _ => self.keys.get(pid, exited),
+                };
                 let key = Self::process_of(
                     &mut self.processes,
                     &mut self.translator,
@@ -535,7 +539,7 @@ impl FanotifySource {
             self.translator
                 .translate(event, actor, &mut self.resolver, &mut self.outbox);
         }
-        self.after_read(self.drained);
+        self.after_read(self.drained, read_began);
         self.read_high_water = self.read_high_water.max(in_read);
         if let Some(pace) = &mut self.pace {
             pace.after_read(self.drained, in_read, depth);

@@ -151,6 +151,31 @@ pub fn getpid() -> u32 {
     std::process::id()
 }
 
+/// `CLOCK_BOOTTIME` in clock ticks (`USER_HZ`), rounded down: the clock and the unit of a
+/// process's start time in `/proc/<pid>/stat` (field 22). 0 when it cannot be read.
+pub fn boottime_ticks() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, exclusively borrowed timespec for the kernel to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &raw mut now) };
+    // SAFETY: sysconf takes an integer and reads no memory of ours.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let (Ok(hz), Ok(secs), Ok(nanos)) = (
+        u64::try_from(hz),
+        u64::try_from(now.tv_sec),
+        u64::try_from(now.tv_nsec),
+    ) else {
+        return 0;
+    };
+    if rc != 0 || hz == 0 {
+        return 0;
+    }
+    secs.saturating_mul(hz)
+        .saturating_add(nanos.saturating_mul(hz) / 1_000_000_000)
+}
+
 fn owned(fd: RawFd) -> io::Result<OwnedFd> {
     if fd < 0 {
         return Err(io::Error::last_os_error());

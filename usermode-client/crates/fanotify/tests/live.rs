@@ -210,7 +210,8 @@ fn excludes_the_readers_own_events_but_not_a_childs() {
 /// With process tracking the group asks for no pidfds (they were two thirds of a bare
 /// reader's CPU per event): the tracker saw the child fork and exit, so the child's events,
 /// read after it was gone, take its start key from the tracker's table — the key it had,
-/// not 0 and not whatever `/proc` holds under that pid by then.
+/// not 0. (Which pids are in doubt, and when `/proc` is trusted for them, is `PidChurn`'s,
+/// tested in `process`: a reused pid cannot be made to order here.)
 #[test]
 fn with_process_tracking_an_exited_childs_events_keep_its_start_key_without_pidfds() {
     let tmp = tempfile::tempdir().unwrap();
