@@ -79,10 +79,10 @@ fn rename_halves_are_paired_with_object_handles() {
 fn workload_under(features: picket_fanotify::Features) -> picket_fanotify::Capabilities {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut config = picket_fanotify::SourceConfig::new(d);
-    config.exclude_self = false;
-    config.features = features;
-    let mut source = common::open_with(config);
+    let mut source = common::open_configured(d, |config| {
+        config.exclude_self = false;
+        config.features = features;
+    });
     let caps = source.capabilities();
     let first = drain(&mut source, d, QUIET, LIMIT);
     assert!(first.hello, "the stream opens with a hello record");
@@ -216,9 +216,7 @@ fn excludes_the_readers_own_events_but_not_a_childs() {
 fn with_process_tracking_an_exited_childs_events_keep_its_start_key_without_pidfds() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut config = picket_fanotify::SourceConfig::new(d);
-    config.processes = true;
-    let mut source = common::open_with(config);
+    let mut source = common::open_configured(d, |config| config.processes = true);
     assert!(
         !source.capabilities().pidfd,
         "the tracker stands in for pidfds"
@@ -333,10 +331,10 @@ fn a_queue_overflow_becomes_a_loss_record() {
 fn periodic_stats_records_report_the_counters() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut config = picket_fanotify::SourceConfig::new(d);
-    config.exclude_self = false;
-    config.stats_interval = Duration::from_millis(100);
-    let mut source = common::open_with(config);
+    let mut source = common::open_configured(d, |config| {
+        config.exclude_self = false;
+        config.stats_interval = Duration::from_millis(100);
+    });
     drain(&mut source, d, QUIET, LIMIT);
     write_new(&d.join("a"), 1);
     let out = drain(&mut source, d, Duration::from_millis(400), LIMIT);
@@ -357,10 +355,10 @@ fn periodic_stats_records_report_the_counters() {
 fn hard_links_can_be_reported_as_such() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut config = picket_fanotify::SourceConfig::new(d);
-    config.exclude_self = false;
-    config.report_hard_links = true;
-    let mut source = common::open_with(config);
+    let mut source = common::open_configured(d, |config| {
+        config.exclude_self = false;
+        config.report_hard_links = true;
+    });
     drain(&mut source, d, QUIET, LIMIT);
     let seen = run_steps(
         &mut source,

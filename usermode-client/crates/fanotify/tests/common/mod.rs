@@ -45,6 +45,13 @@ pub fn open(dir: &Path, exclude_self: bool) -> FanotifySource {
     open_with(config)
 }
 
+/// [`open_with`] the defaults for `dir` as `configure` changes them.
+pub fn open_configured(dir: &Path, configure: impl FnOnce(&mut SourceConfig)) -> FanotifySource {
+    let mut config = SourceConfig::new(dir);
+    configure(&mut config);
+    open_with(config)
+}
+
 pub fn open_with(mut config: SourceConfig) -> FanotifySource {
     config.poll_interval = Duration::from_millis(50);
     FanotifySource::open(&config)
