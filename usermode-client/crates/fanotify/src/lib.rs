@@ -106,12 +106,14 @@
 //! Sequence numbers come from this source's own counter, one per record (folded writes and
 //! excluded events get none, so a gap never appears without a loss record). The timestamp is
 //! 100 ns units since 1601; `pid` is the acting process (thread group), `process_start_key`
-//! field 22 of `/proc/<pid>/stat` (0 when the process is gone, and never read from `/proc`
-//! when the pid may name another process by then: without process tracking a pidfd per event
+//! field 22 of `/proc/<pid>/stat` (0 when the process is gone, and not read from `/proc` when
+//! the pid may name another process by then: without process tracking a pidfd per event
 //! says whether its process had exited; with it, the tracker's forks and exits say which
 //! pids may have changed hands since the events being read were queued
-//! ([`process::PidChurn`]), and their keys come from the tracker's table. The pidfds were two
-//! thirds of a bare reader's CPU per event, 1.3 of 1.9 µs, and the tracker already knew). A key is read once per read of
+//! ([`process::PidChurn`]). Such a pid's key is read from `/proc` only when the process
+//! holding it started before that window, and otherwise comes from the tracker's table. The
+//! pidfds were two thirds of a bare reader's CPU per event, 1.2 of 1.85 µs, and the tracker
+//! already knew). A key is read once per read of
 //! the queue, and kept for the next reads while the process tracker reports no fork or exit
 //! of its pid ([`process::StartKeys`]). A `DriverHello` opens the stream: protocol version,
 //! capability bits, the kernel queue limit as the ring capacity.

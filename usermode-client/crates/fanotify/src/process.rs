@@ -48,10 +48,10 @@ pub struct StartKeys {
 const MAX_KEYS: usize = 4096;
 
 impl StartKeys {
-    /// The start key for `pid`; `exited` when the kernel said the process was already gone
-    /// when the event was read (`FAN_EPIDFD`), or the tracker that the pid may have changed
-    /// hands since ([`PidChurn`]), in which case `/proc/<pid>` may be another process and
-    /// the key is unknown here (0; the source then asks the tracker's table).
+    /// The start key for `pid` (with pidfds, or without process tracking); `exited` when
+    /// the kernel said the process was already gone when the event was read (`FAN_EPIDFD`),
+    /// in which case `/proc/<pid>` may be another process and the key is unknown here (0;
+    /// the source then asks the tracker's table, when there is one).
     pub fn get(&mut self, pid: u32, exited: bool) -> u64 {
         self.get_with(pid, exited, read_start_key)
     }
@@ -135,7 +135,7 @@ impl StartKeys {
 /// With `FAN_REPORT_PIDFD` the kernel says, event by event, whether the process had exited
 /// by the time the event was read (`FAN_EPIDFD`); its key is then never read from `/proc`,
 /// where the pid may name another process by now. That pidfd is made at every read and
-/// closed after it, about two thirds of a bare reader's CPU per event (1.3 of 1.9 µs,
+/// closed after it, about two thirds of a bare reader's CPU per event (1.2 of 1.85 µs,
 /// measured). The tracker already sees every fork and exit, in order. fanotify events carry
 /// no time, but every event of a read was queued after the last read that emptied the
 /// queue, and the tracker's sync after that read holds every fork and exit since before it.
@@ -148,7 +148,7 @@ impl StartKeys {
 /// before the window did ([`PidChurn::held_throughout`]): start times only grow, so that
 /// process held the pid under every event of the window. That keeps the keys of processes
 /// older than the window (a daemon, a shell, a long build) when a sync may have missed
-/// messages, or more than [`MAX_CHURN`] pids churned, and every pid is in doubt until the
+/// messages, or [`MAX_CHURN`] pids or more churned, and every pid is in doubt until the
 /// window starts again after a read that empties the queue. A process younger than the
 /// window whose pid churned gets its key from the tracker's table, which saw it fork.
 #[derive(Debug, Default)]

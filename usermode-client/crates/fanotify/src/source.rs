@@ -108,8 +108,8 @@ pub struct SourceCounters {
     pub behind_spells: u64,
 }
 
-/// Bytes per read: small enough that the pidfds of one read (one per event) stay well
-/// under the default limit of 1024 open descriptors.
+/// Bytes per read: small enough that the pidfds of one read (one per event, without
+/// process tracking) stay well under the default limit of 1024 open descriptors.
 const READ_BUF_LEN: usize = 64 * 1024;
 
 /// The live Linux source.
@@ -204,8 +204,9 @@ impl FanotifySource {
         let mount = sys::open_dir(&mount_dir)
             .map_err(|e| FanotifyError::io(format!("open {}", mount_dir.display()), e))?;
         check_handles(&mount_dir, &mount)?;
-        // Each event of a read carries a pidfd until it is translated; failure is harmless
-        // (the read buffer is sized for the default limit of 1024).
+        // Without process tracking, each event of a read carries a pidfd until it is
+        // translated; failure is harmless (the read buffer is sized for the default limit
+        // of 1024).
         let _ = sys::raise_fd_limit();
         let exclude_pid = config.exclude_self.then(sys::getpid);
         let mut translator = Translator::new(
@@ -479,7 +480,8 @@ impl FanotifySource {
                     break;
                 }
             }
-            // The pidfd has told us all we need (whether the process had exited). Closed
+            // The pidfd, if any (without process tracking), has told us all we need (whether
+            // the process had exited). Closed
             // at once, while the kernel's objects behind it are still in the cache: closing a
             // read's descriptors together after its events made the bare reader 15 % slower
             // and picket no faster (18 pinned pairs).
