@@ -215,30 +215,27 @@ impl FanotifySource {
             config.limits,
         )
         .with_hard_links(config.report_hard_links);
-        let processes = match tracker {
-            Some(tracker) => {
-                if let Err(error) = group.add_open_exec(&scope) {
-                    tracing::warn!(
-                        %error,
-                        "no FAN_OPEN_EXEC events: an exec whose /proc is gone before the \
-                         tracker reads it is reported with its image unknown"
-                    );
-                }
-                if !tracker.realtime {
-                    tracing::warn!(
-                        "process tracker runs without SCHED_FIFO: a program that exits \
-                             within microseconds of its exec may be reported without its image"
-                    );
-                }
-                Some(Processes {
-                    tracker,
-                    table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
-                    decisions: Vec::new(),
-                    churn: PidChurn::default(),
-                })
+        let processes = tracker.map(|tracker| {
+            if let Err(error) = group.add_open_exec(&scope) {
+                tracing::warn!(
+                    %error,
+                    "no FAN_OPEN_EXEC events: an exec whose /proc is gone before the \
+                     tracker reads it is reported with its image unknown"
+                );
             }
-            None => None,
-        };
+            if !tracker.realtime {
+                tracing::warn!(
+                    "process tracker runs without SCHED_FIFO: a program that exits \
+                         within microseconds of its exec may be reported without its image"
+                );
+            }
+            Processes {
+                tracker,
+                table: ProcessTable::new(PROCESS_TABLE_CAPACITY),
+                decisions: Vec::new(),
+                churn: PidChurn::default(),
+            }
+        });
         let mut outbox = Outbox::default();
         let mut hello = hello(&group.capabilities());
         if processes.is_some() {

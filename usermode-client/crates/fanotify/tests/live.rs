@@ -35,6 +35,15 @@ fn run_steps(source: &mut FanotifySource, root: &Path, steps: &[&dyn Fn()]) -> V
     seen
 }
 
+/// The records of a new file written once and closed.
+fn created_and_written(name: &str) -> Vec<(String, String, String)> {
+    vec![
+        t("create", name, ""),
+        t("first_write", name, ""),
+        t("close_modified", name, ""),
+    ]
+}
+
 fn write_new(path: &Path, size: usize) {
     let mut f = OpenOptions::new()
         .write(true)
@@ -189,14 +198,7 @@ fn excludes_the_readers_own_events_but_not_a_childs() {
     let mut status = status;
     assert!(status.wait().unwrap().success());
     let seen = drain(&mut source, d, QUIET, LIMIT).records;
-    assert_eq!(
-        triples(&seen),
-        vec![
-            t("create", "child.txt", ""),
-            t("first_write", "child.txt", ""),
-            t("close_modified", "child.txt", ""),
-        ]
-    );
+    assert_eq!(triples(&seen), created_and_written("child.txt"));
     assert!(seen.iter().all(|s| s.pid == child_pid));
     if source.capabilities().pidfd {
         // The shell had exited (and was reaped) before its events were read: the kernel
@@ -239,14 +241,7 @@ fn with_process_tracking_an_exited_childs_events_keep_its_start_key_without_pidf
         .into_iter()
         .filter(|s| s.pid == child_pid)
         .collect();
-    assert_eq!(
-        triples(&seen),
-        vec![
-            t("create", "child.txt", ""),
-            t("first_write", "child.txt", ""),
-            t("close_modified", "child.txt", ""),
-        ]
-    );
+    assert_eq!(triples(&seen), created_and_written("child.txt"));
     assert!(
         seen.iter().all(|s| s.start_key == key),
         "{seen:?}, key {key}"
