@@ -6,9 +6,9 @@
 //! # The group
 //! `FAN_CLASS_NOTIF` with `FAN_REPORT_DFID_NAME`, plus `FAN_REPORT_FID`,
 //! `FAN_REPORT_TARGET_FID` and, without process tracking only, `FAN_REPORT_PIDFD` where the
-//! kernel has them (probed newest first, see [`group`]), on a file system mark (a mount mark where that is refused) for
-//! `FAN_CREATE`, `FAN_MODIFY`, `FAN_ATTRIB`, `FAN_CLOSE_WRITE`, `FAN_DELETE` and `FAN_RENAME`
-//! (or `FAN_MOVED_FROM`/`FAN_MOVED_TO` before Linux 5.17), directories included
+//! kernel has them (probed newest first, see [`group`]), on a file system mark (a mount mark
+//! where that is refused) for `FAN_CREATE`, `FAN_MODIFY`, `FAN_ATTRIB`, `FAN_CLOSE_WRITE`,
+//! `FAN_DELETE` and `FAN_RENAME` (or `FAN_MOVED_FROM`/`FAN_MOVED_TO` before Linux 5.17), directories included
 //! (`FAN_ONDIR`). [`Features`] can withhold any of the newer features, which is how the
 //! older kernels' paths (no pidfd, no object or target handles, rename halves) are tested
 //! live on a new kernel. Permission events (`FAN_CLASS_CONTENT`, `FAN_OPEN_PERM`) cannot share a group
@@ -113,9 +113,8 @@
 //! ([`process::PidChurn`]). Such a pid's key is read from `/proc` only when the process
 //! holding it started before that window, and otherwise comes from the tracker's table. The
 //! pidfds were two thirds of a bare reader's CPU per event, 1.2 of 1.85 µs, and the tracker
-//! already knew). A key is read once per read of
-//! the queue, and kept for the next reads while the process tracker reports no fork or exit
-//! of its pid ([`process::StartKeys`]). A `DriverHello` opens the stream: protocol version,
+//! already knew). A key is read once per read of the queue, and kept for the next reads
+//! while the process tracker reports no fork or exit of its pid ([`process::StartKeys`]). A `DriverHello` opens the stream: protocol version,
 //! capability bits, the kernel queue limit as the ring capacity.
 //! Every 10 s a `Stats` record gives the counters, in the driver's terms: events seen
 //! (fanotify events read), sent (records made), dropped (overflows: each at least one

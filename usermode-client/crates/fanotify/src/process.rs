@@ -141,8 +141,8 @@ impl StartKeys {
 /// queue, and the tracker's sync after that read holds every fork and exit since before it.
 /// So a pid named by a fork or an exit in any sync since then may have changed hands under
 /// an event of the current read: its events are taken as a pidfd's `FAN_EPIDFD` would have
-/// them (the key from the tracker's table, never from `/proc`). Every other pid kept its
-/// process throughout, and `/proc` describes the process of the event.
+/// them (the key from the tracker's table), but for the exception below. Every other pid
+/// kept its process throughout, and `/proc` describes the process of the event.
 ///
 /// A pid in doubt still gets its key from `/proc` when the process holding it now started
 /// before the window did ([`PidChurn::held_throughout`]): start times only grow, so that

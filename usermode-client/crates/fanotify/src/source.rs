@@ -140,8 +140,6 @@ pub struct FanotifySource {
     overflow_advised: bool,
     /// Process tracking, when on.
     processes: Option<Processes>,
-    /// Events come with pidfds (only without process tracking, which stands in for them).
-    pidfds: bool,
     /// Raises and lowers the sensor's threads as it falls behind and catches up.
     pace: Option<Pacer>,
 }
@@ -244,7 +242,6 @@ impl FanotifySource {
         translator.hello(hello, now(), &mut outbox);
         let queue_limit = group.capabilities().queue_limit;
         Ok(Self {
-            pidfds: group.capabilities().pidfd,
             group,
             resolver: MountResolver::new(mount),
             translator,
@@ -407,8 +404,8 @@ impl FanotifySource {
         }
         self.drained = false;
         // Before the queue is looked at: when this read empties it, later events were all
-        // queued after this moment (see `PidChurn`). Only without pidfds.
-        let read_began = if self.pidfds || self.processes.is_none() {
+        // queued after this moment (see `PidChurn`). Only with process tracking.
+        let read_began = if self.processes.is_none() {
             0
         } else {
             sys::boottime_ticks()
@@ -518,8 +515,9 @@ impl FanotifySource {
                 key
             } else {
                 let key = match self.processes.as_ref() {
-                    Some(p) if !self.pidfds => self.keys.get_unless_changed(pid, &p.churn),
-                    _ => self.keys.get(pid, exited),
+                    // Tracking stands in for pidfds: the group has none (see `open`).
+                    Some(p) => self.keys.get_unless_changed(pid, &p.churn),
+                    None => self.keys.get(pid, exited),
                 };
                 let key = Self::process_of(
                     &mut self.processes,
