@@ -57,14 +57,61 @@ impl Resolve for MountResolver {
 
 /// A handle as a map key: type and bytes (the fsid is the same for every handle of the one
 /// file system the group watches).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct HandleKey(Vec<u8>);
+///
+/// Held in place up to [`INLINE_KEY`] bytes: a file's first write and its create (with hard
+/// links reported) each keep a key, and an allocation per written file cost more than the
+/// look-ups. Handles of the common Linux file systems fit (ext4, tmpfs and xfs give 8–16
+/// bytes, btrfs up to 40 with the parent, plus the type's 4); longer keys, and keys of files
+/// known only by their path, are boxed.
+#[derive(Clone)]
+pub struct HandleKey(KeyBytes);
 
-/// A key is looked up by its bytes: [`HandleKey::write`] builds them in a reused buffer, so
-/// a look-up allocates nothing (`Vec<u8>` and `[u8]` hash alike).
+/// Bytes a [`HandleKey`] holds without allocating.
+pub const INLINE_KEY: usize = 28;
+
+#[derive(Clone)]
+enum KeyBytes {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Boxed(Box<[u8]>),
+}
+
+impl HandleKey {
+    /// The key's bytes (what [`HandleKey::write`] wrote).
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            KeyBytes::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            KeyBytes::Boxed(bytes) => bytes,
+        }
+    }
+}
+
+/// Equal, hashed and shown as its bytes: a key is looked up by the bytes
+/// [`HandleKey::write`] builds in a reused buffer, so a look-up allocates nothing (`Borrow`
+/// asks that the key and its bytes hash alike).
+impl PartialEq for HandleKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for HandleKey {}
+
+impl std::hash::Hash for HandleKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::fmt::Debug for HandleKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HandleKey").field(&self.as_bytes()).finish()
+    }
+}
+
 impl std::borrow::Borrow<[u8]> for HandleKey {
     fn borrow(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -74,7 +121,7 @@ impl HandleKey {
     pub fn of(handle: &FileHandle<'_>) -> Self {
         let mut key = Vec::with_capacity(4 + handle.bytes.len());
         Self::write(handle, &mut key);
-        Self(key)
+        Self::from_bytes(&key)
     }
 
     /// The bytes of `handle`'s key, into `out` (replacing what it held).
@@ -94,7 +141,14 @@ impl HandleKey {
     /// The key whose bytes are `bytes` (as written by [`HandleKey::write`]).
     #[must_use]
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        Self(bytes.to_vec())
+        let mut inline = [0; INLINE_KEY];
+        match (inline.get_mut(..bytes.len()), u8::try_from(bytes.len())) {
+            (Some(room), Ok(len)) => {
+                room.copy_from_slice(bytes);
+                Self(KeyBytes::Inline { len, bytes: inline })
+            }
+            _ => Self(KeyBytes::Boxed(bytes.into())),
+        }
     }
 
     /// A key for a file known only by its path (no handle reported); the `-1` type prefix
@@ -102,9 +156,8 @@ impl HandleKey {
     #[must_use]
     pub fn of_path(path: &[u8]) -> Self {
         let mut key = Vec::with_capacity(4 + path.len());
-        key.extend_from_slice(&(-1i32).to_ne_bytes());
-        key.extend_from_slice(path);
-        Self(key)
+        Self::write_path(path, &mut key);
+        Self::from_bytes(&key)
     }
 }
 
@@ -307,6 +360,40 @@ mod tests {
             handle_type: 1,
             bytes,
         }
+    }
+
+    #[test]
+    fn keys_held_in_place_or_boxed_are_found_by_their_bytes() {
+        // One byte under, at and over what is held in place, and a path's key.
+        let handles: Vec<Vec<u8>> = [INLINE_KEY - 5, INLINE_KEY - 4, INLINE_KEY - 3, 200]
+            .iter()
+            .map(|&n| (0..n).map(|i| u8::try_from(i % 251).unwrap()).collect())
+            .collect();
+        let mut set = ahash::AHashSet::new();
+        let mut written = Vec::new();
+        for bytes in &handles {
+            let key = HandleKey::of(&fh(bytes));
+            HandleKey::write(&fh(bytes), &mut written);
+            assert_eq!(key.as_bytes(), written.as_slice());
+            assert!(set.insert(key.clone()));
+            assert!(set.contains(written.as_slice()), "{} bytes", bytes.len());
+            assert_eq!(HandleKey::from_bytes(&written), key);
+        }
+        let by_path = HandleKey::of_path(b"/w/some/long/path/to/a/file/known/by/name");
+        HandleKey::write_path(b"/w/some/long/path/to/a/file/known/by/name", &mut written);
+        assert!(set.insert(by_path));
+        assert!(set.contains(written.as_slice()));
+        // Keys differing in their last byte, or in length only, stay apart (the handles
+        // above are prefixes of one another).
+        for bytes in &handles {
+            let mut longer = bytes.clone();
+            longer.push(0xff);
+            assert!(!set.contains(HandleKey::of(&fh(&longer)).as_bytes()));
+            let mut changed = bytes.clone();
+            *changed.last_mut().unwrap() ^= 0x80;
+            assert!(!set.contains(HandleKey::of(&fh(&changed)).as_bytes()));
+        }
+        assert_eq!(set.len(), handles.len() + 1);
     }
 
     #[test]

@@ -345,6 +345,8 @@ pub struct Translator {
     key: Vec<u8>,
     /// The path of the event being translated (reused: joining allocates nothing).
     path: Vec<u8>,
+    /// A rename's old and new paths (reused likewise).
+    rename_paths: (Vec<u8>, Vec<u8>),
 }
 
 impl Translator {
@@ -364,6 +366,7 @@ impl Translator {
             names: None,
             key: Vec::new(),
             path: Vec::new(),
+            rename_paths: (Vec::new(), Vec::new()),
         }
     }
 
@@ -721,55 +724,58 @@ impl Translator {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
             return;
         };
-        let old_path = self.dirs.entry_path(old, resolver);
-        let new_path = self.dirs.entry_path(new, resolver);
-        let (Some(old_path), Some(new_path)) = (old_path, new_path) else {
+        // Both paths are built in buffers kept for the next rename: the record borrows
+        // them, and the outbox copies them once, into the batch.
+        let (mut old_path, mut new_path) = std::mem::take(&mut self.rename_paths);
+        old_path.clear();
+        new_path.clear();
+        if self.dirs.entry_path_into(old, resolver, &mut old_path)
+            && self.dirs.entry_path_into(new, resolver, &mut new_path)
+        {
+            self.finish_rename(
+                event.object.as_ref(),
+                actor,
+                file,
+                own,
+                (&old_path, &new_path),
+                out,
+            );
+        } else {
             self.counters.unresolved = self.counters.unresolved.saturating_add(1);
-            return;
-        };
-        self.finish_rename(
-            event.object.as_ref(),
-            actor,
-            file,
-            own,
-            old_path,
-            new_path,
-            out,
-        );
+        }
+        self.rename_paths = (old_path, new_path);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish_rename(
         &mut self,
         object: Option<&FileHandle<'_>>,
         actor: Actor,
         file: FileRef,
         own: bool,
-        old_path: Vec<u8>,
-        new_path: Vec<u8>,
+        (old_path, new_path): (&[u8], &[u8]),
         out: &mut dyn Sink,
     ) {
         if !file.is_directory {
             if let (Some(names), Some(object)) = (self.names.as_mut(), object) {
                 HandleKey::write(object, &mut self.key);
                 let bound = self.limits.known_files;
-                remember_name(names, bound, &self.key, &new_path, OldName::Unwanted);
+                remember_name(names, bound, &self.key, new_path, OldName::Unwanted);
             }
         }
         if file.is_directory {
-            self.dirs.rename_tree(&old_path, &new_path);
+            self.dirs.rename_tree(old_path, new_path);
             if let Some(child) = object {
-                self.dirs.insert(child, new_path.clone());
+                self.dirs.insert(child, new_path.to_vec());
             }
         }
         if own {
             return;
         }
-        if !self.in_scope(&old_path) && !self.in_scope(&new_path) {
+        if !self.in_scope(old_path) && !self.in_scope(new_path) {
             self.counters.out_of_scope = self.counters.out_of_scope.saturating_add(1);
             return;
         }
-        self.push(out, actor, PendingBody::Rename, file, &old_path, &new_path);
+        self.push(out, actor, PendingBody::Rename, file, old_path, new_path);
     }
 
     /// Pairs `MOVED_FROM` with the `MOVED_TO` that follows it (kernels without `FAN_RENAME`):
@@ -826,8 +832,7 @@ impl Translator {
             actor,
             from_file,
             own,
-            from_path,
-            path,
+            (&from_path, &path),
             out,
         );
     }
