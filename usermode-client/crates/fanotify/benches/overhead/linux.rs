@@ -1,6 +1,7 @@
 //! What watching costs the writer: a fixed file workload run unwatched, under a bare
 //! fanotify reader that only drains events (the floor any fanotify sensor pays), and under
-//! `picket watch --output /dev/null` with detection off and on, and on with
+//! `picket watch --output /dev/null` with detection off (also with every event filtered out
+//! after enrichment: what carrying and parsing events costs on its own) and on, and on with
 //! `--alerts-only` (every event detected on, no event line written: detection's cost
 //! without the telemetry output), and on with `--output-thread` (the output written on a
 //! thread of its own instead of the reading thread: what handing each batch over costs),
@@ -520,6 +521,10 @@ enum Mode {
     BarePidfd,
     PicketNoDetect,
     PicketNoDetectNoProcesses,
+    /// Detection off and every event filtered out after enrichment (`--path-prefix` naming
+    /// nothing): the source, the protocol's round trip, parsing and enrichment, and no line
+    /// written per event.
+    PicketNoDetectNoLines,
     PicketDetect,
     PicketAlertsOnly,
     PicketDetectOutputThread,
@@ -538,6 +543,7 @@ impl Mode {
             Self::BarePidfd => "  … with pidfds",
             Self::PicketNoDetect => "picket watch, detection off",
             Self::PicketNoDetectNoProcesses => "  … and process tracking off",
+            Self::PicketNoDetectNoLines => "  … and every event filtered out",
             Self::PicketDetect => "picket watch, detection on",
             Self::PicketAlertsOnly => "  … writing alerts only",
             Self::PicketDetectOutputThread => "  … output thread",
@@ -898,6 +904,9 @@ fn run_benchmark() {
     if baseline.is_some() && has_no_detect {
         modes.push(Mode::PicketDetectBaseline);
     }
+    if help.contains("--path-prefix") && has_no_detect && !only_targets {
+        modes.push(Mode::PicketNoDetectNoLines);
+    }
     if help.contains("--alerts-only") && !only_targets {
         modes.push(Mode::PicketAlertsOnly);
     }
@@ -980,6 +989,20 @@ fn run_benchmark() {
                 Mode::PicketDetect => {
                     Some(Sensor::start_picket(&bin, &watched, &[], &logs, true, &[]))
                 }
+                Mode::PicketNoDetectNoLines => Some(Sensor::start_picket(
+                    &bin,
+                    &watched,
+                    &[
+                        "--no-detect".to_owned(),
+                        "--path-prefix".to_owned(),
+                        // No slash: every path starts with one, and the name of
+                        // the run's log holds its arguments.
+                        "no-path-starts-here".to_owned(),
+                    ],
+                    &logs,
+                    true,
+                    &[],
+                )),
                 Mode::PicketAlertsOnly => Some(Sensor::start_picket(
                     &bin,
                     &watched,
