@@ -60,9 +60,10 @@ impl Resolve for MountResolver {
 ///
 /// Held in place up to [`INLINE_KEY`] bytes: a file's first write and its create (with hard
 /// links reported) each keep a key, and an allocation per written file cost more than the
-/// look-ups. Handles of the common Linux file systems fit (ext4, tmpfs and xfs give 8–16
-/// bytes, btrfs up to 40 with the parent, plus the type's 4); longer keys, and keys of files
-/// known only by their path, are boxed.
+/// look-ups. Handles of the common Linux file systems fit with the type's 4 bytes (ext4,
+/// tmpfs and xfs give 8–16 bytes, btrfs 20; only a handle with its parent's, which fanotify
+/// does not ask for, is longer); longer keys, and keys of files known only by their path, are
+/// boxed.
 #[derive(Clone)]
 pub struct HandleKey(KeyBytes);
 
