@@ -524,7 +524,7 @@ enum Mode {
     /// Detection off and every event filtered out after enrichment (`--path-prefix` naming
     /// nothing): the source, the protocol's round trip, parsing and enrichment, and no line
     /// written per event.
-    PicketNoDetectNoLines,
+    PicketNoDetectFilteredOut,
     PicketDetect,
     PicketAlertsOnly,
     PicketDetectOutputThread,
@@ -543,7 +543,7 @@ impl Mode {
             Self::BarePidfd => "  … with pidfds",
             Self::PicketNoDetect => "picket watch, detection off",
             Self::PicketNoDetectNoProcesses => "  … and process tracking off",
-            Self::PicketNoDetectNoLines => "  … and every event filtered out",
+            Self::PicketNoDetectFilteredOut => "  … every event filtered out",
             Self::PicketDetect => "picket watch, detection on",
             Self::PicketAlertsOnly => "  … writing alerts only",
             Self::PicketDetectOutputThread => "  … output thread",
@@ -897,15 +897,16 @@ fn run_benchmark() {
             Mode::PicketNoDetect,
             Mode::PicketNoDetectNoProcesses,
         ]);
+        // Listed under detection off, which it narrows further.
+        if help.contains("--path-prefix") && has_no_detect {
+            modes.push(Mode::PicketNoDetectFilteredOut);
+        }
     }
     if has_no_detect {
         modes.push(Mode::PicketDetect);
     }
     if baseline.is_some() && has_no_detect {
         modes.push(Mode::PicketDetectBaseline);
-    }
-    if help.contains("--path-prefix") && has_no_detect && !only_targets {
-        modes.push(Mode::PicketNoDetectNoLines);
     }
     if help.contains("--alerts-only") && !only_targets {
         modes.push(Mode::PicketAlertsOnly);
@@ -989,7 +990,7 @@ fn run_benchmark() {
                 Mode::PicketDetect => {
                     Some(Sensor::start_picket(&bin, &watched, &[], &logs, true, &[]))
                 }
-                Mode::PicketNoDetectNoLines => Some(Sensor::start_picket(
+                Mode::PicketNoDetectFilteredOut => Some(Sensor::start_picket(
                     &bin,
                     &watched,
                     &[
