@@ -1,7 +1,7 @@
 //! [`OutputGuard`]: the writer between the emitter and the output file, so that a full disk
 //! (or any write error) never stops the sensor and never leaves a half line.
 //!
-//! - Lines are buffered (16 KiB) and written whole: only complete lines (up to the last
+//! - Lines are buffered (64 KiB) and written whole: only complete lines (up to the last
 //!   `\n`) ever reach the output. A write of at least that much, of whole lines, with
 //!   nothing held before it (how the [`crate::Emitter`] hands its lines over) goes out
 //!   from the caller's bytes, without a copy into the buffer; what of it fails is held as
@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 
 use picket_model::Timestamp;
 
-/// Bytes buffered before a write goes out. Small enough to stay in the first-level data
-/// cache between writes: with 64 KiB, every line landed in lines of the buffer the cache had
-/// since dropped, which made a third of the sensor's simulated data-cache write misses
-/// (callgrind, live `picket watch`); at 16 KiB a replay's data-cache misses fell by a
-/// quarter. A write per 16 KiB (about 13 lines) is still few system calls.
-pub const BUFFER: usize = 16 * 1024;
+/// Bytes buffered before a write goes out. Measured on the live sensor (overhead benchmark,
+/// 20 same-round pairs, 2026-12-05): 64 KiB took 5.8 % [1.4, 7.7] less CPU per event than
+/// 16 KiB, which wrote 3.6 times as often (a write per 13 lines); 256 KiB was no better than
+/// 64 KiB (+3.9 % [-3.6, +11.3]). Callgrind's simulated cache had favoured 16 KiB (the buffer
+/// stays in the first-level cache); the hardware did not bear that out.
+pub const BUFFER: usize = 64 * 1024;
 /// Bytes of complete lines held while the output cannot be written.
 pub const HOLD_LIMIT: usize = 1 << 20;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
