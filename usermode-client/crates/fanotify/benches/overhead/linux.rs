@@ -57,6 +57,10 @@
 //! them as well, since runs differ by more than one run's interval. Fewer than
 //! 10 000 files or 3 repetitions (or `PICKET_BENCH_SMOKE` set), as in CI, is a smoke run: it
 //! says its figures are not a measurement and states no target.
+//!
+//! The bench binary run with `--workload DIR` runs the file workload alone, once, in `DIR`
+//! under the same concurrent load: `benches/profile-live.sh` (`cargo make profile-live`)
+//! profiles a sensor watching it, to split its CPU by stage in time.
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -81,6 +85,10 @@ pub fn main() {
     if let Some(at) = args.iter().position(|a| a == "--bare-reader") {
         let pidfds = args.iter().any(|a| a == "--pidfd");
         bare_reader(Path::new(&args[at + 1]), pidfds);
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--workload") {
+        workload_alone(Path::new(&args[at + 1]));
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful: the
@@ -833,6 +841,25 @@ fn lost_events(report: &str) -> bool {
 /// Too small or too few runs for the figures to mean anything (CI's smoke run).
 fn is_smoke_run(files: usize, reps: usize) -> bool {
     std::env::var_os("PICKET_BENCH_SMOKE").is_some() || files < 10_000 || reps < 3
+}
+
+/// One run of the file workload under the benchmark's concurrent CPU load, with the same
+/// settings (`PICKET_BENCH_FILES`, `_SHAPE`, `_WRITERS`, `_LOAD`), in `dir`: for a profiler
+/// attached to a sensor watching `dir` (`benches/profile-live.sh`).
+fn workload_alone(dir: &Path) {
+    let files = env_usize("PICKET_BENCH_FILES", 25_000);
+    let shape = Shape::from_env();
+    let writers = env_usize("PICKET_BENCH_WRITERS", 1).max(1);
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let busy = CpuLoad::start(env_usize("PICKET_BENCH_LOAD", cpus));
+    let (wall, cpu, _) = workloads(dir, files, shape, writers);
+    drop(busy);
+    println!(
+        "workload: {files} files x {writers} writer(s) ({}) in {:.3} s, writer CPU {:.3} s",
+        shape.describe(),
+        wall.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
 }
 
 fn run_benchmark() {
