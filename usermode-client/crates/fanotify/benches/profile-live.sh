@@ -85,7 +85,11 @@ def close():
     names = [frame.split(None, 1)[1] if " " in frame else "?" for frame in chain]
     kernel = int(chain[0].split()[0], 16) >= 0xffff000000000000
     table = KERNEL if kernel else USER
-    stage = next((label for label, mark in table if any(mark in n for n in names)), "other")
+    # The rest: in user space decoding batches and the reading loop's own work, and copies
+    # whose caller a frame-pointer walk skips (libc's memcpy keeps no frame); in the kernel
+    # page faults, the content sampler's opens and reads, polls.
+    rest = "everything else" if kernel else "decoding, the loop, unattributed copies"
+    stage = next((label for label, mark in table if any(mark in n for n in names)), rest)
     counts[("kernel" if kernel else "user", stage)] += 1
     chain.clear()
 for line in sys.stdin:
