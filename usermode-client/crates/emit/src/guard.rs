@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use picket_model::Timestamp;
 
 /// Bytes buffered before a write goes out. Measured on the live sensor (overhead benchmark,
-/// 2026-12-05, 32 same-round pairs over two runs): 64 KiB took 4.9 % [0.2, 6.9] less CPU per
-/// event than 16 KiB, which wrote four times as often (a write per 13 lines); 256 KiB was no
-/// better than 64 KiB (+3.9 % [-3.6, +11.3], 20 pairs). Callgrind's simulated cache had
+/// 2026-12-05, 52 same-round pairs over three runs): 64 KiB took 2.1 % [0.1, 5.8] less CPU
+/// per event than 16 KiB, which wrote four times as often (a write per 13 lines); 256 KiB was
+/// no better than 64 KiB (+3.9 % [-3.6, +11.3], 20 pairs). Callgrind's simulated cache had
 /// favoured 16 KiB (the buffer stays in the first-level cache); the hardware did not bear
 /// that out.
 pub const BUFFER: usize = 64 * 1024;
