@@ -303,8 +303,15 @@ impl Evaluator {
         self.matched.clear();
         self.fired.clear();
         let view = SigmaEvent::new(event, self.canaries.touches(event));
+        self.set
+            .candidates(&view, &mut self.scratch, &mut self.candidates);
+        // Most events are candidates of no rule: nothing to time, match or correlate. The
+        // set is shared (below, for the calls that need `self` whole) only when there is.
+        if self.candidates.is_empty() {
+            self.investigate = self.investigate.saturating_sub(1);
+            return;
+        }
         let set = Arc::clone(&self.set);
-        set.candidates(&view, &mut self.scratch, &mut self.candidates);
         let timed = self.investigate > 0
             || self
                 .events_seen
