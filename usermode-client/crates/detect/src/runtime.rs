@@ -305,18 +305,18 @@ impl Evaluator {
         let view = SigmaEvent::new(event, self.canaries.touches(event));
         self.set
             .candidates(&view, &mut self.scratch, &mut self.candidates);
+        let investigating = self.investigate > 0;
+        self.investigate = self.investigate.saturating_sub(1);
         // Most events are candidates of no rule: nothing to time, match or correlate. The
         // set is shared (below, for the calls that need `self` whole) only when there is.
         if self.candidates.is_empty() {
-            self.investigate = self.investigate.saturating_sub(1);
             return;
         }
         let set = Arc::clone(&self.set);
-        let timed = self.investigate > 0
+        let timed = investigating
             || self
                 .events_seen
                 .is_multiple_of(self.config.sample_every.max(1));
-        self.investigate = self.investigate.saturating_sub(1);
         let whole = (self.events_seen.is_multiple_of(8) && !timed).then(Instant::now);
         let mut correlated: Vec<EvaluationResult> = Vec::new();
         let mut counted = false;
