@@ -5,9 +5,10 @@
 #
 # The overhead benchmark decides the targets, in time; its same-round ratios resolve
 # changes of about 3 % and more (docs/COMPARISON.md §3). Instruction counts of the same
-# binary repeat to about a tenth of a percent, so a change of 1 % shows here. They are not time: a change that
-# saves instructions may still cost time (the output buffer's size went the other way,
-# docs/COMPARISON.md §3), so a verdict still needs the benchmark.
+# binary repeat to 0.1 % within a run and 0.3 % between runs, so a change of 1 % shows
+# here. They are not time: a change that saves instructions may still cost time (the
+# output buffer's size went the other way, docs/COMPARISON.md §3), so a verdict still
+# needs the benchmark.
 #
 #   usermode-client/crates/fanotify/benches/instructions.sh [--baseline BIN] [replay options...]
 #   PICKET_CAPTURE=run.cap .../instructions.sh --baseline /tmp/picket-before --alerts-only
