@@ -166,6 +166,11 @@ count_live() {
         kill -0 "$sensor" 2>/dev/null || { tail -n 5 "$work/$name.err" >&2; exit 1; }
         sleep 0.1
     done
+    [ -s "$out" ] || {
+        echo "instructions: picket watch wrote nothing in a minute" >&2
+        kill -INT "$sensor"
+        exit 1
+    }
     sleep 1
     callgrind_control -z "$sensor" >/dev/null
     PICKET_BENCH_FILES=${PICKET_BENCH_FILES:-4000} PICKET_BENCH_LOAD=0 \
@@ -177,7 +182,7 @@ count_live() {
         sleep 2
     done
     kill -INT "$sensor"
-    wait "$sensor" || true
+    wait "$sensor" || { tail -n 5 "$work/$name.err" >&2; exit 1; }
     file_records "$out"
 }
 
