@@ -195,18 +195,14 @@ annotate() {
     callgrind_annotate --inclusive=yes --threshold=99.99 "$work/$1.out" >"$work/$1.txt" 2>/dev/null
 }
 
-runs=()
-if [ "$live" = 1 ]; then
-    echo "counting picket watch (callgrind, under a minute)..." >&2
-    records=$(count_live "$picket" picket "$@")
-    annotate picket
-    runs+=("$records" "$work/picket.txt")
-    if [ -n "$baseline" ]; then
-        echo "counting the baseline's..." >&2
-        runs+=("$(count_live "$baseline" baseline "$@")" "$work/baseline.txt")
-        annotate baseline
-    fi
-else
+# Counts one build the chosen way; prints its records.
+count() {
+    if [ "$live" = 1 ]; then count_live "$@"; else count_replay "$@"; fi
+}
+
+mode="picket watch"
+if [ "$live" = 0 ]; then
+    mode="picket replay"
     capture=${PICKET_CAPTURE:-}
     if [ -z "$capture" ]; then
         capture="$work/workload.cap"
@@ -220,18 +216,18 @@ else
         wait "$recorder" || { cat "$work/record.err" >&2; exit 1; }
     fi
     [ -r "$capture" ] || { echo "instructions: cannot read $capture" >&2; exit 1; }
-    echo "counting picket replay (callgrind)..." >&2
-    records=$(count_replay "$picket" picket "$@")
-    annotate picket
-    runs+=("$records" "$work/picket.txt")
-    if [ -n "$baseline" ]; then
-        echo "counting the baseline's..." >&2
-        base_records=$(count_replay "$baseline" baseline "$@")
-        [ "$base_records" = "$records" ] ||
-            echo "instructions: the baseline replayed $base_records records, picket $records" >&2
-        runs+=("$base_records" "$work/baseline.txt")
-        annotate baseline
-    fi
+fi
+echo "counting $mode (callgrind)..." >&2
+records=$(count "$picket" picket "$@")
+annotate picket
+runs=("$records" "$work/picket.txt")
+if [ -n "$baseline" ]; then
+    echo "counting the baseline's..." >&2
+    base_records=$(count "$baseline" baseline "$@")
+    annotate baseline
+    [ "$live" = 1 ] || [ "$base_records" = "$records" ] ||
+        echo "instructions: the baseline replayed $base_records records, picket $records" >&2
+    runs+=("$base_records" "$work/baseline.txt")
 fi
 [ "${runs[0]}" -gt 0 ] 2>/dev/null || { echo "instructions: no records counted" >&2; exit 1; }
 python3 "$work/stages.py" "$([ "$live" = 1 ] && echo live || echo replay)" "${runs[@]}"
