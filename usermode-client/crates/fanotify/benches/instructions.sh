@@ -58,12 +58,9 @@ fi
 echo "building picket (release)..." >&2
 cargo build --quiet --release -p picket
 picket="$top/target/release/picket"
-bench=$(cargo bench --quiet -p picket-fanotify --bench overhead --no-run \
-    --message-format=json | python3 -c 'import json,sys
-for line in sys.stdin:
-    m=json.loads(line)
-    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="overhead":
-        print(m["executable"])' | tail -n 1)
+# shellcheck source=overhead-binary.sh
+. "$here/overhead-binary.sh"
+bench=$(overhead_binary)
 work=$(mktemp -d /tmp/picket-instructions.XXXXXX)
 cleanup() {
     umount "$work/watched" 2>/dev/null || true

@@ -26,12 +26,9 @@ echo "building picket with frame pointers (target/profile-fp) and the workload..
 RUSTFLAGS="-C force-frame-pointers=yes" cargo build --quiet --release -p picket \
     --target-dir target/profile-fp
 picket="$top/target/profile-fp/release/picket"
-bench=$(cargo bench --quiet -p picket-fanotify --bench overhead --no-run --message-format=json |
-    python3 -c 'import json,sys
-for line in sys.stdin:
-    m=json.loads(line)
-    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="overhead":
-        print(m["executable"])' | tail -n 1)
+# shellcheck source=overhead-binary.sh
+. "$here/overhead-binary.sh"
+bench=$(overhead_binary)
 
 work=$(mktemp -d /tmp/picket-profile.XXXXXX)
 out=${PICKET_PROFILE_OUT:-$work/out}

@@ -60,7 +60,8 @@
 //!
 //! The bench binary run with `--workload DIR` runs the file workload alone, once, in `DIR`
 //! under the same concurrent load: `benches/profile-live.sh` (`cargo make profile-live`)
-//! profiles a sensor watching it, to split its CPU by stage in time.
+//! profiles a sensor watching it, to split its CPU by stage in time, and
+//! `benches/instructions.sh` (`cargo make instructions`) counts a sensor's instructions.
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -845,7 +846,7 @@ fn is_smoke_run(files: usize, reps: usize) -> bool {
 
 /// One run of the file workload under the benchmark's concurrent CPU load, with the same
 /// settings (`PICKET_BENCH_FILES`, `_SHAPE`, `_WRITERS`, `_LOAD`), in `dir`: for a profiler
-/// attached to a sensor watching `dir` (`benches/profile-live.sh`).
+/// attached to a sensor watching `dir` (`benches/profile-live.sh`, `benches/instructions.sh`).
 fn workload_alone(dir: &Path) {
     let files = env_usize("PICKET_BENCH_FILES", 25_000);
     let shape = Shape::from_env();
