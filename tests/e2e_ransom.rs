@@ -221,6 +221,7 @@ fn benign_look_alikes_stay_below_high() {
         "make-build",
         "package-manager",
         "log-rotation",
+        "cp-r-research-tree",
     ] {
         ransim(&["benign", workload], &[&root.join(workload)]);
     }

@@ -12,7 +12,7 @@
 //! | copy-encrypt-delete | a new random-looking file and the deletion of a file whose name it derives from (`x.docx` → `x.docx.enc`, `x.enc`), same directory, related actors, either order | 1 |
 //! | same, unrelated names | a new random-looking file and the deletion of a user-data file in the same directory by a related actor | 0.5 |
 //! | rename-only | a file renamed to an unknown extension (appended, or replacing a user-data extension), its old name not re-created right after (which is what `sed -i.bak`, editors and rsync do) | 0.75 |
-//! | ransom note | a text file with encryption *and* extortion wording, the same actor dropping it in 2+ folders | separate HIGH |
+//! | ransom note | a text file with encryption *and* extortion wording, the same actor dropping the same text in 3+ folders | separate HIGH |
 //!
 //! Partial or intermittent encryption is covered by the content tests: a head encrypted for
 //! its first KiB, or text with every other block encrypted, is no longer text; a key blob
@@ -47,7 +47,8 @@ pub struct EngineConfig {
     pub host_threshold: f64,
     /// Points for CRITICAL.
     pub critical_threshold: f64,
-    /// Folders with the same actor's ransom note for HIGH.
+    /// Folders holding one text of the same actor's ransom note for HIGH. Three, not two: a
+    /// note-like file and its copy (`git clone`, then `cp -r`, by one account) are two.
     pub note_folders: usize,
     /// How long evidence counts, in seconds (slow campaigns: one file a minute still adds up).
     pub window_secs: u64,
@@ -72,7 +73,7 @@ impl Default for EngineConfig {
             threshold: 5.0,
             host_threshold: 8.0,
             critical_threshold: 20.0,
-            note_folders: 2,
+            note_folders: 3,
             window_secs: 900,
             pair_secs: 60,
             rename_confirm_ms: 500,
@@ -164,7 +165,31 @@ struct Evidence {
 struct NoteSeen {
     time: Timestamp,
     directory: String,
+    /// A hash of the note's first bytes: ransomware drops one note, the same text, in every
+    /// folder it reaches (under one name or under random ones).
+    head_hash: u64,
     event: FileEvent,
+}
+
+/// The most folders holding one note: the same first bytes in each. Note-like files of
+/// different texts in several folders are a copy of a tree that discusses encryption and
+/// payment (a security tool's sources, a rule set, a malware-research repository with a
+/// README per family, even under one name), not a ransom campaign.
+fn note_spread<'a>(notes: impl Iterator<Item = &'a NoteSeen>) -> usize {
+    let mut pairs: Vec<(u64, &str)> = notes
+        .map(|note| (note.head_hash, note.directory.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut best = 0;
+    let mut run = 0;
+    let mut previous: Option<u64> = None;
+    for (hash, _) in pairs {
+        run = if previous == Some(hash) { run + 1 } else { 1 };
+        best = best.max(run);
+        previous = Some(hash);
+    }
+    best
 }
 
 /// The alerts a group can raise, each at most once per window.
@@ -539,7 +564,7 @@ impl Engine {
         match &request.purpose {
             Purpose::Rewrite { fresh } => {
                 if sample.is_ransom_note() {
-                    self.add_note(&request.actors, event, alerts);
+                    self.add_note(&request.actors, event, sample.head_hash, alerts);
                 }
                 if *fresh {
                     if sample.kind.is_ciphertext_like() {
@@ -610,10 +635,17 @@ impl Engine {
         push_bounded(&mut self.opaque_new, new, self.config.max_pairs);
     }
 
-    fn add_note(&mut self, actors: &Actors, event: &FileEvent, alerts: &mut Vec<Alert>) {
+    fn add_note(
+        &mut self,
+        actors: &Actors,
+        event: &FileEvent,
+        head_hash: u64,
+        alerts: &mut Vec<Alert>,
+    ) {
         let note = NoteSeen {
             time: event.time,
             directory: event.target.directory().to_owned(),
+            head_hash,
             event: event.clone(),
         };
         for key in actors.keys() {
@@ -769,15 +801,13 @@ impl Engine {
                     .sum()
             };
             let total: f64 = group.evidence.iter().map(|e| e.points).sum();
-            let mut folders: Vec<&str> = group.notes.iter().map(|n| n.directory.as_str()).collect();
-            folders.sort_unstable();
-            folders.dedup();
+            let spread = note_spread(group.notes.iter());
             let mut fire = Vec::new();
             if !group.fired.contains_key(&Fired::Files) && fresh_points(Level::High) >= threshold {
                 fire.push(Fired::Files);
             }
             if !group.fired.contains_key(&Fired::Notes)
-                && folders.len() >= self.config.note_folders
+                && spread >= self.config.note_folders
                 && group
                     .notes
                     .iter()
@@ -786,7 +816,7 @@ impl Engine {
                 fire.push(Fired::Notes);
             }
             let critical = total >= self.config.critical_threshold
-                || (!folders.is_empty() && total >= threshold);
+                || (!group.notes.is_empty() && total >= threshold);
             if !group.fired.contains_key(&Fired::Critical)
                 && critical
                 && fresh_points(Level::Critical) >= threshold
@@ -851,9 +881,7 @@ impl Engine {
             }
         }
         patterns.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut folders: Vec<&str> = notes.iter().map(|n| n.directory.as_str()).collect();
-        folders.sort_unstable();
-        folders.dedup();
+        let spread = note_spread(notes.iter().copied());
         let files = evidence.len();
         let actor = key.describe();
         let mut description = format!("{actor}: ");
@@ -861,13 +889,9 @@ impl Engine {
             let sep = if i == 0 { "" } else { ", " };
             let _ = write!(description, "{sep}{n} file(s) {}", pattern.phrase());
         }
-        if !folders.is_empty() {
+        if !notes.is_empty() {
             let sep = if patterns.is_empty() { "" } else { "; " };
-            let _ = write!(
-                description,
-                "{sep}a ransom note in {} folder(s)",
-                folders.len()
-            );
+            let _ = write!(description, "{sep}a ransom note in {spread} folder(s)");
         }
         let _ = write!(
             description,
@@ -928,7 +952,7 @@ impl Engine {
             .iter()
             .map(|(p, _)| p.as_str().to_owned())
             .collect();
-        if !folders.is_empty() {
+        if !notes.is_empty() {
             rules_seen.push("ransom_note".into());
         }
         let (field, value) = key.group_field();
@@ -945,12 +969,8 @@ impl Engine {
             correlation: Some(CorrelationContext {
                 kind: "behaviour".into(),
                 group: vec![(field, value)],
-                count: u64::try_from(if kind == Fired::Notes {
-                    folders.len()
-                } else {
-                    files
-                })
-                .unwrap_or(u64::MAX),
+                count: u64::try_from(if kind == Fired::Notes { spread } else { files })
+                    .unwrap_or(u64::MAX),
                 window_secs: self.config.window_secs,
                 rules: rules_seen,
             }),

@@ -352,7 +352,7 @@ fn encrypt_then_rename_is_seen_on_the_new_name() {
 }
 
 #[test]
-fn ransom_notes_in_two_folders_alert_and_readmes_do_not() {
+fn ransom_notes_in_three_folders_alert_and_readmes_do_not() {
     let mut run = Run::new();
     let extract = proc_(900, Some(100), Some("ann"));
     for i in 0..20 {
@@ -363,7 +363,65 @@ fn ransom_notes_in_two_folders_alert_and_readmes_do_not() {
     run.create(&dropper, "/home/ann/a/HOW_TO_DECRYPT.txt", note());
     assert_eq!(run.high_or_above(), 0, "one folder is not a spread");
     run.create(&dropper, "/home/ann/b/HOW_TO_DECRYPT.txt", note());
+    assert_eq!(
+        run.high_or_above(),
+        0,
+        "a note and one copy are not a spread"
+    );
+    run.create(&dropper, "/home/ann/c/HOW_TO_DECRYPT.txt", note());
     assert_eq!(run.levels(rules::NOTES), vec![Level::High]);
+}
+
+/// Note-like text of its own (what a copied source tree or rule set holds).
+fn note_like(i: usize) -> Sample {
+    let text = format!(
+        "// file {i}: decrypt the payload, check the wallet balance in btc, retry in 2 hours"
+    );
+    measure_head(text.as_bytes(), text.len() as u64, None)
+}
+
+#[test]
+fn a_copied_tree_of_note_like_files_is_not_a_note_spread() {
+    let mut run = Run::new();
+    let cp = proc_(905, Some(100), Some("ann"));
+    for i in 0..12 {
+        run.create(
+            &cp,
+            &format!("/home/ann/copy/d{i}/module{i}.rs"),
+            note_like(i),
+        );
+    }
+    assert!(
+        note_like(0).is_ransom_note(),
+        "the fixture must read as a note"
+    );
+    assert_eq!(run.high_or_above(), 0, "{:?}", run.alerts);
+}
+
+#[test]
+fn one_note_text_under_random_names_is_a_spread() {
+    let mut run = Run::new();
+    let dropper = proc_(906, Some(100), Some("ann"));
+    run.create(&dropper, "/home/ann/a/x7Qk2-README.txt", note());
+    run.create(&dropper, "/home/ann/b/Zp91w-README.txt", note());
+    assert_eq!(run.high_or_above(), 0);
+    run.create(&dropper, "/home/ann/c/q0Vb8-README.txt", note());
+    assert_eq!(run.levels(rules::NOTES), vec![Level::High]);
+}
+
+#[test]
+fn one_name_with_a_text_per_folder_is_not_a_spread() {
+    // A research repository's README per malware family, copied: one name, many texts.
+    let mut run = Run::new();
+    let cp = proc_(907, Some(100), Some("ann"));
+    for i in 0..6 {
+        run.create(
+            &cp,
+            &format!("/home/ann/research/family{i}/README.md"),
+            note_like(i),
+        );
+    }
+    assert_eq!(run.high_or_above(), 0, "{:?}", run.alerts);
 }
 
 #[test]

@@ -37,11 +37,14 @@ pub enum Benign {
     PackageManager,
     /// logrotate with compression: `.1` → `.2.gz`, `app.log` → `.1`, a new `app.log`.
     LogRotation,
+    /// `cp -r` of a malware-research tree: a README per ransomware family, each telling of
+    /// encryption, bitcoin and deadlines in its own words, and a detection rule beside it.
+    CopyResearchTree,
 }
 
 impl Benign {
     /// Every workload.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::SedBackup,
         Self::PerlBackup,
         Self::Editor,
@@ -53,6 +56,7 @@ impl Benign {
         Self::Build,
         Self::PackageManager,
         Self::LogRotation,
+        Self::CopyResearchTree,
     ];
 
     /// Command-line name.
@@ -70,6 +74,7 @@ impl Benign {
             Self::Build => "make-build",
             Self::PackageManager => "package-manager",
             Self::LogRotation => "log-rotation",
+            Self::CopyResearchTree => "cp-r-research-tree",
         }
     }
 
@@ -241,6 +246,42 @@ pub fn run(workload: Benign, root: &Path) -> anyhow::Result<()> {
                 )?;
             }
         }
+        Benign::CopyResearchTree => {
+            research_tree(&root.join("src"))?;
+            sh(root, "cp -r src copy")?;
+        }
+    }
+    Ok(())
+}
+
+/// Ransomware families a research tree describes, one folder each.
+const FAMILIES: [&str; 8] = [
+    "lockbit", "conti", "ryuk", "revil", "blackcat", "akira", "play", "royal",
+];
+
+/// A folder per family: its README in words of its own (what ransom notes say, quoted) and
+/// a rule that names the note's strings.
+fn research_tree(dir: &Path) -> anyhow::Result<()> {
+    for (i, family) in FAMILIES.iter().enumerate() {
+        let folder = dir.join(family);
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(
+            folder.join("README.md"),
+            format!(
+                "# {family}\n\nSample {i}. {family} encrypts files with a per-victim key and \
+                 drops a note: victims must pay in bitcoin to a wallet within {h} hours, or \
+                 the stolen data is published on its leak site. The decryptor is sent after \
+                 payment. See rule.yml for the note's strings.\n",
+                h = 24 + i * 24
+            ),
+        )?;
+        std::fs::write(
+            folder.join("rule.yml"),
+            format!(
+                "title: {family} ransom note\ndetection:\n  keywords:\n    - 'your files are \
+                 encrypted'\n    - 'bitcoin'\n    - 'decrypt'\n  condition: keywords\n"
+            ),
+        )?;
     }
     Ok(())
 }
