@@ -50,6 +50,8 @@
 //! statistics, met only when the whole interval is within the target.
 //! `PICKET_BENCH_MODES=targets` runs only the modes the targets need (unwatched, the two bare
 //! readers, picket with detection on), about twice the rounds in the same time.
+//! `PICKET_BENCH_PICKET=/path/to/picket` judges that build instead of building
+//! `target/release/picket` (a profile-guided build: `cargo make release-pgo`).
 //! `PICKET_BENCH_BASELINE=/path/to/picket` adds another build of picket (detection on) to the
 //! rounds and prints this build's same-round ratios to it: how to judge a change. Every
 //! round's ratios are printed; `PICKET_BENCH_POOL=run1.log:run2.log` (saved output of earlier
@@ -576,6 +578,16 @@ struct Run {
 }
 
 fn picket_bin() -> PathBuf {
+    // Another build as the one judged (a profile-guided build, `cargo make release-pgo`).
+    if let Some(bin) = std::env::var_os("PICKET_BENCH_PICKET") {
+        let bin = PathBuf::from(bin);
+        assert!(
+            bin.is_file(),
+            "PICKET_BENCH_PICKET: {} is not a file",
+            bin.display()
+        );
+        return bin;
+    }
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let target_dir = profile_dir.parent().unwrap().to_path_buf();
