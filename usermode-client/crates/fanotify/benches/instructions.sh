@@ -94,9 +94,10 @@ def largest(costs, pattern):
 def stages(path, live):
     f = functions(path)
     pull = largest(f, r"^picket_pipeline::run::Reading::pull$")
+    if not pull:
+        sys.exit(f"instructions: no reading loop in {path} (renamed?)")
+    # No output writer with --alerts-only and no alert: the line costs nothing then.
     line = largest(f, r"^picket_pipeline::run::write_chunk$")
-    if not pull or not line:
-        sys.exit(f"instructions: no reading loop or output writer in {path} (renamed?)")
     source = largest(f, r"(FanotifySource|ReplaySource<.*>) as .*BatchSource>::next_batch$")
     detection = largest(f, r"as picket_model::alert::Detector>::on_event$")
     sigma = largest(f, r"^<picket_detect::detector::SigmaDetector as .*>::on_event$")
